@@ -1,0 +1,286 @@
+// Package engine is swarmcass's one narrow view of a Docker Engine: only the
+// calls swarmcass makes, in small types of its own. Docker implements it over
+// github.com/moby/moby/client; enginetest.Fake implements it in memory for
+// unit tests.
+//
+// Every method takes ctx first, so Ctrl-C and timeouts cancel API calls.
+// Lookups of something that does not exist return an error that matches
+// ErrNotFound with errors.Is; create calls for a name in use return one that
+// matches ErrConflict.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+var (
+	// ErrNotFound: the container, service, network, volume, image or task does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the name is already in use.
+	ErrConflict = errors.New("already exists")
+)
+
+// Engine is one Docker Engine, reached through its API.
+type Engine interface {
+	// Name is what the user calls this engine: a machine name, a context
+	// name, or "local".
+	Name() string
+	// Host is the daemon's URL (tcp://10.0.0.2:2376, unix:///var/run/docker.sock).
+	Host() string
+	// Info reports the engine's identity, resources and swarm membership.
+	Info(ctx context.Context) (Info, error)
+
+	ContainerCreate(ctx context.Context, spec ContainerSpec) (id string, err error)
+	ContainerStart(ctx context.Context, id string) error
+	ContainerStop(ctx context.Context, id string, timeout time.Duration) error
+	// ContainerRemove removes a container by force, with its anonymous volumes.
+	ContainerRemove(ctx context.Context, id string) error
+	ContainerInspect(ctx context.Context, id string) (Container, error)
+	// ContainerList lists containers, stopped ones too, carrying every given label.
+	ContainerList(ctx context.Context, labels map[string]string) ([]Container, error)
+	// ContainerLogs returns the last tail lines of stdout and stderr, interleaved.
+	ContainerLogs(ctx context.Context, id string, tail int) (string, error)
+	// Exec runs cmd in a running container, without a TTY, and waits for it.
+	// A command that runs and exits non-zero is not an error: see ExitCode.
+	Exec(ctx context.Context, id string, cmd []string) (ExecResult, error)
+
+	VolumeCreate(ctx context.Context, name string, labels map[string]string) error
+	VolumeRemove(ctx context.Context, name string) error
+	VolumeList(ctx context.Context, labels map[string]string) ([]string, error)
+
+	NetworkCreate(ctx context.Context, spec NetworkSpec) (id string, err error)
+	NetworkInspect(ctx context.Context, name string) (Network, error)
+	NetworkRemove(ctx context.Context, name string) error
+	NetworkList(ctx context.Context, labels map[string]string) ([]Network, error)
+
+	ImageInspect(ctx context.Context, ref string) (Image, error)
+	// ImageBuild builds a tar build context and reads the build stream to its
+	// end; an error reported inside the stream is returned. Progress lines go
+	// to progress when it is not nil.
+	ImageBuild(ctx context.Context, spec BuildSpec, progress io.Writer) error
+	ImageTag(ctx context.Context, source, target string) error
+	// ImagePush pushes ref, reads the stream to its end and returns the
+	// pushed manifest's digest (sha256:...).
+	ImagePush(ctx context.Context, ref string, progress io.Writer) (digest string, err error)
+	// ImageSave streams `docker save` of refs; the caller closes it.
+	ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error)
+	// ImageLoad loads a `docker save` stream and reads the answer to its end.
+	ImageLoad(ctx context.Context, r io.Reader) error
+
+	// SwarmInit makes this engine the manager of a new swarm.
+	SwarmInit(ctx context.Context, advertiseAddr string) error
+	// SwarmJoin joins the swarm whose manager listens at remoteAddr (ip:2377).
+	SwarmJoin(ctx context.Context, advertiseAddr, remoteAddr, token string) error
+	// SwarmInspect reads the swarm and its join tokens; managers only.
+	SwarmInspect(ctx context.Context) (Swarm, error)
+	NodeList(ctx context.Context) ([]Node, error)
+	ServiceCreate(ctx context.Context, spec ServiceSpec) (id string, err error)
+	ServiceInspect(ctx context.Context, name string) (Service, error)
+	ServiceRemove(ctx context.Context, name string) error
+	ServiceList(ctx context.Context, labels map[string]string) ([]Service, error)
+	// TaskList lists the tasks of one service, newest first.
+	TaskList(ctx context.Context, service string) ([]Task, error)
+
+	Close() error
+}
+
+// Info is what swarmcass needs from GET /info and /version.
+type Info struct {
+	ID            string // engine ID: distinct for each engine
+	Hostname      string
+	ServerVersion string
+	APIVersion    string // negotiated API version in use
+	OS            string
+	MemTotal      int64 // bytes
+	NCPU          int
+	// InsecureRegistries lists the CIDRs and host:port names this engine
+	// pulls from over plain HTTP (127.0.0.0/8 is always among them).
+	InsecureRegistries []string
+	Swarm              SwarmInfo
+}
+
+// SwarmInfo is this engine's membership in a swarm.
+type SwarmInfo struct {
+	State     string // "inactive", "pending", "active", "error", "locked"
+	NodeID    string
+	NodeAddr  string
+	ClusterID string // empty unless the engine is a manager
+	Manager   bool
+	// RemoteManagers are the manager addresses this node knows (ip:2377).
+	RemoteManagers []string
+}
+
+// Labels select and mark the things swarmcass creates.
+type Labels = map[string]string
+
+// ContainerSpec is a plain container to create.
+type ContainerSpec struct {
+	Name       string
+	Image      string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	Labels     Labels
+	Hostname   string
+	// Network attaches the container to one network, optionally at a fixed
+	// address and with DNS aliases.
+	Network   string
+	IPAddress string
+	Aliases   []string
+	Ports     []PortBinding
+	Mounts    []Mount
+	Tmpfs     map[string]string // path -> mount options
+	// Restart is the restart policy: "", "no", "always", "unless-stopped", "on-failure".
+	Restart     string
+	CapAdd      []string
+	SecurityOpt []string
+	Memory      int64 // bytes; 0 means unlimited
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	HostIP        string // "" means all addresses
+	HostPort      int
+	ContainerPort int
+	Protocol      string // "tcp" (default) or "udp"
+}
+
+// Mount is a volume, bind or tmpfs mount.
+type Mount struct {
+	Type     string // "volume" (default), "bind" or "tmpfs"
+	Source   string // volume name or host path
+	Target   string
+	ReadOnly bool
+}
+
+// Container is what swarmcass reads back about a container.
+type Container struct {
+	ID       string
+	Name     string // without the leading slash
+	Image    string
+	Labels   Labels
+	State    string // "created", "running", "exited", ...
+	Running  bool
+	ExitCode int
+	// Networks maps each attached network's name to the container's address on it.
+	Networks  map[string]string
+	StartedAt time.Time
+}
+
+// ExecResult is the outcome of a command run with Exec.
+type ExecResult struct {
+	Stdout   string
+	Stderr   string
+	ExitCode int
+}
+
+// NetworkSpec is a network to create.
+type NetworkSpec struct {
+	Name       string
+	Driver     string // "bridge" or "overlay"
+	Subnet     string // CIDR; empty lets the engine choose
+	Gateway    string
+	Attachable bool
+	Encrypted  bool // overlay only
+	Labels     Labels
+}
+
+// Network is what swarmcass reads back about a network.
+type Network struct {
+	ID         string
+	Name       string
+	Driver     string
+	Scope      string // "local" or "swarm"
+	Subnets    []string
+	Attachable bool
+	Encrypted  bool
+	Labels     Labels
+}
+
+// Image is what swarmcass reads back about an image.
+type Image struct {
+	ID          string
+	RepoTags    []string
+	RepoDigests []string // name@sha256:..., one per registry it was pushed to or pulled from
+	Labels      Labels
+	Size        int64
+}
+
+// BuildSpec is an image build.
+type BuildSpec struct {
+	Context    io.Reader // a tar stream
+	Dockerfile string    // path inside the context; "" means Dockerfile
+	Tags       []string
+	BuildArgs  map[string]string
+	Labels     Labels
+}
+
+// Swarm is the swarm as a manager sees it.
+type Swarm struct {
+	ID           string
+	WorkerToken  string
+	ManagerToken string
+}
+
+// Node is a swarm node as a manager sees it.
+type Node struct {
+	ID       string
+	Hostname string
+	Addr     string
+	Role     string // "manager" or "worker"
+	State    string // "ready", "down", "unknown", "disconnected"
+	EngineID string // not reported by the API; filled where known
+	Labels   Labels
+}
+
+// ServiceSpec is a replicated swarm service of one task: swarmcass runs one
+// service per Cassandra node.
+type ServiceSpec struct {
+	Name            string
+	Image           string
+	Args            []string
+	Env             []string
+	Labels          Labels // on the service
+	ContainerLabels Labels // on its containers
+	Hostname        string
+	Networks        []string
+	// DNSRR sets endpoint_mode dnsrr: the service name resolves to the
+	// task's own address, never to a virtual IP (there is no IPVS here).
+	DNSRR       bool
+	Constraints []string // e.g. node.id==abc
+	Mounts      []Mount
+	MemoryLimit int64         // bytes
+	Ports       []PortBinding // published in host mode
+	// RestartCondition: "none", "on-failure" or "any" (default).
+	RestartCondition string
+	StopGracePeriod  time.Duration
+}
+
+// Service is what swarmcass reads back about a service.
+type Service struct {
+	ID     string
+	Name   string
+	Image  string
+	Labels Labels
+	Spec   ServiceSpec
+}
+
+// Task is one scheduling of a service.
+type Task struct {
+	ID           string
+	ServiceID    string
+	NodeID       string
+	Slot         int
+	State        string // "new", "pending", "running", "failed", "shutdown", ...
+	DesiredState string
+	Message      string
+	Err          string
+	ContainerID  string
+	ExitCode     int
+	// Addresses maps network name to the task's address on it (no prefix length).
+	Addresses map[string]string
+	Updated   time.Time
+}

@@ -1,0 +1,26 @@
+package engine
+
+// Labels swarmcass puts on everything it creates. Later runs find things by
+// these labels, never by a state file of their own.
+const (
+	// LabelCluster names the Cassandra cluster a thing belongs to.
+	LabelCluster = "swarmcass.cluster"
+	// LabelRole says what a thing is: see the Role constants.
+	LabelRole = "swarmcass.role"
+	// LabelNode names the Cassandra node (cass1, cass2, ...) of a service,
+	// its containers and its volume.
+	LabelNode = "swarmcass.node"
+	// LabelLab names the lab a machine, volume or network belongs to.
+	LabelLab = "swarmcass.lab"
+	// LabelMachine names the lab machine (infra, swarm-0, ...).
+	LabelMachine = "swarmcass.machine"
+)
+
+// Values of LabelRole.
+const (
+	RoleConsul    = "consul"
+	RoleRegistry  = "registry"
+	RoleCassandra = "cassandra"
+	RoleNetwork   = "network"
+	RoleMachine   = "machine"
+)

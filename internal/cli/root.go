@@ -1,0 +1,81 @@
+// Package cli holds swarmcass's commands: one file per command, each with a
+// private options struct and a run function, wired together here.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// ExitError carries a specific exit code (ring uses 1 and 2) out of a command.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs swarmcass with args and returns the process exit code. Ctrl-C
+// cancels the context every command runs under.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	root := NewRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(stderr, "swarmcass: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(stderr, "swarmcass: %v\n", err)
+	if ctx.Err() != nil {
+		return 130
+	}
+	return 1
+}
+
+// NewRootCommand builds the command tree.
+func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "swarmcass",
+		Short: "Provision Apache Cassandra clusters on Docker Swarm",
+		Long: `swarmcass provisions Apache Cassandra clusters on Docker Swarm through the
+Docker Engine API: a Consul server and an image registry on an infra host, a
+swarm with an attachable overlay network, and Cassandra nodes started one at a
+time, each waited for until nodetool reports it Up/Normal.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	for _, add := range commands {
+		root.AddCommand(add())
+	}
+	return root
+}
+
+// commands is filled by each command's file in an init function, so that
+// adding a command touches no other file.
+var commands []func() *cobra.Command
+
+func register(c func() *cobra.Command) { commands = append(commands, c) }
