@@ -1,0 +1,168 @@
+package engine_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// localEngine connects to the engine DOCKER_HOST names, or the local socket.
+func localEngine(t *testing.T) *engine.Docker {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
+	}
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	d, err := engine.NewDocker("local", host, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func suffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// testImage is the lab machine image: built offline by scripts/build-images.sh.
+const testImage = "swarmcass/lab-machine:bookworm-1"
+
+func TestIntegrationDockerContainerLifecycle(t *testing.T) {
+	d := localEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	info, err := d.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ID == "" || info.MemTotal <= 0 || info.APIVersion < engine.MinAPIVersion {
+		t.Fatalf("info = %+v", info)
+	}
+
+	id := suffix()
+	labels := engine.Labels{"swarmcass.test": id}
+	net := "swarmcass-test-" + id
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net, Driver: "bridge", Subnet: "10.213.7.0/24", Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.NetworkRemove(context.Background(), net) })
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net, Driver: "bridge", Labels: labels}); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("second create of %s: err = %v, want ErrConflict", net, err)
+	}
+	n, err := d.NetworkInspect(ctx, net)
+	if err != nil || n.Driver != "bridge" || len(n.Subnets) != 1 || n.Subnets[0] != "10.213.7.0/24" {
+		t.Fatalf("network = %+v, %v", n, err)
+	}
+
+	vol := "swarmcass-test-" + id
+	if err := d.VolumeCreate(ctx, vol, labels); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.VolumeRemove(context.Background(), vol) })
+
+	name := "swarmcass-test-" + id
+	cid, err := d.ContainerCreate(ctx, engine.ContainerSpec{
+		Name: name, Image: testImage, Cmd: []string{"sh", "-c", "echo hello-out; echo hello-err >&2; exec sleep 300"},
+		Labels: labels, Network: net, IPAddress: "10.213.7.9",
+		Mounts: []engine.Mount{{Source: vol, Target: "/data"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.ContainerRemove(context.Background(), cid) })
+	if err := d.ContainerStart(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := d.ContainerInspect(ctx, name)
+	if err != nil || !c.Running || c.Networks[net] != "10.213.7.9" || c.Labels["swarmcass.test"] != id {
+		t.Fatalf("inspect = %+v, %v", c, err)
+	}
+	list, err := d.ContainerList(ctx, labels)
+	if err != nil || len(list) != 1 || list[0].Name != name {
+		t.Fatalf("list by label = %+v, %v", list, err)
+	}
+
+	res, err := d.Exec(ctx, cid, []string{"sh", "-c", "echo out; echo err >&2; touch /data/x; exit 3"})
+	if err != nil || res.Stdout != "out\n" || res.Stderr != "err\n" || res.ExitCode != 3 {
+		t.Fatalf("exec = %+v, %v", res, err)
+	}
+
+	var logs string
+	for i := 0; i < 50 && !strings.Contains(logs, "hello-err"); i++ {
+		logs, _ = d.ContainerLogs(ctx, cid, 10)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs, "hello-out") || !strings.Contains(logs, "hello-err") {
+		t.Errorf("logs = %q", logs)
+	}
+
+	if _, err := d.ContainerInspect(ctx, "swarmcass-no-such-"+id); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("inspect missing: err = %v, want ErrNotFound", err)
+	}
+	if _, err := d.ServiceList(ctx, labels); err == nil {
+		t.Log("engine is in a swarm; service calls answer")
+	}
+}
+
+func TestIntegrationDockerBuildFailsOnStreamError(t *testing.T) {
+	d := localEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tag := "swarmcass-test/build:" + suffix()
+
+	good := tarOf(t, map[string]string{"Dockerfile": "FROM " + testImage + "\nRUN echo built > /built\n"})
+	var progress bytes.Buffer
+	if err := d.ImageBuild(ctx, engine.BuildSpec{Context: good, Tags: []string{tag}, Labels: engine.Labels{"swarmcass.test": "1"}}, &progress); err != nil {
+		t.Fatalf("build: %v\n%s", err, progress.String())
+	}
+	t.Cleanup(func() { removeImage(tag) })
+	img, err := d.ImageInspect(ctx, tag)
+	if err != nil || img.Labels["swarmcass.test"] != "1" {
+		t.Fatalf("image = %+v, %v", img, err)
+	}
+
+	// The engine answers 200 and reports the failing RUN inside the stream.
+	bad := tarOf(t, map[string]string{"Dockerfile": "FROM " + testImage + "\nRUN exit 7\n"})
+	err = d.ImageBuild(ctx, engine.BuildSpec{Context: bad, Tags: []string{tag + "-bad"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "7") {
+		t.Fatalf("failing build: err = %v, want the RUN's failure", err)
+	}
+}
+
+// removeImage uses the docker CLI: the Engine interface has no image
+// removal because swarmcass never removes images.
+func removeImage(tag string) { _ = exec.Command("docker", "rmi", tag).Run() }
+
+func tarOf(t *testing.T, files map[string]string) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
