@@ -1,0 +1,336 @@
+// Package enginetest offers Fake, an in-memory engine.Engine for unit tests.
+//
+// Fakes live in a World: the network they share. A World knows every fake by
+// address, the swarms they form (so SwarmInit on one fake and SwarmJoin on
+// another make one swarm that NodeList sees), the images pushed to
+// registries running on its fakes, and the host ports containers publish.
+// Services are scheduled at once: each gets a task, a container on the
+// chosen node's fake and an address on its overlay networks.
+//
+// Everything a test cannot see through engine.Engine (published ports,
+// killing a task, the log of calls) is offered by World's own methods.
+package enginetest
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// World is the network a set of fakes share. Its zero value is not usable:
+// call NewWorld.
+type World struct {
+	mu      sync.Mutex
+	fakes   []*Fake
+	swarms  []*swarm
+	ports   map[string]*container // "addr:port" -> the container publishing it
+	pushed  map[string]*image     // "host:port/repo:tag" and "host:port/repo@sha256:..."
+	nextID  int
+	nextNet int
+	log     []string
+	now     time.Time
+
+	// Exec answers Exec in running containers. Nil: exit code 0, no output.
+	// It is called without the World's lock held, so it may call the fakes.
+	Exec func(f *Fake, c engine.Container, cmd []string) (engine.ExecResult, error)
+	// Logs answers ContainerLogs. Nil: no output.
+	Logs func(f *Fake, c engine.Container, tail int) string
+	// TaskState decides what becomes of a newly scheduled task on node.
+	// Nil: "running". Return "failed" (with errMsg) to make it fail.
+	TaskState func(spec engine.ServiceSpec, node engine.Node) (state, errMsg string)
+}
+
+// NewWorld makes an empty World.
+func NewWorld() *World {
+	return &World{
+		ports:  map[string]*container{},
+		pushed: map[string]*image{},
+		now:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+// NewFake adds an engine reached at addr (an IP address) to the world. Its
+// Info reports 8 GiB, 2 CPUs, API 1.41 and, as every engine does,
+// 127.0.0.0/8 among its insecure registries; change Fake.Spec before use.
+func (w *World) NewFake(name, addr string) *Fake {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := &Fake{
+		w:          w,
+		name:       name,
+		addr:       addr,
+		containers: map[string]*container{},
+		volumes:    map[string]engine.Labels{},
+		networks:   map[string]*engine.Network{},
+		images:     map[string]*image{},
+		tags:       map[string]string{},
+		faults:     map[string]error{},
+		Spec: engine.Info{
+			ID:                 "ENGINE-" + strings.ToUpper(name),
+			Hostname:           name,
+			ServerVersion:      "20.10.24",
+			APIVersion:         "1.41",
+			OS:                 "Debian GNU/Linux 12 (bookworm)",
+			MemTotal:           8 << 30,
+			NCPU:               2,
+			InsecureRegistries: []string{"127.0.0.0/8"},
+		},
+	}
+	f.networks["bridge"] = &engine.Network{ID: w.id("net"), Name: "bridge", Driver: "bridge", Scope: "local", Subnets: []string{"172.17.0.0/16"}}
+	w.fakes = append(w.fakes, f)
+	return f
+}
+
+// Log returns every mutating call made on the world's fakes, in order, as
+// "engine: Method name" (e.g. "infra: ContainerCreate swarmcass-consul").
+func (w *World) Log() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.log...)
+}
+
+// Published returns the running container that publishes addr:port on the
+// fake reached at addr.
+func (w *World) Published(addr string, port int) (engine.Container, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.ports[net.JoinHostPort(addr, strconv.Itoa(port))]
+	if !ok || !c.Running {
+		return engine.Container{}, false
+	}
+	return c.view(), true
+}
+
+// Tick advances the world's clock, which stamps tasks and containers.
+func (w *World) Tick(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+}
+
+// KillTask makes the running task of service fail, as when its container
+// is killed; the swarm then schedules a new task (restart condition "any").
+func (w *World) KillTask(service, errMsg string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.swarms {
+		svc, ok := s.services[service]
+		if !ok {
+			continue
+		}
+		for _, t := range svc.tasks {
+			if t.State == "running" {
+				t.State, t.DesiredState, t.Err, t.Updated = "failed", "shutdown", errMsg, w.now
+				if c := w.containerByID(t.ContainerID); c != nil {
+					c.Running, c.State, c.ExitCode = false, "exited", 137
+				}
+			}
+		}
+		w.now = w.now.Add(time.Millisecond)
+		if svc.Spec.RestartCondition == "" || svc.Spec.RestartCondition == "any" || svc.Spec.RestartCondition == "on-failure" {
+			w.schedule(s, svc)
+		}
+		return nil
+	}
+	return fmt.Errorf("service %s: %w", service, engine.ErrNotFound)
+}
+
+func (w *World) id(prefix string) string {
+	w.nextID++
+	return fmt.Sprintf("%s%04d", prefix, w.nextID)
+}
+
+func (w *World) record(f *Fake, format string, args ...any) {
+	w.log = append(w.log, f.name+": "+fmt.Sprintf(format, args...))
+}
+
+func (w *World) fakeByAddr(addr string) *Fake {
+	for _, f := range w.fakes {
+		if f.addr == addr {
+			return f
+		}
+	}
+	return nil
+}
+
+func (w *World) containerByID(id string) *container {
+	for _, f := range w.fakes {
+		if c, ok := f.containers[id]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+// swarm is one swarm, shared by the fakes that are its members.
+type swarm struct {
+	id           string
+	workerToken  string
+	managerToken string
+	managerAddr  string
+	members      []*member
+	networks     map[string]*overlay
+	services     map[string]*service
+}
+
+type member struct {
+	node engine.Node
+	fake *Fake
+}
+
+type overlay struct {
+	engine.Network
+	next int // last host number handed out
+}
+
+type service struct {
+	engine.Service
+	tasks []*engine.Task // oldest first
+}
+
+func (s *swarm) member(f *Fake) *member {
+	for _, m := range s.members {
+		if m.fake == f {
+			return m
+		}
+	}
+	return nil
+}
+
+// schedule places a new task of svc on a node that meets its constraints,
+// creates its container there and addresses it on its networks.
+func (w *World) schedule(s *swarm, svc *service) {
+	t := &engine.Task{
+		ID: w.id("task"), ServiceID: svc.ID, Slot: 1, DesiredState: "running",
+		Addresses: map[string]string{}, Updated: w.now,
+	}
+	svc.tasks = append(svc.tasks, t)
+	var m *member
+	for _, cand := range s.members {
+		if meets(cand.node, svc.Spec.Constraints) {
+			m = cand
+			break
+		}
+	}
+	if m == nil {
+		t.State, t.Message = "pending", "no suitable node (scheduling constraints not satisfied)"
+		return
+	}
+	t.NodeID = m.node.ID
+	f := m.fake
+	if _, ok := f.resolve(svc.Spec.Image); !ok {
+		t.State, t.Err = "rejected", "No such image: "+svc.Spec.Image
+		return
+	}
+	state, errMsg := "running", ""
+	if w.TaskState != nil {
+		state, errMsg = w.TaskState(svc.Spec, m.node)
+	}
+	c := &container{Container: engine.Container{
+		ID:        w.id("ctr"),
+		Name:      fmt.Sprintf("%s.%d.%s", svc.Name, t.Slot, t.ID),
+		Image:     svc.Spec.Image,
+		Labels:    engine.Labels{"com.docker.swarm.service.name": svc.Name, "com.docker.swarm.task.id": t.ID, "com.docker.swarm.node.id": m.node.ID},
+		Networks:  map[string]string{},
+		StartedAt: w.now,
+	}, spec: engine.ContainerSpec{Hostname: svc.Spec.Hostname, Env: svc.Spec.Env, Cmd: svc.Spec.Args}}
+	for k, v := range svc.Spec.ContainerLabels {
+		c.Labels[k] = v
+	}
+	for _, name := range svc.Spec.Networks {
+		if n, ok := s.networks[name]; ok {
+			n.next++
+			ip := hostAddr(n.Subnets[0], n.next)
+			c.Networks[name] = ip
+			t.Addresses[name] = ip
+		}
+	}
+	for _, mt := range svc.Spec.Mounts {
+		if (mt.Type == "" || mt.Type == "volume") && mt.Source != "" {
+			if _, ok := f.volumes[mt.Source]; !ok {
+				f.volumes[mt.Source] = engine.Labels{}
+			}
+		}
+	}
+	f.containers[c.ID] = c
+	t.ContainerID = c.ID
+	t.State, t.Err = state, errMsg
+	if state == "running" {
+		c.Running, c.State = true, "running"
+	} else {
+		c.State, c.ExitCode = "exited", 1
+	}
+}
+
+// meets reports whether node satisfies constraints of the forms
+// node.id==X, node.hostname==X and node.role==X.
+func meets(n engine.Node, constraints []string) bool {
+	for _, c := range constraints {
+		k, v, ok := strings.Cut(strings.ReplaceAll(c, " ", ""), "==")
+		if !ok {
+			return false
+		}
+		var have string
+		switch k {
+		case "node.id":
+			have = n.ID
+		case "node.hostname":
+			have = n.Hostname
+		case "node.role":
+			have = n.Role
+		default:
+			return false
+		}
+		if have != v {
+			return false
+		}
+	}
+	return true
+}
+
+// hostAddr returns the n-th address (n >= 1) past the gateway of an IPv4 /24
+// or larger subnet: 10.0.1.0/24, 1 -> 10.0.1.2.
+func hostAddr(cidr string, n int) string {
+	_, ipn, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return ""
+	}
+	ip := ipn.IP.To4()
+	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+	v += uint32(n) + 1
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()
+}
+
+// insecureOK reports whether an engine with the given insecure registries
+// pulls from host (host:port) over plain HTTP, as dockerd decides it.
+func insecureOK(insecure []string, host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	ip := net.ParseIP(h)
+	for _, s := range insecure {
+		if s == host {
+			return true
+		}
+		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

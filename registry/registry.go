@@ -1,0 +1,108 @@
+// Package registry is what swarmcass needs of the image registry it runs on
+// the infra host: its address, a check that it answers, image references by
+// tag and by digest, whether an engine will pull from it over plain HTTP,
+// and a push through an engine.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// Port is the port the registry publishes on the infra host.
+const Port = 5000
+
+// Addr is the registry's host:port on the infra host reached at host.
+func Addr(host string) string { return net.JoinHostPort(host, strconv.Itoa(Port)) }
+
+// Ping checks that the registry at addr (host:port) answers GET /v2/ over
+// plain HTTP as a distribution registry does: 200, or 401 when it wants
+// credentials, with the Docker-Distribution-Api-Version header.
+func Ping(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", addr, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("registry %s: GET /v2/ answered %s", addr, resp.Status)
+	}
+	if v := resp.Header.Get("Docker-Distribution-Api-Version"); !strings.HasPrefix(v, "registry/2") {
+		return fmt.Errorf("registry %s: GET /v2/ answered without Docker-Distribution-Api-Version: is it a registry?", addr)
+	}
+	return nil
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// ValidDigest reports whether d is a sha256 content digest.
+func ValidDigest(d string) bool { return digestRE.MatchString(d) }
+
+// Ref is registry/repo:tag.
+func Ref(registry, repo, tag string) string { return registry + "/" + repo + ":" + tag }
+
+// DigestRef is registry/repo@digest: the reference that pins content.
+func DigestRef(registry, repo, digest string) string { return registry + "/" + repo + "@" + digest }
+
+// SplitDigest splits name@sha256:... into name and digest.
+func SplitDigest(ref string) (name, digest string, ok bool) {
+	name, digest, ok = strings.Cut(ref, "@")
+	if !ok || !ValidDigest(digest) {
+		return "", "", false
+	}
+	return name, digest, true
+}
+
+// Pullable reports whether an engine whose InsecureRegistries are insecure
+// pulls from addr (host:port) over plain HTTP, as dockerd decides: addr is
+// listed by name, or its IP address falls in a listed CIDR (127.0.0.0/8 is
+// always listed, so loopback works only on the engine's own host).
+func Pullable(insecure []string, addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	for _, s := range insecure {
+		if s == addr {
+			return true
+		}
+		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Push tags source (a reference or image ID on e) as registry/repo:tag,
+// pushes it through e and returns the pinned reference registry/repo@digest.
+func Push(ctx context.Context, e engine.Engine, source, registry, repo, tag string, progress io.Writer) (string, error) {
+	target := Ref(registry, repo, tag)
+	if err := e.ImageTag(ctx, source, target); err != nil {
+		return "", fmt.Errorf("tag %s as %s: %w", source, target, err)
+	}
+	digest, err := e.ImagePush(ctx, target, progress)
+	if err != nil {
+		return "", fmt.Errorf("push %s: %w", target, err)
+	}
+	if !ValidDigest(digest) {
+		return "", fmt.Errorf("push %s: the engine reported digest %q, not sha256:<64 hex>", target, digest)
+	}
+	return DigestRef(registry, repo, digest), nil
+}

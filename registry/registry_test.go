@@ -1,0 +1,114 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+)
+
+func TestPullable(t *testing.T) {
+	cases := []struct {
+		insecure []string
+		addr     string
+		want     bool
+	}{
+		{[]string{"127.0.0.0/8"}, "127.0.0.1:5000", true},
+		{[]string{"127.0.0.0/8"}, "10.0.0.2:5000", false},
+		{[]string{"127.0.0.0/8", "10.0.0.2:5000"}, "10.0.0.2:5000", true},
+		{[]string{"127.0.0.0/8", "10.0.0.3:5000"}, "10.0.0.2:5000", false},
+		{[]string{"10.0.0.0/24"}, "10.0.0.2:5000", true},
+		{[]string{"10.0.1.0/24"}, "10.0.0.2:5000", false},
+		{[]string{"registry.lab:5000"}, "registry.lab:5000", true},
+		{nil, "127.0.0.1:5000", false},
+	}
+	for _, c := range cases {
+		if got := Pullable(c.insecure, c.addr); got != c.want {
+			t.Errorf("Pullable(%v, %s) = %v, want %v", c.insecure, c.addr, got, c.want)
+		}
+	}
+}
+
+func TestRefs(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	if got := DigestRef("10.0.0.2:5000", "swarmcass/cassandra", d); got != "10.0.0.2:5000/swarmcass/cassandra@"+d {
+		t.Errorf("DigestRef = %s", got)
+	}
+	name, digest, ok := SplitDigest("10.0.0.2:5000/x@" + d)
+	if !ok || name != "10.0.0.2:5000/x" || digest != d {
+		t.Errorf("SplitDigest = %q %q %v", name, digest, ok)
+	}
+	if _, _, ok := SplitDigest("10.0.0.2:5000/x:tag"); ok {
+		t.Error("SplitDigest accepted a tag reference")
+	}
+	if ValidDigest("sha256:abc") {
+		t.Error("ValidDigest accepted a short digest")
+	}
+}
+
+func TestPing(t *testing.T) {
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+		w.Write([]byte("{}"))
+	}))
+	defer reg.Close()
+	if err := Ping(context.Background(), strings.TrimPrefix(reg.URL, "http://")); err != nil {
+		t.Errorf("Ping(registry) = %v", err)
+	}
+
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }))
+	defer other.Close()
+	err := Ping(context.Background(), strings.TrimPrefix(other.URL, "http://"))
+	if err == nil || !strings.Contains(err.Error(), "is it a registry") {
+		t.Errorf("Ping(not a registry) = %v, want an error saying so", err)
+	}
+
+	addr := strings.TrimPrefix(other.URL, "http://")
+	other.Close()
+	if err := Ping(context.Background(), addr); err == nil {
+		t.Error("Ping(closed port) succeeded")
+	}
+}
+
+func TestPush(t *testing.T) {
+	ctx := context.Background()
+	w := enginetest.NewWorld()
+	infra := w.NewFake("infra", "10.0.0.2")
+	infra.AddImage("swarmcass/registry:3.1.2")
+	infra.AddImage("cassandra:5.0")
+	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil); err == nil {
+		t.Fatal("Push without a running registry succeeded")
+	}
+	id, err := infra.ContainerCreate(ctx, enginetestRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := infra.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// The infra engine does not trust 10.0.0.2:5000 yet: dockerd refuses plain HTTP.
+	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil); err == nil || !strings.Contains(err.Error(), "HTTPS") {
+		t.Fatalf("Push to an untrusted registry = %v, want the HTTPS error", err)
+	}
+	infra.Spec.InsecureRegistries = append(infra.Spec.InsecureRegistries, "10.0.0.2:5000")
+	ref, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := SplitDigest(ref); !ok || !strings.HasPrefix(ref, "10.0.0.2:5000/swarmcass/cassandra@sha256:") {
+		t.Errorf("Push = %s, want a digest reference in the registry", ref)
+	}
+	// Another engine that trusts the registry pulls the same bits by digest.
+	worker := w.NewFake("swarm-1", "10.0.0.3")
+	worker.Spec.InsecureRegistries = append(worker.Spec.InsecureRegistries, "10.0.0.0/24")
+	if err := worker.ImageTag(ctx, ref, "local:copy"); err != nil {
+		t.Errorf("pull %s from another engine: %v", ref, err)
+	}
+}
