@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# swarmcass-entrypoint.sh: swarmcass's wrapper around the official Cassandra
+# image's docker-entrypoint.sh. It settles what the official entrypoint cannot
+# know on Swarm (which of several addresses is the node's, the seed list from
+# the first argument, the snitch, heap and start-up opt-ins), exports the
+# CASSANDRA_* variables the official entrypoint reads, and hands over to it.
+#
+#   swarmcass-entrypoint.sh [SEEDS [COMMAND...]]
+#
+# SEEDS is a comma-separated list of hostnames or addresses (empty: the node
+# itself). COMMAND defaults to `cassandra -f`. See CONTRACT.md.
+set -euo pipefail
+
+log() { echo "swarmcass-entrypoint: $*" >&2; }
+die() { echo "swarmcass-entrypoint: $*" >&2; exit 1; }
+
+: "${CASSANDRA_CONF:=/etc/cassandra}"
+: "${SWARMCASS_OFFICIAL_ENTRYPOINT:=docker-entrypoint.sh}"
+
+seeds_arg=""
+if [ "$#" -gt 0 ]; then
+	seeds_arg="$1"
+	shift
+fi
+if [ "$#" -eq 0 ]; then
+	set -- cassandra -f
+fi
+
+# Only a Cassandra start is configured; anything else (bash, nodetool, ...)
+# runs as given, as with the official entrypoint.
+case "$1" in
+cassandra | -*) ;;
+*) exec "$SWARMCASS_OFFICIAL_ENTRYPOINT" "$@" ;;
+esac
+
+# ---- addresses ----------------------------------------------------------
+
+# ip4_to_int prints the 32-bit value of a dotted IPv4 address.
+ip4_to_int() {
+	local IFS=. a b c d
+	read -r a b c d <<<"$1"
+	echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+
+is_ip4() {
+	local re='^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$'
+	[[ $1 =~ $re ]] || return 1
+	local i
+	for i in 1 2 3 4; do
+		[ "${BASH_REMATCH[$i]}" -le 255 ] || return 1
+	done
+}
+
+# in_subnet ADDR CIDR succeeds when ADDR lies inside CIDR.
+in_subnet() {
+	local net=${2%/*} len=${2#*/}
+	local mask=$(((0xFFFFFFFF << (32 - len)) & 0xFFFFFFFF))
+	[ $(($(ip4_to_int "$1") & mask)) -eq $(($(ip4_to_int "$net") & mask)) ]
+}
+
+# candidates prints "ADDR IFACE" for each IPv4 address a node may use, in the
+# kernel's order (the order the official entrypoint's `ip address` sees):
+# not loopback, not link-local, and not a secondary address (a Swarm VIP
+# added beside the task's own address on the same network is secondary).
+candidates() {
+	ip -o -4 address show | awk '
+		$3 != "inet" { next }
+		$2 == "lo" { next }
+		/ secondary / { next }
+		{
+			addr = $4; sub(/\/.*/, "", addr)
+			if (addr ~ /^127\./ || addr ~ /^169\.254\./) next
+			iface = $2; sub(/@.*/, "", iface)
+			print addr, iface
+		}'
+}
+
+# pick_address prints the node's address: the first candidate inside
+# CASSANDRA_LISTEN_SUBNET when it is set, else the first candidate.
+pick_address() {
+	local addr iface found=""
+	while read -r addr iface; do
+		found="$found $addr($iface)"
+		if [ -z "${CASSANDRA_LISTEN_SUBNET:-}" ] || in_subnet "$addr" "$CASSANDRA_LISTEN_SUBNET"; then
+			log "node address $addr on $iface${CASSANDRA_LISTEN_SUBNET:+ (inside $CASSANDRA_LISTEN_SUBNET)}"
+			echo "$addr"
+			return 0
+		fi
+	done < <(candidates)
+	if [ -n "${CASSANDRA_LISTEN_SUBNET:-}" ]; then
+		die "no address of this container is inside CASSANDRA_LISTEN_SUBNET=$CASSANDRA_LISTEN_SUBNET (found:${found:- none}); attach the container to that network or correct the subnet"
+	fi
+	die "this container has no IPv4 address besides loopback and link-local; attach it to a network or set CASSANDRA_LISTEN_ADDRESS"
+}
+
+if [ -n "${CASSANDRA_LISTEN_SUBNET:-}" ]; then
+	subnet_re='^[0-9.]+/([0-9]|[12][0-9]|3[0-2])$'
+	if ! [[ $CASSANDRA_LISTEN_SUBNET =~ $subnet_re ]] || ! is_ip4 "${CASSANDRA_LISTEN_SUBNET%/*}"; then
+		die "CASSANDRA_LISTEN_SUBNET=$CASSANDRA_LISTEN_SUBNET is not an IPv4 CIDR like 10.0.9.0/24"
+	fi
+fi
+
+# The official entrypoint would resolve `auto` to the first address of all;
+# resolve it here, once, so the subnet rule holds for every address setting.
+node_address=""
+case ":${CASSANDRA_LISTEN_ADDRESS:-auto}:${CASSANDRA_BROADCAST_ADDRESS:-}:${CASSANDRA_BROADCAST_RPC_ADDRESS:-}:" in
+*:auto:*) node_address=$(pick_address) ;;
+esac
+[ "${CASSANDRA_LISTEN_ADDRESS:-auto}" != auto ] || CASSANDRA_LISTEN_ADDRESS=$node_address
+[ "${CASSANDRA_BROADCAST_ADDRESS:-}" != auto ] || CASSANDRA_BROADCAST_ADDRESS=$node_address
+[ "${CASSANDRA_BROADCAST_RPC_ADDRESS:-}" != auto ] || CASSANDRA_BROADCAST_RPC_ADDRESS=$node_address
+: "${CASSANDRA_BROADCAST_ADDRESS:=$CASSANDRA_LISTEN_ADDRESS}"
+: "${CASSANDRA_BROADCAST_RPC_ADDRESS:=$CASSANDRA_BROADCAST_ADDRESS}"
+: "${CASSANDRA_RPC_ADDRESS:=0.0.0.0}"
+export CASSANDRA_LISTEN_ADDRESS CASSANDRA_BROADCAST_ADDRESS CASSANDRA_BROADCAST_RPC_ADDRESS CASSANDRA_RPC_ADDRESS
+
+# ---- seeds ---------------------------------------------------------------
+
+seeds="${seeds_arg//[[:space:]]/}"
+seeds="${seeds#,}"
+seeds="${seeds%,}"
+if [ -n "$seeds" ]; then
+	CASSANDRA_SEEDS="$seeds"
+fi
+: "${CASSANDRA_SEEDS:=$CASSANDRA_BROADCAST_ADDRESS}"
+if ! [[ $CASSANDRA_SEEDS =~ ^[A-Za-z0-9._:,-]+$ ]]; then
+	die "seed list \"$CASSANDRA_SEEDS\" must be comma-separated hostnames or addresses (letters, digits, . _ : -)"
+fi
+export CASSANDRA_SEEDS
+
+# ---- snitch, cluster, tokens ---------------------------------------------
+
+: "${CASSANDRA_ENDPOINT_SNITCH:=GossipingPropertyFileSnitch}"
+: "${CASSANDRA_DC:=datacenter1}"
+: "${CASSANDRA_RACK:=rack1}"
+export CASSANDRA_ENDPOINT_SNITCH CASSANDRA_DC CASSANDRA_RACK
+for v in CASSANDRA_DC CASSANDRA_RACK; do
+	if ! [[ ${!v} =~ ^[A-Za-z0-9._-]+$ ]]; then
+		die "$v=${!v} may hold only letters, digits, . _ and -"
+	fi
+done
+
+initial_tokens="${CASSANDRA_INITIAL_TOKENS:-}"
+initial_tokens="${initial_tokens//[[:space:]]/}"
+if [ -n "$initial_tokens" ]; then
+	if ! [[ $initial_tokens =~ ^-?[0-9]+(,-?[0-9]+)*$ ]]; then
+		die "CASSANDRA_INITIAL_TOKENS=$CASSANDRA_INITIAL_TOKENS must be comma-separated integer tokens (Murmur3Partitioner)"
+	fi
+	IFS=, read -r -a token_list <<<"$initial_tokens"
+	: "${CASSANDRA_NUM_TOKENS:=${#token_list[@]}}"
+	if [ "${#token_list[@]}" != "$CASSANDRA_NUM_TOKENS" ]; then
+		die "The number of initial tokens (by initial_token) specified (${#token_list[@]}) is different from num_tokens value ($CASSANDRA_NUM_TOKENS): set CASSANDRA_NUM_TOKENS to ${#token_list[@]} or give $CASSANDRA_NUM_TOKENS tokens"
+	fi
+fi
+: "${CASSANDRA_NUM_TOKENS:=16}"
+if ! [[ $CASSANDRA_NUM_TOKENS =~ ^[1-9][0-9]*$ ]]; then
+	die "CASSANDRA_NUM_TOKENS=$CASSANDRA_NUM_TOKENS is not a positive number"
+fi
+export CASSANDRA_NUM_TOKENS
+
+case "${CASSANDRA_AUTO_BOOTSTRAP:-}" in
+"" | true | false) ;;
+*) die "CASSANDRA_AUTO_BOOTSTRAP=$CASSANDRA_AUTO_BOOTSTRAP must be true or false" ;;
+esac
+
+# ---- heap ------------------------------------------------------------------
+
+# cassandra-env.sh sizes the heap from the host's memory, which is wrong when
+# several nodes share a host; it accepts the two variables only as a pair.
+if { [ -n "${MAX_HEAP_SIZE:-}" ] && [ -z "${HEAP_NEWSIZE:-}" ]; } || { [ -z "${MAX_HEAP_SIZE:-}" ] && [ -n "${HEAP_NEWSIZE:-}" ]; }; then
+	die "please set or unset MAX_HEAP_SIZE and HEAP_NEWSIZE in pairs (MAX_HEAP_SIZE=${MAX_HEAP_SIZE:-} HEAP_NEWSIZE=${HEAP_NEWSIZE:-}), e.g. MAX_HEAP_SIZE=512M HEAP_NEWSIZE=128M"
+fi
+for v in MAX_HEAP_SIZE HEAP_NEWSIZE; do
+	if [ -n "${!v:-}" ] && ! [[ ${!v} =~ ^[1-9][0-9]*[kKmMgG]$ ]]; then
+		die "$v=${!v} is not a JVM size like 512M or 2G"
+	fi
+done
+
+# ---- opt-ins ---------------------------------------------------------------
+
+case "${CASSANDRA_FAST_START:-false}" in
+true)
+	ring_delay="${CASSANDRA_RING_DELAY_MS:-5000}"
+	[[ $ring_delay =~ ^[0-9]+$ ]] || die "CASSANDRA_RING_DELAY_MS=$ring_delay is not a number of milliseconds"
+	# Ours first: a flag the user repeats in JVM_EXTRA_OPTS comes later and wins.
+	JVM_EXTRA_OPTS="-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=$ring_delay${JVM_EXTRA_OPTS:+ $JVM_EXTRA_OPTS}"
+	export JVM_EXTRA_OPTS
+	;;
+false) ;;
+*) die "CASSANDRA_FAST_START=$CASSANDRA_FAST_START must be true or false" ;;
+esac
+
+# ---- yaml settings the official entrypoint does not handle -----------------
+
+# set_yaml KEY VALUE replaces the (possibly commented-out) top-level KEY line
+# of cassandra.yaml, or appends one. Like the official entrypoint it rewrites
+# the file in place, so a bind-mounted file keeps working.
+set_yaml() {
+	local file="$CASSANDRA_CONF/cassandra.yaml" tmp
+	tmp=$(mktemp)
+	awk -v key="$1" -v val="$2" '
+		BEGIN { done = 0 }
+		!done && ($0 ~ "^" key ":" || $0 ~ "^# *" key ":") { print key ": " val; done = 1; next }
+		{ print }
+		END { if (!done) print key ": " val }
+	' "$file" >"$tmp"
+	cat "$tmp" >"$file"
+	rm -f "$tmp"
+}
+
+if [ -n "$initial_tokens" ]; then
+	set_yaml initial_token "$initial_tokens"
+fi
+if [ -n "${CASSANDRA_AUTO_BOOTSTRAP:-}" ]; then
+	set_yaml auto_bootstrap "$CASSANDRA_AUTO_BOOTSTRAP"
+fi
+
+log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
+
+exec "$SWARMCASS_OFFICIAL_ENTRYPOINT" "$@"

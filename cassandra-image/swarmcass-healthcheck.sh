@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# swarmcass-healthcheck.sh: the image's HEALTHCHECK. It passes only when this
+# node answers CQL and its system.local row says it finished joining the ring
+# (bootstrapped = COMPLETED), which Cassandra records when the node goes
+# NORMAL; Cassandra starts its CQL server only after that. testcontainers
+# waits on the same query. With authentication enabled, give cqlsh its
+# credentials through ~/.cassandra/cqlshrc in the container.
+set -u
+host="${CASSANDRA_RPC_ADDRESS:-0.0.0.0}"
+if [ "$host" = 0.0.0.0 ]; then
+	host=127.0.0.1
+fi
+out=$(cqlsh --connect-timeout=5 --request-timeout=5 -e 'SELECT bootstrapped FROM system.local' "$host" 9042 2>&1) || {
+	echo "CQL does not answer on $host:9042: $out"
+	exit 1
+}
+case "$out" in
+*COMPLETED*) exit 0 ;;
+esac
+echo "CQL answers on $host:9042 but the node has not finished joining: $out"
+exit 1
