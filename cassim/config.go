@@ -1,0 +1,214 @@
+package cassim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is what one cassim node was given: the node contract's entrypoint
+// argument (the seed list) and environment, as the real image reads them.
+type Config struct {
+	Seeds            []string // hostnames or addresses; empty means the node itself
+	ClusterName      string
+	DC, Rack         string
+	NumTokens        int
+	ListenAddress    string // "auto" or an address
+	ListenSubnet     string // CIDR that an auto listen address must lie in
+	BroadcastAddress string // "" means the listen address
+	BroadcastRPC     string // "" means the broadcast address
+	AutoBootstrap    bool
+	InitialTokens    []int64
+	// ConsistentRangeMovement is -Dcassandra.consistent.rangemovement (default true).
+	ConsistentRangeMovement bool
+	ReleaseVersion          string
+	DataDir                 string
+	Timings                 Timings
+	// JVMOpts are the -D flags as given, for the configuration log line.
+	JVMOpts []string
+}
+
+// Ports of the node contract.
+const (
+	GossipPort   = 7000
+	CQLPort      = 9042
+	NodetoolPort = 7199
+)
+
+// DefaultReleaseVersion is the Cassandra release cassim reports unless
+// CASSIM_RELEASE_VERSION says otherwise.
+const DefaultReleaseVersion = "4.1.5"
+
+// LoadConfig reads the node contract: args[0] (if any) is the seed list,
+// env holds KEY=VALUE pairs.
+func LoadConfig(args []string, env map[string]string) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := env[k]; ok && v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		ClusterName:             get("CASSANDRA_CLUSTER_NAME", "Test Cluster"),
+		DC:                      get("CASSANDRA_DC", "datacenter1"),
+		Rack:                    get("CASSANDRA_RACK", "rack1"),
+		ListenAddress:           get("CASSANDRA_LISTEN_ADDRESS", "auto"),
+		ListenSubnet:            get("CASSANDRA_LISTEN_SUBNET", ""),
+		BroadcastAddress:        get("CASSANDRA_BROADCAST_ADDRESS", ""),
+		BroadcastRPC:            get("CASSANDRA_BROADCAST_RPC_ADDRESS", ""),
+		AutoBootstrap:           true,
+		ConsistentRangeMovement: true,
+		ReleaseVersion:          get("CASSIM_RELEASE_VERSION", DefaultReleaseVersion),
+		DataDir:                 get("CASSIM_DATA_DIR", "/var/lib/cassandra"),
+	}
+	if len(args) > 0 {
+		for _, s := range strings.Split(args[0], ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Seeds = append(c.Seeds, s)
+			}
+		}
+	}
+	n, err := strconv.Atoi(get("CASSANDRA_NUM_TOKENS", "16"))
+	if err != nil || n < 1 {
+		return c, fmt.Errorf("CASSANDRA_NUM_TOKENS=%q: want a positive number", env["CASSANDRA_NUM_TOKENS"])
+	}
+	c.NumTokens = n
+
+	// cassandra-env.sh refuses one heap variable without the other.
+	if (env["MAX_HEAP_SIZE"] == "") != (env["HEAP_NEWSIZE"] == "") {
+		return c, errors.New("please set or unset MAX_HEAP_SIZE and HEAP_NEWSIZE in pairs (see cassandra-env.sh)")
+	}
+
+	c.Timings, err = TimingsFromEnv(env)
+	if err != nil {
+		return c, err
+	}
+	if v := env["CASSANDRA_AUTO_BOOTSTRAP"]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("CASSANDRA_AUTO_BOOTSTRAP=%q: want true or false", v)
+		}
+		c.AutoBootstrap = b
+	}
+	if v := env["CASSANDRA_INITIAL_TOKENS"]; v != "" {
+		if c.InitialTokens, err = parseTokens(v); err != nil {
+			return c, fmt.Errorf("CASSANDRA_INITIAL_TOKENS: %w", err)
+		}
+	}
+	if b, _ := strconv.ParseBool(env["CASSANDRA_FAST_START"]); b {
+		c.Timings.FastStart()
+	}
+	if err := c.applyJVMOpts(env["JVM_EXTRA_OPTS"]); err != nil {
+		return c, err
+	}
+	if len(c.InitialTokens) > 0 {
+		c.NumTokens = len(c.InitialTokens)
+	}
+	return c, nil
+}
+
+// applyJVMOpts understands the -D flags of the node contract; names as in
+// Cassandra's CassandraRelevantProperties: cassandra.consistent.rangemovement,
+// cassandra.ring_delay_ms, cassandra.skip_wait_for_gossip_to_settle,
+// cassandra.initial_token, cassandra.auto_bootstrap. Other flags are kept
+// for the log line and otherwise ignored, as a JVM would.
+func (c *Config) applyJVMOpts(opts string) error {
+	for _, f := range strings.Fields(opts) {
+		c.JVMOpts = append(c.JVMOpts, f)
+		name, val, ok := strings.Cut(strings.TrimPrefix(f, "-D"), "=")
+		if !strings.HasPrefix(f, "-D") || !ok {
+			continue
+		}
+		var err error
+		switch name {
+		case "cassandra.consistent.rangemovement":
+			c.ConsistentRangeMovement, err = strconv.ParseBool(val)
+		case "cassandra.ring_delay_ms":
+			var ms int
+			if ms, err = strconv.Atoi(val); err == nil {
+				c.Timings.RingDelay = time.Duration(ms) * time.Millisecond
+			}
+		case "cassandra.skip_wait_for_gossip_to_settle":
+			// Cassandra waits for at most N polls; 0 skips the wait.
+			var polls int
+			if polls, err = strconv.Atoi(val); err == nil && polls == 0 {
+				c.Timings.GossipSettle = 0
+			}
+		case "cassandra.initial_token":
+			c.InitialTokens, err = parseTokens(val)
+		case "cassandra.auto_bootstrap":
+			c.AutoBootstrap, err = strconv.ParseBool(val)
+		}
+		if err != nil {
+			return fmt.Errorf("JVM_EXTRA_OPTS %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+func parseTokens(s string) ([]int64, error) {
+	var ts []int64
+	for _, f := range strings.Split(s, ",") {
+		t, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("token %q is not a Murmur3 token (a signed 64-bit integer)", f)
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// ResolveListen picks the listen address: the configured one, or with
+// "auto" the first non-loopback, non-link-local IPv4 address, inside
+// ListenSubnet when that is set (docker-entrypoint.sh's `auto`, plus the
+// contract's CASSANDRA_LISTEN_SUBNET).
+func (c *Config) ResolveListen(addrs []net.IP) (net.IP, error) {
+	if c.ListenAddress != "auto" {
+		ip := net.ParseIP(c.ListenAddress)
+		if ip == nil {
+			ips, err := net.LookupIP(c.ListenAddress)
+			if err != nil || len(ips) == 0 {
+				return nil, fmt.Errorf("listen address %q does not resolve: %w", c.ListenAddress, err)
+			}
+			ip = ips[0]
+		}
+		return ip, nil
+	}
+	var subnet *net.IPNet
+	if c.ListenSubnet != "" {
+		_, n, err := net.ParseCIDR(c.ListenSubnet)
+		if err != nil {
+			return nil, fmt.Errorf("CASSANDRA_LISTEN_SUBNET=%q: %w", c.ListenSubnet, err)
+		}
+		subnet = n
+	}
+	var found []string
+	for _, ip := range addrs {
+		if ip.To4() == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		found = append(found, ip.String())
+		if subnet == nil || subnet.Contains(ip) {
+			return ip, nil
+		}
+	}
+	if subnet != nil {
+		return nil, fmt.Errorf("no address inside CASSANDRA_LISTEN_SUBNET %s; addresses found: [%s]", c.ListenSubnet, strings.Join(found, ", "))
+	}
+	return nil, errors.New("no non-loopback, non-link-local IPv4 address found; set CASSANDRA_LISTEN_ADDRESS")
+}
+
+// InterfaceAddrs lists this machine's addresses.
+func InterfaceAddrs() []net.IP {
+	as, _ := net.InterfaceAddrs()
+	var ips []net.IP
+	for _, a := range as {
+		if n, ok := a.(*net.IPNet); ok {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
+}

@@ -1,0 +1,180 @@
+package cassim
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Gossip STATUS values (VersionedValue): a node without a status yet is
+// still in its shadow round.
+const (
+	StatusJoining = "BOOT"
+	StatusNormal  = "NORMAL"
+	StatusLeaving = "LEAVING"
+	StatusLeft    = "LEFT"
+)
+
+// EndpointState is one node's gossip state: its heartbeat (generation and
+// version) and its application states.
+type EndpointState struct {
+	Addr       string  `json:"addr"`
+	Generation int64   `json:"gen"` // start time in seconds, as Cassandra's
+	Version    int64   `json:"ver"` // bumped by every heartbeat and change
+	HostID     string  `json:"host_id"`
+	Tokens     []int64 `json:"tokens,omitempty"`
+	Status     string  `json:"status,omitempty"`
+	Load       float64 `json:"load"` // bytes
+	DC         string  `json:"dc"`
+	Rack       string  `json:"rack"`
+	Release    string  `json:"release"`
+	Schema     string  `json:"schema"`
+	RPCAddr    string  `json:"rpc_addr"`
+}
+
+// newer reports whether a is a later state of the same endpoint than b.
+func (a EndpointState) newer(b EndpointState) bool {
+	if a.Generation != b.Generation {
+		return a.Generation > b.Generation
+	}
+	return a.Version > b.Version
+}
+
+// Peer is an endpoint as this node sees it.
+type Peer struct {
+	EndpointState
+	Up bool
+}
+
+// View is the gossip map of one node plus its failure detector. It is a
+// plain state machine: the caller supplies the time.
+type View struct {
+	Local     string // this node's broadcast address
+	DownAfter time.Duration
+	states    map[string]EndpointState
+	heard     map[string]time.Time // when a remote state last advanced
+	up        map[string]bool
+}
+
+// NewView makes an empty view for the node at local.
+func NewView(local string, downAfter time.Duration) *View {
+	return &View{Local: local, DownAfter: downAfter,
+		states: map[string]EndpointState{}, heard: map[string]time.Time{}, up: map[string]bool{}}
+}
+
+// Event is a change worth a log line.
+type Event struct {
+	Addr string
+	Kind string // "UP", "DOWN", "STATUS", "NEW"
+	Text string
+}
+
+// SetLocal replaces this node's own state.
+func (v *View) SetLocal(s EndpointState) {
+	s.Addr = v.Local
+	v.states[v.Local] = s
+}
+
+// LocalState is this node's own state.
+func (v *View) LocalState() EndpointState { return v.states[v.Local] }
+
+// Merge takes in remote states heard at now and returns what changed.
+func (v *View) Merge(now time.Time, states []EndpointState) []Event {
+	var evs []Event
+	for _, s := range states {
+		if s.Addr == v.Local || s.Addr == "" {
+			continue
+		}
+		old, known := v.states[s.Addr]
+		if known && !s.newer(old) {
+			continue
+		}
+		v.states[s.Addr] = s
+		v.heard[s.Addr] = now
+		if !known {
+			evs = append(evs, Event{s.Addr, "NEW", fmt.Sprintf("Node /%s:%d is now part of the cluster", s.Addr, GossipPort)})
+		}
+		if s.Status != StatusLeft && !v.up[s.Addr] {
+			v.up[s.Addr] = true
+			evs = append(evs, Event{s.Addr, "UP", fmt.Sprintf("InetAddress /%s:%d is now UP", s.Addr, GossipPort)})
+		}
+		if known && old.Status != s.Status && s.Status != "" {
+			evs = append(evs, Event{s.Addr, "STATUS", s.Status})
+		}
+	}
+	return evs
+}
+
+// Tick runs the failure detector at now.
+func (v *View) Tick(now time.Time) []Event {
+	var evs []Event
+	for a, s := range v.states {
+		if a == v.Local || !v.up[a] {
+			continue
+		}
+		if s.Status == StatusLeft || now.Sub(v.heard[a]) > v.DownAfter {
+			v.up[a] = false
+			if s.Status != StatusLeft {
+				evs = append(evs, Event{a, "DOWN", fmt.Sprintf("InetAddress /%s:%d is now DOWN", a, GossipPort)})
+			}
+		}
+	}
+	return evs
+}
+
+// States returns every state, this node's own included, ordered by address.
+func (v *View) States() []EndpointState {
+	out := make([]EndpointState, 0, len(v.states))
+	for _, s := range v.states {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// State returns the state of addr.
+func (v *View) State(addr string) (EndpointState, bool) {
+	s, ok := v.states[addr]
+	return s, ok
+}
+
+// IsUp reports whether the failure detector holds addr alive (this node is).
+func (v *View) IsUp(addr string) bool { return addr == v.Local || v.up[addr] }
+
+// Peers returns the ring members as this node sees them: every endpoint
+// but those that left and those whose host ID moved to a newer address.
+func (v *View) Peers() []Peer {
+	newestByID := map[string]EndpointState{}
+	for _, s := range v.states {
+		if cur, ok := newestByID[s.HostID]; !ok || s.Generation > cur.Generation {
+			newestByID[s.HostID] = s
+		}
+	}
+	var out []Peer
+	for _, s := range v.States() {
+		if s.Status == StatusLeft || s.Status == "" || newestByID[s.HostID].Addr != s.Addr {
+			continue
+		}
+		out = append(out, Peer{EndpointState: s, Up: v.IsUp(s.Addr)})
+	}
+	return out
+}
+
+// NormalTokenOwners maps each token of the normal ring (NORMAL and LEAVING
+// nodes) to its owner. When two nodes claim one token the node that started
+// later owns it, as Gossiper.compareEndpointStartup decides.
+func NormalTokenOwners(peers []Peer) map[int64]string {
+	own := map[int64]string{}
+	gen := map[int64]int64{}
+	for _, p := range peers {
+		if p.Status != StatusNormal && p.Status != StatusLeaving {
+			continue
+		}
+		for _, t := range p.Tokens {
+			if _, taken := own[t]; !taken || p.Generation > gen[t] {
+				own[t], gen[t] = p.Addr, p.Generation
+			}
+		}
+	}
+	return own
+}

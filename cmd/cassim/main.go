@@ -1,0 +1,96 @@
+// Command cassim stands in for an Apache Cassandra node in tests and labs.
+// It is NOT Cassandra: it stores no data. It gossips, joins and fails the
+// way Cassandra does, so that a provisioner can be tested end to end.
+// Run as nodetool (by argv[0], or `cassim nodetool ...`) it is the node's
+// nodetool.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/swarmcass/swarmcass/cassim"
+)
+
+const help = `cassim: a stand-in for an Apache Cassandra node, for tests and labs.
+It is NOT Apache Cassandra and stores no data. It gossips on 7000, answers a
+CQL readiness probe on 9042 once NORMAL, and answers nodetool on 127.0.0.1:7199,
+enforcing Cassandra's start-up rules with Cassandra's messages.
+
+Usage:
+  cassim [SEEDS]            run a node; SEEDS is a comma-separated seed list
+                            (default: the node itself)
+  cassim nodetool ARGS...   nodetool (also when invoked as "nodetool")
+  cassim healthcheck        exit 0 when the local node answers CQL as bootstrapped
+
+Environment: CASSANDRA_CLUSTER_NAME, CASSANDRA_DC, CASSANDRA_RACK,
+CASSANDRA_NUM_TOKENS, CASSANDRA_LISTEN_ADDRESS, CASSANDRA_LISTEN_SUBNET,
+CASSANDRA_BROADCAST_ADDRESS, CASSANDRA_BROADCAST_RPC_ADDRESS,
+CASSANDRA_AUTO_BOOTSTRAP, CASSANDRA_INITIAL_TOKENS, CASSANDRA_FAST_START,
+MAX_HEAP_SIZE with HEAP_NEWSIZE, JVM_EXTRA_OPTS (-Dcassandra.* flags),
+CASSIM_PROFILE (fast or realistic), CASSIM_*_MS timing overrides,
+CASSIM_RELEASE_VERSION, CASSIM_DATA_DIR (default /var/lib/cassandra).
+`
+
+func main() {
+	debug.SetMemoryLimit(24 << 20) // a node should stay at a few MiB
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args))
+}
+
+func run(ctx context.Context, argv []string) int {
+	args := argv[1:]
+	if filepath.Base(argv[0]) == "nodetool" {
+		return cassim.NodetoolMain(ctx, args, os.Stdout, os.Stderr)
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "nodetool":
+			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
+		case "healthcheck":
+			if _, err := cassim.Probe(fmt.Sprintf("127.0.0.1:%d", cassim.CQLPort), 3*time.Second); err != nil {
+				fmt.Fprintln(os.Stderr, "cassim healthcheck:", err)
+				return 1
+			}
+			return 0
+		case "-h", "--help", "help":
+			fmt.Print(help)
+			return 0
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	cfg, err := cassim.LoadConfig(args, env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cassim:", err)
+		return 1
+	}
+	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cassim:", err)
+		return 1
+	}
+	err = cassim.NewNode(cfg, ip, os.Stdout).Run(ctx)
+	var se *cassim.StartupError
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return 0
+	case errors.As(err, &se):
+		return 3 // CassandraDaemon exits with 3 when start-up fails
+	default:
+		fmt.Fprintln(os.Stderr, "cassim:", err)
+		return 1
+	}
+}
