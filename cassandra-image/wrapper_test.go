@@ -1,0 +1,231 @@
+package cassandraimage
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The wrapper runs here under bash with a fake `ip` that reports the
+// addresses a container would have, and a recorder standing in for the
+// official docker-entrypoint.sh that prints what it was handed.
+
+const fakeIP = `#!/bin/sh
+# fake ip: prints FAKE_IP_ADDRS as ` + "`ip -o -4 address show`" + ` would.
+printf '%s\n' "$FAKE_IP_ADDRS"
+`
+
+const recorder = `#!/bin/sh
+echo "ARGS=$*"
+for v in CASSANDRA_LISTEN_ADDRESS CASSANDRA_BROADCAST_ADDRESS CASSANDRA_BROADCAST_RPC_ADDRESS \
+	CASSANDRA_RPC_ADDRESS CASSANDRA_SEEDS CASSANDRA_ENDPOINT_SNITCH CASSANDRA_DC CASSANDRA_RACK \
+	CASSANDRA_NUM_TOKENS JVM_EXTRA_OPTS; do
+	eval "echo $v=\${$v-UNSET}"
+done
+`
+
+// Two networks, as on a Swarm node: the overlay (10.0.9.0/24) second.
+const twoNets = `1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
+40: eth0@if41    inet 172.18.0.3/16 brd 172.18.255.255 scope global eth0\       valid_lft forever preferred_lft forever
+42: eth1@if43    inet 169.254.7.2/16 scope link eth1\       valid_lft forever preferred_lft forever
+44: eth2@if45    inet 10.0.9.5/24 brd 10.0.9.255 scope global eth2\       valid_lft forever preferred_lft forever
+44: eth2@if45    inet 10.0.9.2/32 scope global secondary eth2\       valid_lft forever preferred_lft forever`
+
+type run struct {
+	out      map[string]string
+	stderr   string
+	exitCode int
+	yaml     string
+}
+
+func runWrapper(t *testing.T, env map[string]string, args ...string) run {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatalf("the wrapper tests need bash: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	conf := filepath.Join(dir, "conf")
+	for _, d := range []string{bin, conf} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(path, data string, mode os.FileMode) {
+		if err := os.WriteFile(path, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(bin, "ip"), fakeIP, 0o755)
+	write(filepath.Join(bin, "docker-entrypoint.sh"), recorder, 0o755)
+	stock, err := os.ReadFile("testimage/conf/cassandra.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(conf, "cassandra.yaml"), string(stock), 0o644)
+
+	cmd := exec.Command("bash", append([]string{"swarmcass-entrypoint.sh"}, args...)...)
+	cmd.Env = []string{
+		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"CASSANDRA_CONF=" + conf,
+		"FAKE_IP_ADDRS=" + twoNets,
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	r := run{out: map[string]string{}, stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.exitCode = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			r.out[k] = v
+		}
+	}
+	y, err := os.ReadFile(filepath.Join(conf, "cassandra.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.yaml = string(y)
+	return r
+}
+
+func (r run) want(t *testing.T, key, val string) {
+	t.Helper()
+	if got := r.out[key]; got != val {
+		t.Errorf("%s = %q, want %q (stderr: %s)", key, got, val, r.stderr)
+	}
+}
+
+func TestWrapperAddressInsideSubnet(t *testing.T) {
+	r := runWrapper(t, map[string]string{"CASSANDRA_LISTEN_SUBNET": "10.0.9.0/24"}, "cass1,cass2,cass3")
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	r.want(t, "ARGS", "cassandra -f")
+	r.want(t, "CASSANDRA_LISTEN_ADDRESS", "10.0.9.5")
+	r.want(t, "CASSANDRA_BROADCAST_ADDRESS", "10.0.9.5")
+	r.want(t, "CASSANDRA_BROADCAST_RPC_ADDRESS", "10.0.9.5")
+	r.want(t, "CASSANDRA_RPC_ADDRESS", "0.0.0.0")
+	r.want(t, "CASSANDRA_SEEDS", "cass1,cass2,cass3")
+	r.want(t, "CASSANDRA_ENDPOINT_SNITCH", "GossipingPropertyFileSnitch")
+	r.want(t, "CASSANDRA_DC", "datacenter1")
+	r.want(t, "CASSANDRA_RACK", "rack1")
+	r.want(t, "CASSANDRA_NUM_TOKENS", "16")
+	r.want(t, "JVM_EXTRA_OPTS", "UNSET")
+}
+
+func TestWrapperAddressWithoutSubnetIsTheFirst(t *testing.T) {
+	r := runWrapper(t, nil)
+	r.want(t, "CASSANDRA_LISTEN_ADDRESS", "172.18.0.3")
+	// No seed list: the node itself, as the official entrypoint does.
+	r.want(t, "CASSANDRA_SEEDS", "172.18.0.3")
+}
+
+func TestWrapperBroadcastAutoFollowsSubnet(t *testing.T) {
+	r := runWrapper(t, map[string]string{
+		"CASSANDRA_LISTEN_SUBNET":     "10.0.0.0/16",
+		"CASSANDRA_LISTEN_ADDRESS":    "10.0.9.77",
+		"CASSANDRA_BROADCAST_ADDRESS": "auto",
+	}, "")
+	r.want(t, "CASSANDRA_LISTEN_ADDRESS", "10.0.9.77")
+	r.want(t, "CASSANDRA_BROADCAST_ADDRESS", "10.0.9.5")
+	r.want(t, "CASSANDRA_BROADCAST_RPC_ADDRESS", "10.0.9.5")
+	r.want(t, "CASSANDRA_SEEDS", "10.0.9.5")
+}
+
+func TestWrapperRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		msg  string
+	}{
+		{"no address in subnet", map[string]string{"CASSANDRA_LISTEN_SUBNET": "10.0.10.0/24"}, nil,
+			"no address of this container is inside CASSANDRA_LISTEN_SUBNET=10.0.10.0/24 (found: 172.18.0.3(eth0) 10.0.9.5(eth2))"},
+		{"subnet not a CIDR", map[string]string{"CASSANDRA_LISTEN_SUBNET": "10.0.9.0"}, nil, "is not an IPv4 CIDR"},
+		{"subnet out of range", map[string]string{"CASSANDRA_LISTEN_SUBNET": "10.0.300.0/24"}, nil, "is not an IPv4 CIDR"},
+		{"max heap alone", map[string]string{"MAX_HEAP_SIZE": "512M"}, nil, "please set or unset MAX_HEAP_SIZE and HEAP_NEWSIZE in pairs"},
+		{"new size alone", map[string]string{"HEAP_NEWSIZE": "128M"}, nil, "please set or unset MAX_HEAP_SIZE and HEAP_NEWSIZE in pairs"},
+		{"heap without unit", map[string]string{"MAX_HEAP_SIZE": "512", "HEAP_NEWSIZE": "128M"}, nil, "MAX_HEAP_SIZE=512 is not a JVM size"},
+		{"tokens and num_tokens differ", map[string]string{"CASSANDRA_INITIAL_TOKENS": "0,100", "CASSANDRA_NUM_TOKENS": "16"}, nil,
+			"The number of initial tokens (by initial_token) specified (2) is different from num_tokens value (16)"},
+		{"tokens not numbers", map[string]string{"CASSANDRA_INITIAL_TOKENS": "a,b"}, nil, "must be comma-separated integer tokens"},
+		{"auto_bootstrap not a bool", map[string]string{"CASSANDRA_AUTO_BOOTSTRAP": "no"}, nil, "must be true or false"},
+		{"fast start not a bool", map[string]string{"CASSANDRA_FAST_START": "yes"}, nil, "must be true or false"},
+		{"seed with a slash", nil, []string{"cass1/x"}, "must be comma-separated hostnames or addresses"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runWrapper(t, tc.env, tc.args...)
+			if r.exitCode != 1 || !strings.Contains(r.stderr, tc.msg) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q", r.exitCode, r.stderr, tc.msg)
+			}
+			if _, ran := r.out["ARGS"]; ran {
+				t.Errorf("the official entrypoint ran after a refusal")
+			}
+		})
+	}
+}
+
+func TestWrapperHeapPair(t *testing.T) {
+	r := runWrapper(t, map[string]string{"MAX_HEAP_SIZE": "512M", "HEAP_NEWSIZE": "128M"}, "cass1")
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+}
+
+func TestWrapperSeedList(t *testing.T) {
+	r := runWrapper(t, nil, " cass1, cass2 ,cass3,")
+	r.want(t, "CASSANDRA_SEEDS", "cass1,cass2,cass3")
+	r = runWrapper(t, map[string]string{"CASSANDRA_SEEDS": "10.0.9.9"}, "")
+	r.want(t, "CASSANDRA_SEEDS", "10.0.9.9")
+}
+
+func TestWrapperFastStart(t *testing.T) {
+	r := runWrapper(t, map[string]string{"CASSANDRA_FAST_START": "true", "JVM_EXTRA_OPTS": "-Dcassandra.ring_delay_ms=9000"})
+	r.want(t, "JVM_EXTRA_OPTS", "-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=5000 -Dcassandra.ring_delay_ms=9000")
+}
+
+func TestWrapperInitialTokens(t *testing.T) {
+	r := runWrapper(t, map[string]string{
+		"CASSANDRA_INITIAL_TOKENS": "-9223372036854775808, -3074457345618258603,3074457345618258602",
+		"CASSANDRA_AUTO_BOOTSTRAP": "false",
+	})
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	r.want(t, "CASSANDRA_NUM_TOKENS", "3")
+	for _, line := range []string{
+		"\ninitial_token: -9223372036854775808,-3074457345618258603,3074457345618258602\n",
+		"\nauto_bootstrap: false\n",
+	} {
+		if !strings.Contains(r.yaml, line) {
+			t.Errorf("cassandra.yaml lacks %q:\n%s", line, r.yaml)
+		}
+	}
+	if strings.Contains(r.yaml, "# initial_token:") {
+		t.Errorf("the commented-out initial_token line is still there")
+	}
+}
+
+func TestWrapperOtherCommandsRunUnconfigured(t *testing.T) {
+	r := runWrapper(t, map[string]string{"MAX_HEAP_SIZE": "512M"}, "cass1", "nodetool", "status")
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	r.want(t, "ARGS", "nodetool status")
+	r.want(t, "CASSANDRA_LISTEN_ADDRESS", "UNSET")
+}
+
+func TestWrapperCassandraFlags(t *testing.T) {
+	r := runWrapper(t, nil, "cass1", "-Dfoo=bar")
+	r.want(t, "ARGS", "-Dfoo=bar")
+	r.want(t, "CASSANDRA_SEEDS", "cass1")
+}
