@@ -153,6 +153,9 @@ func (d *Docker) ContainerCreate(ctx context.Context, s ContainerSpec) (string, 
 		Tmpfs:        s.Tmpfs,
 		Resources:    container.Resources{Memory: s.Memory},
 	}
+	if s.UnmaskPaths {
+		hc.MaskedPaths, hc.ReadonlyPaths = []string{}, []string{}
+	}
 	if s.Restart != "" {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(s.Restart)}
 	}

@@ -137,6 +137,9 @@ type ContainerSpec struct {
 	Restart     string
 	CapAdd      []string
 	SecurityOpt []string
+	// UnmaskPaths leaves /proc and /sys unmasked and writable, as the CLI's
+	// --security-opt systempaths=unconfined does (a nested dockerd needs it).
+	UnmaskPaths bool
 	Memory      int64 // bytes; 0 means unlimited
 }
 
