@@ -1,0 +1,406 @@
+package hosts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/machinestore"
+	"github.com/swarmcass/swarmcass/pki"
+)
+
+// fixture is a lab on disk: a machine store, a docker config directory with
+// contexts, and a directory of client certificates, all from one CA.
+type fixture struct {
+	store   string
+	config  string
+	certDir string
+	ca      *pki.CA
+	client  *pki.KeyPair
+}
+
+var storeIPs = map[string]string{
+	"infra": "172.30.0.10", "swarm-0": "172.30.0.11", "swarm-1": "172.30.0.12",
+	"swarm-2": "172.30.0.13", "swarm-10": "172.30.0.20",
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ca, err := pki.NewCA("hosts-test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.IssueClient("swarmcass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	f := &fixture{store: filepath.Join(root, "machine"), config: filepath.Join(root, "docker"),
+		certDir: filepath.Join(root, "certs"), ca: ca, client: client}
+	store := machinestore.New(f.store)
+	for name, ip := range storeIPs {
+		srv, err := ca.IssueServer(name, []net.IP{net.ParseIP(ip)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = store.Save(machinestore.NewMachine{Name: name, IP: ip, CA: ca, Client: client, Server: srv,
+			InsecureRegistries: []string{"172.30.0.10:5000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(f.certDir, "ca.pem"), ca.CertPEM)
+	if err := client.WriteFiles(filepath.Join(f.certDir, "cert.pem"), filepath.Join(f.certDir, "key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	f.context(t, "ctx-a", "tcp://172.30.0.21:2376", false, true)
+	f.context(t, "ctx-b", "tcp://172.30.0.22:2376", false, true)
+	f.context(t, "ctx-c", "tcp://172.30.0.23:2376", false, true)
+	f.context(t, "insecure", "tcp://172.30.0.24:2376", true, false)
+	f.context(t, "over-ssh", "ssh://me@172.30.0.25", false, false)
+	return f
+}
+
+// context writes a context the way the docker CLI stores it.
+func (f *fixture) context(t *testing.T, name, host string, skipVerify, withTLS bool) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(name))
+	id := hex.EncodeToString(sum[:])
+	write(t, filepath.Join(f.config, "contexts", "meta", id, "meta.json"), []byte(fmt.Sprintf(
+		`{"Name":%q,"Metadata":{},"Endpoints":{"docker":{"Host":%q,"SkipTLSVerify":%v}}}`, name, host, skipVerify)))
+	if withTLS {
+		dir := filepath.Join(f.config, "contexts", "tls", id, "docker")
+		write(t, filepath.Join(dir, "ca.pem"), f.ca.CertPEM)
+		write(t, filepath.Join(dir, "cert.pem"), f.client.CertPEM)
+		write(t, filepath.Join(dir, "key.pem"), f.client.KeyPEM)
+	}
+}
+
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := pki.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func names(es []Endpoint) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f *fixture) (Options, map[string]string)
+		check func(t *testing.T, f *fixture, p *Plan)
+	}{
+		{"nothing given: the local engine plays every role",
+			func(t *testing.T, f *fixture) (Options, map[string]string) { return Options{}, nil },
+			func(t *testing.T, f *fixture, p *Plan) {
+				want := Endpoint{Name: "local", Host: "unix:///var/run/docker.sock", Addr: "127.0.0.1"}
+				if !equal(p.Infra, want) || len(p.Swarm) != 1 || !equal(p.Swarm[0], want) {
+					t.Errorf("plan = %+v", p)
+				}
+				if !p.SingleEngine() || p.RegistryAddr(5000) != "127.0.0.1:5000" {
+					t.Errorf("single %v registry %s", p.SingleEngine(), p.RegistryAddr(5000))
+				}
+			}},
+		{"DOCKER_HOST with TLS, as docker-machine env sets it",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{}, map[string]string{"DOCKER_HOST": "tcp://172.30.0.11:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": f.certDir}
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Addr != "172.30.0.11" || p.Manager().Host != "tcp://172.30.0.11:2376" || p.Infra.TLS == nil ||
+					p.Infra.TLS.CA != filepath.Join(f.certDir, "ca.pem") {
+					t.Errorf("plan = %+v", p)
+				}
+				if p.RegistryAddr(5000) != "127.0.0.1:5000" || p.Source != "DOCKER_HOST" {
+					t.Errorf("registry %s, source %q", p.RegistryAddr(5000), p.Source)
+				}
+			}},
+		{"nothing given: the docker CLI's current context",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				write(t, filepath.Join(f.config, "config.json"), []byte(`{"currentContext": "ctx-b"}`))
+				return Options{}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Name != "ctx-b" || names(p.Swarm)[0] != "ctx-b" || p.Source != "docker context ctx-b" {
+					t.Errorf("plan = %+v", p)
+				}
+			}},
+		{"MACHINE_STORAGE_PATH: infra and every swarm-* machine in number order",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{}, map[string]string{"MACHINE_STORAGE_PATH": f.store}
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if got := names(p.Swarm); !slices.Equal(got, []string{"swarm-0", "swarm-1", "swarm-2", "swarm-10"}) {
+					t.Errorf("swarm = %v", got)
+				}
+				if p.Infra.Name != "infra" || p.Infra.Addr != "172.30.0.10" || p.Infra.Host != "tcp://172.30.0.10:2376" {
+					t.Errorf("infra = %+v", p.Infra)
+				}
+				if p.Manager().Name != "swarm-0" || p.RegistryAddr(5000) != "172.30.0.10:5000" || p.SingleEngine() {
+					t.Errorf("manager %s registry %s", p.Manager().Name, p.RegistryAddr(5000))
+				}
+				m := p.Swarm[1]
+				if m.TLS == nil || m.TLS.CA != filepath.Join(f.store, "machines", "swarm-1", "ca.pem") ||
+					!slices.Equal(m.InsecureRegistries, []string{"172.30.0.10:5000"}) {
+					t.Errorf("swarm-1 = %+v", m)
+				}
+			}},
+		{"--swarm keeps the given order, --infra names infra",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{MachineStoragePath: f.store, Infra: "swarm-10", Swarm: []string{"swarm-2", "swarm-0"}}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Name != "swarm-10" || !slices.Equal(names(p.Swarm), []string{"swarm-2", "swarm-0"}) {
+					t.Errorf("plan = %+v", p)
+				}
+				if got := names(p.Engines()); !slices.Equal(got, []string{"swarm-10", "swarm-2", "swarm-0"}) {
+					t.Errorf("Engines = %v", got)
+				}
+			}},
+		{"infra may also be in the swarm; Engines lists it once",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{MachineStoragePath: f.store, Infra: "swarm-0", Swarm: []string{"swarm-0", "swarm-1"}}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if got := names(p.Engines()); !slices.Equal(got, []string{"swarm-0", "swarm-1"}) {
+					t.Errorf("Engines = %v", got)
+				}
+			}},
+		{"one --context for every role",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{Contexts: []string{"ctx-a"}}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Name != "ctx-a" || p.Infra.Addr != "172.30.0.21" || !p.SingleEngine() || p.Infra.TLS == nil {
+					t.Errorf("plan = %+v", p)
+				}
+			}},
+		{"--context per role",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{Contexts: []string{"swarm=ctx-b", "infra=ctx-a", "swarm=ctx-c"}}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Name != "ctx-a" || !slices.Equal(names(p.Swarm), []string{"ctx-b", "ctx-c"}) {
+					t.Errorf("plan = %+v", p)
+				}
+				if p.RegistryAddr(5000) != "172.30.0.21:5000" {
+					t.Errorf("RegistryAddr = %s", p.RegistryAddr(5000))
+				}
+			}},
+		{"one --host with certificates",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{Hosts: []string{"tcp://172.30.0.11:2376"}, TLSCACert: filepath.Join(f.certDir, "ca.pem"),
+					TLSCert: filepath.Join(f.certDir, "cert.pem"), TLSKey: filepath.Join(f.certDir, "key.pem")}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				want := engine.TLSFiles{CA: filepath.Join(f.certDir, "ca.pem"), Cert: filepath.Join(f.certDir, "cert.pem"), Key: filepath.Join(f.certDir, "key.pem")}
+				if p.Infra.TLS == nil || *p.Infra.TLS != want || p.Infra.Addr != "172.30.0.11" || !p.SingleEngine() {
+					t.Errorf("plan = %+v", p)
+				}
+			}},
+		{"--host per role",
+			func(t *testing.T, f *fixture) (Options, map[string]string) {
+				return Options{Hosts: []string{"infra=tcp://172.30.0.10:2376", "swarm=tcp://172.30.0.11:2376", "swarm=tcp://172.30.0.12:2376"},
+					TLSCACert: filepath.Join(f.certDir, "ca.pem")}, nil
+			},
+			func(t *testing.T, f *fixture, p *Plan) {
+				if p.Infra.Addr != "172.30.0.10" || !slices.Equal(names(p.Swarm), []string{"172.30.0.11", "172.30.0.12"}) {
+					t.Errorf("plan = %+v", p)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			opts, env := tt.setup(t, f)
+			isolate(t, f, env)
+			plan, err := Resolve(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, f, plan)
+		})
+	}
+}
+
+// isolate points HOME and DOCKER_CONFIG at the fixture and clears the
+// other variables Resolve reads, then sets env.
+func isolate(t *testing.T, f *fixture, env map[string]string) {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", f.config)
+	for _, k := range []string{"MACHINE_STORAGE_PATH", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"} {
+		t.Setenv(k, "")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func equal(a, b Endpoint) bool {
+	return a.Name == b.Name && a.Host == b.Host && a.Addr == b.Addr && (a.TLS == nil) == (b.TLS == nil) &&
+		slices.Equal(a.InsecureRegistries, b.InsecureRegistries)
+}
+
+func TestResolveRefusesBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f *fixture) Options
+		want  []string
+	}{
+		{"two sources", func(t *testing.T, f *fixture) Options {
+			return Options{Hosts: []string{"tcp://172.30.0.11:2376"}, Contexts: []string{"ctx-a"}}
+		}, []string{"--host and --context", "choose one"}},
+		{"TLS flags without --host", func(t *testing.T, f *fixture) Options {
+			return Options{Contexts: []string{"ctx-a"}, TLSCACert: "/x/ca.pem"}
+		}, []string{"go with --host"}},
+		{"unknown machine lists the known ones", func(t *testing.T, f *fixture) Options {
+			return Options{MachineStoragePath: f.store, Swarm: []string{"swarm-0", "swarm-7"}}
+		}, []string{`"swarm-7" not found`, "infra, swarm-0, swarm-1, swarm-2, swarm-10"}},
+		{"store that does not exist", func(t *testing.T, f *fixture) Options {
+			return Options{MachineStoragePath: filepath.Join(f.store, "nope")}
+		}, []string{"does not exist", "--machine-storage-path"}},
+		{"store without swarm machines", func(t *testing.T, f *fixture) Options {
+			for n := range storeIPs {
+				if n != "infra" {
+					machinestore.New(f.store).Remove(n)
+				}
+			}
+			return Options{MachineStoragePath: f.store}
+		}, []string{"no machine named swarm-*", "it holds infra", "--swarm"}},
+		{"client certificate from another CA", func(t *testing.T, f *fixture) Options {
+			other, _ := pki.NewCA("other", time.Hour)
+			cl, _ := other.IssueClient("intruder")
+			dir := filepath.Join(f.store, "machines", "swarm-1")
+			cl.WriteFiles(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+			return Options{MachineStoragePath: f.store}
+		}, []string{"engine swarm-1", "not signed by the CA", "unknown authority"}},
+		{"key that is not the certificate's", func(t *testing.T, f *fixture) Options {
+			cl, _ := f.ca.IssueClient("another")
+			write(t, filepath.Join(f.store, "machines", "infra", "key.pem"), cl.KeyPEM)
+			return Options{MachineStoragePath: f.store}
+		}, []string{"engine infra", "key does not match"}},
+		{"CA file that is not a certificate", func(t *testing.T, f *fixture) Options {
+			write(t, filepath.Join(f.certDir, "ca.pem"), []byte("not a pem"))
+			return Options{Hosts: []string{"tcp://172.30.0.11:2376"}, TLSCACert: filepath.Join(f.certDir, "ca.pem")}
+		}, []string{"CA certificate", "no PEM certificate"}},
+		{"missing certificate files", func(t *testing.T, f *fixture) Options {
+			return Options{Hosts: []string{"tcp://172.30.0.11:2376"}, TLSCACert: filepath.Join(f.certDir, "nope.pem")}
+		}, []string{"CA certificate", "nope.pem", "no such file"}},
+		{"--tlscert without --tlskey", func(t *testing.T, f *fixture) Options {
+			return Options{Hosts: []string{"tcp://172.30.0.11:2376"}, TLSCert: filepath.Join(f.certDir, "cert.pem")}
+		}, []string{"--tlscert and --tlskey together"}},
+		{"the same engine twice", func(t *testing.T, f *fixture) Options {
+			return Options{MachineStoragePath: f.store, Swarm: []string{"swarm-0", "swarm-1", "swarm-0"}}
+		}, []string{"engine swarm-0 (tcp://172.30.0.11:2376) is in the swarm twice"}},
+		{"the same URL written twice", func(t *testing.T, f *fixture) Options {
+			return Options{Hosts: []string{"infra=tcp://172.30.0.10:2376", "swarm=tcp://172.30.0.11:2376", "swarm=TCP://172.30.0.11:2376/"}}
+		}, []string{"(TCP://172.30.0.11:2376/) is in the swarm twice"}},
+		{"the same engine under two machine names", func(t *testing.T, f *fixture) Options {
+			srv, _ := f.ca.IssueServer("copy", []net.IP{net.ParseIP("172.30.0.11")}, nil)
+			_, err := machinestore.New(f.store).Save(machinestore.NewMachine{Name: "copy", IP: "172.30.0.11", CA: f.ca, Client: f.client, Server: srv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Options{MachineStoragePath: f.store, Swarm: []string{"swarm-0", "copy"}}
+		}, []string{"engine tcp://172.30.0.11:2376 is in the swarm twice (as swarm-0 and copy)"}},
+		{"loopback among several engines", func(t *testing.T, f *fixture) Options {
+			return Options{Hosts: []string{"infra=unix:///var/run/docker.sock", "swarm=tcp://172.30.0.11:2376"}}
+		}, []string{"engine local is reached at 127.0.0.1, which the other engines cannot reach"}},
+		{"ssh engines", func(t *testing.T, f *fixture) Options { return Options{Contexts: []string{"over-ssh"}} },
+			[]string{"ssh:// is not supported"}},
+		{"URL without scheme", func(t *testing.T, f *fixture) Options { return Options{Hosts: []string{"172.30.0.11:2376"}} },
+			[]string{"tcp://ADDR:2376"}},
+		{"several contexts without roles", func(t *testing.T, f *fixture) Options { return Options{Contexts: []string{"ctx-a", "ctx-b"}} },
+			[]string{"role=VALUE pairs"}},
+		{"swarm contexts without infra", func(t *testing.T, f *fixture) Options { return Options{Contexts: []string{"swarm=ctx-b"}} },
+			[]string{"--context infra=VALUE"}},
+		{"infra context without swarm", func(t *testing.T, f *fixture) Options { return Options{Contexts: []string{"infra=ctx-b"}} },
+			[]string{"--context swarm=VALUE"}},
+		{"infra twice", func(t *testing.T, f *fixture) Options {
+			return Options{Contexts: []string{"infra=ctx-a", "infra=ctx-b", "swarm=ctx-c"}}
+		}, []string{"infra given twice"}},
+		{"unknown context", func(t *testing.T, f *fixture) Options { return Options{Contexts: []string{"ctx-z"}} },
+			[]string{`"ctx-z" not found`, "ctx-a, ctx-b, ctx-c"}},
+		{"context that skips verification without a CA", func(t *testing.T, f *fixture) Options {
+			return Options{Contexts: []string{"insecure"}}
+		}, []string{"skips TLS verification", "docker context update insecure"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			opts := tt.setup(t, f)
+			isolate(t, f, nil)
+			_, err := Resolve(opts)
+			if err == nil {
+				t.Fatal("Resolve succeeded")
+			}
+			t.Logf("error: %v", err)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Validate reports every problem at once, so one run tells the user all
+// there is to fix.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	f := newFixture(t)
+	isolate(t, f, nil)
+	for _, n := range []string{"swarm-0", "swarm-1"} {
+		write(t, filepath.Join(f.store, "machines", n, "key.pem"), []byte("junk"))
+	}
+	_, err := Resolve(Options{MachineStoragePath: f.store, Swarm: []string{"swarm-0", "swarm-1"}})
+	if err == nil {
+		t.Fatal("Resolve succeeded")
+	}
+	for _, n := range []string{"engine swarm-0", "engine swarm-1"} {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("error %q does not mention %q", err, n)
+		}
+	}
+}
+
+func TestAddFlags(t *testing.T) {
+	var o Options
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	err := fs.Parse([]string{"--machine-storage-path", "/s", "--infra", "i", "--swarm", "a,b", "--swarm", "c",
+		"--context", "infra=x,swarm=y", "--host", "tcp://1.2.3.4:2376", "--tlscacert", "ca", "--tlscert", "c", "--tlskey", "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{MachineStoragePath: "/s", Infra: "i", Swarm: []string{"a", "b", "c"}, Contexts: []string{"infra=x", "swarm=y"},
+		Hosts: []string{"tcp://1.2.3.4:2376"}, TLSCACert: "ca", TLSCert: "c", TLSKey: "k"}
+	if fmt.Sprint(o) != fmt.Sprint(want) {
+		t.Errorf("parsed %+v, want %+v", o, want)
+	}
+}
+
+func TestCheckTLSAcceptsCAOnly(t *testing.T) {
+	f := newFixture(t)
+	if err := CheckTLS(engine.TLSFiles{CA: filepath.Join(f.certDir, "ca.pem")}); err != nil {
+		t.Error(err)
+	}
+	if err := CheckTLS(engine.TLSFiles{CA: filepath.Join(f.certDir, "ca.pem"), Cert: filepath.Join(f.certDir, "cert.pem")}); err == nil {
+		t.Error("CheckTLS accepted a certificate without its key")
+	}
+}
