@@ -1,0 +1,535 @@
+package contract
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// The contract suite: one set of checks, run against every image that claims
+// the node contract. Images:
+//   - the wrapper test image, built here from cassandra-image/ (always);
+//   - cassim's image, named by SWARMCASS_CONTRACT_CASSIM_IMAGE;
+//   - any further images named in SWARMCASS_CONTRACT_IMAGES (comma-separated),
+//     e.g. the real image built where the official one can be pulled.
+
+// WrapperTestImage is the tag the suite builds the wrapper test image under;
+// a fixed tag, so that repeated runs reuse one image.
+const WrapperTestImage = "swarmcass/cassandra-wrapper-test:dev"
+
+func TestIntegrationContract(t *testing.T) {
+	eng := localEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	images := []string{buildWrapperTestImage(ctx, t, eng)}
+	if ref := os.Getenv("SWARMCASS_CONTRACT_CASSIM_IMAGE"); ref != "" {
+		images = append(images, ref)
+	} else {
+		t.Log("SWARMCASS_CONTRACT_CASSIM_IMAGE is not set: cassim's image is not checked")
+	}
+	for _, ref := range strings.Split(os.Getenv("SWARMCASS_CONTRACT_IMAGES"), ",") {
+		if ref = strings.TrimSpace(ref); ref != "" {
+			images = append(images, ref)
+		}
+	}
+	for _, ref := range images {
+		t.Run(ref, func(t *testing.T) {
+			if _, err := eng.ImageInspect(ctx, ref); err != nil {
+				t.Fatalf("image %s: %v (build it first)", ref, err)
+			}
+			s := &suite{eng: eng, image: ref, id: suffix()}
+			t.Run("ImageConfig", s.imageConfig)
+			t.Run("AddressOnTwoNetworks", s.addressOnTwoNetworks)
+			t.Run("NoAddressInSubnet", s.noAddressInSubnet)
+			t.Run("Defaults", s.defaults)
+			t.Run("ClusterDCRack", s.clusterDCRack)
+			t.Run("HeapPair", s.heapPair)
+			t.Run("FastStart", s.fastStart)
+			t.Run("InitialTokens", s.initialTokens)
+			t.Run("IdentityInVolume", s.identityInVolume)
+		})
+	}
+}
+
+func localEngine(t *testing.T) *engine.Docker {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
+	}
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	d, err := engine.NewDocker("local", host, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func buildWrapperTestImage(ctx context.Context, t *testing.T, eng engine.Engine) string {
+	t.Helper()
+	spec, err := cassandraimage.WrapperTestBuildSpec([]string{WrapperTestImage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := eng.ImageBuild(ctx, spec, &out); err != nil {
+		t.Fatalf("build %s: %v\n%s", WrapperTestImage, err, out.String())
+	}
+	return WrapperTestImage
+}
+
+func suffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type suite struct {
+	eng   engine.Engine
+	image string
+	id    string // labels and names everything one image's run creates
+
+	config    ImageConfig // read once: saving an image takes seconds
+	configErr error
+	readOnce  sync.Once
+}
+
+func (s *suite) imageConfigOnce(ctx context.Context, t *testing.T) ImageConfig {
+	t.Helper()
+	s.readOnce.Do(func() { s.config, s.configErr = ReadImageConfig(ctx, s.eng, s.image) })
+	if s.configErr != nil {
+		t.Fatal(s.configErr)
+	}
+	return s.config
+}
+
+func (s *suite) labels() engine.Labels { return engine.Labels{"swarmcass.test": "contract-" + s.id} }
+
+// network creates a bridge network with a subnet of its own, retrying when
+// the engine says the subnet overlaps one that exists.
+func (s *suite) network(ctx context.Context, t *testing.T) (name, subnet string) {
+	t.Helper()
+	var err error
+	for range 20 {
+		b := make([]byte, 2)
+		rand.Read(b)
+		subnet = fmt.Sprintf("10.%d.%d.0/24", 160+int(b[0])%60, b[1])
+		name = fmt.Sprintf("contract-%s-%s", s.id, suffix())
+		_, err = s.eng.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Driver: "bridge", Subnet: subnet, Labels: s.labels()})
+		if err == nil {
+			t.Cleanup(func() {
+				if err := s.eng.NetworkRemove(context.Background(), name); err != nil {
+					t.Errorf("remove network %s: %v", name, err)
+				}
+			})
+			return name, subnet
+		}
+	}
+	t.Fatalf("create a bridge network: %v", err)
+	return "", ""
+}
+
+type nodeSpec struct {
+	args     []string
+	env      []string
+	networks []string // the first at create, the others connected before start
+	volume   string
+}
+
+type node struct {
+	id   string
+	eng  engine.Engine
+	addr map[string]string // network -> address
+}
+
+func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
+	t.Helper()
+	cs := engine.ContainerSpec{
+		Name:   fmt.Sprintf("contract-%s-%s", s.id, suffix()),
+		Image:  s.image,
+		Cmd:    spec.args,
+		Env:    spec.env,
+		Labels: s.labels(),
+	}
+	if cs.Cmd == nil {
+		cs.Cmd = []string{} // keep the image's empty CMD: no seed argument
+	}
+	if len(spec.networks) > 0 {
+		cs.Network = spec.networks[0]
+	}
+	if spec.volume != "" {
+		cs.Mounts = []engine.Mount{{Type: "volume", Source: spec.volume, Target: "/var/lib/cassandra"}}
+	}
+	id, err := s.eng.ContainerCreate(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.eng.ContainerRemove(context.Background(), id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("remove container %s: %v", cs.Name, err)
+		}
+	})
+	for _, n := range spec.networks[min(1, len(spec.networks)):] {
+		connectNetwork(ctx, t, s.eng, n, id)
+	}
+	if err := s.eng.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.eng.ContainerInspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{id: id, eng: s.eng, addr: c.Networks}
+}
+
+// networkConnecter is what engine.Engine lacks to attach a container to a
+// second network; an engine that has it is used, else the moby client.
+type networkConnecter interface {
+	NetworkConnect(ctx context.Context, network, container string) error
+}
+
+func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, network, id string) {
+	t.Helper()
+	if nc, ok := eng.(networkConnecter); ok {
+		if err := nc.NetworkConnect(ctx, network, id); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	cli, err := client.New(client.WithHost(eng.Host()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.NetworkConnect(ctx, network, client.NetworkConnectOptions{Container: id}); err != nil {
+		t.Fatalf("connect %s to network %s: %v", id, network, err)
+	}
+}
+
+// waitLog waits until the node's logs contain every marker, and returns them.
+func (n *node) waitLog(ctx context.Context, t *testing.T, markers ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		logs, err := n.eng.ContainerLogs(ctx, n.id, 1000)
+		if err == nil && containsAll(logs, markers) {
+			return logs
+		}
+		c, ierr := n.eng.ContainerInspect(ctx, n.id)
+		if ierr == nil && !c.Running && c.State == "exited" {
+			t.Fatalf("node exited with %d before logging %q:\n%s", c.ExitCode, markers, logs)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node did not log %q in time (%v):\n%s", markers, err, logs)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// waitExit waits for the node to stop and returns its exit code and logs.
+func (n *node) waitExit(ctx context.Context, t *testing.T) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		c, err := n.eng.ContainerInspect(ctx, n.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Running && c.State == "exited" {
+			logs, err := n.eng.ContainerLogs(ctx, n.id, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.ExitCode, logs
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node still %s, want it to exit", c.State)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+func configOf(t *testing.T, logs string) map[string]string {
+	t.Helper()
+	cfg, err := NodeConfiguration(logs)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, logs)
+	}
+	for _, k := range []string{"auto_bootstrap", "cluster_name", "endpoint_snitch", "initial_token", "listen_address",
+		"broadcast_address", "broadcast_rpc_address", "num_tokens", "rpc_address", "seed_provider"} {
+		if _, ok := cfg[k]; !ok {
+			t.Errorf("Node configuration lacks %s", k)
+		}
+	}
+	return cfg
+}
+
+func wantConfig(t *testing.T, cfg map[string]string, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		got := cfg[k]
+		if k == "seeds" {
+			var err error
+			if got, err = Seeds(cfg["seed_provider"]); err != nil {
+				t.Error(err)
+				continue
+			}
+		}
+		if k == "endpoint_snitch" {
+			got = strings.TrimPrefix(got, "org.apache.cassandra.locator.")
+		}
+		if got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// The fast-start opt-in keeps the contract suite quick on every image.
+var fast = "CASSANDRA_FAST_START=true"
+
+func (s *suite) imageConfig(t *testing.T) {
+	cfg := s.imageConfigOnce(context.Background(), t)
+	for _, p := range []string{"7000/tcp", "7199/tcp", "9042/tcp"} {
+		if !slices.Contains(cfg.ExposedPorts, p) {
+			t.Errorf("image exposes %v, want %s among them", cfg.ExposedPorts, p)
+		}
+	}
+	if !slices.Contains(cfg.Volumes, "/var/lib/cassandra") {
+		t.Errorf("image volumes %v, want /var/lib/cassandra", cfg.Volumes)
+	}
+	if len(cfg.Healthcheck) == 0 {
+		t.Errorf("image has no HEALTHCHECK")
+	}
+	if len(cfg.Cmd) != 0 {
+		t.Errorf("image CMD = %q, want none: argument 1 is the seed list", cfg.Cmd)
+	}
+}
+
+// A container on two networks, as a Swarm task is on its overlay and on
+// docker_gwbridge: the node takes its address inside CASSANDRA_LISTEN_SUBNET,
+// whichever network that is.
+func (s *suite) addressOnTwoNetworks(t *testing.T) {
+	ctx := context.Background()
+	bridge, bridgeSubnet := s.network(ctx, t)
+	overlay, overlaySubnet := s.network(ctx, t)
+	for _, tc := range []struct{ name, network, subnet string }{
+		{"second network", overlay, overlaySubnet},
+		{"first network", bridge, bridgeSubnet},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := s.start(ctx, t, nodeSpec{
+				args:     []string{"cass1,cass2,cass3"},
+				env:      []string{fast, "CASSANDRA_LISTEN_SUBNET=" + tc.subnet},
+				networks: []string{bridge, overlay},
+			})
+			if len(n.addr) != 2 || n.addr[tc.network] == "" {
+				t.Fatalf("container networks %v, want addresses on %s and %s", n.addr, bridge, overlay)
+			}
+			addr := n.addr[tc.network]
+			logs := n.waitLog(ctx, t, NormalMarker, CQLMarker)
+			wantConfig(t, configOf(t, logs), map[string]string{
+				"listen_address":        addr,
+				"broadcast_address":     addr,
+				"broadcast_rpc_address": addr,
+				"rpc_address":           "0.0.0.0",
+				"seeds":                 "cass1,cass2,cass3",
+				"endpoint_snitch":       "GossipingPropertyFileSnitch",
+			})
+			s.wantHealthy(ctx, t, n)
+		})
+	}
+}
+
+func (s *suite) wantHealthy(ctx context.Context, t *testing.T, n *node) {
+	t.Helper()
+	cmd, err := HealthcheckCommand(s.imageConfigOnce(ctx, t).Healthcheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The node may log NORMAL a moment before it answers CQL.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := s.eng.Exec(ctx, n.id, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ExitCode == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health check %q exits %d on a NORMAL node: %s%s", cmd, r.ExitCode, r.Stdout, r.Stderr)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func (s *suite) noAddressInSubnet(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	const subnet = "10.255.254.0/24" // never one of this suite's networks (10.160-219.x.0/24)
+	n := s.start(ctx, t, nodeSpec{env: []string{fast, "CASSANDRA_LISTEN_SUBNET=" + subnet}, networks: []string{net}})
+	code, logs := n.waitExit(ctx, t)
+	if code != 1 || !strings.Contains(logs, subnet) || !strings.Contains(logs, n.addr[net]) {
+		t.Errorf("exit %d, want 1 and a message naming %s and the address %s found:\n%s", code, subnet, n.addr[net], logs)
+	}
+}
+
+// No argument and no environment: the node is its own seed, the official
+// image's defaults hold, and the snitch is GossipingPropertyFileSnitch.
+func (s *suite) defaults(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{networks: []string{net}})
+	addr := n.addr[net]
+	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
+		"listen_address":        addr,
+		"broadcast_address":     addr,
+		"broadcast_rpc_address": addr,
+		"rpc_address":           "0.0.0.0",
+		"seeds":                 addr,
+		"cluster_name":          "Test Cluster",
+		"endpoint_snitch":       "GossipingPropertyFileSnitch",
+		"num_tokens":            "16",
+		"auto_bootstrap":        "true",
+		"initial_token":         "null",
+	})
+}
+
+func (s *suite) clusterDCRack(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{
+		args:     []string{""},
+		env:      []string{fast, "CASSANDRA_CLUSTER_NAME=Lab Cluster", "CASSANDRA_DC=dc-east", "CASSANDRA_RACK=r7", "CASSANDRA_NUM_TOKENS=8"},
+		networks: []string{net},
+	})
+	logs := n.waitLog(ctx, t, NormalMarker)
+	wantConfig(t, configOf(t, logs), map[string]string{
+		"cluster_name": "Lab Cluster",
+		"num_tokens":   "8",
+		"seeds":        n.addr[net],
+	})
+	r, err := s.eng.Exec(ctx, n.id, []string{"nodetool", "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := NodetoolInfo(r.Stdout)
+	if r.ExitCode != 0 || info["Data Center"] != "dc-east" || info["Rack"] != "r7" {
+		t.Errorf("nodetool info exit %d, Data Center %q, Rack %q; want dc-east, r7:\n%s%s",
+			r.ExitCode, info["Data Center"], info["Rack"], r.Stdout, r.Stderr)
+	}
+}
+
+func (s *suite) heapPair(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	for _, env := range [][]string{{"MAX_HEAP_SIZE=512M"}, {"HEAP_NEWSIZE=128M"}} {
+		t.Run(env[0], func(t *testing.T) {
+			n := s.start(ctx, t, nodeSpec{env: append(env, fast), networks: []string{net}})
+			code, logs := n.waitExit(ctx, t)
+			if code != 1 || !strings.Contains(logs, HeapPairMessage) {
+				t.Errorf("exit %d, want 1 and %q:\n%s", code, HeapPairMessage, logs)
+			}
+		})
+	}
+	t.Run("both", func(t *testing.T) {
+		n := s.start(ctx, t, nodeSpec{env: []string{fast, "MAX_HEAP_SIZE=512M", "HEAP_NEWSIZE=128M"}, networks: []string{net}})
+		n.waitLog(ctx, t, NormalMarker)
+	})
+}
+
+func (s *suite) fastStart(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{env: []string{fast}, networks: []string{net}})
+	args, ok := JVMArguments(n.waitLog(ctx, t, JVMArgumentsMarker))
+	if !ok {
+		t.Fatal("no JVM Arguments line")
+	}
+	if !slices.Contains(args, "-Dcassandra.skip_wait_for_gossip_to_settle=0") ||
+		!slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-Dcassandra.ring_delay_ms=") }) {
+		t.Errorf("JVM arguments %q lack the fast-start flags", args)
+	}
+}
+
+func (s *suite) initialTokens(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	const tokens = "-9223372036854775808,-3074457345618258603,3074457345618258602"
+	n := s.start(ctx, t, nodeSpec{
+		args:     []string{"cass1"},
+		env:      []string{fast, "CASSANDRA_INITIAL_TOKENS=" + tokens, "CASSANDRA_AUTO_BOOTSTRAP=false", "CASSANDRA_NUM_TOKENS=3"},
+		networks: []string{net},
+	})
+	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
+		"initial_token":  tokens,
+		"auto_bootstrap": "false",
+		"num_tokens":     "3",
+		"seeds":          "cass1",
+	})
+}
+
+// The node's identity lives in /var/lib/cassandra: a new container on the
+// same volume is the same node.
+func (s *suite) identityInVolume(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	vol := "contract-" + s.id + "-" + suffix()
+	if err := s.eng.VolumeCreate(ctx, vol, s.labels()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.eng.VolumeRemove(context.Background(), vol); err != nil {
+			t.Errorf("remove volume %s: %v", vol, err)
+		}
+	})
+	hostID := func() string {
+		n := s.start(ctx, t, nodeSpec{env: []string{fast}, networks: []string{net}, volume: vol})
+		n.waitLog(ctx, t, NormalMarker)
+		r, err := s.eng.Exec(ctx, n.id, []string{"nodetool", "info"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := NodetoolInfo(r.Stdout)["ID"]
+		if r.ExitCode != 0 || id == "" {
+			t.Fatalf("nodetool info exit %d, no ID:\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+		}
+		if err := s.eng.ContainerRemove(ctx, n.id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if first, second := hostID(), hostID(); first != second {
+		t.Errorf("host ID %s became %s on a new container with the same volume", first, second)
+	}
+}
