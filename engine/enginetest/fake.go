@@ -209,7 +209,7 @@ func (f *Fake) ContainerStart(ctx context.Context, id string) error {
 			c.Networks[name] = hostAddr(n.Subnets[0], len(f.containers))
 		}
 	}
-	c.Running, c.State, c.StartedAt = true, "running", f.w.now
+	c.Running, c.State, c.StartedAt = true, "running", f.w.now()
 	f.w.record(f, "ContainerStart %s", c.Name)
 	return nil
 }
@@ -876,9 +876,13 @@ func (f *Fake) TaskList(ctx context.Context, name string) ([]engine.Task, error)
 		return nil, err
 	}
 	defer f.end()
-	_, svc, err := f.service(name)
+	s, svc, err := f.service(name)
 	if err != nil {
 		return nil, err
+	}
+	if svc.restart {
+		svc.restart = false
+		f.w.schedule(s, svc)
 	}
 	out := make([]engine.Task, 0, len(svc.tasks))
 	for i := len(svc.tasks) - 1; i >= 0; i-- {

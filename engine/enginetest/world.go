@@ -34,13 +34,14 @@ type World struct {
 	nextID  int
 	nextNet int
 	log     []string
-	now     time.Time
 
 	// Exec answers Exec in running containers. Nil: exit code 0, no output.
 	// It is called without the World's lock held, so it may call the fakes.
 	Exec func(f *Fake, c engine.Container, cmd []string) (engine.ExecResult, error)
 	// Logs answers ContainerLogs. Nil: no output.
 	Logs func(f *Fake, c engine.Container, tail int) string
+	// Clock stamps tasks and containers. Nil: time.Now.
+	Clock func() time.Time
 	// TaskState decides what becomes of a newly scheduled task on node.
 	// Nil: "running". Return "failed" (with errMsg) to make it fail.
 	TaskState func(spec engine.ServiceSpec, node engine.Node) (state, errMsg string)
@@ -51,7 +52,6 @@ func NewWorld() *World {
 	return &World{
 		ports:  map[string]*container{},
 		pushed: map[string]*image{},
-		now:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
 
@@ -107,11 +107,11 @@ func (w *World) Published(addr string, port int) (engine.Container, bool) {
 	return c.view(), true
 }
 
-// Tick advances the world's clock, which stamps tasks and containers.
-func (w *World) Tick(d time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
+func (w *World) now() time.Time {
+	if w.Clock != nil {
+		return w.Clock()
+	}
+	return time.Now()
 }
 
 // KillTask makes the running task of service fail, as when its container
@@ -126,16 +126,13 @@ func (w *World) KillTask(service, errMsg string) error {
 		}
 		for _, t := range svc.tasks {
 			if t.State == "running" {
-				t.State, t.DesiredState, t.Err, t.Updated = "failed", "shutdown", errMsg, w.now
+				t.State, t.DesiredState, t.Err, t.Updated = "failed", "shutdown", errMsg, w.now()
 				if c := w.containerByID(t.ContainerID); c != nil {
 					c.Running, c.State, c.ExitCode = false, "exited", 137
 				}
 			}
 		}
-		w.now = w.now.Add(time.Millisecond)
-		if svc.Spec.RestartCondition == "" || svc.Spec.RestartCondition == "any" || svc.Spec.RestartCondition == "on-failure" {
-			w.schedule(s, svc)
-		}
+		svc.restart = restarts(svc.Spec)
 		return nil
 	}
 	return fmt.Errorf("service %s: %w", service, engine.ErrNotFound)
@@ -192,6 +189,14 @@ type overlay struct {
 type service struct {
 	engine.Service
 	tasks []*engine.Task // oldest first
+	// restart: the newest task failed and the restart policy replaces it;
+	// the replacement appears at the next TaskList, as after swarm's
+	// restart delay.
+	restart bool
+}
+
+func restarts(spec engine.ServiceSpec) bool {
+	return spec.RestartCondition == "" || spec.RestartCondition == "any" || spec.RestartCondition == "on-failure"
 }
 
 func (s *swarm) member(f *Fake) *member {
@@ -208,7 +213,7 @@ func (s *swarm) member(f *Fake) *member {
 func (w *World) schedule(s *swarm, svc *service) {
 	t := &engine.Task{
 		ID: w.id("task"), ServiceID: svc.ID, Slot: 1, DesiredState: "running",
-		Addresses: map[string]string{}, Updated: w.now,
+		Addresses: map[string]string{}, Updated: w.now(),
 	}
 	svc.tasks = append(svc.tasks, t)
 	var m *member
@@ -238,7 +243,7 @@ func (w *World) schedule(s *swarm, svc *service) {
 		Image:     svc.Spec.Image,
 		Labels:    engine.Labels{"com.docker.swarm.service.name": svc.Name, "com.docker.swarm.task.id": t.ID, "com.docker.swarm.node.id": m.node.ID},
 		Networks:  map[string]string{},
-		StartedAt: w.now,
+		StartedAt: w.now(),
 	}, spec: engine.ContainerSpec{Hostname: svc.Spec.Hostname, Env: svc.Spec.Env, Cmd: svc.Spec.Args}}
 	for k, v := range svc.Spec.ContainerLabels {
 		c.Labels[k] = v
@@ -265,6 +270,7 @@ func (w *World) schedule(s *swarm, svc *service) {
 		c.Running, c.State = true, "running"
 	} else {
 		c.State, c.ExitCode = "exited", 1
+		svc.restart = state == "failed" && restarts(svc.Spec)
 	}
 }
 

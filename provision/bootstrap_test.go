@@ -1,0 +1,319 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+func bootstrap(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	res, err := Bootstrap(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Bootstrap: %s", Explain(err))
+	}
+	return res
+}
+
+// index is the position of the first log entry containing s, or -1.
+func index(log []string, s string) int {
+	return slices.IndexFunc(log, func(e string) bool { return strings.Contains(e, s) })
+}
+
+func TestBootstrapOrder(t *testing.T) {
+	l := newLab(t, 3)
+	res := bootstrap(t, l.config(3))
+	log := l.w.Log()
+	order := []string{
+		"infra: ContainerCreate swarmcass-consul", "infra: ContainerStart swarmcass-consul",
+		"infra: ContainerCreate swarmcass-registry", "infra: ContainerStart swarmcass-registry",
+		"swarm-0: SwarmInit 10.0.0.10", "swarm-1: SwarmJoin 10.0.0.10:2377", "swarm-2: SwarmJoin 10.0.0.10:2377",
+		"swarm-0: NetworkCreate swarmcass", "infra: ImageBuild swarmcass/cassandra:test", "infra: ImagePush 127.0.0.1:5000/swarmcass/cassandra:",
+		"swarm-0: VolumeCreate cass1-data", "swarm-0: ServiceCreate cass1",
+		"swarm-1: VolumeCreate cass2-data", "swarm-0: ServiceCreate cass2",
+		"swarm-2: VolumeCreate cass3-data", "swarm-0: ServiceCreate cass3",
+	}
+	last := -1
+	for _, want := range order {
+		i := index(log, want)
+		if i < 0 {
+			t.Fatalf("no %q in the call log:\n%s", want, strings.Join(log, "\n"))
+		}
+		if i < last {
+			t.Errorf("%q came before what precedes it in the flow:\n%s", want, strings.Join(log, "\n"))
+		}
+		last = i
+	}
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("nodes started while another was joining: %v", l.ring.concurrent)
+	}
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, s.Name)
+	}
+	if want := "Preflight,Consul and registry,Lock,Swarm,Network,Image,Nodes,Record"; strings.Join(steps, ",") != want {
+		t.Errorf("steps %v, want %s", steps, want)
+	}
+	if !strings.HasPrefix(res.Image, "10.0.0.2:5000/swarmcass/cassandra@sha256:") {
+		t.Errorf("image %s, want the registry's digest reference", res.Image)
+	}
+	// Every node: UN, on its own host, with an overlay address and host ID.
+	hosts := map[string]bool{}
+	for _, n := range res.Nodes {
+		if n.State != "UN" || n.Address == "" || n.HostID == "" || !n.Created || n.ReadySeconds <= 0 {
+			t.Errorf("node %+v: want UN with address, host ID and time to ready", n)
+		}
+		hosts[n.Host] = true
+	}
+	if len(res.Nodes) != 3 || len(hosts) != 3 {
+		t.Errorf("nodes %+v: want 3 nodes on 3 hosts", res.Nodes)
+	}
+}
+
+func TestServiceSpec(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(4)
+	cfg.Heap = 1 << 30
+	res := bootstrap(t, cfg)
+	nodeIDs := map[string]string{}
+	for _, f := range l.swarm {
+		info, _ := f.Info(context.Background())
+		nodeIDs[f.Name()] = info.Swarm.NodeID
+	}
+	wantHost := []string{"swarm-0", "swarm-1", "swarm-2", "swarm-0"}
+	wantPort := []int{9042, 9042, 9042, 9043}
+	for k := 1; k <= 4; k++ {
+		s, err := l.swarm[0].ServiceInspect(context.Background(), nodeName(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := s.Spec
+		if got := strings.Join(sp.Args, " "); got != "cass1,cass2,cass3" {
+			t.Errorf("%s: seeds %q, want cass1,cass2,cass3", s.Name, got)
+		}
+		if sp.Image != res.Image || !sp.DNSRR || sp.Hostname != s.Name || sp.MemoryLimit != 2<<30 {
+			t.Errorf("%s: spec %+v", s.Name, sp)
+		}
+		if want := "node.id==" + nodeIDs[wantHost[k-1]]; !slices.Equal(sp.Constraints, []string{want}) {
+			t.Errorf("%s: constraints %v, want %s (%s)", s.Name, sp.Constraints, want, wantHost[k-1])
+		}
+		if len(sp.Ports) != 1 || sp.Ports[0].HostPort != wantPort[k-1] || sp.Ports[0].ContainerPort != 9042 {
+			t.Errorf("%s: ports %+v, want %d:9042", s.Name, sp.Ports, wantPort[k-1])
+		}
+		for _, env := range []string{"CASSANDRA_CLUSTER_NAME=test", "CASSANDRA_LISTEN_SUBNET=" + res.Subnet, "MAX_HEAP_SIZE=1G", "HEAP_NEWSIZE=256M", "CASSIM_PROFILE=fast"} {
+			if !slices.Contains(sp.Env, env) {
+				t.Errorf("%s: env %v lacks %s", s.Name, sp.Env, env)
+			}
+		}
+		if s.Labels[engine.LabelCluster] != "test" || s.Labels[engine.LabelRole] != engine.RoleCassandra || s.Labels[engine.LabelNode] != s.Name {
+			t.Errorf("%s: labels %v", s.Name, s.Labels)
+		}
+		vols, _ := l.swarm[(k-1)%3].VolumeList(context.Background(), engine.Labels{engine.LabelCluster: "test", engine.LabelNode: s.Name})
+		if !slices.Equal(vols, []string{s.Name + "-data"}) {
+			t.Errorf("%s: labelled volumes on its host %v", s.Name, vols)
+		}
+	}
+	// The record in Consul and the catalog.
+	c := l.remote.consuls["10.0.0.2:8500"]
+	if string(c.kv["swarmcass/test/seeds"]) != "cass1,cass2,cass3" || string(c.kv["swarmcass/test/image"]) != res.Image {
+		t.Errorf("kv %q %q", c.kv["swarmcass/test/seeds"], c.kv["swarmcass/test/image"])
+	}
+	var n NodeResult
+	if err := json.Unmarshal(c.kv["swarmcass/test/nodes/cass4"], &n); err != nil || n.State != "UN" || n.HostID == "" || n.Host != "swarm-0" {
+		t.Errorf("kv node cass4 %s (%v)", c.kv["swarmcass/test/nodes/cass4"], err)
+	}
+	s := c.services["swarmcass-test-cass4"]
+	if s.Check != "10.0.0.10:9043" || s.Address != "10.0.0.10" || s.Port != 9043 || !slices.Contains(s.Tags, "test") {
+		t.Errorf("consul service cass4 %+v", s)
+	}
+}
+
+func TestSecondRunChangesNothing(t *testing.T) {
+	l := newLab(t, 3)
+	first := bootstrap(t, l.config(3))
+	before := len(l.w.Log())
+	c := l.remote.consuls["10.0.0.2:8500"]
+	puts := c.puts
+	second := bootstrap(t, l.config(3))
+	for _, e := range l.w.Log()[before:] {
+		if !strings.Contains(e, "ImageBuild") && !strings.Contains(e, "ImageTag") && !strings.Contains(e, "ImagePush") {
+			t.Errorf("second run did %s", e)
+		}
+	}
+	if len(second.Created) != 0 {
+		t.Errorf("second run created %v", second.Created)
+	}
+	if second.Image != first.Image {
+		t.Errorf("image changed from %s to %s", first.Image, second.Image)
+	}
+	if c.puts != puts {
+		t.Errorf("second run wrote %d keys to Consul", c.puts-puts)
+	}
+	for i, n := range second.Nodes {
+		if n.Created || n.State != "UN" || n.HostID != first.Nodes[i].HostID {
+			t.Errorf("second run node %+v, first %+v", n, first.Nodes[i])
+		}
+	}
+}
+
+func TestResumeAfterFailedNode(t *testing.T) {
+	l := newLab(t, 3)
+	l.ring.fail["cass2"] = 1
+	res, err := Bootstrap(context.Background(), l.config(3))
+	var ne *NodeError
+	if !errors.As(err, &ne) || ne.Node != "cass2" {
+		t.Fatalf("err = %v, want a NodeError for cass2", err)
+	}
+	if !strings.Contains(err.Error(), "failed: task: non-zero exit (1)") || !strings.Contains(err.Error(), "last line of cass2") {
+		t.Errorf("error lacks the task's failure or the node's logs:\n%s", Explain(err))
+	}
+	if !strings.Contains(Explain(err), "run bootstrap again to continue from cass2") {
+		t.Errorf("no hint:\n%s", Explain(err))
+	}
+	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
+		t.Error("cass3 was started after cass2 failed")
+	}
+	if res.Nodes[1].State != "failed" {
+		t.Errorf("result nodes %+v", res.Nodes)
+	}
+	c := l.remote.consuls["10.0.0.2:8500"]
+	if !strings.Contains(string(c.kv["swarmcass/test/nodes/cass2"]), `"state":"failed"`) {
+		t.Errorf("cass2 recorded as %s", c.kv["swarmcass/test/nodes/cass2"])
+	}
+	if len(c.holders) != 0 {
+		t.Error("the lock was not released after the failure")
+	}
+
+	// Swarm restarted the task; a re-run waits for cass2 and goes on.
+	before := len(l.w.Log())
+	res = bootstrap(t, l.config(3))
+	rerun := l.w.Log()[before:]
+	if index(rerun, "ServiceCreate cass1") >= 0 || index(rerun, "ServiceCreate cass2") >= 0 || index(rerun, "ServiceCreate cass3") < 0 {
+		t.Errorf("re-run did:\n%s", strings.Join(rerun, "\n"))
+	}
+	for _, n := range res.Nodes {
+		if n.State != "UN" {
+			t.Errorf("after re-run %+v", n)
+		}
+	}
+}
+
+func TestNodeTimeout(t *testing.T) {
+	l := newLab(t, 2)
+	l.ring.never["cass2"] = true
+	cfg := l.config(3)
+	cfg.NodeTimeout = 50 * 1e6
+	_, err := Bootstrap(context.Background(), cfg)
+	var ne *NodeError
+	if !errors.As(err, &ne) || ne.Node != "cass2" {
+		t.Fatalf("err = %v, want a NodeError for cass2", err)
+	}
+	if !strings.Contains(ne.Nodetool, "UJ  10.0.") || !strings.Contains(ne.Logs, "last line of cass2") || !strings.Contains(err.Error(), "gave up waiting") {
+		t.Errorf("report lacks nodetool output, logs or the reason:\n%s", err)
+	}
+	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
+		t.Error("cass3 was started after cass2 timed out")
+	}
+}
+
+func TestInterruptThenResume(t *testing.T) {
+	l := newLab(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	l.ring.onLook = func(node string) {
+		if node == "cass2" {
+			cancel()
+		}
+	}
+	_, err := Bootstrap(ctx, l.config(3))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interruption", err)
+	}
+	l.ring.onLook = nil
+	res := bootstrap(t, l.config(3))
+	if len(res.Nodes) != 3 || res.Nodes[1].Created || !res.Nodes[2].Created {
+		t.Errorf("resume nodes %+v: want cass2 kept and cass3 created", res.Nodes)
+	}
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("concurrent bootstraps: %v", l.ring.concurrent)
+	}
+}
+
+func TestGrow(t *testing.T) {
+	l := newLab(t, 3)
+	bootstrap(t, l.config(3))
+	before := len(l.w.Log())
+	res := bootstrap(t, l.config(5))
+	grow := l.w.Log()[before:]
+	if i, j := index(grow, "ServiceCreate cass4"), index(grow, "ServiceCreate cass5"); i < 0 || j < i || index(grow, "ServiceCreate cass3") >= 0 {
+		t.Errorf("growing to 5 did:\n%s", strings.Join(grow, "\n"))
+	}
+	if res.Nodes[3].Host != "swarm-0" || res.Nodes[4].Host != "swarm-1" {
+		t.Errorf("cass4 on %s, cass5 on %s: want swarm-0 and swarm-1", res.Nodes[3].Host, res.Nodes[4].Host)
+	}
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("concurrent bootstraps: %v", l.ring.concurrent)
+	}
+}
+
+func TestSeeds(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{1, "cass1"}, {2, "cass1,cass2"}, {3, "cass1,cass2,cass3"}, {7, "cass1,cass2,cass3"}} {
+		if got := strings.Join(chooseSeeds(nil, c.n), ","); got != c.want {
+			t.Errorf("seeds for %d nodes: %s, want %s", c.n, got, c.want)
+		}
+	}
+	// Growing a cluster keeps the seed list its nodes run with.
+	l := newLab(t, 2)
+	bootstrap(t, l.config(1))
+	res := bootstrap(t, l.config(3))
+	if got := strings.Join(res.Seeds, ","); got != "cass1" {
+		t.Errorf("seeds after growing from 1 to 3: %s, want cass1", got)
+	}
+	s, _ := l.swarm[0].ServiceInspect(context.Background(), "cass3")
+	if !slices.Equal(s.Spec.Args, []string{"cass1"}) {
+		t.Errorf("cass3 args %v, want [cass1]", s.Spec.Args)
+	}
+}
+
+func TestLockContention(t *testing.T) {
+	l := newLab(t, 2)
+	bootstrap(t, l.config(2))
+	c := l.remote.consuls["10.0.0.2:8500"]
+	c.holders = map[string][]byte{"swarmcass/test/lock": []byte(`{"hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`)}
+	before := len(l.w.Log())
+	_, err := Bootstrap(context.Background(), l.config(3))
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("err = %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(Explain(err), "hint:") {
+		t.Errorf("error does not name the holder or lacks a hint:\n%s", Explain(err))
+	}
+	if after := l.w.Log()[before:]; len(after) != 0 {
+		t.Errorf("a refused bootstrap did %v", after)
+	}
+}
+
+func TestLocalEngineAlone(t *testing.T) {
+	l := newLab(t, 0)
+	local := l.w.NewFake("local", "127.0.0.1")
+	local.AddImage("swarmcass/consul:1.20.6")
+	local.AddImage("swarmcass/registry:3.1.2")
+	cfg := l.config(2)
+	cfg.Infra = Host{Engine: local, Addr: "127.0.0.1"}
+	cfg.Swarm = []Host{{Engine: local, Addr: "127.0.0.1"}}
+	l.ring.fakes = append(l.ring.fakes, local)
+	res := bootstrap(t, cfg)
+	if !strings.HasPrefix(res.Image, "127.0.0.1:5000/") || len(res.Nodes) != 2 || res.Nodes[1].Host != "local" || res.Nodes[1].CQL != "127.0.0.1:9043" {
+		t.Errorf("result %+v", res)
+	}
+	if index(l.w.Log(), "local: SwarmInit ") < 0 {
+		t.Errorf("no swarm init: %v", l.w.Log())
+	}
+}

@@ -1,0 +1,221 @@
+package provision
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultCluster       = "swarmcass"
+	DefaultNetwork       = "swarmcass"
+	DefaultConsulImage   = "hashicorp/consul:1.20"
+	DefaultRegistryImage = "registry:3"
+	DefaultHeap          = 512 << 20
+	DefaultCQLPort       = 9042
+	DefaultPollInterval  = time.Second
+	DefaultNodeTimeout   = 10 * time.Minute
+	DefaultInfraTimeout  = 2 * time.Minute
+)
+
+// Names of what bootstrap creates on the infra engine, and the ports it
+// publishes there.
+const (
+	ConsulContainer   = "swarmcass-consul"
+	RegistryContainer = "swarmcass-registry"
+	ConsulPort        = 8500
+	RegistryPort      = 5000
+	// ImageRepo is the repository nodes' image is pushed to in the registry.
+	ImageRepo = "swarmcass/cassandra"
+)
+
+// Host is one Docker Engine with the address it is reached at from the
+// other hosts and from where swarmcass runs (the swarm advertise address,
+// and for infra the registry's and Consul's address). A loopback Addr is
+// only valid when one engine plays every role.
+type Host struct {
+	Engine engine.Engine
+	Addr   string
+}
+
+// Config is one bootstrap. Zero fields take the Default values.
+type Config struct {
+	Cluster string
+	Nodes   int
+	Infra   Host
+	// Swarm are the swarm's hosts; the first is (or becomes) the manager.
+	// Infra's engine may be among them.
+	Swarm []Host
+
+	Network       string
+	Encrypted     bool
+	ConsulImage   string
+	RegistryImage string
+	// ImageDir is the build context of the Cassandra image; Image, when
+	// set, is an image present on the infra engine used instead.
+	ImageDir string
+	Image    string
+	// Heap is MAX_HEAP_SIZE in bytes (HEAP_NEWSIZE is a quarter of it);
+	// Memory is each node's memory limit, twice the heap when zero.
+	Heap   int64
+	Memory int64
+	// NodeEnv are extra KEY=VALUE pairs for every node.
+	NodeEnv []string
+	// CQLPort is published in host mode for node K on its host as CQLPort
+	// plus the number of earlier nodes on that host, and checked by Consul;
+	// -1 publishes nothing (Consul then gets no check).
+	CQLPort int
+
+	PollInterval time.Duration
+	NodeTimeout  time.Duration
+	InfraTimeout time.Duration
+
+	// Progress hears about steps; nil is silent.
+	Progress Progress
+	// Remote reaches Consul, the registry and ports on the infra host;
+	// nil is the real network.
+	Remote Remote
+}
+
+// Progress is told what bootstrap is doing.
+type Progress interface {
+	Start(step string)
+	End(ok bool)
+	// Infof reports something the user should see.
+	Infof(format string, args ...any)
+	// Debugf reports API calls and polls (shown with -v).
+	Debugf(format string, args ...any)
+}
+
+type silent struct{}
+
+func (silent) Start(string)          {}
+func (silent) End(bool)              {}
+func (silent) Infof(string, ...any)  {}
+func (silent) Debugf(string, ...any) {}
+
+var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Cluster, DefaultCluster)
+	def(&c.Network, DefaultNetwork)
+	def(&c.ConsulImage, DefaultConsulImage)
+	def(&c.RegistryImage, DefaultRegistryImage)
+	if c.Heap == 0 {
+		c.Heap = DefaultHeap
+	}
+	if c.Memory == 0 {
+		c.Memory = 2 * c.Heap
+	}
+	if c.CQLPort == 0 {
+		c.CQLPort = DefaultCQLPort
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.NodeTimeout == 0 {
+		c.NodeTimeout = DefaultNodeTimeout
+	}
+	if c.InfraTimeout == 0 {
+		c.InfraTimeout = DefaultInfraTimeout
+	}
+	if c.Progress == nil {
+		c.Progress = silent{}
+	}
+	if c.Remote == nil {
+		c.Remote = NetRemote{}
+	}
+	return c
+}
+
+// validate checks the input that needs no engine; each problem carries a hint.
+func (c Config) validate() []error {
+	var errs []error
+	if !clusterName.MatchString(c.Cluster) {
+		errs = append(errs, hinted("use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
+			"invalid cluster name %q", c.Cluster))
+	}
+	if c.Nodes < 1 {
+		errs = append(errs, hinted("pass --nodes 1 or more", "--nodes is %d: a cluster needs at least one node", c.Nodes))
+	}
+	if c.Infra.Engine == nil {
+		errs = append(errs, hinted("name the infra host (--infra, --context or --host)", "no infra engine"))
+	}
+	if len(c.Swarm) == 0 {
+		errs = append(errs, hinted("name the swarm hosts (--swarm, --context or --host)", "no swarm engines"))
+	}
+	if c.Heap < 64<<20 {
+		errs = append(errs, hinted("pass --heap 256M or more", "heap %s is too small for Cassandra", FormatBytes(c.Heap)))
+	}
+	if c.Memory < c.Heap {
+		errs = append(errs, hinted("give each node at least its heap: raise --memory or lower --heap",
+			"memory limit %s is below the heap %s", FormatBytes(c.Memory), FormatBytes(c.Heap)))
+	}
+	for _, kv := range c.NodeEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, hinted("write each --node-env as KEY=VALUE", "invalid --node-env %q", kv))
+		}
+	}
+	if c.Image == "" {
+		if c.ImageDir == "" {
+			errs = append(errs, hinted("run from the swarmcass source tree (it has cassandra-image/), or pass --image-dir DIR or --image REF",
+				"no Cassandra image: no build context given"))
+		} else if st, err := os.Stat(filepath.Join(c.ImageDir, "Dockerfile")); err != nil || st.IsDir() {
+			errs = append(errs, hinted("pass --image-dir a directory holding a Dockerfile, or --image REF for an image on the infra host",
+				"image dir %s has no Dockerfile", c.ImageDir))
+		}
+	}
+	if c.PollInterval < 0 || c.NodeTimeout < 0 {
+		errs = append(errs, hinted("use positive durations such as 1s and 10m", "negative --poll-interval or --node-timeout"))
+	}
+	return errs
+}
+
+// ParseBytes reads sizes such as 512M, 1G, 1.5g, 1024 (bytes) or 256MiB.
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M or G suffix", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// FormatBytes prints a size the way MAX_HEAP_SIZE wants it: whole
+// mebibytes, e.g. 512M; or G when a whole number of gibibytes.
+func FormatBytes(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%dG", n>>30)
+	}
+	return fmt.Sprintf("%dM", n>>20)
+}

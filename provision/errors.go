@@ -1,0 +1,63 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error is a problem the user can act on: Err says what is wrong, Hint how
+// to fix it.
+type Error struct {
+	Err  error
+	Hint string
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// hinted makes an *Error from a message and a hint.
+func hinted(hint, format string, args ...any) error {
+	return &Error{Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+// withHint wraps err with a hint.
+func withHint(err error, hint string) error { return &Error{Err: err, Hint: hint} }
+
+// StepError is the failure of one bootstrap step.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Explain formats err for the user: each problem (errors.Join keeps
+// several) on its own line, prefixed by its step, followed by its hint
+// when it has one.
+func Explain(err error) string {
+	var b strings.Builder
+	explain(&b, "", err)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func explain(b *strings.Builder, prefix string, err error) {
+	var se *StepError
+	if errors.As(err, &se) && err == error(se) {
+		explain(b, prefix+se.Step+": ", se.Err)
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			explain(b, prefix, e)
+		}
+		return
+	}
+	b.WriteString(prefix + err.Error())
+	b.WriteString("\n")
+	var e *Error
+	if errors.As(err, &e) && e.Hint != "" {
+		b.WriteString("  hint: " + e.Hint + "\n")
+	}
+}

@@ -1,0 +1,284 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+)
+
+// lab is a world of fakes shaped like swarmcass's lab: infra plus swarm
+// machines whose engines trust the infra registry, a Consul served by
+// memory, and a simulated Cassandra ring that answers nodetool status.
+type lab struct {
+	t      *testing.T
+	w      *enginetest.World
+	infra  *enginetest.Fake
+	swarm  []*enginetest.Fake
+	remote *fakeRemote
+	ring   *ring
+	dir    string
+}
+
+func newLab(t *testing.T, machines int) *lab {
+	t.Helper()
+	l := &lab{t: t, w: enginetest.NewWorld()}
+	l.infra = l.w.NewFake("infra", "10.0.0.2")
+	l.infra.AddImage("swarmcass/consul:1.20.6")
+	l.infra.AddImage("swarmcass/registry:3.1.2")
+	l.infra.Spec.InsecureRegistries = append(l.infra.Spec.InsecureRegistries, "10.0.0.2:5000")
+	for i := 0; i < machines; i++ {
+		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
+		f.Spec.InsecureRegistries = append(f.Spec.InsecureRegistries, "10.0.0.2:5000")
+		l.swarm = append(l.swarm, f)
+	}
+	l.remote = &fakeRemote{w: l.w, consuls: map[string]*fakeConsul{}}
+	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.w.Exec = l.ring.exec
+	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
+		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
+	}
+	l.w.TaskState = l.ring.taskState
+	l.dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(l.dir, "Dockerfile"), []byte("FROM scratch\nCOPY cassim /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.dir, "cassim"), []byte("binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// config is a bootstrap of n nodes on the lab, polling fast.
+func (l *lab) config(n int) Config {
+	cfg := Config{
+		Cluster:       "test",
+		Nodes:         n,
+		Infra:         Host{Engine: l.infra, Addr: l.infra.Addr()},
+		ConsulImage:   "swarmcass/consul:1.20.6",
+		RegistryImage: "swarmcass/registry:3.1.2",
+		ImageDir:      l.dir,
+		NodeEnv:       []string{"CASSIM_PROFILE=fast"},
+		PollInterval:  time.Millisecond,
+		NodeTimeout:   2 * time.Second,
+		InfraTimeout:  time.Second,
+		Remote:        l.remote,
+	}
+	for _, f := range l.swarm {
+		cfg.Swarm = append(cfg.Swarm, Host{Engine: f, Addr: f.Addr()})
+	}
+	return cfg
+}
+
+// fakeRemote answers for what runs in the world: Consul where a consul
+// container publishes 8500, the registry where one publishes 5000.
+type fakeRemote struct {
+	w       *enginetest.World
+	mu      sync.Mutex
+	consuls map[string]*fakeConsul
+}
+
+func (r *fakeRemote) serving(addr, role string) bool {
+	host, port, _ := net.SplitHostPort(addr)
+	p := 0
+	fmt.Sscan(port, &p)
+	c, ok := r.w.Published(host, p)
+	return ok && c.Labels[engine.LabelRole] == role
+}
+
+func (r *fakeRemote) Consul(addr string) (Consul, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.consuls[addr]
+	if !ok {
+		c = &fakeConsul{kv: map[string][]byte{}, services: map[string]Service{}}
+		r.consuls[addr] = c
+	}
+	c.up = func() bool { return r.serving(addr, engine.RoleConsul) }
+	return c, nil
+}
+
+func (r *fakeRemote) PingRegistry(ctx context.Context, addr string) error {
+	if !r.serving(addr, engine.RoleRegistry) {
+		return fmt.Errorf("dial tcp %s: connection refused", addr)
+	}
+	return nil
+}
+
+func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
+	host, port, _ := net.SplitHostPort(addr)
+	p := 0
+	fmt.Sscan(port, &p)
+	_, ok := r.w.Published(host, p)
+	return ok
+}
+
+// fakeConsul is Consul's KV, lock and catalog in memory.
+type fakeConsul struct {
+	mu       sync.Mutex
+	up       func() bool
+	kv       map[string][]byte
+	holders  map[string][]byte
+	services map[string]Service
+	puts     int
+}
+
+func (c *fakeConsul) check() error {
+	if !c.up() {
+		return fmt.Errorf("consul: connection refused")
+	}
+	return nil
+}
+
+func (c *fakeConsul) Leader(ctx context.Context) (string, error) {
+	if err := c.check(); err != nil {
+		return "", err
+	}
+	return "172.17.0.2:8300", nil
+}
+
+func (c *fakeConsul) Lock(ctx context.Context, key string, value []byte) (func(), error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.holders == nil {
+		c.holders = map[string][]byte{}
+	}
+	if h, ok := c.holders[key]; ok {
+		return nil, &LockedError{Key: key, Holder: h}
+	}
+	c.holders[key] = value
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.holders, key)
+	}, nil
+}
+
+func (c *fakeConsul) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.kv[key]
+	return v, ok, nil
+}
+
+func (c *fakeConsul) Put(ctx context.Context, key string, value []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kv[key] = append([]byte(nil), value...)
+	c.puts++
+	return nil
+}
+
+func (c *fakeConsul) Register(ctx context.Context, s Service) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.services[s.ID] = s
+	return nil
+}
+
+// ring simulates Cassandra nodes: a node becomes UN after readyAfter
+// looks of nodetool in its own container; a node that starts while another
+// is still joining fails, as Cassandra refuses concurrent bootstraps.
+type ring struct {
+	fakes      []*enginetest.Fake
+	mu         sync.Mutex
+	looks      map[string]int // container ID -> nodetool calls in it
+	readyAfter int
+	never      map[string]bool // node names that never become UN
+	fail       map[string]int  // node name -> tasks to fail before one runs
+	concurrent []string        // nodes started while another was joining
+	onLook     func(node string)
+}
+
+type member struct {
+	name, addr, id string
+	up             bool
+}
+
+// running lists the running Cassandra containers of the world, by name.
+func (r *ring) running(ctx context.Context) []member {
+	var out []member
+	for _, f := range r.fakes {
+		cs, _ := f.ContainerList(ctx, engine.Labels{engine.LabelRole: engine.RoleCassandra})
+		for _, c := range cs {
+			if !c.Running {
+				continue
+			}
+			name := c.Labels[engine.LabelNode]
+			r.mu.Lock()
+			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
+			r.mu.Unlock()
+			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+	if strings.Join(cmd, " ") != "nodetool status" {
+		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
+	}
+	name := c.Labels[engine.LabelNode]
+	r.mu.Lock()
+	r.looks[c.ID]++
+	first := r.looks[c.ID] == 1
+	on := r.onLook
+	r.mu.Unlock()
+	if on != nil {
+		on(name)
+	}
+	if first {
+		for _, m := range r.running(context.Background()) {
+			if m.name != name && !m.up {
+				r.mu.Lock()
+				r.concurrent = append(r.concurrent, name+" while "+m.name+" joined")
+				r.mu.Unlock()
+			}
+		}
+		return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}, nil
+	}
+	return engine.ExecResult{Stdout: statusOutput(r.running(context.Background()))}, nil
+}
+
+func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := spec.Labels[engine.LabelNode]
+	if r.fail[name] > 0 {
+		r.fail[name]--
+		return "failed", "task: non-zero exit (1)"
+	}
+	return "running", ""
+}
+
+// statusOutput prints members the way nodetool 4.x does.
+func statusOutput(ms []member) string {
+	var b strings.Builder
+	b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
+	b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+	for _, m := range ms {
+		code, owns := "UJ", "?"
+		if m.up {
+			code, owns = "UN", "33.3%"
+		}
+		fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, m.addr, "104.38 KiB", 16, owns, hostID(m.id))
+	}
+	return b.String()
+}
+
+// hostID makes a stable UUID-shaped host ID from a container ID.
+func hostID(id string) string {
+	h := fmt.Sprintf("%032x", []byte(id))
+	h = (h + strings.Repeat("0", 32))[:32]
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}

@@ -1,0 +1,118 @@
+package provision
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/registry"
+)
+
+// ensureImage builds the Cassandra image on the infra engine from the image
+// dir (or takes --image), tags it for the registry, pushes it and pins the
+// digest: every node runs exactly these bits. The push goes to the
+// registry through loopback, which every engine trusts; nodes pull the same
+// digest from the registry's address.
+func ensureImage(ctx context.Context, r *run) error {
+	e := r.infra.Engine
+	source := r.cfg.Image
+	if source == "" {
+		source = "swarmcass/cassandra:" + r.cfg.Cluster
+		if err := build(ctx, e, r.cfg.ImageDir, source, r.labels(engine.RoleCassandra, ""), debugWriter{r.p}); err != nil {
+			return withHint(fmt.Errorf("build %s on %s: %w", r.cfg.ImageDir, r.infra.name(), err),
+				"fix the Dockerfile, or pass --image REF for an image already on the infra host")
+		}
+	}
+	im, err := e.ImageInspect(ctx, source)
+	if err != nil {
+		return fmt.Errorf("inspect image %s on %s: %w", source, r.infra.name(), err)
+	}
+	tag := strings.TrimPrefix(im.ID, "sha256:")
+	if len(tag) > 12 {
+		tag = tag[:12]
+	}
+	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ImageRepo, tag, debugWriter{r.p})
+	if err != nil {
+		return withHint(err, "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
+	}
+	_, digest, _ := registry.SplitDigest(pushed)
+	r.res.Image = registry.DigestRef(r.registry, ImageRepo, digest)
+	r.p.Debugf("image %s is %s", source, r.res.Image)
+	return nil
+}
+
+// build sends dir as a tar build context to e's ImageBuild.
+func build(ctx context.Context, e engine.Engine, dir, tag string, labels engine.Labels, progress io.Writer) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(dir, pw)) }()
+	defer pr.Close()
+	return e.ImageBuild(ctx, engine.BuildSpec{Context: pr, Tags: []string{tag}, Labels: labels}, progress)
+}
+
+// tarDir writes the regular files, directories and symlinks under dir to w
+// as a tar stream with paths relative to dir.
+func tarDir(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		} else if !info.Mode().IsRegular() && !info.IsDir() {
+			return nil // sockets, devices: not build input
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tar %s: %w", dir, err)
+	}
+	return tw.Close()
+}
+
+// debugWriter sends build and push progress to Progress.Debugf, a line at a time.
+type debugWriter struct{ p Progress }
+
+func (d debugWriter) Write(b []byte) (int, error) {
+	for _, line := range splitLines(string(b)) {
+		if strings.TrimSpace(line) != "" {
+			d.p.Debugf("  %s", line)
+		}
+	}
+	return len(b), nil
+}

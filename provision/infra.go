@@ -1,0 +1,195 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// infraContainer is the Consul server or the registry.
+type infraContainer struct {
+	role   string
+	port   int
+	volume string
+	spec   engine.ContainerSpec
+}
+
+// infraContainers describes the two containers on the infra engine. They
+// serve every cluster on these hosts, so they carry a role but no cluster.
+func (r *run) infraContainers() []infraContainer {
+	labels := func(role string) engine.Labels { return engine.Labels{engine.LabelRole: role} }
+	return []infraContainer{
+		{role: engine.RoleConsul, port: ConsulPort, volume: ConsulContainer + "-data", spec: engine.ContainerSpec{
+			Name:  ConsulContainer,
+			Image: r.cfg.ConsulImage,
+			// The official image's entrypoint and the offline image's
+			// (consul itself) both take these arguments.
+			Cmd:      []string{"agent", "-server", "-bootstrap-expect", "1", "-data-dir", "/consul/data", "-client", "0.0.0.0", "-ui=false", "-node", "swarmcass"},
+			Labels:   labels(engine.RoleConsul),
+			Hostname: ConsulContainer,
+			Ports:    []engine.PortBinding{{HostPort: ConsulPort, ContainerPort: ConsulPort}},
+			Mounts:   []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
+			Restart:  "unless-stopped",
+		}},
+		{role: engine.RoleRegistry, port: RegistryPort, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
+			Name:     RegistryContainer,
+			Image:    r.cfg.RegistryImage,
+			Labels:   labels(engine.RoleRegistry),
+			Hostname: RegistryContainer,
+			Ports:    []engine.PortBinding{{HostPort: RegistryPort, ContainerPort: RegistryPort}},
+			Mounts:   []engine.Mount{{Type: "volume", Source: RegistryContainer + "-data", Target: "/var/lib/registry"}},
+			Restart:  "unless-stopped",
+		}},
+	}
+}
+
+// ensureInfra makes sure Consul and the registry run on the infra engine,
+// then waits until Consul has a leader and the registry answers /v2/.
+func ensureInfra(ctx context.Context, r *run) error {
+	for _, c := range r.infraContainers() {
+		if err := r.ensureVolume(ctx, r.infra, c.volume, engine.Labels{engine.LabelRole: c.role}); err != nil {
+			return err
+		}
+		if err := r.ensureContainer(ctx, r.infra, c.spec); err != nil {
+			return err
+		}
+	}
+	consulAddr := net.JoinHostPort(r.infra.Addr, strconv.Itoa(ConsulPort))
+	consul, err := r.cfg.Remote.Consul(consulAddr)
+	if err != nil {
+		return err
+	}
+	err = r.poll(ctx, r.cfg.InfraTimeout, "Consul at "+consulAddr+" to elect a leader", func() (bool, error) {
+		leader, err := consul.Leader(ctx)
+		r.p.Debugf("consul %s: leader %q, %v", consulAddr, leader, err)
+		return err == nil && leader != "", nil
+	})
+	if err != nil {
+		return r.infraFailed(ctx, ConsulContainer, err)
+	}
+	r.consul = consul
+	err = r.poll(ctx, r.cfg.InfraTimeout, "the registry at "+r.registry+" to answer /v2/", func() (bool, error) {
+		err := r.cfg.Remote.PingRegistry(ctx, r.registry)
+		r.p.Debugf("registry %s: %v", r.registry, err)
+		return err == nil, nil
+	})
+	if err != nil {
+		return r.infraFailed(ctx, RegistryContainer, err)
+	}
+	return nil
+}
+
+// infraFailed adds the container's last log lines to a wait that failed.
+func (r *run) infraFailed(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	logs, lerr := r.infra.Engine.ContainerLogs(ctx, name, 20)
+	if lerr != nil {
+		logs = "(no logs: " + lerr.Error() + ")"
+	}
+	return withHint(fmt.Errorf("%w\nlast log lines of %s:\n%s", err, name, indent(logs)),
+		fmt.Sprintf("check that %s is reachable from here and see `docker logs %s` on %s", r.infra.Addr, name, r.infra.name()))
+}
+
+// ensureVolume creates a labelled volume unless it exists.
+func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels engine.Labels) error {
+	have, err := h.Engine.VolumeList(ctx, labels)
+	if err != nil {
+		return fmt.Errorf("list volumes on %s: %w", h.name(), err)
+	}
+	for _, v := range have {
+		if v == name {
+			return nil
+		}
+	}
+	if err := h.Engine.VolumeCreate(ctx, name, labels); err != nil {
+		return fmt.Errorf("create volume %s on %s: %w", name, h.name(), err)
+	}
+	r.created("volume %s on %s", name, h.name())
+	return nil
+}
+
+// ensureContainer creates and starts a container unless it exists, and
+// starts it if it exists but is stopped.
+func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.ContainerSpec) error {
+	c, err := h.Engine.ContainerInspect(ctx, spec.Name)
+	if errors.Is(err, engine.ErrNotFound) {
+		id, cerr := h.Engine.ContainerCreate(ctx, spec)
+		switch {
+		case errors.Is(cerr, engine.ErrConflict): // another bootstrap made it just now
+			c, err = h.Engine.ContainerInspect(ctx, spec.Name)
+		case cerr != nil:
+			return fmt.Errorf("create container %s on %s: %w", spec.Name, h.name(), cerr)
+		default:
+			r.created("container %s on %s", spec.Name, h.name())
+			c, err = engine.Container{ID: id, Name: spec.Name}, nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("inspect container %s on %s: %w", spec.Name, h.name(), err)
+	}
+	if c.Running {
+		return nil
+	}
+	if err := h.Engine.ContainerStart(ctx, c.ID); err != nil {
+		return withHint(fmt.Errorf("start container %s on %s: %w", spec.Name, h.name(), err),
+			"if a port is taken, free it; `docker logs "+spec.Name+"` tells why it stopped")
+	}
+	r.p.Debugf("%s: started container %s", h.name(), spec.Name)
+	return nil
+}
+
+// poll calls check every PollInterval until it reports done, returns an
+// error, the timeout passes or ctx ends.
+func (r *run) poll(ctx context.Context, timeout time.Duration, what string, check func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		done, err := check()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up waiting %s for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(r.cfg.PollInterval):
+		}
+	}
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "    (empty)"
+	}
+	out := ""
+	for _, line := range splitLines(s) {
+		out += "    " + line + "\n"
+	}
+	return out[:len(out)-1]
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			lines = append(lines, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		lines = append(lines, s[start:])
+	}
+	return lines
+}

@@ -1,0 +1,46 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// ensureNetwork makes sure the attachable overlay network exists, reusing
+// one of that name when it is an overlay, and notes its subnet: nodes get
+// it as CASSANDRA_LISTEN_SUBNET so that they listen on the overlay.
+func ensureNetwork(ctx context.Context, r *run) error {
+	m := r.manager
+	name := r.cfg.Network
+	n, err := m.Engine.NetworkInspect(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		_, err = m.Engine.NetworkCreate(ctx, engine.NetworkSpec{
+			Name: name, Driver: "overlay", Attachable: true, Encrypted: r.cfg.Encrypted,
+			Labels: r.labels(engine.RoleNetwork, ""),
+		})
+		if err != nil && !errors.Is(err, engine.ErrConflict) {
+			return fmt.Errorf("create overlay network %s on %s: %w", name, m.name(), err)
+		}
+		if err == nil {
+			r.created("network %s", name)
+		}
+		n, err = m.Engine.NetworkInspect(ctx, name)
+	}
+	if err != nil {
+		return fmt.Errorf("inspect network %s on %s: %w", name, m.name(), err)
+	}
+	if n.Driver != "overlay" {
+		return hinted("pass another --network name, or remove that network",
+			"network %s has driver %s, not overlay", name, n.Driver)
+	}
+	if r.cfg.Encrypted && !n.Encrypted {
+		r.p.Infof("network %s exists without encryption; --encrypted applies only when it is created", name)
+	}
+	if len(n.Subnets) == 0 || n.Subnets[0] == "" {
+		return fmt.Errorf("network %s reports no subnet", name)
+	}
+	r.res.Subnet = n.Subnets[0]
+	return nil
+}

@@ -1,0 +1,282 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/registry"
+)
+
+// minAPI is the oldest Engine API swarmcass speaks (Docker 19.03).
+const minAPI = "1.40"
+
+// infraReserve is the memory Consul and the registry need on the infra host.
+const infraReserve = 256 << 20
+
+// preflight checks everything it can before anything is created, and
+// reports every problem it finds at once, each with a hint.
+func preflight(ctx context.Context, r *run) error {
+	cfg := r.cfg
+	problems := cfg.validate()
+	if cfg.Infra.Engine == nil || len(cfg.Swarm) == 0 {
+		return errors.Join(problems...)
+	}
+	if err := r.connect(ctx); err != nil {
+		return errors.Join(append(problems, err)...)
+	}
+	r.registry = registry.Addr(r.infra.Addr)
+	r.res.Registry = r.registry
+	for _, h := range r.allHosts() {
+		if !apiAtLeast(h.info.APIVersion, minAPI) {
+			problems = append(problems, hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",
+				"engine %s speaks API %s; swarmcass needs %s or newer", h.name(), h.info.APIVersion, minAPI))
+		}
+	}
+	problems = append(problems, r.checkAddresses()...)
+	problems = append(problems, r.checkMemory()...)
+	problems = append(problems, r.checkSwarm(ctx)...)
+	problems = append(problems, r.checkInfra(ctx)...)
+	if cfg.Image != "" {
+		if _, err := r.infra.Engine.ImageInspect(ctx, cfg.Image); err != nil {
+			problems = append(problems, hinted("load or pull it on "+r.infra.name()+" first (docker pull, or swarmcass lab load)",
+				"--image %s is not on the infra engine %s: %v", cfg.Image, r.infra.name(), err))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// connect asks every engine for its Info, and sets infra, swarm (distinct
+// engines, manager first) and manager.
+func (r *run) connect(ctx context.Context) error {
+	var problems []error
+	info := func(h Host) *host {
+		i, err := h.Engine.Info(ctx)
+		if err != nil {
+			problems = append(problems, withHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
+				"check that its Docker daemon runs and that the address and certificates are right (docker --host ... info)"))
+			return nil
+		}
+		r.p.Debugf("%s: Info: ID %s, API %s, swarm %s", h.Engine.Name(), i.ID, i.APIVersion, i.Swarm.State)
+		return &host{Host: h, info: i}
+	}
+	r.infra = info(r.cfg.Infra)
+	seen := map[string]bool{}
+	for _, h := range r.cfg.Swarm {
+		sh := info(h)
+		if sh == nil {
+			continue
+		}
+		if seen[sh.info.ID] {
+			continue
+		}
+		seen[sh.info.ID] = true
+		if r.infra != nil && sh.info.ID == r.infra.info.ID {
+			sh = r.infra // one engine, one host value
+		}
+		r.swarm = append(r.swarm, sh)
+	}
+	if len(problems) > 0 {
+		return errors.Join(problems...)
+	}
+	r.manager = r.swarm[0]
+	return nil
+}
+
+// allHosts lists infra and the swarm hosts once each.
+func (r *run) allHosts() []*host {
+	out := []*host{r.infra}
+	for _, h := range r.swarm {
+		if h != r.infra {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// checkAddresses: loopback only on one engine, and the registry pullable
+// from every swarm engine.
+func (r *run) checkAddresses() []error {
+	var problems []error
+	loop := isLoopback(r.infra.Addr)
+	for _, h := range r.swarm {
+		if loop && h != r.infra {
+			problems = append(problems, hinted("give the infra host an address the other hosts reach (a docker-machine store or --host tcp://ADDR:2376)",
+				"the infra host's address %s is loopback, but swarm host %s is another engine", r.infra.Addr, h.name()))
+			continue
+		}
+		if h == r.infra && loop {
+			continue // 127.0.0.0/8 is trusted, and it is this engine's own registry
+		}
+		if !registry.Pullable(h.info.InsecureRegistries, r.registry) {
+			problems = append(problems, hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.registry, r.registry),
+				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.registry, strings.Join(h.info.InsecureRegistries, ", ")))
+		}
+		if isLoopback(h.Addr) && len(r.swarm) > 1 {
+			problems = append(problems, hinted("give each swarm host an address the others reach",
+				"swarm host %s has the loopback address %s, but the swarm has %d hosts", h.name(), h.Addr, len(r.swarm)))
+		}
+	}
+	return problems
+}
+
+// checkMemory: the planned nodes fit each host's memory.
+func (r *run) checkMemory() []error {
+	var problems []error
+	per := map[*host]int{}
+	for k := 1; k <= r.cfg.Nodes; k++ {
+		per[r.placement(k)]++
+	}
+	capacity := 0
+	for _, h := range r.swarm {
+		avail := h.info.MemTotal
+		if h == r.infra {
+			avail -= infraReserve
+		}
+		capacity += int(max(avail, 0) / r.cfg.Memory)
+	}
+	for _, h := range r.swarm {
+		need := int64(per[h]) * r.cfg.Memory
+		if h == r.infra {
+			need += infraReserve
+		}
+		if need > h.info.MemTotal {
+			problems = append(problems, hinted(fmt.Sprintf("these hosts hold at most %d nodes of %s each: lower --nodes, --heap or --memory, or add swarm hosts", capacity, FormatBytes(r.cfg.Memory)),
+				"%d nodes of %s on %s need %s, but it has %s", per[h], FormatBytes(r.cfg.Memory), h.name(), FormatBytes(need), FormatBytes(h.info.MemTotal)))
+		}
+	}
+	return problems
+}
+
+// checkSwarm: no engine in a swarm other than the manager's; names this
+// cluster will use are not taken by another cluster or driver.
+func (r *run) checkSwarm(ctx context.Context) []error {
+	var problems []error
+	m := r.manager
+	members := map[string]bool{}
+	problems = append(problems, r.checkNetwork(ctx)...)
+	switch m.info.Swarm.State {
+	case "inactive":
+	case "active":
+		if !m.info.Swarm.Manager {
+			return []error{hinted("list a manager of that swarm first, or run `docker swarm leave` on "+m.name(),
+				"the first swarm host %s is a worker of a swarm, not its manager", m.name())}
+		}
+		nodes, err := m.Engine.NodeList(ctx)
+		if err != nil {
+			return []error{fmt.Errorf("list the swarm's nodes on %s: %w", m.name(), err)}
+		}
+		for _, n := range nodes {
+			members[n.ID] = true
+		}
+		problems = append(problems, r.checkNames(ctx)...)
+	default:
+		return []error{hinted("repair it (docker swarm leave --force, or unlock it) and run again",
+			"the swarm on %s is %s", m.name(), m.info.Swarm.State)}
+	}
+	for _, h := range r.swarm[1:] {
+		s := h.info.Swarm
+		switch {
+		case s.State == "inactive":
+		case s.State == "active" && members[s.NodeID]:
+		case s.State == "active":
+			problems = append(problems, hinted("run `docker swarm leave` on "+h.name()+", or leave it out of --swarm",
+				"engine %s belongs to a different swarm than %s's", h.name(), m.name()))
+		default:
+			problems = append(problems, hinted("repair it (docker swarm leave --force) and run again",
+				"engine %s is in swarm state %s", h.name(), s.State))
+		}
+	}
+	return problems
+}
+
+// checkNetwork: the network name is free or an overlay.
+func (r *run) checkNetwork(ctx context.Context) []error {
+	var problems []error
+	m := r.manager
+	n, err := m.Engine.NetworkInspect(ctx, r.cfg.Network)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		problems = append(problems, fmt.Errorf("inspect network %s: %w", r.cfg.Network, err))
+	case n.Driver != "overlay":
+		problems = append(problems, hinted("pass another --network name, or remove that network",
+			"network %s exists on %s with driver %s, not overlay", n.Name, m.name(), n.Driver))
+	}
+	return problems
+}
+
+// checkNames: the services cass1..casN are free or this cluster's.
+func (r *run) checkNames(ctx context.Context) []error {
+	var problems []error
+	m := r.manager
+	for k := 1; k <= r.cfg.Nodes; k++ {
+		s, err := m.Engine.ServiceInspect(ctx, nodeName(k))
+		if err == nil && s.Labels[engine.LabelCluster] != r.cfg.Cluster {
+			owner := s.Labels[engine.LabelCluster]
+			if owner == "" {
+				owner = "none: swarmcass did not create it"
+			}
+			problems = append(problems, hinted("remove it (docker service rm "+s.Name+") or use a swarm without it",
+				"service %s exists and belongs to another cluster (%s)", s.Name, owner))
+		}
+	}
+	return problems
+}
+
+// checkInfra: our containers or free ports, and the images to run them.
+func (r *run) checkInfra(ctx context.Context) []error {
+	var problems []error
+	for _, c := range r.infraContainers() {
+		got, err := r.infra.Engine.ContainerInspect(ctx, c.spec.Name)
+		switch {
+		case err == nil && got.Labels[engine.LabelRole] != c.role:
+			problems = append(problems, hinted("remove or rename it (docker rm -f "+c.spec.Name+")",
+				"container %s on %s was not created by swarmcass", c.spec.Name, r.infra.name()))
+		case err == nil:
+			// ours: ensureInfra starts it if needed
+		case errors.Is(err, engine.ErrNotFound):
+			addr := net.JoinHostPort(r.infra.Addr, strconv.Itoa(c.port))
+			if r.cfg.Remote.Listening(ctx, addr) {
+				problems = append(problems, hinted(fmt.Sprintf("free port %d on %s (docker ps --filter publish=%d shows a container holding it)", c.port, r.infra.name(), c.port),
+					"port %d on the infra host (%s) is held by something that is not swarmcass's %s", c.port, addr, c.role))
+			}
+			if _, err := r.infra.Engine.ImageInspect(ctx, c.spec.Image); err != nil {
+				problems = append(problems, hinted(fmt.Sprintf("pull or load it on %s (docker pull %s, or swarmcass lab load), or choose another with --%s-image", r.infra.name(), c.spec.Image, c.role),
+					"image %s for the %s is not on the infra engine %s", c.spec.Image, c.role, r.infra.name()))
+			}
+		default:
+			problems = append(problems, fmt.Errorf("inspect container %s on %s: %w", c.spec.Name, r.infra.name(), err))
+		}
+	}
+	return problems
+}
+
+func isLoopback(addr string) bool {
+	ip := net.ParseIP(addr)
+	return addr == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// apiAtLeast compares API versions such as 1.41 and 1.40.
+func apiAtLeast(have, want string) bool {
+	hm, hn, ok1 := splitVersion(have)
+	wm, wn, ok2 := splitVersion(want)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return hm > wm || (hm == wm && hn >= wn)
+}
+
+func splitVersion(v string) (int, int, bool) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	return x, y, err1 == nil && err2 == nil
+}

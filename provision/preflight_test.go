@@ -1,0 +1,107 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// Each bad input is refused before anything is created, with a hint.
+func TestPreflightRefuses(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(l *lab, cfg *Config)
+		want  string
+	}{
+		{"no nodes", func(l *lab, cfg *Config) { cfg.Nodes = 0 }, "--nodes is 0"},
+		{"bad cluster name", func(l *lab, cfg *Config) { cfg.Cluster = "My_Cluster" }, `invalid cluster name "My_Cluster"`},
+		{"image dir without Dockerfile", func(l *lab, cfg *Config) { cfg.ImageDir = t.TempDir() }, "has no Dockerfile"},
+		{"image not on infra", func(l *lab, cfg *Config) { cfg.Image = "cassandra:5.0" }, "--image cassandra:5.0 is not on the infra engine"},
+		{"bad node env", func(l *lab, cfg *Config) { cfg.NodeEnv = []string{"NOEQUALS"} }, `invalid --node-env "NOEQUALS"`},
+		{"old engine", func(l *lab, cfg *Config) { l.swarm[1].Spec.APIVersion = "1.39" }, "engine swarm-1 speaks API 1.39"},
+		{"engine down", func(l *lab, cfg *Config) { l.swarm[2].Fail("Info", errors.New("connection refused")) }, "engine swarm-2 (tcp://10.0.0.12:2376) does not answer"},
+		{"registry not trusted", func(l *lab, cfg *Config) { l.swarm[2].Spec.InsecureRegistries = []string{"127.0.0.0/8"} }, "engine swarm-2 will not pull from the registry 10.0.0.2:5000"},
+		{"too little memory", func(l *lab, cfg *Config) {
+			cfg.Nodes = 9
+			for _, f := range l.swarm {
+				f.Spec.MemTotal = 2 << 30
+			}
+		}, "3 nodes of 1G on swarm-0 need 3G, but it has 2G"},
+		{"other swarm", func(l *lab, cfg *Config) { l.swarm[2].SwarmInit(context.Background(), "10.0.0.12") }, "engine swarm-2 belongs to a different swarm"},
+		{"worker first", func(l *lab, cfg *Config) {
+			l.swarm[1].SwarmInit(context.Background(), "10.0.0.11")
+			tok, _ := l.swarm[1].SwarmInspect(context.Background())
+			l.swarm[0].SwarmJoin(context.Background(), "10.0.0.10", "10.0.0.11:2377", tok.WorkerToken)
+		}, "swarm-0 is a worker of a swarm, not its manager"},
+		{"network of another driver", func(l *lab, cfg *Config) {
+			l.swarm[0].NetworkCreate(context.Background(), engine.NetworkSpec{Name: "swarmcass", Driver: "bridge"})
+		}, "network swarmcass exists on swarm-0 with driver bridge"},
+		{"service of another cluster", func(l *lab, cfg *Config) {
+			other := l.config(1)
+			other.Cluster = "other"
+			bootstrap(t, other)
+		}, "service cass1 exists and belongs to another cluster (other)"},
+		{"port 5000 taken", func(l *lab, cfg *Config) {
+			l.infra.AddImage("nginx")
+			id, _ := l.infra.ContainerCreate(context.Background(), engine.ContainerSpec{Name: "web", Image: "nginx", Ports: []engine.PortBinding{{HostPort: 5000, ContainerPort: 80}}})
+			l.infra.ContainerStart(context.Background(), id)
+		}, "port 5000 on the infra host (10.0.0.2:5000) is held by something that is not swarmcass's registry"},
+		{"foreign consul container", func(l *lab, cfg *Config) {
+			l.infra.ContainerCreate(context.Background(), engine.ContainerSpec{Name: "swarmcass-consul", Image: "swarmcass/consul:1.20.6"})
+		}, "container swarmcass-consul on infra was not created by swarmcass"},
+		{"consul image missing", func(l *lab, cfg *Config) { cfg.ConsulImage = "hashicorp/consul:1.20" }, "image hashicorp/consul:1.20 for the consul is not on the infra engine"},
+		{"loopback infra with other hosts", func(l *lab, cfg *Config) { cfg.Infra.Addr = "127.0.0.1" }, "the infra host's address 127.0.0.1 is loopback"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := l.config(3)
+			c.setup(l, &cfg)
+			before := len(l.w.Log())
+			_, err := Bootstrap(context.Background(), cfg)
+			if err == nil {
+				t.Fatal("Bootstrap succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "Preflight: ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %s\nwant a preflight error containing %q", Explain(err), c.want)
+			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Hint == "" {
+				t.Errorf("no hint in %s", Explain(err))
+			}
+			if after := l.w.Log()[before:]; len(after) != 0 {
+				t.Errorf("preflight created %v", after)
+			}
+		})
+	}
+}
+
+func TestExplainListsEveryProblem(t *testing.T) {
+	l := newLab(t, 2)
+	cfg := l.config(0)
+	cfg.Cluster = "Bad"
+	_, err := Bootstrap(context.Background(), cfg)
+	out := Explain(err)
+	if !strings.Contains(out, "--nodes is 0") || !strings.Contains(out, `invalid cluster name "Bad"`) || strings.Count(out, "hint: ") != 2 {
+		t.Errorf("Explain:\n%s", out)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"512M": 512 << 20, "1G": 1 << 30, "1.5g": 3 << 29, "256MiB": 256 << 20, "1024": 1024, "64m": 64 << 20} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "G", "-1M", "lots"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) succeeded", bad)
+		}
+	}
+	if FormatBytes(1<<30) != "1G" || FormatBytes(512<<20) != "512M" || FormatBytes(1536<<20) != "1536M" {
+		t.Error("FormatBytes")
+	}
+}

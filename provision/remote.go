@@ -1,0 +1,206 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/swarmcass/swarmcass/registry"
+)
+
+// Remote is how bootstrap reaches what runs on the infra host from where
+// swarmcass runs. NetRemote is the real network; tests supply their own.
+type Remote interface {
+	// Consul is a client of the Consul HTTP API at addr (host:port).
+	Consul(addr string) (Consul, error)
+	// PingRegistry checks that the registry at addr answers GET /v2/.
+	PingRegistry(ctx context.Context, addr string) error
+	// Listening reports whether something accepts TCP connections at addr.
+	Listening(ctx context.Context, addr string) bool
+}
+
+// Consul is what bootstrap needs of the Consul server.
+type Consul interface {
+	// Leader is the raft leader's address; empty while there is none.
+	Leader(ctx context.Context) (string, error)
+	// Lock takes the lock at key at once, storing value in it, or fails
+	// with a *LockedError naming the holder. release gives it back.
+	Lock(ctx context.Context, key string, value []byte) (release func(), err error)
+	// Get reads a key; ok is false when it does not exist.
+	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
+	Put(ctx context.Context, key string, value []byte) error
+	// Register registers (or replaces) a service with the agent.
+	Register(ctx context.Context, s Service) error
+}
+
+// Service is a Cassandra node as Consul's catalog offers it.
+type Service struct {
+	ID      string
+	Name    string
+	Tags    []string
+	Address string
+	Port    int
+	Meta    map[string]string
+	// Check is a TCP address Consul probes every 10 s; empty: no check.
+	Check string
+}
+
+// Holder says who holds the bootstrap lock; it is the lock's value.
+type Holder struct {
+	Hostname string    `json:"hostname"`
+	PID      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+}
+
+func (h Holder) String() string {
+	return fmt.Sprintf("pid %d on %s, started %s", h.PID, h.Hostname, h.Started.Local().Format("2006-01-02 15:04:05"))
+}
+
+// ErrLocked matches a *LockedError.
+var ErrLocked = errors.New("locked")
+
+// LockedError: another bootstrap holds the cluster's lock.
+type LockedError struct {
+	Key    string
+	Holder []byte // the lock's value, a JSON Holder when swarmcass took it
+}
+
+func (e *LockedError) Error() string {
+	var h Holder
+	if json.Unmarshal(e.Holder, &h) == nil && h.PID != 0 {
+		return fmt.Sprintf("%s is held by %s", e.Key, h)
+	}
+	return fmt.Sprintf("%s is held by another session (%q)", e.Key, e.Holder)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+func thisHolder() Holder {
+	host, _ := os.Hostname()
+	return Holder{Hostname: host, PID: os.Getpid(), Started: time.Now()}
+}
+
+// NetRemote reaches Consul, the registry and ports over the network.
+type NetRemote struct{}
+
+func (NetRemote) Consul(addr string) (Consul, error) {
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address = addr
+	cfg.Scheme = "http"
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consul %s: %w", addr, err)
+	}
+	return &consulAPI{c: c}, nil
+}
+
+func (NetRemote) PingRegistry(ctx context.Context, addr string) error {
+	return registry.Ping(ctx, addr)
+}
+
+func (NetRemote) Listening(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// consulAPI is Consul over github.com/hashicorp/consul/api.
+type consulAPI struct{ c *api.Client }
+
+func (a *consulAPI) Leader(ctx context.Context) (string, error) {
+	return a.c.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
+}
+
+func (a *consulAPI) Lock(ctx context.Context, key string, value []byte) (func(), error) {
+	l, err := a.c.LockOpts(&api.LockOptions{
+		Key:          key,
+		Value:        value,
+		SessionName:  "swarmcass bootstrap",
+		SessionTTL:   "15s",
+		LockTryOnce:  true,
+		LockWaitTime: 500 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(stop)
+		case <-stop:
+		}
+	}()
+	lost, err := l.Lock(stop)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if lost == nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		close(stop)
+		pair, _, err := a.c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("lock %s is held; reading its holder: %w", key, err)
+		}
+		var holder []byte
+		if pair != nil {
+			holder = pair.Value
+		}
+		return nil, &LockedError{Key: key, Holder: holder}
+	}
+	return func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		_ = l.Unlock()
+		_ = l.Destroy()
+	}, nil
+}
+
+func (a *consulAPI) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	pair, _, err := a.c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, false, fmt.Errorf("consul get %s: %w", key, err)
+	}
+	if pair == nil {
+		return nil, false, nil
+	}
+	return pair.Value, true, nil
+}
+
+func (a *consulAPI) Put(ctx context.Context, key string, value []byte) error {
+	_, err := a.c.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("consul put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (a *consulAPI) Register(ctx context.Context, s Service) error {
+	reg := &api.AgentServiceRegistration{ID: s.ID, Name: s.Name, Tags: s.Tags, Address: s.Address, Port: s.Port, Meta: s.Meta}
+	if s.Check != "" {
+		reg.Check = &api.AgentServiceCheck{
+			Name: "CQL on " + s.Check, TCP: s.Check, Interval: "10s", Timeout: "2s",
+			DeregisterCriticalServiceAfter: "", // keep failed nodes visible as critical
+		}
+	}
+	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
+	if err := a.c.Agent().ServiceRegisterOpts(reg, opts); err != nil {
+		return fmt.Errorf("consul register %s: %w", s.ID, err)
+	}
+	return nil
+}
