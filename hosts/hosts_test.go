@@ -404,3 +404,22 @@ func TestCheckTLSAcceptsCAOnly(t *testing.T) {
 		t.Error("CheckTLS accepted a certificate without its key")
 	}
 }
+
+// A store made by docker-machine itself (VirtualBox, RSA certificates,
+// recorded paths under a home directory that is not here) resolves like a
+// lab's.
+func TestResolveRealDockerMachineStore(t *testing.T) {
+	f := newFixture(t)
+	isolate(t, f, nil)
+	p, err := Resolve(Options{MachineStoragePath: "../machinestore/testdata/store"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Infra.Host != "tcp://192.168.99.100:2376" || !slices.Equal(names(p.Swarm), []string{"swarm-0"}) ||
+		p.RegistryAddr(5000) != "192.168.99.100:5000" {
+		t.Errorf("plan = %+v", p)
+	}
+	if p.Manager().TLS == nil || p.Manager().TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
+		t.Errorf("manager TLS = %+v", p.Manager().TLS)
+	}
+}
