@@ -205,7 +205,7 @@ func (l *Lab) ensureMachines(ctx context.Context, plan []Machine, ca *pki.CA, cl
 			return err
 		}
 		if _, err := store.Save(machinestore.NewMachine{
-			Name: m.Name, IP: m.Addr, URL: m.Host, DriverName: "swarmcass-lab",
+			Name: m.Name, IP: m.Addr, URL: m.Host, // the "none" driver: docker-machine reads Driver.URL
 			InsecureRegistries: insecure, CA: ca, Client: client, Server: server,
 		}); err != nil {
 			return err

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test.sh: the project's whole test run, as CI runs it (.ci/run calls this).
+#
+#   1. static checks and unit tests: gofmt, go vet, go test -race -short ./...
+#      (no engine needed; seconds)
+#   2. engine setup and offline images (scripts/setup-engine.sh, build-images.sh;
+#      cached after the first run on a machine)
+#   3. integration and end-to-end tests: every TestIntegration* against the real
+#      engine, real labs of Docker-in-Docker machines, a real swarm, registry and
+#      Consul, with cassim standing in for Cassandra.
+#
+# Usage: scripts/test.sh [-short]     (-short: step 1 only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+go vet ./...
+
+step "unit tests (go test -race -short ./...)"
+go test -race -short -count=1 ./...
+
+if [ "${1:-}" = "-short" ]; then exit 0; fi
+
+step "engine and offline images"
+bash scripts/setup-engine.sh
+bash scripts/build-images.sh
+
+step "integration and end-to-end tests (TestIntegration*, real engines)"
+# -p 2: packages run two at a time on this 2-core machine; each test names
+# and cleans up its own lab, networks and containers.
+go test -count=1 -p 2 -timeout 25m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
