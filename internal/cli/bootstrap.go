@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/internal/status"
+	"github.com/swarmcass/swarmcass/provision"
+)
+
+func init() { register(newBootstrapCommand) }
+
+type bootstrapOptions struct {
+	hosts    hosts.Options
+	cfg      provision.Config
+	heap     string
+	memory   string
+	cqlPort  int
+	verbose  bool
+	timings  string
+	imageDir string
+}
+
+func newBootstrapCommand() *cobra.Command {
+	o := &bootstrapOptions{}
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Provision a Cassandra cluster on Docker Swarm, one node at a time",
+		Long: `bootstrap runs, in order: preflight checks; a Consul server and an image
+registry on the infra host; a lock on the cluster in Consul; the swarm (init
+on the first swarm host, join the others); an attachable overlay network; the
+Cassandra image (built from --image-dir, or --image), pushed to the registry
+and pinned by digest; then the nodes cass1..casN, one swarm service each,
+started one after another, each waited for until nodetool status shows it Up
+and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
+Consul service per node.
+
+Every step inspects before it creates: re-running on a healthy cluster
+changes nothing, a re-run after a failure or Ctrl-C continues from the first
+missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
+		Example: `  # the lab: infra + swarm-* machines from the lab's store
+  eval "$(swarmcass lab env)"
+  swarmcass bootstrap --nodes 3 --consul-image swarmcass/consul:1.20.6 --registry-image swarmcass/registry:3.1.2
+
+  # the local engine alone plays every role
+  swarmcass bootstrap --nodes 1 --heap 256M`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
+	}
+	fs := cmd.Flags()
+	o.hosts.AddFlags(fs)
+	fs.StringVar(&o.cfg.Cluster, "cluster", provision.DefaultCluster, "cluster name: CASSANDRA_CLUSTER_NAME, labels and the Consul KV prefix")
+	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "number of Cassandra nodes")
+	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
+	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created)")
+	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
+	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
+	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default ./cassandra-image)")
+	fs.StringVar(&o.cfg.Image, "image", "", "use this image on the infra host instead of building one")
+	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
+	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap)")
+	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
+	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
+	fs.DurationVar(&o.cfg.PollInterval, "poll-interval", provision.DefaultPollInterval, "how often to poll nodetool status")
+	fs.DurationVar(&o.cfg.NodeTimeout, "node-timeout", provision.DefaultNodeTimeout, "how long a node may take to become Up/Normal")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show engine calls and polls")
+	fs.StringVar(&o.timings, "timings", "", "write the steps' timings as JSON to this file")
+	return cmd
+}
+
+func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
+	ctx := cmd.Context()
+	cfg := o.cfg
+	var err error
+	if cfg.Heap, err = provision.ParseBytes(o.heap); err != nil {
+		return fmt.Errorf("--heap: %w", err)
+	}
+	if o.memory != "" {
+		if cfg.Memory, err = provision.ParseBytes(o.memory); err != nil {
+			return fmt.Errorf("--memory: %w", err)
+		}
+	}
+	cfg.CQLPort = o.cqlPort
+	if o.cqlPort == 0 {
+		cfg.CQLPort = -1
+	}
+	cfg.ImageDir = o.imageDir
+	if cfg.ImageDir == "" && cfg.Image == "" {
+		if _, err := os.Stat(filepath.Join("cassandra-image", "Dockerfile")); err == nil {
+			cfg.ImageDir = "cassandra-image"
+		}
+	}
+
+	plan, err := hosts.Resolve(o.hosts)
+	if err != nil {
+		return err
+	}
+	clients := map[string]engine.Engine{}
+	defer func() {
+		for _, e := range clients {
+			e.Close()
+		}
+	}()
+	connect := func(ep hosts.Endpoint) (provision.Host, error) {
+		e, ok := clients[ep.Host]
+		if !ok {
+			d, err := engine.NewDocker(ep.Name, ep.Host, ep.TLS)
+			if err != nil {
+				return provision.Host{}, fmt.Errorf("engine %s (%s): %w", ep.Name, ep.Host, err)
+			}
+			e = d
+			clients[ep.Host] = e
+		}
+		return provision.Host{Engine: e, Addr: ep.Addr}, nil
+	}
+	if cfg.Infra, err = connect(plan.Infra); err != nil {
+		return err
+	}
+	for _, ep := range plan.Swarm {
+		h, err := connect(ep)
+		if err != nil {
+			return err
+		}
+		cfg.Swarm = append(cfg.Swarm, h)
+	}
+
+	st := status.New(cmd.ErrOrStderr(), o.verbose)
+	cfg.Progress = st
+	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
+	res, err := provision.Bootstrap(ctx, cfg)
+	if o.timings != "" && res != nil {
+		if werr := writeTimings(o.timings, res); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}
+	if err != nil {
+		code := 1
+		if ctx.Err() != nil {
+			code = 130
+		}
+		return &ExitError{Code: code, Err: explained{err}}
+	}
+	res.Summary(cmd.OutOrStdout())
+	return nil
+}
+
+// explained prints an error with its hints, and keeps it for errors.Is.
+type explained struct{ err error }
+
+func (e explained) Error() string { return provision.Explain(e.err) }
+func (e explained) Unwrap() error { return e.err }
+
+// writeTimings writes the steps' timings and the nodes' times to ready.
+func writeTimings(path string, res *provision.Result) error {
+	type node struct {
+		Name    string  `json:"name"`
+		Seconds float64 `json:"seconds_to_ready"`
+		Created bool    `json:"created"`
+	}
+	out := struct {
+		Cluster string                 `json:"cluster"`
+		At      time.Time              `json:"at"`
+		Steps   []provision.StepTiming `json:"steps"`
+		Total   float64                `json:"total_seconds"`
+		Nodes   []node                 `json:"nodes"`
+	}{Cluster: res.Cluster, At: time.Now().UTC(), Steps: res.Steps}
+	for _, s := range res.Steps {
+		out.Total += s.Seconds
+	}
+	for _, n := range res.Nodes {
+		out.Nodes = append(out.Nodes, node{n.Name, n.ReadySeconds, n.Created})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--timings: %w", err)
+	}
+	return nil
+}
