@@ -654,16 +654,34 @@ func (d *Docker) ServiceCreate(ctx context.Context, s ServiceSpec) (string, erro
 func serviceOf(s swarm.Service) Service {
 	out := Service{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels}
 	out.Spec = ServiceSpec{Name: s.Spec.Name, Labels: s.Spec.Labels}
-	if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {
+	t := s.Spec.TaskTemplate
+	if cs := t.ContainerSpec; cs != nil {
 		out.Image = cs.Image
 		out.Spec.Image, out.Spec.Args, out.Spec.Env = cs.Image, cs.Args, cs.Env
 		out.Spec.ContainerLabels, out.Spec.Hostname = cs.Labels, cs.Hostname
+		for _, m := range cs.Mounts {
+			out.Spec.Mounts = append(out.Spec.Mounts, Mount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		}
+		if cs.StopGracePeriod != nil {
+			out.Spec.StopGracePeriod = *cs.StopGracePeriod
+		}
 	}
-	if p := s.Spec.TaskTemplate.Placement; p != nil {
+	if p := t.Placement; p != nil {
 		out.Spec.Constraints = p.Constraints
+	}
+	if r := t.Resources; r != nil && r.Limits != nil {
+		out.Spec.MemoryLimit = r.Limits.MemoryBytes
+	}
+	if rp := t.RestartPolicy; rp != nil {
+		out.Spec.RestartCondition = string(rp.Condition)
 	}
 	if e := s.Spec.EndpointSpec; e != nil {
 		out.Spec.DNSRR = e.Mode == swarm.ResolutionModeDNSRR
+		for _, p := range e.Ports {
+			out.Spec.Ports = append(out.Spec.Ports, PortBinding{
+				HostPort: int(p.PublishedPort), ContainerPort: int(p.TargetPort), Protocol: string(p.Protocol),
+			})
+		}
 	}
 	for _, n := range s.Spec.TaskTemplate.Networks {
 		out.Spec.Networks = append(out.Spec.Networks, n.Target)
