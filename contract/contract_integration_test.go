@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
@@ -150,7 +151,8 @@ func (s *suite) network(ctx context.Context, t *testing.T) (name, subnet string)
 type nodeSpec struct {
 	args     []string
 	env      []string
-	networks []string // the first at create, the others connected before start
+	networks []string            // the first at create, the others connected before start
+	aliases  map[string][]string // network -> the node's DNS names on it
 	volume   string
 }
 
@@ -174,6 +176,7 @@ func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
 	}
 	if len(spec.networks) > 0 {
 		cs.Network = spec.networks[0]
+		cs.Aliases = spec.aliases[cs.Network]
 	}
 	if spec.volume != "" {
 		cs.Mounts = []engine.Mount{{Type: "volume", Source: spec.volume, Target: "/var/lib/cassandra"}}
@@ -188,7 +191,7 @@ func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
 		}
 	})
 	for _, n := range spec.networks[min(1, len(spec.networks)):] {
-		connectNetwork(ctx, t, s.eng, n, id)
+		connectNetwork(ctx, t, s.eng, n, id, spec.aliases[n])
 	}
 	if err := s.eng.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
@@ -203,13 +206,13 @@ func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
 // networkConnecter is what engine.Engine lacks to attach a container to a
 // second network; an engine that has it is used, else the moby client.
 type networkConnecter interface {
-	NetworkConnect(ctx context.Context, network, container string) error
+	NetworkConnect(ctx context.Context, network, container string, aliases []string) error
 }
 
-func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, network, id string) {
+func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, network, id string, aliases []string) {
 	t.Helper()
 	if nc, ok := eng.(networkConnecter); ok {
-		if err := nc.NetworkConnect(ctx, network, id); err != nil {
+		if err := nc.NetworkConnect(ctx, network, id, aliases); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -219,7 +222,8 @@ func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, networ
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	if _, err := cli.NetworkConnect(ctx, network, client.NetworkConnectOptions{Container: id}); err != nil {
+	opts := client.NetworkConnectOptions{Container: id, EndpointConfig: &mobynetwork.EndpointSettings{Aliases: aliases}}
+	if _, err := cli.NetworkConnect(ctx, network, opts); err != nil {
 		t.Fatalf("connect %s to network %s: %v", id, network, err)
 	}
 }
@@ -345,7 +349,9 @@ func (s *suite) imageConfig(t *testing.T) {
 
 // A container on two networks, as a Swarm task is on its overlay and on
 // docker_gwbridge: the node takes its address inside CASSANDRA_LISTEN_SUBNET,
-// whichever network that is.
+// whichever network that is. It is cass1 on that network, so it finds itself
+// in its seed list and starts a ring (cass2 and cass3 do not resolve: they
+// are skipped, as later nodes not started yet are).
 func (s *suite) addressOnTwoNetworks(t *testing.T) {
 	ctx := context.Background()
 	bridge, bridgeSubnet := s.network(ctx, t)
@@ -359,6 +365,7 @@ func (s *suite) addressOnTwoNetworks(t *testing.T) {
 				args:     []string{"cass1,cass2,cass3"},
 				env:      env("CASSANDRA_LISTEN_SUBNET=" + tc.subnet),
 				networks: []string{bridge, overlay},
+				aliases:  map[string][]string{tc.network: {"cass1"}},
 			})
 			if len(n.addr) != 2 || n.addr[tc.network] == "" {
 				t.Fatalf("container networks %v, want addresses on %s and %s", n.addr, bridge, overlay)
