@@ -317,3 +317,53 @@ func TestLocalEngineAlone(t *testing.T) {
 		t.Errorf("no swarm init: %v", l.w.Log())
 	}
 }
+
+func TestWaitsForFailedJoinToLeaveRing(t *testing.T) {
+	l := newLab(t, 3)
+	bootstrap(t, l.config(1))
+	// cass2's first attempt died while joining: the ring lists it as DJ for
+	// a while. Creating cass2 again before gossip forgets it would fail.
+	l.ring.ghost = 6
+	bootstrap(t, l.config(3))
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("nodes started next to a joining node: %v", l.ring.concurrent)
+	}
+	if l.ring.ghost != 0 {
+		t.Errorf("ghost still listed for %d looks: bootstrap did not wait for it", l.ring.ghost)
+	}
+}
+
+func TestRecreatesNodeWhoseTaskKeepsFailing(t *testing.T) {
+	l := newLab(t, 3)
+	l.ring.fail["cass2"] = 1
+	l.ring.never["cass2"] = true
+	if _, err := Bootstrap(context.Background(), l.config(3)); err == nil {
+		t.Fatal("bootstrap with a failing cass2 succeeded")
+	}
+	// A re-run finds cass2's service with a failed task and not UN: it
+	// removes and recreates it instead of waiting on it forever.
+	before := len(l.w.Log())
+	l.ring.mu.Lock()
+	l.ring.onLook = func(node string) {
+		// Once its service is recreated, cass2's new container comes up.
+		if node == "cass2" && index(l.w.Log()[before:], "ServiceCreate cass2") >= 0 {
+			l.ring.mu.Lock()
+			l.ring.never["cass2"] = false
+			l.ring.mu.Unlock()
+		}
+	}
+	l.ring.mu.Unlock()
+	res := bootstrap(t, l.config(3))
+	rerun := l.w.Log()[before:]
+	if index(rerun, "ServiceRemove cass2") < 0 || index(rerun, "ServiceCreate cass2") < index(rerun, "ServiceRemove cass2") {
+		t.Errorf("re-run did not recreate cass2:\n%s", strings.Join(rerun, "\n"))
+	}
+	if index(rerun, "ServiceRemove cass1") >= 0 {
+		t.Error("re-run removed the healthy cass1")
+	}
+	for _, n := range res.Nodes {
+		if n.State != "UN" {
+			t.Errorf("after re-run %+v", n)
+		}
+	}
+}

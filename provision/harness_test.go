@@ -197,11 +197,16 @@ type ring struct {
 	fail       map[string]int  // node name -> tasks to fail before one runs
 	concurrent []string        // nodes started while another was joining
 	onLook     func(node string)
+	// ghost is a node that failed while joining: every view lists it as
+	// DJ for its next ghost looks, then gossip forgets it. Starting a node
+	// while it is listed is recorded in concurrent, as Cassandra refuses.
+	ghost int
 }
 
 type member struct {
 	name, addr, id string
 	up             bool
+	down           bool // down and joining
 }
 
 // running lists the running Cassandra containers of the world, by name.
@@ -237,6 +242,17 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 	if on != nil {
 		on(name)
 	}
+	r.mu.Lock()
+	ghost := r.ghost > 0
+	if ghost {
+		r.ghost--
+	}
+	r.mu.Unlock()
+	if first && ghost {
+		r.mu.Lock()
+		r.concurrent = append(r.concurrent, name+" while a failed joining node was in the ring")
+		r.mu.Unlock()
+	}
 	if first {
 		for _, m := range r.running(context.Background()) {
 			if m.name != name && !m.up {
@@ -247,7 +263,11 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		}
 		return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}, nil
 	}
-	return engine.ExecResult{Stdout: statusOutput(r.running(context.Background()))}, nil
+	ms := r.running(context.Background())
+	if ghost {
+		ms = append(ms, member{name: "ghost", addr: "10.0.9.99", id: "ghost", down: true})
+	}
+	return engine.ExecResult{Stdout: statusOutput(ms)}, nil
 }
 
 func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {
@@ -268,6 +288,9 @@ func statusOutput(ms []member) string {
 	b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
 	for _, m := range ms {
 		code, owns := "UJ", "?"
+		if m.down {
+			code = "DJ"
+		}
 		if m.up {
 			code, owns = "UN", "33.3%"
 		}

@@ -31,10 +31,12 @@ func ensureNetwork(ctx context.Context, r *run) error {
 	}
 	// Just after its creation a swarm network may be reported without its
 	// driver and subnet, until the manager has allocated it: ask again.
-	for i := 0; err == nil && (n.Driver == "" || len(n.Subnets) == 0) && n.Scope == "swarm" && i < 50; i++ {
-		if err = sleep(ctx, 200*time.Millisecond); err == nil {
-			n, err = m.Engine.NetworkInspect(ctx, name)
-		}
+	if err == nil && n.Scope == "swarm" && (n.Driver == "" || len(n.Subnets) == 0) {
+		err = r.poll(ctx, 10*time.Second, "network "+name+" to be allocated", func() (bool, error) {
+			var ierr error
+			n, ierr = m.Engine.NetworkInspect(ctx, name)
+			return ierr == nil && n.Driver != "" && len(n.Subnets) > 0, ierr
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("inspect network %s on %s: %w", name, m.name(), err)
@@ -51,16 +53,4 @@ func ensureNetwork(ctx context.Context, r *run) error {
 	}
 	r.res.Subnet = n.Subnets[0]
 	return nil
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -66,7 +66,24 @@ func ensureNodes(ctx context.Context, r *run) error {
 		name := nodeName(k)
 		t0 := time.Now()
 		nr := NodeResult{Name: name}
-		if s, ok := existing[name]; ok {
+		s, ok := existing[name]
+		if ok {
+			broken, err := r.neverReady(ctx, name)
+			if err != nil {
+				return err
+			}
+			if broken != "" {
+				// Its container keeps failing and it never became UN: start it
+				// afresh once the ring has forgotten the failed attempts. The
+				// volume stays, so a node that had joined keeps its identity.
+				r.p.Infof("%s is not UN and its task failed (%s): recreating its service", name, broken)
+				if err := m.Engine.ServiceRemove(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+					return fmt.Errorf("remove service %s: %w", name, err)
+				}
+				ok = false
+			}
+		}
+		if ok {
 			if s.Spec.Image != r.res.Image {
 				r.p.Infof("%s runs %s, not this run's image; it is left as it is", name, s.Spec.Image)
 			}
@@ -74,6 +91,9 @@ func ensureNodes(ctx context.Context, r *run) error {
 			started++
 		} else {
 			h := r.placement(k)
+			if err := r.waitQuiet(ctx, name); err != nil {
+				return err
+			}
 			if err := r.createNode(ctx, k, h); err != nil {
 				return err
 			}
@@ -101,6 +121,59 @@ func ensureNodes(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
+}
+
+// neverReady says why node's existing service should be recreated: one of
+// its tasks failed and the node is not UN in a seed's view. It returns ""
+// for a node that is up or merely still starting.
+func (r *run) neverReady(ctx context.Context, name string) (string, error) {
+	tasks, err := r.manager.Engine.TaskList(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("list tasks of %s: %w", name, err)
+	}
+	failed := ""
+	for _, t := range tasks {
+		if failedStates[t.State] {
+			failed = strings.TrimSpace(t.State + ": " + t.Err)
+			break
+		}
+	}
+	if failed == "" {
+		return "", nil
+	}
+	if l, err := r.look(ctx, name, 0, time.Now().Add(time.Hour)); err == nil && l.ready {
+		return "", nil
+	}
+	return failed, nil
+}
+
+// waitQuiet waits, before node is created, until a seed's view shows no
+// node joining, leaving or moving: Cassandra refuses to bootstrap next to
+// one (consistent range movement), and a node whose start failed stays in
+// the ring as joining until gossip forgets it.
+func (r *run) waitQuiet(ctx context.Context, node string) error {
+	var busy string
+	err := r.poll(ctx, r.cfg.NodeTimeout, "the ring to settle before "+node, func() (bool, error) {
+		seed, err := r.seedView(ctx, node)
+		if err != nil || seed == nil {
+			return seed == nil, nil
+		}
+		busy = ""
+		for _, n := range seed.Nodes() {
+			if n.State != nodetool.Normal {
+				busy += fmt.Sprintf(" %s is %s;", n.Address, n.Code())
+			}
+		}
+		if busy != "" {
+			r.p.Debugf("before %s:%s", node, busy)
+		}
+		return busy == "", nil
+	})
+	if err != nil && busy != "" {
+		return withHint(fmt.Errorf("%s not started: the ring did not settle:%s %w", node, busy, err),
+			"a node that failed while joining stays in the ring until gossip forgets it (ring_delay); run bootstrap again later")
+	}
+	return err
 }
 
 // createNode creates node k's labelled volume on its host and its service,
