@@ -1,0 +1,613 @@
+// Package collect finds a cluster's Cassandra nodes on Docker Swarm engines
+// and gathers each node's view of the ring for ring.Judge: `nodetool status`
+// and `nodetool describecluster` run in every node's container, the Consul
+// record of the nodes and the Consul checks of their services.
+//
+// It tolerates failures piece by piece: an engine that does not answer
+// makes its nodes "engine unreachable" and the rest are still asked; a swarm
+// manager that does not answer is replaced by the containers the other
+// engines hold and by the Consul record; a Consul that does not answer
+// leaves the checks unjudged.
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/ring"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultExecTimeout   = 30 * time.Second
+	DefaultEngineTimeout = 10 * time.Second
+	DefaultParallel      = 8
+	// ConsulService is the Consul service bootstrap registers every node as.
+	ConsulService = "cassandra"
+)
+
+// Config is what Gather looks at.
+type Config struct {
+	Cluster string
+	// Engines are the distinct engines of the hosts plan. The swarm
+	// manager is the first of them that answers as one.
+	Engines []engine.Engine
+	// Broken names engines no client could be made for, with the reason;
+	// their nodes are reported as engine unreachable.
+	Broken map[string]error
+	// Consul holds the cluster's record and checks; nil: not asked.
+	Consul Consul
+	// Network is the overlay network whose addresses nodetool shows; ""
+	// takes the record's, else a task's only network.
+	Network string
+	// ExecTimeout bounds each nodetool run; EngineTimeout each engine or
+	// Consul call.
+	ExecTimeout   time.Duration
+	EngineTimeout time.Duration
+	// Parallel bounds the nodes asked at once.
+	Parallel int
+}
+
+// Result is what Gather found.
+type Result struct {
+	Input ring.Input
+	// Notes say what could not be asked (an engine, the manager, Consul)
+	// and what that leaves unknown.
+	Notes []string `json:"notes"`
+	// Found is false when neither the swarm, the engines' containers nor
+	// the record know the cluster; OtherClusters then lists the clusters
+	// that were seen, for the user's hint.
+	Found         bool     `json:"found"`
+	OtherClusters []string `json:"otherClusters,omitempty"`
+	// Judgeable is false when nothing that could know the cluster answered:
+	// no manager, no engine with containers, no Consul.
+	Judgeable bool    `json:"-"`
+	Timings   Timings `json:"timings"`
+}
+
+// Timings say where Gather's time went.
+type Timings struct {
+	// Seconds is Gather's wall time; DiscoverSeconds the part spent
+	// finding nodes (engines, swarm, Consul), NodetoolSeconds the wall time
+	// of the nodetool phase.
+	Seconds         float64 `json:"seconds"`
+	DiscoverSeconds float64 `json:"discoverSeconds"`
+	NodetoolSeconds float64 `json:"nodetoolSeconds"`
+	// Execs are the nodetool runs, each from exec create to exit code.
+	Execs []Exec `json:"execs"`
+}
+
+// Exec is one nodetool run.
+type Exec struct {
+	Node    string  `json:"node"`
+	Command string  `json:"command"`
+	Seconds float64 `json:"seconds"`
+	OK      bool    `json:"ok"`
+}
+
+// ExecStats sums and maxes the runs' durations.
+func (t Timings) ExecStats() (sum, longest float64) {
+	for _, e := range t.Execs {
+		sum += e.Seconds
+		longest = max(longest, e.Seconds)
+	}
+	return sum, longest
+}
+
+// Gather finds the cluster's nodes and asks each for its view. It fails
+// only when ctx ends; everything else is recorded in the Result.
+func Gather(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	g := &gather{cfg: cfg, res: &Result{Input: ring.Input{Cluster: cfg.Cluster}}}
+	g.discover(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	g.res.Timings.DiscoverSeconds = time.Since(start).Seconds()
+	t0 := time.Now()
+	g.views(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	g.res.Timings.NodetoolSeconds = time.Since(t0).Seconds()
+	g.res.Timings.Seconds = time.Since(start).Seconds()
+	return g.res, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.ExecTimeout <= 0 {
+		c.ExecTimeout = DefaultExecTimeout
+	}
+	if c.EngineTimeout <= 0 {
+		c.EngineTimeout = DefaultEngineTimeout
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = DefaultParallel
+	}
+	return c
+}
+
+// host is one engine and what it answered.
+type host struct {
+	e    engine.Engine
+	name string
+	info engine.Info
+	err  error // Info failed: unreachable
+}
+
+// node is one Cassandra node and where its view is asked.
+type node struct {
+	name      string
+	swarmHost string
+	address   string
+	hostID    string
+	host      *host  // whose engine runs its container; nil when unknown
+	container string // "" when there is none to ask
+	// why, when container is "", says why not.
+	why    ring.Unavailable
+	whyErr error
+}
+
+type gather struct {
+	cfg   Config
+	res   *Result
+	hosts []*host
+	byID  map[string]*host // swarm node ID -> host
+	mu    sync.Mutex
+	nodes []*node
+}
+
+func (g *gather) note(format string, args ...any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.res.Notes = append(g.res.Notes, fmt.Sprintf(format, args...))
+}
+
+func (g *gather) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, g.cfg.EngineTimeout)
+}
+
+// swarmView is what the manager says about the cluster's services.
+type swarmView struct {
+	manager  *host
+	services []engine.Service
+	tasks    map[string][]engine.Task // service name -> tasks, newest first
+	taskErr  map[string]error
+	nodes    map[string]engine.Node // swarm node ID -> node
+	others   []string               // clusters seen when this one has no service
+}
+
+// recordedNode is a node as bootstrap records it in Consul KV at
+// swarmcass/<cluster>/nodes/<name> (provision.NodeResult's JSON).
+type recordedNode struct {
+	Name      string `json:"name"`
+	SwarmNode string `json:"swarm_node"`
+	Host      string `json:"host"` // engine name
+	Address   string `json:"address"`
+	HostID    string `json:"host_id"`
+}
+
+// record is what Consul holds about the cluster.
+type record struct {
+	known   bool
+	nodes   map[string]recordedNode
+	network string
+}
+
+// discover asks the engines, the manager and Consul at once, then matches
+// what they say node by node.
+func (g *gather) discover(ctx context.Context) {
+	g.byID = map[string]*host{}
+	for _, e := range g.cfg.Engines {
+		g.hosts = append(g.hosts, &host{e: e, name: e.Name()})
+	}
+	var wg sync.WaitGroup
+	for _, h := range g.hosts {
+		wg.Go(func() {
+			c, cancel := g.call(ctx)
+			defer cancel()
+			h.info, h.err = h.e.Info(c)
+		})
+	}
+	var rec record
+	wg.Go(func() { rec = g.record(ctx) })
+	wg.Wait()
+	for _, name := range slices.Sorted(maps.Keys(g.cfg.Broken)) {
+		g.hosts = append(g.hosts, &host{name: name, err: g.cfg.Broken[name]})
+	}
+	for _, h := range g.hosts {
+		if h.err != nil {
+			g.note("engine %s does not answer: %v", h.name, h.err)
+			continue
+		}
+		if h.info.Swarm.NodeID != "" {
+			g.byID[h.info.Swarm.NodeID] = h
+		}
+	}
+
+	var sw *swarmView
+	containers := map[string][]located{}
+	wg.Go(func() { sw = g.swarm(ctx) })
+	wg.Go(func() { containers = g.containers(ctx) })
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+
+	names := map[string]bool{}
+	if sw != nil {
+		for _, s := range sw.services {
+			names[s.Labels[engine.LabelNode]] = true
+		}
+	}
+	for name := range containers {
+		names[name] = true
+	}
+	for name := range rec.nodes {
+		names[name] = true
+	}
+	delete(names, "")
+	g.res.Found = len(names) > 0
+	anyEngine := slices.ContainsFunc(g.hosts, func(h *host) bool { return h.err == nil })
+	g.res.Judgeable = sw != nil || rec.known || anyEngine
+	if !g.res.Found && sw != nil {
+		g.res.OtherClusters = sw.others
+	}
+
+	network := g.cfg.Network
+	if network == "" {
+		network = rec.network
+	}
+	for _, name := range sortedNodeNames(names) {
+		n := g.place(name, sw, containers[name], rec, network)
+		g.nodes = append(g.nodes, n)
+		g.res.Input.Expected = append(g.res.Input.Expected, ring.ExpectedNode{
+			Name: n.name, SwarmHost: n.swarmHost, Address: n.address, HostID: n.hostID,
+		})
+	}
+}
+
+// sortedNodeNames orders cass2 before cass10.
+func sortedNodeNames(set map[string]bool) []string {
+	names := slices.Collect(maps.Keys(set))
+	sort.Slice(names, func(i, j int) bool {
+		a, b := names[i], names[j]
+		if len(a) != len(b) && strings.TrimRight(a, "0123456789") == strings.TrimRight(b, "0123456789") {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
+	return names
+}
+
+// swarm asks the first engine that answers as a manager for the cluster's
+// services and their tasks; nil when no manager answered.
+func (g *gather) swarm(ctx context.Context) *swarmView {
+	labels := engine.Labels{engine.LabelCluster: g.cfg.Cluster, engine.LabelRole: engine.RoleCassandra}
+	var tried []string
+	for _, h := range g.hosts {
+		if h.err != nil || !h.info.Swarm.Manager {
+			continue
+		}
+		c, cancel := g.call(ctx)
+		services, err := h.e.ServiceList(c, labels)
+		cancel()
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s: %v", h.name, err))
+			continue
+		}
+		sw := &swarmView{manager: h, services: services, tasks: map[string][]engine.Task{},
+			taskErr: map[string]error{}, nodes: map[string]engine.Node{}}
+		g.tasks(ctx, sw)
+		if len(services) == 0 {
+			sw.others = g.otherClusters(ctx, h)
+		}
+		return sw
+	}
+	if len(tried) > 0 {
+		g.note("no swarm manager answered (%s); nodes are found from the engines' containers and the Consul record", strings.Join(tried, "; "))
+	} else {
+		g.note("no engine that answered is a swarm manager; nodes are found from the engines' containers and the Consul record")
+	}
+	return nil
+}
+
+// tasks lists each service's tasks and the swarm's nodes, at once.
+func (g *gather) tasks(ctx context.Context, sw *swarmView) {
+	var mu sync.Mutex
+	eg := errgroup.Group{}
+	eg.SetLimit(g.cfg.Parallel)
+	for _, s := range sw.services {
+		eg.Go(func() error {
+			c, cancel := g.call(ctx)
+			defer cancel()
+			ts, err := sw.manager.e.TaskList(c, s.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				sw.taskErr[s.Name] = err
+			} else {
+				sw.tasks[s.Name] = ts
+			}
+			return nil
+		})
+	}
+	eg.Go(func() error {
+		c, cancel := g.call(ctx)
+		defer cancel()
+		ns, err := sw.manager.e.NodeList(c)
+		if err != nil {
+			g.note("list the swarm's nodes on %s: %v", sw.manager.name, err)
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range ns {
+			sw.nodes[n.ID] = n
+		}
+		return nil
+	})
+	_ = eg.Wait()
+}
+
+// otherClusters lists the clusters whose Cassandra services the manager runs.
+func (g *gather) otherClusters(ctx context.Context, h *host) []string {
+	c, cancel := g.call(ctx)
+	defer cancel()
+	all, err := h.e.ServiceList(c, engine.Labels{engine.LabelRole: engine.RoleCassandra})
+	if err != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, s := range all {
+		if name := s.Labels[engine.LabelCluster]; name != "" {
+			set[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// located is a node's container on an engine.
+type located struct {
+	host *host
+	c    engine.Container
+}
+
+// containers lists the cluster's Cassandra containers on every engine that
+// answers, by node name.
+func (g *gather) containers(ctx context.Context) map[string][]located {
+	labels := engine.Labels{engine.LabelCluster: g.cfg.Cluster, engine.LabelRole: engine.RoleCassandra}
+	out := map[string][]located{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range g.hosts {
+		if h.err != nil {
+			continue
+		}
+		wg.Go(func() {
+			c, cancel := g.call(ctx)
+			defer cancel()
+			cs, err := h.e.ContainerList(c, labels)
+			if err != nil {
+				g.note("list containers on %s: %v", h.name, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ct := range cs {
+				name := ct.Labels[engine.LabelNode]
+				out[name] = append(out[name], located{h, ct})
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// record reads the cluster's record from Consul KV.
+func (g *gather) record(ctx context.Context) record {
+	rec := record{nodes: map[string]recordedNode{}}
+	if g.cfg.Consul == nil {
+		return rec
+	}
+	c, cancel := g.call(ctx)
+	defer cancel()
+	prefix := "swarmcass/" + g.cfg.Cluster + "/"
+	kv, err := g.cfg.Consul.KV(c, prefix)
+	if err != nil {
+		g.note("Consul does not answer, so the record's host IDs and the Consul checks are not judged: %v", err)
+		return rec
+	}
+	rec.known = true
+	for key, value := range kv {
+		rest := strings.TrimPrefix(key, prefix)
+		switch {
+		case rest == "network":
+			var n struct{ Name string }
+			if err := json.Unmarshal(value, &n); err == nil {
+				rec.network = n.Name
+			}
+		case strings.HasPrefix(rest, "nodes/"):
+			var nr recordedNode
+			if err := json.Unmarshal(value, &nr); err != nil {
+				g.note("Consul key %s is not a node record: %v", key, err)
+				continue
+			}
+			if nr.Name == "" {
+				nr.Name = strings.TrimPrefix(rest, "nodes/")
+			}
+			rec.nodes[nr.Name] = nr
+		}
+	}
+	return rec
+}
+
+// place decides where node name's view is asked: the container of its
+// newest running task, else a running container an engine holds, else
+// nowhere, with the reason.
+func (g *gather) place(name string, sw *swarmView, cs []located, rec record, network string) *node {
+	n := &node{name: name}
+	r, inRecord := rec.nodes[name]
+	if inRecord {
+		n.hostID, n.address, n.swarmHost = r.HostID, r.Address, r.Host
+	}
+	setAddr := func(addrs map[string]string) {
+		if a := pickAddress(addrs, network); a != "" {
+			n.address = a
+		}
+	}
+	// hostOf names the engine of a swarm node.
+	hostOf := func(nodeID string) (*host, string) {
+		if h, ok := g.byID[nodeID]; ok {
+			return h, h.name
+		}
+		if inRecord && r.SwarmNode == nodeID && r.Host != "" {
+			return g.hostNamed(r.Host), r.Host
+		}
+		if sw != nil {
+			if sn, ok := sw.nodes[nodeID]; ok {
+				return g.hostNamed(sn.Hostname), sn.Hostname
+			}
+		}
+		return nil, nodeID
+	}
+
+	var svc *engine.Service
+	if sw != nil {
+		for i := range sw.services {
+			if sw.services[i].Labels[engine.LabelNode] == name {
+				svc = &sw.services[i]
+			}
+		}
+	}
+	switch {
+	case svc != nil && sw.taskErr[svc.Name] == nil:
+		tasks := sw.tasks[svc.Name]
+		if len(tasks) == 0 {
+			n.unavailable(ring.ContainerGone, fmt.Errorf("service %s has no task", svc.Name))
+			return n
+		}
+		t := tasks[0]
+		nodeID := t.NodeID
+		if nodeID == "" {
+			nodeID = pinnedNode(svc.Spec.Constraints)
+		}
+		for _, old := range tasks {
+			if nodeID == "" {
+				nodeID = old.NodeID
+			}
+			if len(t.Addresses) == 0 {
+				setAddr(old.Addresses)
+			}
+		}
+		setAddr(t.Addresses)
+		h, hostName := hostOf(nodeID)
+		if hostName != "" {
+			n.swarmHost = hostName
+		}
+		switch {
+		case h != nil && h.err != nil:
+			n.unavailable(ring.EngineUnreachable, h.err)
+		case t.State != "running":
+			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, taskWhy(t)))
+		case h == nil:
+			n.unavailable(ring.EngineUnreachable, fmt.Errorf("its task runs on swarm node %s, which is none of the given engines; name its engine with --swarm, --context or --host", hostName))
+		default:
+			n.host, n.container = h, t.ContainerID
+		}
+		return n
+	case svc == nil && sw != nil && g.res.Found && len(cs) == 0:
+		// The manager answered and has no service for the node.
+		n.unavailable(ring.ContainerGone, fmt.Errorf("the swarm has no service for %s", name))
+		return n
+	}
+	// No answer from the manager for this node: look at the containers.
+	if svc != nil {
+		g.note("list tasks of %s: %v", svc.Name, sw.taskErr[svc.Name])
+	}
+	slices.SortFunc(cs, func(a, b located) int { return b.c.StartedAt.Compare(a.c.StartedAt) })
+	for _, l := range cs {
+		if l.c.Running {
+			n.host, n.container, n.swarmHost = l.host, l.c.ID, l.host.name
+			setAddr(l.c.Networks)
+			return n
+		}
+	}
+	if len(cs) > 0 {
+		l := cs[0]
+		n.swarmHost = l.host.name
+		setAddr(l.c.Networks)
+		n.unavailable(ring.ContainerGone, fmt.Errorf("its container %s on %s is %s", l.c.Name, l.host.name, l.c.State))
+		return n
+	}
+	if h := g.hostNamed(n.swarmHost); h != nil && h.err != nil {
+		n.unavailable(ring.EngineUnreachable, h.err)
+		return n
+	}
+	if n.swarmHost != "" && g.hostNamed(n.swarmHost) != nil {
+		n.unavailable(ring.ContainerGone, fmt.Errorf("no container of %s on %s", name, n.swarmHost))
+		return n
+	}
+	n.unavailable(ring.EngineUnreachable, errors.New("no swarm manager answered and no engine that answered holds its container"))
+	return n
+}
+
+func (n *node) unavailable(why ring.Unavailable, err error) { n.why, n.whyErr = why, err }
+
+func (g *gather) hostNamed(name string) *host {
+	for _, h := range g.hosts {
+		if h.name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// pickAddress is the address on network, or the only one besides ingress.
+func pickAddress(addrs map[string]string, network string) string {
+	if network != "" {
+		return addrs[network]
+	}
+	var found []string
+	for name, a := range addrs {
+		if name != "ingress" && a != "" {
+			found = append(found, a)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ""
+}
+
+// pinnedNode is X of a node.id==X constraint.
+func pinnedNode(constraints []string) string {
+	for _, c := range constraints {
+		if k, v, ok := strings.Cut(strings.ReplaceAll(c, " ", ""), "=="); ok && k == "node.id" {
+			return v
+		}
+	}
+	return ""
+}
+
+func taskWhy(t engine.Task) string {
+	switch {
+	case t.Err != "":
+		return ": " + t.Err
+	case t.Message != "":
+		return ": " + t.Message
+	}
+	return ""
+}

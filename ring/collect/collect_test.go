@@ -1,0 +1,521 @@
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/ring"
+)
+
+const (
+	schemaA = "59adb24e-f3cd-3e02-97f0-5b395827453f"
+	schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
+	image   = "10.0.0.2:5000/swarmcass/cassandra@sha256:abc"
+)
+
+// lab is a swarm of fakes running one Cassandra service per node, as
+// bootstrap leaves it, with a Consul record and a simulated ring that
+// answers nodetool.
+type lab struct {
+	t      *testing.T
+	w      *enginetest.World
+	infra  *enginetest.Fake
+	swarm  []*enginetest.Fake
+	consul *fakeConsul
+	addrs  map[string]string // node -> overlay address
+	ids    map[string]string // node -> host ID
+	names  []string
+
+	mu sync.Mutex
+	// codes[viewer][subject] overrides "UN"; "-" leaves the subject out.
+	codes map[string]map[string]string
+	// schema[viewer] overrides schemaA.
+	schema map[string]string
+	// answer[node] replaces nodetool status's answer in node's container.
+	answer map[string]engine.ExecResult
+	// extra rows every view lists.
+	extra    []string
+	inflight int
+	most     int
+	delay    time.Duration
+}
+
+func newLab(t *testing.T, machines, nodes int) *lab {
+	t.Helper()
+	ctx := context.Background()
+	l := &lab{t: t, w: enginetest.NewWorld(), addrs: map[string]string{}, ids: map[string]string{},
+		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{},
+		consul: &fakeConsul{kv: map[string][]byte{}}}
+	l.infra = l.w.NewFake("infra", "10.0.0.2")
+	for i := 0; i < machines; i++ {
+		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
+		f.AddImage(image)
+		l.swarm = append(l.swarm, f)
+	}
+	must(t, l.swarm[0].SwarmInit(ctx, "10.0.0.10"))
+	sw, err := l.swarm[0].SwarmInspect(ctx)
+	must(t, err)
+	for _, f := range l.swarm[1:] {
+		must(t, f.SwarmJoin(ctx, f.Addr(), "10.0.0.10:2377", sw.WorkerToken))
+	}
+	_, err = l.swarm[0].NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Attachable: true, Subnet: "10.0.1.0/24"})
+	must(t, err)
+	l.consul.kv["swarmcass/test/network"] = []byte(`{"name":"swarmcass","subnet":"10.0.1.0/24","encrypted":false}`)
+	for k := 1; k <= nodes; k++ {
+		l.addNode(ctx, "test", k, l.swarm[(k-1)%machines], "any")
+	}
+	l.w.Exec = l.exec
+	return l
+}
+
+// addNode creates node k's service pinned to f, records it in Consul and
+// registers a passing check, as bootstrap does.
+func (l *lab) addNode(ctx context.Context, cluster string, k int, f *enginetest.Fake, restart string) {
+	name := fmt.Sprintf("cass%d", k)
+	info, err := f.Info(ctx)
+	must(l.t, err)
+	labels := engine.Labels{engine.LabelCluster: cluster, engine.LabelRole: engine.RoleCassandra, engine.LabelNode: name}
+	_, err = l.swarm[0].ServiceCreate(ctx, engine.ServiceSpec{
+		Name: cluster + "-" + name, Image: image, Labels: labels, ContainerLabels: labels, Hostname: name,
+		Networks: []string{"swarmcass"}, DNSRR: true, Constraints: []string{"node.id==" + info.Swarm.NodeID},
+		RestartCondition: restart,
+	})
+	must(l.t, err)
+	if cluster != "test" {
+		return
+	}
+	tasks, err := l.swarm[0].TaskList(ctx, cluster+"-"+name)
+	must(l.t, err)
+	addr := tasks[0].Addresses["swarmcass"]
+	id := fmt.Sprintf("%08x-8e0e-4b51-9bb0-4a5b7ed0d1a7", k)
+	l.addrs[name], l.ids[name] = addr, id
+	l.names = append(l.names, name)
+	rec, _ := json.Marshal(map[string]any{"name": name, "swarm_node": info.Swarm.NodeID, "host": f.Name(), "address": addr, "host_id": id, "state": "UN"})
+	l.consul.kv["swarmcass/test/nodes/"+name] = rec
+	l.consul.checks = append(l.consul.checks, ConsulCheck{ServiceID: "swarmcass-test-" + name, Tags: []string{"test", name},
+		Meta: map[string]string{"node": name}, Name: "CQL on " + f.Addr() + ":9042", Status: "passing"})
+}
+
+func (l *lab) config() Config {
+	cfg := Config{Cluster: "test", Consul: l.consul, ExecTimeout: time.Second, EngineTimeout: time.Second}
+	for _, f := range l.swarm {
+		cfg.Engines = append(cfg.Engines, f)
+	}
+	cfg.Engines = append(cfg.Engines, l.infra)
+	return cfg
+}
+
+func (l *lab) setCode(viewer, subject, code string) {
+	if l.codes[viewer] == nil {
+		l.codes[viewer] = map[string]string{}
+	}
+	l.codes[viewer][subject] = code
+}
+
+// exec answers nodetool status and describecluster in a node's container.
+func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+	viewer := c.Labels[engine.LabelNode]
+	l.mu.Lock()
+	l.inflight++
+	l.most = max(l.most, l.inflight)
+	delay := l.delay
+	l.mu.Unlock()
+	time.Sleep(delay)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight--
+	if ans, ok := l.answer[viewer]; ok {
+		return ans, nil
+	}
+	switch strings.Join(cmd, " ") {
+	case "nodetool status":
+		var b strings.Builder
+		b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
+		b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+		for _, n := range l.names {
+			code := "UN"
+			if o, ok := l.codes[viewer][n]; ok {
+				code = o
+			}
+			if code == "-" {
+				continue
+			}
+			fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, l.addrs[n], "104.38 KiB", 16, "33.3%", l.ids[n])
+		}
+		for i, a := range l.extra {
+			fmt.Fprintf(&b, "UN  %-9s  %-10s  %-6d  %-16s  %08x-0000-4000-8000-000000000000  rack1\n", a, "1 KiB", 16, "0.0%", 100+i)
+		}
+		return engine.ExecResult{Stdout: b.String()}, nil
+	case "nodetool describecluster":
+		version := schemaA
+		if v, ok := l.schema[viewer]; ok {
+			version = v
+		}
+		var eps []string
+		for _, n := range l.names {
+			eps = append(eps, l.addrs[n])
+		}
+		out := "Cluster Information:\n\tName: test\n\tSnitch: org.apache.cassandra.locator.SimpleSnitch\n\tDynamicEndPointSnitch: enabled\n" +
+			"\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner\n\tSchema versions:\n\t\t" + version + ": [" + strings.Join(eps, ", ") + "]\n\n"
+		return engine.ExecResult{Stdout: out}, nil
+	}
+	return engine.ExecResult{ExitCode: 127, Stderr: "unknown command " + strings.Join(cmd, " ")}, nil
+}
+
+type fakeConsul struct {
+	mu     sync.Mutex
+	kv     map[string][]byte
+	checks []ConsulCheck
+	down   error
+}
+
+func (c *fakeConsul) KV(ctx context.Context, prefix string) (map[string][]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down != nil {
+		return nil, c.down
+	}
+	out := map[string][]byte{}
+	for k, v := range c.kv {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func (c *fakeConsul) Checks(ctx context.Context, service, tag string) ([]ConsulCheck, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down != nil {
+		return nil, c.down
+	}
+	var out []ConsulCheck
+	for _, ch := range c.checks {
+		if service == ConsulService && contains(ch.Tags, tag) {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// judge gathers and judges, as swarmcass ring does.
+func judge(t *testing.T, cfg Config) (*Result, ring.Report) {
+	t.Helper()
+	res, err := Gather(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, ring.Judge(res.Input)
+}
+
+func viewOf(t *testing.T, res *Result, node string) ring.View {
+	t.Helper()
+	for _, v := range res.Input.Views {
+		if v.Node == node {
+			return v
+		}
+	}
+	t.Fatalf("no view of %s in %+v", node, res.Input.Views)
+	return ring.View{}
+}
+
+// problems joins the problems' texts, one a line.
+func problems(r ring.Report) string {
+	var b strings.Builder
+	for _, p := range r.Problems {
+		b.WriteString(p.Kind + ": " + p.Text + "\n")
+	}
+	return b.String()
+}
+
+func wantReport(t *testing.T, r ring.Report, verdict ring.Verdict, code int, texts ...string) {
+	t.Helper()
+	if r.Verdict != verdict || r.ExitCode != code {
+		t.Errorf("verdict %s exit %d, want %s exit %d; problems:\n%s", r.Verdict, r.ExitCode, verdict, code, problems(r))
+	}
+	all := problems(r)
+	for _, text := range texts {
+		if !strings.Contains(all, text) {
+			t.Errorf("no problem says %q; problems:\n%s", text, all)
+		}
+	}
+}
+
+func TestHealthyRing(t *testing.T) {
+	l := newLab(t, 3, 4)
+	res, r := judge(t, l.config())
+	wantReport(t, r, ring.Healthy, 0)
+	if !res.Found || !res.Judgeable || !res.Input.ChecksKnown || len(res.Input.Checks) != 4 {
+		t.Errorf("found %v judgeable %v checks known %v %+v", res.Found, res.Judgeable, res.Input.ChecksKnown, res.Input.Checks)
+	}
+	if len(res.Notes) != 0 {
+		t.Errorf("notes on a healthy lab: %q", res.Notes)
+	}
+	wantHosts := []string{"swarm-0", "swarm-1", "swarm-2", "swarm-0"}
+	for i, e := range res.Input.Expected {
+		name := fmt.Sprintf("cass%d", i+1)
+		if e.Name != name || e.SwarmHost != wantHosts[i] || e.Address != l.addrs[name] || e.HostID != l.ids[name] {
+			t.Errorf("expected node %d = %+v, want %s on %s at %s", i, e, name, wantHosts[i], l.addrs[name])
+		}
+	}
+	for _, row := range r.Rows {
+		if row.Code != "UN" || row.Agree != 4 || row.Views != 4 {
+			t.Errorf("row %+v", row)
+		}
+	}
+	if len(res.Timings.Execs) != 8 {
+		t.Errorf("%d nodetool runs timed, want 8 (status and describecluster on 4 nodes): %+v", len(res.Timings.Execs), res.Timings.Execs)
+	}
+	for _, e := range res.Timings.Execs {
+		if !e.OK || e.Seconds < 0 || (e.Command != "nodetool status" && e.Command != "nodetool describecluster") {
+			t.Errorf("exec timing %+v", e)
+		}
+	}
+	if res.Timings.Seconds < res.Timings.NodetoolSeconds {
+		t.Errorf("timings %+v", res.Timings)
+	}
+}
+
+func TestDegradedVerdicts(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		setup func(l *lab, cfg *Config)
+		texts []string
+		view  string           // a node whose view is unavailable
+		why   ring.Unavailable // and why
+	}{
+		{"container stopped under a running task", func(l *lab, cfg *Config) {
+			tasks, _ := l.swarm[0].TaskList(ctx, "test-cass3")
+			must(l.t, l.swarm[2].ContainerStop(ctx, tasks[0].ContainerID, 0))
+			l.setCode("cass1", "cass3", "DN")
+			l.setCode("cass2", "cass3", "DN")
+		}, []string{"no view from cass3: container gone", "cass3 is down, normal (DN) in the views of cass1, cass2"}, "cass3", ring.ContainerGone},
+		{"task failed and not restarted", func(l *lab, cfg *Config) {
+			l.addNode(ctx, "test", 4, l.swarm[0], "none")
+			must(l.t, l.w.KillTask("test-cass4", "task: non-zero exit (137)"))
+			l.setCode("cass1", "cass4", "DN")
+		}, []string{"no view from cass4: container gone: its newest task is failed: task: non-zero exit (137)", "cass4 is down"}, "cass4", ring.ContainerGone},
+		{"daemon starting", func(l *lab, cfg *Config) {
+			l.answer["cass2"] = engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}
+			l.setCode("cass1", "cass2", "UJ")
+		}, []string{"no view from cass2: nodetool cannot connect", "cass2 is up, joining (UJ) in cass1's view"}, "cass2", ring.DaemonStarting},
+		{"nodetool fails", func(l *lab, cfg *Config) {
+			l.answer["cass1"] = engine.ExecResult{ExitCode: 2, Stderr: "error: Keyspace does not exist\n-- StackTrace --\nat x"}
+		}, []string{"no view from cass1: nodetool failed: nodetool status exited 2: error: Keyspace does not exist"}, "cass1", ring.NodetoolFailed},
+		{"nodetool prints what the parser does not know", func(l *lab, cfg *Config) {
+			l.answer["cass1"] = engine.ExecResult{Stdout: "Hello\n"}
+		}, []string{"no view from cass1: nodetool failed: ", "Hello"}, "cass1", ring.NodetoolFailed},
+		{"engine does not answer", func(l *lab, cfg *Config) {
+			down := errors.New("engine swarm-2 at tcp://10.0.0.12:2376 does not answer")
+			for _, m := range []string{"Info", "ContainerList", "Exec", "ContainerInspect"} {
+				l.swarm[2].Fail(m, down)
+			}
+			l.setCode("cass1", "cass3", "DN")
+			l.setCode("cass2", "cass3", "DN")
+		}, []string{"no view from cass3: engine unreachable: engine swarm-2", "cass3 is down"}, "cass3", ring.EngineUnreachable},
+		{"engine stops answering between discovery and exec", func(l *lab, cfg *Config) {
+			down := errors.New("connection refused")
+			l.swarm[1].Fail("Exec", down)
+			l.swarm[1].Fail("ContainerInspect", down)
+		}, []string{"no view from cass2: engine unreachable: connection refused"}, "cass2", ring.EngineUnreachable},
+		{"container removed before exec", func(l *lab, cfg *Config) {
+			l.swarm[1].Fail("Exec", fmt.Errorf("exec in ctr: %w", engine.ErrNotFound))
+		}, []string{"no view from cass2: container gone"}, "cass2", ring.ContainerGone},
+		{"nodetool hangs", func(l *lab, cfg *Config) {
+			cfg.ExecTimeout = 20 * time.Millisecond
+			cfg.Engines[1] = hanging{l.swarm[1]}
+		}, []string{"no view from cass2: nodetool failed: nodetool status gave no answer within 20ms"}, "cass2", ring.NodetoolFailed},
+		{"schema disagreement", func(l *lab, cfg *Config) {
+			l.schema["cass3"] = schemaB
+		}, []string{"2 schema versions"}, "", ""},
+		{"host ID differs from the record", func(l *lab, cfg *Config) {
+			l.ids["cass2"] = "ffffffff-8e0e-4b51-9bb0-4a5b7ed0d1a7"
+		}, []string{"cass2 has host ID ffffffff-8e0e-4b51-9bb0-4a5b7ed0d1a7 where the record says 00000002-"}, "", ""},
+		{"unexpected node", func(l *lab, cfg *Config) {
+			l.extra = []string{"10.0.1.99"}
+		}, []string{"unexpected node 10.0.1.99 (UN"}, "", ""},
+		{"node missing from a view", func(l *lab, cfg *Config) {
+			l.setCode("cass2", "cass1", "-")
+		}, []string{"cass1 (" + "10.0.1." /* address */}, "", ""},
+		{"consul check failing", func(l *lab, cfg *Config) {
+			l.consul.checks[0].Status, l.consul.checks[0].Output = "critical", "dial tcp 10.0.0.10:9042: connect: connection refused"
+		}, []string{`of cass1 is critical: dial tcp 10.0.0.10:9042`}, "", ""},
+		{"service removed but recorded", func(l *lab, cfg *Config) {
+			must(l.t, l.swarm[0].ServiceRemove(ctx, "test-cass3"))
+			l.setCode("cass1", "cass3", "-")
+			l.setCode("cass2", "cass3", "-")
+		}, []string{"no view from cass3: container gone: the swarm has no service for cass3", "cass3 (10.0.1."}, "cass3", ring.ContainerGone},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, 3, 3)
+			cfg := l.config()
+			tc.setup(l, &cfg)
+			res, r := judge(t, cfg)
+			wantReport(t, r, ring.Degraded, 1, tc.texts...)
+			if tc.view != "" {
+				if v := viewOf(t, res, tc.view); v.Status != nil || v.Unavailable != tc.why {
+					t.Errorf("view of %s: unavailable %q (%v), want %q", tc.view, v.Unavailable, v.Err, tc.why)
+				}
+			}
+		})
+	}
+}
+
+// hanging is an engine whose nodetool never answers before ctx ends.
+type hanging struct{ *enginetest.Fake }
+
+func (h hanging) Exec(ctx context.Context, id string, cmd []string) (engine.ExecResult, error) {
+	<-ctx.Done()
+	return engine.ExecResult{}, ctx.Err()
+}
+
+// With the manager's engine down, nodes are found from the other engines'
+// containers and the record; the manager's node is reported unreachable.
+func TestManagerDown(t *testing.T) {
+	l := newLab(t, 3, 3)
+	l.swarm[0].Fail("Info", errors.New("engine swarm-0 does not answer"))
+	l.setCode("cass2", "cass1", "DN")
+	l.setCode("cass3", "cass1", "DN")
+	res, r := judge(t, l.config())
+	wantReport(t, r, ring.Degraded, 1, "no view from cass1: engine unreachable: engine swarm-0 does not answer", "cass1 is down, normal (DN) in the views of cass2, cass3")
+	if got := strings.Join(res.Notes, "\n"); !strings.Contains(got, "no engine that answered is a swarm manager") {
+		t.Errorf("notes %q", got)
+	}
+	for _, e := range res.Input.Expected {
+		if e.Address != l.addrs[e.Name] {
+			t.Errorf("%s at %q, want %s", e.Name, e.Address, l.addrs[e.Name])
+		}
+	}
+	if r.ViewsAnswered != 2 {
+		t.Errorf("%d views answered", r.ViewsAnswered)
+	}
+}
+
+// Without Consul the ring is still judged, from the swarm alone.
+func TestConsulDown(t *testing.T) {
+	l := newLab(t, 3, 3)
+	l.consul.down = errors.New("dial tcp 10.0.0.2:8500: connect: connection refused")
+	res, r := judge(t, l.config())
+	wantReport(t, r, ring.Healthy, 0)
+	if res.Input.ChecksKnown || !strings.Contains(strings.Join(res.Notes, "\n"), "Consul does not answer") {
+		t.Errorf("checks known %v, notes %q", res.Input.ChecksKnown, res.Notes)
+	}
+	for _, e := range res.Input.Expected {
+		if e.HostID != "" || e.Address != l.addrs[e.Name] {
+			t.Errorf("expected %+v", e)
+		}
+	}
+}
+
+func TestUnknownVerdicts(t *testing.T) {
+	t.Run("no such cluster", func(t *testing.T) {
+		l := newLab(t, 3, 3)
+		l.addNode(context.Background(), "other", 1, l.swarm[1], "any")
+		cfg := l.config()
+		cfg.Cluster = "nope"
+		res, r := judge(t, cfg)
+		wantReport(t, r, ring.Unknown, 2, `no nodes found for cluster "nope"`)
+		if res.Found || !res.Judgeable || strings.Join(res.OtherClusters, ",") != "other,test" {
+			t.Errorf("found %v judgeable %v others %q", res.Found, res.Judgeable, res.OtherClusters)
+		}
+	})
+	t.Run("every engine and Consul down", func(t *testing.T) {
+		l := newLab(t, 3, 3)
+		for _, f := range append(l.swarm, l.infra) {
+			f.Fail("Info", errors.New("no route to host"))
+		}
+		l.consul.down = errors.New("no route to host")
+		res, r := judge(t, l.config())
+		wantReport(t, r, ring.Unknown, 2)
+		if res.Judgeable || res.Found {
+			t.Errorf("judgeable %v found %v", res.Judgeable, res.Found)
+		}
+	})
+	t.Run("every engine down, Consul up", func(t *testing.T) {
+		l := newLab(t, 3, 3)
+		for _, f := range append(l.swarm, l.infra) {
+			f.Fail("Info", errors.New("no route to host"))
+		}
+		res, r := judge(t, l.config())
+		wantReport(t, r, ring.Unknown, 2, "no view from cass1: engine unreachable: no route to host", "no node answered")
+		if !res.Found || len(res.Input.Expected) != 3 {
+			t.Errorf("found %v, expected %+v", res.Found, res.Input.Expected)
+		}
+	})
+	t.Run("every daemon starting", func(t *testing.T) {
+		l := newLab(t, 2, 2)
+		for _, n := range l.names {
+			l.answer[n] = engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n"}
+		}
+		_, r := judge(t, l.config())
+		wantReport(t, r, ring.Unknown, 2, "no view from cass2: nodetool cannot connect")
+	})
+}
+
+// An engine no client could be made for is reported like one that does
+// not answer.
+func TestBrokenEngine(t *testing.T) {
+	l := newLab(t, 3, 3)
+	cfg := l.config()
+	cfg.Engines = append(cfg.Engines[:2:2], l.infra)
+	cfg.Broken = map[string]error{"swarm-2": errors.New("bad TLS files")}
+	_, r := judge(t, cfg)
+	wantReport(t, r, ring.Degraded, 1, "no view from cass3: engine unreachable: bad TLS files")
+}
+
+// Nodes are asked at once, no more than Parallel at a time.
+func TestBoundedConcurrency(t *testing.T) {
+	l := newLab(t, 3, 12)
+	l.delay = 20 * time.Millisecond
+	cfg := l.config()
+	cfg.Parallel = 4
+	res, r := judge(t, cfg)
+	wantReport(t, r, ring.Healthy, 0)
+	if l.most < 2 || l.most > 4 {
+		t.Errorf("%d nodetool runs at once, want 2 to 4", l.most)
+	}
+	sum, longest := res.Timings.ExecStats()
+	if len(res.Timings.Execs) != 24 || longest < 0.02 || sum < 24*0.02 {
+		t.Errorf("%d execs, sum %.3fs, longest %.3fs", len(res.Timings.Execs), sum, longest)
+	}
+	// cass10 sorts after cass9.
+	if got := res.Input.Expected[9].Name; got != "cass10" {
+		t.Errorf("tenth node is %s", got)
+	}
+}
+
+func TestGatherHonoursContext(t *testing.T) {
+	l := newLab(t, 1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Gather(ctx, l.config()); !errors.Is(err, context.Canceled) {
+		t.Errorf("Gather on a cancelled context: %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodetool"
+	"github.com/swarmcass/swarmcass/ring"
+)
+
+// views runs nodetool in every placed node's container, Parallel at a
+// time, and asks Consul for the checks meanwhile.
+func (g *gather) views(ctx context.Context) {
+	views := make([]ring.View, len(g.nodes))
+	execs := make([][]Exec, len(g.nodes))
+	eg := errgroup.Group{}
+	eg.SetLimit(g.cfg.Parallel)
+	// The checks go first, so they do not wait for a slot behind the nodes.
+	eg.Go(func() error {
+		g.checks(ctx)
+		return nil
+	})
+	for i, n := range g.nodes {
+		eg.Go(func() error {
+			views[i], execs[i] = g.view(ctx, n)
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	g.res.Input.Views = views
+	for _, e := range execs {
+		g.res.Timings.Execs = append(g.res.Timings.Execs, e...)
+	}
+}
+
+// view asks one node for its view: nodetool status, then, when that
+// answered, nodetool describecluster.
+func (g *gather) view(ctx context.Context, n *node) (ring.View, []Exec) {
+	v := ring.View{Node: n.name}
+	if n.container == "" {
+		v.Unavailable, v.Err = n.why, n.whyErr
+		return v, nil
+	}
+	var execs []Exec
+	out, ex, err := g.nodetool(ctx, n, "status")
+	execs = append(execs, ex)
+	if err == nil {
+		v.Status, err = nodetool.ParseStatus(out)
+		if err != nil {
+			v.Unavailable = ring.NodetoolFailed
+		}
+	} else {
+		v.Unavailable = g.classify(ctx, n, err)
+	}
+	if v.Status == nil {
+		v.Err = err
+		return v, execs
+	}
+	out, ex, err = g.nodetool(ctx, n, "describecluster")
+	execs = append(execs, ex)
+	if err == nil {
+		v.Describe, err = nodetool.ParseDescribeCluster(out)
+	}
+	v.DescribeErr = err
+	return v, execs
+}
+
+// execError is an Exec call that failed (not nodetool exiting non-zero).
+type execError struct{ err error }
+
+func (e *execError) Error() string { return e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
+
+// nodetool runs `nodetool sub` in the node's container under ExecTimeout
+// and returns its standard output. nodetool's connection failure comes
+// back as a *nodetool.ConnectError, an Exec failure as an *execError.
+func (g *gather) nodetool(ctx context.Context, n *node, sub string) (string, Exec, error) {
+	ex := Exec{Node: n.name, Command: "nodetool " + sub}
+	c, cancel := context.WithTimeout(ctx, g.cfg.ExecTimeout)
+	defer cancel()
+	t0 := time.Now()
+	res, err := n.host.e.Exec(c, n.container, []string{"nodetool", sub})
+	ex.Seconds = time.Since(t0).Seconds()
+	switch {
+	case err != nil && c.Err() != nil && ctx.Err() == nil:
+		return "", ex, fmt.Errorf("nodetool %s gave no answer within %s", sub, g.cfg.ExecTimeout)
+	case err != nil:
+		return "", ex, &execError{err}
+	case res.ExitCode != 0:
+		if ce, ok := nodetool.ParseConnectError(res.Stderr); ok {
+			return "", ex, ce
+		}
+		msg := strings.TrimSpace(res.Stderr)
+		if msg == "" {
+			msg = strings.TrimSpace(res.Stdout)
+		}
+		return "", ex, fmt.Errorf("nodetool %s exited %d: %s", sub, res.ExitCode, firstLines(msg, 3))
+	}
+	ex.OK = true
+	return res.Stdout, ex, nil
+}
+
+// classify says why nodetool status gave no view. An Exec failure is
+// looked into: a container that is gone or stopped, or an engine that no
+// longer answers.
+func (g *gather) classify(ctx context.Context, n *node, err error) ring.Unavailable {
+	var ce *nodetool.ConnectError
+	var ee *execError
+	switch {
+	case errors.As(err, &ce):
+		return ring.DaemonStarting
+	case !errors.As(err, &ee):
+		return ring.NodetoolFailed
+	case errors.Is(err, engine.ErrNotFound):
+		return ring.ContainerGone
+	}
+	c, cancel := g.call(ctx)
+	defer cancel()
+	ct, ierr := n.host.e.ContainerInspect(c, n.container)
+	switch {
+	case errors.Is(ierr, engine.ErrNotFound), ierr == nil && !ct.Running:
+		return ring.ContainerGone
+	case ierr != nil:
+		return ring.EngineUnreachable
+	}
+	return ring.NodetoolFailed
+}
+
+// checks asks Consul for the checks of the cluster's nodes.
+func (g *gather) checks(ctx context.Context) {
+	if g.cfg.Consul == nil {
+		return
+	}
+	c, cancel := g.call(ctx)
+	defer cancel()
+	cs, err := g.cfg.Consul.Checks(c, ConsulService, g.cfg.Cluster)
+	if err != nil {
+		g.note("Consul checks not judged: %v", err)
+		return
+	}
+	in := &g.res.Input
+	in.ChecksKnown = true
+	for _, ch := range cs {
+		in.Checks = append(in.Checks, ring.Check{Node: g.checkNode(ch), Name: ch.Name, Status: ch.Status, Output: ch.Output})
+	}
+}
+
+// checkNode names the node a check belongs to: its service's "node" meta,
+// else its tag that is not the cluster's name.
+func (g *gather) checkNode(ch ConsulCheck) string {
+	if name := ch.Meta["node"]; name != "" {
+		return name
+	}
+	for _, tag := range ch.Tags {
+		if tag != g.cfg.Cluster {
+			return tag
+		}
+	}
+	return strings.TrimPrefix(ch.ServiceID, "swarmcass-"+g.cfg.Cluster+"-")
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "...")
+	}
+	return strings.Join(lines, " / ")
+}
