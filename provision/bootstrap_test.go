@@ -367,3 +367,16 @@ func TestRecreatesNodeWhoseTaskKeepsFailing(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildsBuiltInImageByDefault(t *testing.T) {
+	l := newLab(t, 1)
+	cfg := l.config(1)
+	cfg.ImageDir = "" // swarmcass's own cassandra-image/, embedded
+	res := bootstrap(t, cfg)
+	if index(l.w.Log(), "ImageBuild swarmcass/cassandra:test") < 0 {
+		t.Errorf("no build of the built-in image:\n%s", strings.Join(l.w.Log(), "\n"))
+	}
+	if !strings.Contains(res.Image, "@sha256:") {
+		t.Errorf("nodes run %q, not a pinned digest", res.Image)
+	}
+}

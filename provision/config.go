@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/engine"
 )
 
@@ -58,10 +59,13 @@ type Config struct {
 	Encrypted     bool
 	ConsulImage   string
 	RegistryImage string
-	// ImageDir is the build context of the Cassandra image; Image, when
-	// set, is an image present on the infra engine used instead.
-	ImageDir string
-	Image    string
+	// ImageDir is the build context of the Cassandra image; empty means
+	// swarmcass's own cassandra-image/ (embedded in the binary) at
+	// CassandraVersion. Image, when set, is an image present on the infra
+	// engine used instead.
+	ImageDir         string
+	CassandraVersion string
+	Image            string
 	// Heap is MAX_HEAP_SIZE in bytes (HEAP_NEWSIZE is a quarter of it);
 	// Memory is each node's memory limit, twice the heap when zero.
 	Heap   int64
@@ -169,11 +173,13 @@ func (c Config) validate() []error {
 			errs = append(errs, hinted("write each --node-env as KEY=VALUE", "invalid --node-env %q", kv))
 		}
 	}
-	if c.Image == "" {
-		if c.ImageDir == "" {
-			errs = append(errs, hinted("run from the swarmcass source tree (it has cassandra-image/), or pass --image-dir DIR or --image REF",
-				"no Cassandra image: no build context given"))
-		} else if st, err := os.Stat(filepath.Join(c.ImageDir, "Dockerfile")); err != nil || st.IsDir() {
+	if c.Image == "" && c.ImageDir == "" {
+		if err := cassandraimage.CheckVersion(c.CassandraVersion); c.CassandraVersion != "" && err != nil {
+			errs = append(errs, withHint(err, "pass --cassandra-version 5.0 or 4.1 (or a full tag such as "+cassandraimage.DefaultVersion+")"))
+		}
+	}
+	if c.Image == "" && c.ImageDir != "" {
+		if st, err := os.Stat(filepath.Join(c.ImageDir, "Dockerfile")); err != nil || st.IsDir() {
 			errs = append(errs, hinted("pass --image-dir a directory holding a Dockerfile, or --image REF for an image on the infra host",
 				"image dir %s has no Dockerfile", c.ImageDir))
 		}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/registry"
 )
@@ -24,7 +26,20 @@ func ensureImage(ctx context.Context, r *run) error {
 	source := r.cfg.Image
 	if source == "" {
 		source = "swarmcass/cassandra:" + r.cfg.Cluster
-		if err := build(ctx, e, r.cfg.ImageDir, source, r.labels(engine.RoleCassandra, ""), debugWriter{r.p}); err != nil {
+		labels := r.labels(engine.RoleCassandra, "")
+		if r.cfg.ImageDir == "" {
+			// swarmcass's own image over the official one: the infra host
+			// pulls cassandra:VERSION while it builds.
+			spec, err := cassandraimage.BuildSpec(r.cfg.CassandraVersion, []string{source}, labels)
+			if err != nil {
+				return err
+			}
+			if err := e.ImageBuild(ctx, spec, debugWriter{r.p}); err != nil {
+				return withHint(fmt.Errorf("build the Cassandra image on %s: %w", r.infra.name(), err),
+					"the infra host must reach Docker Hub to pull cassandra:"+cmp.Or(r.cfg.CassandraVersion, cassandraimage.DefaultVersion)+
+						"; without it, pass --image REF for an image already there, or --image-dir DIR")
+			}
+		} else if err := build(ctx, e, r.cfg.ImageDir, source, labels, debugWriter{r.p}); err != nil {
 			return withHint(fmt.Errorf("build %s on %s: %w", r.cfg.ImageDir, r.infra.name(), err),
 				"fix the Dockerfile, or pass --image REF for an image already on the infra host")
 		}

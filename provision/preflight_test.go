@@ -18,6 +18,7 @@ func TestPreflightRefuses(t *testing.T) {
 	}{
 		{"no nodes", func(l *lab, cfg *Config) { cfg.Nodes = 0 }, "--nodes is 0"},
 		{"bad cluster name", func(l *lab, cfg *Config) { cfg.Cluster = "My_Cluster" }, `invalid cluster name "My_Cluster"`},
+		{"unsupported cassandra version", func(l *lab, cfg *Config) { cfg.ImageDir = ""; cfg.CassandraVersion = "3.11" }, `cassandra version "3.11" is not supported`},
 		{"image dir without Dockerfile", func(l *lab, cfg *Config) { cfg.ImageDir = t.TempDir() }, "has no Dockerfile"},
 		{"image not on infra", func(l *lab, cfg *Config) { cfg.Image = "cassandra:5.0" }, "--image cassandra:5.0 is not on the infra engine"},
 		{"bad node env", func(l *lab, cfg *Config) { cfg.NodeEnv = []string{"NOEQUALS"} }, `invalid --node-env "NOEQUALS"`},

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/swarmcass/swarmcass/engine"
+	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/provision"
@@ -63,7 +62,8 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
 	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created)")
 	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
-	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default ./cassandra-image)")
+	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
+	fs.StringVar(&o.cfg.CassandraVersion, "cassandra-version", "", "official cassandra image tag the built-in image builds on: 5.0 or 4.1 series (default "+cassandraimage.DefaultVersion+")")
 	fs.StringVar(&o.cfg.Image, "image", "", "use this image on the infra host instead of building one")
 	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap)")
@@ -93,31 +93,17 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		cfg.CQLPort = -1
 	}
 	cfg.ImageDir = o.imageDir
-	if cfg.ImageDir == "" && cfg.Image == "" {
-		if _, err := os.Stat(filepath.Join("cassandra-image", "Dockerfile")); err == nil {
-			cfg.ImageDir = "cassandra-image"
-		}
-	}
 
 	plan, err := hosts.Resolve(o.hosts)
 	if err != nil {
 		return err
 	}
-	clients := map[string]engine.Engine{}
-	defer func() {
-		for _, e := range clients {
-			e.Close()
-		}
-	}()
+	clients := engineClients{}
+	defer clients.closeAll()
 	connect := func(ep hosts.Endpoint) (provision.Host, error) {
-		e, ok := clients[ep.Host]
-		if !ok {
-			d, err := engine.NewDocker(ep.Name, ep.Host, ep.TLS)
-			if err != nil {
-				return provision.Host{}, fmt.Errorf("engine %s (%s): %w", ep.Name, ep.Host, err)
-			}
-			e = d
-			clients[ep.Host] = e
+		e, err := clients.connect(ep)
+		if err != nil {
+			return provision.Host{}, err
 		}
 		return provision.Host{Engine: e, Addr: ep.Addr}, nil
 	}
