@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	mobynetwork "github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
-
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/engine"
 )
@@ -203,28 +200,10 @@ func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
 	return &node{id: id, eng: s.eng, addr: c.Networks}
 }
 
-// networkConnecter is what engine.Engine lacks to attach a container to a
-// second network; an engine that has it is used, else the moby client.
-type networkConnecter interface {
-	NetworkConnect(ctx context.Context, network, container string, aliases []string) error
-}
-
 func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, network, id string, aliases []string) {
 	t.Helper()
-	if nc, ok := eng.(networkConnecter); ok {
-		if err := nc.NetworkConnect(ctx, network, id, aliases); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	cli, err := client.New(client.WithHost(eng.Host()))
-	if err != nil {
+	if err := eng.NetworkConnect(ctx, network, id, aliases); err != nil {
 		t.Fatal(err)
-	}
-	defer cli.Close()
-	opts := client.NetworkConnectOptions{Container: id, EndpointConfig: &mobynetwork.EndpointSettings{Aliases: aliases}}
-	if _, err := cli.NetworkConnect(ctx, network, opts); err != nil {
-		t.Fatalf("connect %s to network %s: %v", id, network, err)
 	}
 }
 

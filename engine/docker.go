@@ -444,6 +444,17 @@ func (d *Docker) NetworkRemove(ctx context.Context, name string) error {
 	return d.wrap(err, "remove network %s", name)
 }
 
+// networkEndpoint is network.EndpointSettings, named apart from the
+// parameter that names the network.
+type networkEndpoint = network.EndpointSettings
+
+func (d *Docker) NetworkConnect(ctx context.Context, network, container string, aliases []string) error {
+	_, err := d.cli.NetworkConnect(ctx, network, client.NetworkConnectOptions{
+		Container: container, EndpointConfig: &networkEndpoint{Aliases: aliases},
+	})
+	return d.wrap(err, "connect %s to network %s", container, network)
+}
+
 func (d *Docker) NetworkList(ctx context.Context, labels map[string]string) ([]Network, error) {
 	res, err := d.cli.NetworkList(ctx, client.NetworkListOptions{Filters: labelFilters(labels)})
 	if err != nil {

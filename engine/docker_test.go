@@ -91,8 +91,17 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	net2 := net + "-2"
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net2, Driver: "bridge", Subnet: "10.213.8.0/24", Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.NetworkRemove(context.Background(), net2) })
+	if err := d.NetworkConnect(ctx, net2, cid, []string{"alias-" + id}); err != nil {
+		t.Fatal(err)
+	}
 	c, err := d.ContainerInspect(ctx, name)
-	if err != nil || !c.Running || c.Networks[net] != "10.213.7.9" || c.Labels["swarmcass.test"] != id {
+	if err != nil || !c.Running || c.Networks[net] != "10.213.7.9" || c.Labels["swarmcass.test"] != id ||
+		!strings.HasPrefix(c.Networks[net2], "10.213.8.") {
 		t.Fatalf("inspect = %+v, %v", c, err)
 	}
 	list, err := d.ContainerList(ctx, labels)

@@ -437,6 +437,30 @@ func (f *Fake) NetworkRemove(ctx context.Context, name string) error {
 	return nil
 }
 
+func (f *Fake) NetworkConnect(ctx context.Context, network, id string, aliases []string) error {
+	if err := f.begin(ctx, "NetworkConnect"); err != nil {
+		return err
+	}
+	defer f.end()
+	c, err := f.container(id)
+	if err != nil {
+		return err
+	}
+	n := f.network(network)
+	if n == nil {
+		return fmt.Errorf("network %s: %w", network, engine.ErrNotFound)
+	}
+	if _, ok := c.Networks[network]; ok {
+		return fmt.Errorf("container %s is already on network %s: %w", c.Name, network, engine.ErrConflict)
+	}
+	c.Networks[network] = ""
+	if c.Running && len(n.Subnets) > 0 {
+		c.Networks[network] = hostAddr(n.Subnets[0], len(f.containers))
+	}
+	f.w.record(f, "NetworkConnect %s %s", network, c.Name)
+	return nil
+}
+
 func (f *Fake) NetworkList(ctx context.Context, labels map[string]string) ([]engine.Network, error) {
 	if err := f.begin(ctx, "NetworkList"); err != nil {
 		return nil, err
