@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/ring/collect"
+)
+
+// oneNode is a swarm of one fake engine running node cass1 of cluster
+// "test"; up says whether its nodetool shows it UN or DN.
+type oneNode struct {
+	mu    sync.Mutex
+	up    bool
+	execs int
+	onRun func(execs int)
+}
+
+func newOneNode(t *testing.T) (*oneNode, collect.Config) {
+	t.Helper()
+	ctx := context.Background()
+	w := enginetest.NewWorld()
+	f := w.NewFake("swarm-0", "10.0.0.10")
+	f.AddImage("cassandra:test")
+	if err := f.SwarmInit(ctx, "10.0.0.10"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Subnet: "10.0.1.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	labels := engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: "cass1"}
+	if _, err := f.ServiceCreate(ctx, engine.ServiceSpec{Name: "cass1", Image: "cassandra:test", Labels: labels, ContainerLabels: labels, Networks: []string{"swarmcass"}}); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := f.TaskList(ctx, "cass1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := tasks[0].Addresses["swarmcass"]
+	n := &oneNode{up: true}
+	w.Exec = func(_ *enginetest.Fake, _ engine.Container, cmd []string) (engine.ExecResult, error) {
+		n.mu.Lock()
+		n.execs++
+		code, execs, on := "DN", n.execs, n.onRun
+		if n.up {
+			code = "UN"
+		}
+		n.mu.Unlock()
+		if on != nil {
+			on(execs)
+		}
+		if cmd[1] == "describecluster" {
+			return engine.ExecResult{Stdout: "Cluster Information:\n\tName: test\n\tSnitch: s\n\tPartitioner: p\n\tSchema versions:\n\t\t59adb24e-f3cd-3e02-97f0-5b395827453f: [" + addr + "]\n"}, nil
+		}
+		return engine.ExecResult{Stdout: "Datacenter: dc1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n" +
+			"--  Address    Load       Tokens  Owns (effective)  Host ID                               Rack\n" +
+			code + "  " + addr + "   104.38 KiB  16      100.0%            2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7  rack1\n"}, nil
+	}
+	return n, collect.Config{Cluster: "test", Engines: []engine.Engine{f}, EngineTimeout: time.Second, ExecTimeout: time.Second}
+}
+
+func newRingRun(cfg collect.Config, output string) (*ringRun, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	o := &ringOptions{output: output, interval: time.Millisecond, verbose: true}
+	plan := &hosts.Plan{Source: "test", Infra: hosts.Endpoint{Name: "swarm-0"}}
+	return &ringRun{o: o, cfg: cfg, plan: plan, consul: "10.0.0.10:8500", stdout: &out, stderr: &errOut}, &out, &errOut
+}
+
+func exitCode(err error) int {
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.Code
+	}
+	return -1
+}
+
+func TestRingRound(t *testing.T) {
+	ctx := context.Background()
+	t.Run("healthy table", func(t *testing.T) {
+		_, cfg := newOneNode(t)
+		r, out, errOut := newRingRun(cfg, "table")
+		if err := r.round(ctx); err != nil {
+			t.Fatalf("healthy ring: %v", err)
+		}
+		if !strings.Contains(out.String(), "cass1") || !strings.Contains(out.String(), "Ring test is healthy") {
+			t.Errorf("table:\n%s", out)
+		}
+		if !strings.Contains(errOut.String(), "nodetool status") || !strings.Contains(errOut.String(), "2 runs") {
+			t.Errorf("-v timings:\n%s", errOut)
+		}
+	})
+	t.Run("degraded json", func(t *testing.T) {
+		n, cfg := newOneNode(t)
+		n.up = false
+		r, out, _ := newRingRun(cfg, "json")
+		if code := exitCode(r.round(ctx)); code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		var got struct {
+			Verdict  string
+			ExitCode int
+			Problems []struct{ Text string }
+			Timings  struct {
+				Seconds float64
+				Execs   []struct{ Node, Command string }
+			}
+			Notes []string
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%v in\n%s", err, out)
+		}
+		if got.Verdict != "degraded" || got.ExitCode != 1 || len(got.Problems) != 1 || !strings.Contains(got.Problems[0].Text, "cass1 is down") ||
+			len(got.Timings.Execs) != 2 || got.Notes == nil {
+			t.Errorf("json report %+v", got)
+		}
+	})
+	t.Run("no such cluster", func(t *testing.T) {
+		_, cfg := newOneNode(t)
+		cfg.Cluster = "prod"
+		r, out, _ := newRingRun(cfg, "table")
+		err := r.round(ctx)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), `no cluster "prod"`) || !strings.Contains(err.Error(), "clusters found: test; pass --cluster NAME") {
+			t.Errorf("exit %d: %v", exitCode(err), err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("a table for a cluster that does not exist:\n%s", out)
+		}
+	})
+	t.Run("nothing answers", func(t *testing.T) {
+		_, cfg := newOneNode(t)
+		cfg.Engines[0].(*enginetest.Fake).Fail("Info", errors.New("no route to host"))
+		r, _, errOut := newRingRun(cfg, "table")
+		err := r.round(ctx)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), "cannot find cluster test's nodes") {
+			t.Errorf("exit %d: %v", exitCode(err), err)
+		}
+		if !strings.Contains(errOut.String(), "note: engine swarm-0 does not answer: no route to host") {
+			t.Errorf("stderr:\n%s", errOut)
+		}
+	})
+}
+
+// --watch redraws until the context ends and exits with the last round's code.
+func TestRingWatch(t *testing.T) {
+	n, cfg := newOneNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n.onRun = func(execs int) {
+		// Round 1 sees the node up, round 2 down; round 3 is cut short.
+		if execs == 2 {
+			n.mu.Lock()
+			n.up = false
+			n.mu.Unlock()
+		}
+		if execs == 5 {
+			cancel()
+		}
+	}
+	r, out, _ := newRingRun(cfg, "table")
+	r.o.watch = true
+	err := r.watchLoop(ctx)
+	if code := exitCode(err); code != 1 {
+		t.Errorf("exit %d (%v), want the second round's 1", code, err)
+	}
+	if got := strings.Count(out.String(), "Every 1ms: swarmcass ring --cluster test"); got != 3 {
+		t.Errorf("%d rounds drawn, want 3:\n%s", got, out)
+	}
+	if !strings.Contains(out.String(), "is healthy") || !strings.Contains(out.String(), "is DEGRADED") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestRingRefusesBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ring", "-o", "yaml"}, `--output "yaml": use table or json`},
+		{[]string{"ring", "--interval", "0s"}, "must be positive"},
+		{[]string{"ring", "extra"}, `unknown command "extra"`},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(c.args, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", c.args, code, errOut.String(), c.want)
+		}
+	}
+}
