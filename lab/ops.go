@@ -257,3 +257,33 @@ func (l *Lab) Machines(ctx context.Context, names ...string) ([]Machine, error) 
 	}
 	return out, nil
 }
+
+// Stop stops machines (all when none are named), as a host that goes down:
+// their engines stop answering and their containers stop with them.
+func (l *Lab) Stop(ctx context.Context, names ...string) ([]Machine, error) {
+	ms, err := l.Machines(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if err := l.host.ContainerStop(ctx, m.Container, 10*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	return ms, nil
+}
+
+// Start starts stopped machines (all when none are named) and waits until
+// their engines answer.
+func (l *Lab) Start(ctx context.Context, names ...string) ([]Machine, error) {
+	ms, err := l.Machines(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if err := l.host.ContainerStart(ctx, m.Container); err != nil {
+			return nil, err
+		}
+	}
+	return ms, l.waitEngines(ctx, ms)
+}

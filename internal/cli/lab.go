@@ -58,7 +58,8 @@ it reads real docker-machine machines.`,
   swarmcass lab ls
   swarmcass lab down`,
 	}
-	cmd.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabLsCommand(), newLabEnvCommand(), newLabLoadCommand())
+	cmd.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabLsCommand(), newLabEnvCommand(), newLabLoadCommand(),
+		newLabPowerCommand("stop"), newLabPowerCommand("start"))
 	return cmd
 }
 
@@ -252,5 +253,40 @@ func newLabLoadCommand() *cobra.Command {
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().StringSliceVar(&machines, "machine", nil, "machines to load into (default: all)")
+	return cmd
+}
+
+// newLabPowerCommand is `lab stop` or `lab start`: a machine going down or
+// coming back, for trying what swarmcass does when a host is lost.
+func newLabPowerCommand(verb string) *cobra.Command {
+	var o labOptions
+	short := map[string]string{
+		"stop":  "Stop machines, as hosts that go down (all when none are named)",
+		"start": "Start stopped machines and wait for their engines",
+	}[verb]
+	cmd := &cobra.Command{
+		Use:     verb + " [MACHINE...]",
+		Short:   short,
+		Example: fmt.Sprintf("  swarmcass lab %s swarm-2", verb),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			return withLab(cmd.Context(), o.config(), nil, func(l *lab.Lab) error {
+				power := l.Stop
+				if verb == "start" {
+					power = l.Start
+				}
+				ms, err := power(cmd.Context(), names...)
+				if err != nil {
+					return err
+				}
+				var done []string
+				for _, m := range ms {
+					done = append(done, m.Name)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", map[string]string{"stop": "Stopped", "start": "Started"}[verb], strings.Join(done, ", "))
+				return nil
+			})
+		},
+	}
+	o.addFlags(cmd.Flags())
 	return cmd
 }
