@@ -46,7 +46,7 @@ const (
 )
 
 func (n *Node) openCQL() error {
-	l, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", CQLPort))
+	l, err := net.Listen("tcp", n.CQLAddr)
 	if err != nil {
 		return fmt.Errorf("CQL port: %w", err)
 	}
@@ -54,7 +54,7 @@ func (n *Node) openCQL() error {
 	n.cqlLn, n.cqlOpen = l, true
 	n.mu.Unlock()
 	n.log.Info("main", "PipelineConfigurator.java:125", "Using Netty Version: [cassim]")
-	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /0.0.0.0:%d (unencrypted)...", CQLPort)
+	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (unencrypted)...", n.CQLAddr)
 	go func() {
 		for {
 			c, err := l.Accept()

@@ -67,6 +67,10 @@ type Node struct {
 	done       chan error // a decommission ends the node through it
 
 	gossipLn, cqlLn, adminLn net.Listener
+	priorSelf                *EndpointState // our address's state as the seeds know it
+	// AdminAddr and CQLAddr are where nodetool and CQL clients connect;
+	// tests running several nodes in one process change them.
+	AdminAddr, CQLAddr string
 }
 
 // NewNode prepares a node that logs to out. bind is its listen address;
@@ -81,7 +85,8 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		},
 		view: NewView(addr, cfg.Timings.DownAfter), mode: "STARTING",
-		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1)}
+		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1),
+		AdminAddr: fmt.Sprintf("127.0.0.1:%d", NodetoolPort), CQLAddr: fmt.Sprintf("0.0.0.0:%d", CQLPort)}
 }
 
 // Run starts the node and serves until ctx ends, the node is
@@ -169,7 +174,7 @@ func (n *Node) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gossip port: %w", err)
 	}
-	al, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", NodetoolPort))
+	al, err := net.Listen("tcp", n.AdminAddr)
 	if err != nil {
 		gl.Close()
 		return fmt.Errorf("nodetool port: %w", err)
@@ -187,7 +192,7 @@ func (n *Node) run(ctx context.Context) error {
 		return err
 	}
 
-	if st, ok := n.view.State(n.addr); ok && st.HostID != id.HostID && st.Status != StatusLeft {
+	if st := n.priorSelf; st != nil && st.HostID != id.HostID && st.Status != StatusLeft {
 		return &StartupError{"java.lang.RuntimeException", MsgAddressTaken(n.addr)}
 	}
 	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
@@ -211,12 +216,12 @@ func (n *Node) run(ctx context.Context) error {
 			sort.Slice(tokens, func(i, j int) bool { return tokens[i] < tokens[j] })
 		} else {
 			n.mu.Lock()
-			owners := NormalTokenOwners(n.view.Peers())
-			n.mu.Unlock()
+			// normal and bootstrapping tokens are taken
 			var existing []int64
-			for t := range owners {
-				existing = append(existing, t)
+			for _, p := range n.view.Peers() {
+				existing = append(existing, p.Tokens...)
 			}
+			n.mu.Unlock()
 			tokens = AllocateTokens(mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())), existing, n.cfg.NumTokens)
 		}
 	}
@@ -382,9 +387,15 @@ func (n *Node) shadowRound(ctx context.Context, isSeed bool) error {
 		for _, s := range n.otherSeeds() {
 			states, err := n.exchange(ctx, s, true)
 			if err == nil {
+				for _, st := range states {
+					if st.Addr == n.addr { // what the cluster knows of our address
+						n.priorSelf = &st
+					}
+				}
 				n.mu.Lock()
-				n.view.Merge(time.Now(), states)
+				evs := n.view.Merge(time.Now(), states)
 				n.mu.Unlock()
+				n.logEvents(evs)
 				return nil
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -32,6 +33,9 @@ func RandomTokens(rng *rand.Rand, n int) []int64 {
 // (allocate_tokens_for_local_replication_factor) aims to. An empty ring
 // gets random tokens.
 func AllocateTokens(rng *rand.Rand, existing []int64, n int) []int64 {
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
 	if len(existing) == 0 {
 		return RandomTokens(rng, n)
 	}
@@ -52,9 +56,12 @@ func AllocateTokens(rng *rand.Rand, existing []int64, n int) []int64 {
 			}
 		}
 		prev := ring[(best+len(ring)-1)%len(ring)]
-		t := int64(uint64(prev) + bestW/2)
-		if t == math.MinInt64 {
-			t++
+		// the middle, give or take 1/64 of the range, so that two nodes
+		// joining side by side do not pick the same tokens
+		jitter := rng.Uint64N(bestW/32+1) - bestW/64
+		t := int64(uint64(prev) + bestW/2 + jitter)
+		if t == math.MinInt64 || slices.Contains(ring, t) {
+			continue
 		}
 		out = append(out, t)
 		ring = append(ring, t)

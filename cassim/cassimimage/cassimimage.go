@@ -1,0 +1,132 @@
+// Package cassimimage builds the cassim image: a static cassim binary FROM
+// scratch, also reachable as nodetool. The build context it writes is
+// self-contained (Dockerfile and binary), so other tools can build it too.
+package cassimimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// Dockerfile is images/cassim/Dockerfile (a test keeps the two equal).
+const Dockerfile = `# cassim: a stand-in for an Apache Cassandra node, for tests and labs.
+# It is NOT Cassandra. See cassim/README.md.
+FROM scratch
+ARG CASSIM_PROFILE=realistic
+ENV PATH=/bin CASSIM_PROFILE=${CASSIM_PROFILE}
+COPY bin/ /bin/
+VOLUME /var/lib/cassandra
+EXPOSE 7000 7199 9042
+HEALTHCHECK --interval=5s --timeout=5s --start-period=5s --retries=3 CMD ["/bin/cassim", "healthcheck"]
+ENTRYPOINT ["/bin/cassim"]
+`
+
+// Package is the main package built into the image.
+const Package = "github.com/swarmcass/swarmcass/cmd/cassim"
+
+// Context writes a ready build context into dir: Dockerfile, bin/cassim
+// (a static binary built with go build from the module containing the
+// current directory) and bin/nodetool, a symbolic link to it.
+func Context(ctx context.Context, dir string) error {
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return fmt.Errorf("cassim build context: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(Dockerfile), 0o644); err != nil {
+		return fmt.Errorf("cassim build context: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w",
+		"-o", filepath.Join(bin, "cassim"), Package)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build cassim (run inside the swarmcass module): %w\n%s", err, out)
+	}
+	link := filepath.Join(bin, "nodetool")
+	_ = os.Remove(link)
+	if err := os.Symlink("cassim", link); err != nil {
+		return fmt.Errorf("cassim build context: %w", err)
+	}
+	return nil
+}
+
+// Build builds the cassim image as tag on e with the given timing profile
+// ("fast" or "realistic"; "" keeps the Dockerfile's default).
+func Build(ctx context.Context, e engine.Engine, tag, profile string, labels engine.Labels) error {
+	dir, err := os.MkdirTemp("", "cassim-image-")
+	if err != nil {
+		return fmt.Errorf("cassim image: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := Context(ctx, dir); err != nil {
+		return err
+	}
+	tarball, err := Tar(dir)
+	if err != nil {
+		return err
+	}
+	args := map[string]string{}
+	if profile != "" {
+		args["CASSIM_PROFILE"] = profile
+	}
+	spec := engine.BuildSpec{Context: tarball, Tags: []string{tag}, BuildArgs: args, Labels: labels}
+	if err := e.ImageBuild(ctx, spec, nil); err != nil {
+		return fmt.Errorf("build cassim image %s: %w", tag, err)
+	}
+	return nil
+}
+
+// Tar packs dir as a build context, keeping symbolic links as links.
+func Tar(dir string) (io.Reader, error) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if d.Type()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(tw, f)
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pack build context %s: %w", dir, err)
+	}
+	return &b, nil
+}

@@ -1,0 +1,283 @@
+package cassim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testTimings make a node ready in a fraction of a second.
+var testTimings = Timings{RingDelay: 300 * time.Millisecond, Bootstrap: 300 * time.Millisecond,
+	GossipInterval: 50 * time.Millisecond, DownAfter: 600 * time.Millisecond}
+
+// lab runs cassim nodes in this process, each on its own loopback address.
+type lab struct {
+	t     *testing.T
+	octet int
+}
+
+func newLab(t *testing.T) *lab {
+	return &lab{t: t, octet: 2 + rand.IntN(250)}
+}
+
+func (l *lab) ip(i int) string { return fmt.Sprintf("127.%d.0.%d", l.octet, i) }
+
+type running struct {
+	node   *Node
+	out    *syncBuf
+	cancel context.CancelFunc
+	err    chan error
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *running {
+	cfg := Config{ClusterName: "Test Cluster", DC: "datacenter1", Rack: "rack1", NumTokens: 4,
+		AutoBootstrap: true, ConsistentRangeMovement: true, ReleaseVersion: "4.1.5",
+		DataDir: dataDir, Timings: testTimings}
+	for _, s := range seeds {
+		cfg.Seeds = append(cfg.Seeds, l.ip(s))
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	out := &syncBuf{}
+	n := NewNode(cfg, net.ParseIP(l.ip(i)), out)
+	n.AdminAddr = l.ip(i) + ":7199"
+	n.CQLAddr = l.ip(i) + ":9042"
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{node: n, out: out, cancel: cancel, err: make(chan error, 1)}
+	ended := make(chan struct{})
+	go func() { defer close(ended); r.err <- n.Run(ctx) }()
+	l.t.Cleanup(func() { cancel(); <-ended })
+	return r
+}
+
+func (r *running) stop() error {
+	r.cancel()
+	return <-r.err
+}
+
+// waitLog waits for a log line containing s.
+func (r *running) waitLog(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(r.out.String(), s) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no log line %q in:\n%s", s, r.out.String())
+}
+
+// startupError waits for the node to fail and returns its message.
+func (r *running) startupError(t *testing.T) string {
+	t.Helper()
+	select {
+	case err := <-r.err:
+		var se *StartupError
+		if !errors.As(err, &se) {
+			t.Fatalf("want a start-up error, got %v\n%s", err, r.out.String())
+		}
+		if !strings.Contains(r.out.String(), "encountered during startup: "+se.Msg) {
+			t.Errorf("the log does not show the start-up error:\n%s", r.out.String())
+		}
+		return se.Msg
+	case <-time.After(5 * time.Second):
+		t.Fatalf("node did not fail:\n%s", r.out.String())
+	}
+	return ""
+}
+
+func (l *lab) nodetool(i int, args ...string) (string, int) {
+	var out, errb bytes.Buffer
+	code := NodetoolMain(context.Background(), append([]string{"-h", l.ip(i), "-p", "7199"}, args...), &out, &errb)
+	return out.String() + errb.String(), code
+}
+
+// waitStatus waits until node i's nodetool status has exactly want
+// ("UN 127.x.0.1", ...) as its node lines' state and address.
+func (l *lab) waitStatus(i int, want ...string) {
+	l.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		out, _ := l.nodetool(i, "status")
+		got = nil
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 2 && len(f[0]) == 2 && f[0] != "--" {
+				got = append(got, f[0]+" "+f[1])
+			}
+		}
+		if sameSet(got, want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	l.t.Fatalf("node %d status: got %v, want %v", i, got, want)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]int{}
+	for _, s := range a {
+		m[s]++
+	}
+	for _, s := range b {
+		m[s]--
+	}
+	for _, v := range m {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNodeLifecycle(t *testing.T) {
+	l := newLab(t)
+	a := l.start(1, t.TempDir(), nil) // a seed alone in its list
+	a.waitLog(t, MsgSeedNoBoot)
+	a.waitLog(t, "state jump to NORMAL")
+	a.waitLog(t, "Starting listening for CQL clients")
+	if rel, err := Probe(l.ip(1)+":9042", time.Second); err != nil || rel != "4.1.5" {
+		t.Fatalf("CQL probe: %q %v", rel, err)
+	}
+
+	bDir := t.TempDir()
+	b := l.start(2, bDir, nil, 1)
+	b.waitLog(t, "JOINING: Starting to bootstrap...")
+	if _, err := Probe(l.ip(2)+":9042", 200*time.Millisecond); err == nil {
+		t.Error("CQL answers before the node is NORMAL")
+	}
+	b.waitLog(t, "state jump to NORMAL")
+	if strings.Contains(b.out.String(), MsgSeedNoBoot) {
+		t.Error("a non-seed logged the seed line")
+	}
+	a.waitLog(t, "InetAddress /"+l.ip(2)+":7000 is now UP")
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2))
+	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2))
+
+	// A node bootstrapping while another is joining stops.
+	d := l.start(4, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * time.Second }, 1)
+	d.waitLog(t, "JOINING: Starting to bootstrap...")
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UJ "+l.ip(4))
+	c := l.start(3, t.TempDir(), nil, 1)
+	if msg := c.startupError(t); msg != MsgRangeMovement {
+		t.Errorf("got %q, want the range movement refusal", msg)
+	}
+	// ... unless consistent range movement is off.
+	c2 := l.start(5, t.TempDir(), func(c *Config) { c.ConsistentRangeMovement = false }, 1)
+	c2.waitLog(t, "state jump to NORMAL")
+	d.waitLog(t, "state jump to NORMAL")
+
+	// A stopped node is DOWN on the others, and UP again with its identity.
+	idBefore := b.node.id.HostID
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "DN "+l.ip(2), "UN "+l.ip(4), "UN "+l.ip(5))
+	a.waitLog(t, "InetAddress /"+l.ip(2)+":7000 is now DOWN")
+
+	// Its address cannot be taken by a new node (another host ID).
+	e := l.start(2, t.TempDir(), nil, 1)
+	if msg := e.startupError(t); msg != MsgAddressTaken(l.ip(2)) {
+		t.Errorf("got %q, want the address refusal", msg)
+	}
+
+	b2 := l.start(2, bDir, nil, 1)
+	b2.waitLog(t, "state jump to NORMAL")
+	if strings.Contains(b2.out.String(), "JOINING") {
+		t.Error("a restarted node bootstrapped again")
+	}
+	if b2.node.id.HostID != idBefore {
+		t.Errorf("host ID changed across restart: %s -> %s", idBefore, b2.node.id.HostID)
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4), "UN "+l.ip(5))
+
+	// Bootstrapping onto a token in use is refused.
+	tok := a.node.view.LocalState().Tokens[0]
+	f := l.start(6, t.TempDir(), func(c *Config) { c.InitialTokens = []int64{tok} }, 1)
+	if msg := f.startupError(t); msg != MsgExistingToken(tok) {
+		t.Errorf("got %q, want the existing token refusal", msg)
+	}
+
+	// describecluster agrees on one schema version.
+	out, code := l.nodetool(1, "describecluster")
+	if code != 0 || strings.Count(out, SchemaVersion) != 1 || strings.Contains(out, "UNREACHABLE") {
+		t.Errorf("describecluster (%d):\n%s", code, out)
+	}
+
+	// Decommission: LEAVING, then the node leaves the ring and ends.
+	out, code = l.nodetool(5, "decommission")
+	if code != 0 {
+		t.Fatalf("decommission (%d): %s", code, out)
+	}
+	select {
+	case err := <-c2.err:
+		if err != nil {
+			t.Errorf("decommissioned node ended with %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("decommissioned node did not end")
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))
+}
+
+func TestNodeWithoutSeedsFails(t *testing.T) {
+	l := newLab(t)
+	n := l.start(1, t.TempDir(), nil, 9) // nothing listens at .9
+	if msg := n.startupError(t); msg != MsgNoSeeds {
+		t.Errorf("got %q", msg)
+	}
+	// A seed whose other seeds are unreachable still starts.
+	s := l.start(2, t.TempDir(), nil, 2, 9)
+	s.waitLog(t, "Unable to gossip with any peers but continuing anyway")
+	s.waitLog(t, "state jump to NORMAL")
+}
+
+func TestNodeClusterNameMismatch(t *testing.T) {
+	l := newLab(t)
+	a := l.start(1, t.TempDir(), nil)
+	a.waitLog(t, "state jump to NORMAL")
+	b := l.start(2, t.TempDir(), func(c *Config) { c.ClusterName = "Other" }, 1)
+	if msg := b.startupError(t); msg != MsgNoSeeds {
+		t.Errorf("got %q", msg)
+	}
+	a.waitLog(t, "ClusterName mismatch from /"+l.ip(2)+":7000 Other!=Test Cluster")
+
+	// A data directory keeps its cluster name.
+	dir := t.TempDir()
+	c := l.start(3, dir, nil)
+	c.waitLog(t, "state jump to NORMAL")
+	c.stop()
+	c2 := l.start(3, dir, func(c *Config) { c.ClusterName = "Renamed" })
+	if msg := c2.startupError(t); msg != "Saved cluster name Test Cluster != configured name Renamed" {
+		t.Errorf("got %q", msg)
+	}
+}
+
+func TestNodetoolBeforeDaemon(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := NodetoolMain(context.Background(), []string{"-h", "127.0.0.1", "-p", "1", "status"}, &out, &errb)
+	want := "nodetool: Failed to connect to '127.0.0.1:1' - ConnectException: 'Connection refused (Connection refused)'.\n"
+	if code != 1 || errb.String() != want || out.Len() != 0 {
+		t.Errorf("code %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
