@@ -122,6 +122,7 @@ func Gather(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	g.res.Timings.NodetoolSeconds = time.Since(t0).Seconds()
+	g.expect()
 	g.res.Timings.Seconds = time.Since(start).Seconds()
 	return g.res, nil
 }
@@ -151,7 +152,9 @@ type host struct {
 type node struct {
 	name      string
 	swarmHost string
-	address   string
+	// addresses the node had, newest first: its tasks' or containers',
+	// then the record's. The one the views list is its address.
+	addresses []string
 	hostID    string
 	host      *host  // whose engine runs its container; nil when unknown
 	container string // "" when there is none to ask
@@ -271,10 +274,33 @@ func (g *gather) discover(ctx context.Context) {
 		network = rec.network
 	}
 	for _, name := range sortedNodeNames(names) {
-		n := g.place(name, sw, containers[name], rec, network)
-		g.nodes = append(g.nodes, n)
+		g.nodes = append(g.nodes, g.place(name, sw, containers[name], rec, network))
+	}
+}
+
+// expect lists the nodes for Judge. A node whose task was replaced had
+// several addresses; its address is the newest one that most views list
+// (while a new task is pending, the ring still knows the old one), else
+// the newest.
+func (g *gather) expect() {
+	for _, n := range g.nodes {
+		addr, most := "", 0
+		for _, a := range n.addresses {
+			c := 0
+			for _, v := range g.res.Input.Views {
+				if v.Status == nil {
+					continue
+				}
+				if _, ok := v.Status.Node(a); ok {
+					c++
+				}
+			}
+			if addr == "" || c > most {
+				addr, most = a, c
+			}
+		}
 		g.res.Input.Expected = append(g.res.Input.Expected, ring.ExpectedNode{
-			Name: n.name, SwarmHost: n.swarmHost, Address: n.address, HostID: n.hostID,
+			Name: n.name, SwarmHost: n.swarmHost, Address: addr, HostID: n.hostID,
 		})
 	}
 }
@@ -461,13 +487,10 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 	n := &node{name: name}
 	r, inRecord := rec.nodes[name]
 	if inRecord {
-		n.hostID, n.address, n.swarmHost = r.HostID, r.Address, r.Host
+		n.hostID, n.swarmHost = r.HostID, r.Host
+		defer func() { n.addAddress(r.Address) }()
 	}
-	setAddr := func(addrs map[string]string) {
-		if a := pickAddress(addrs, network); a != "" {
-			n.address = a
-		}
-	}
+	setAddr := func(addrs map[string]string) { n.addAddress(pickAddress(addrs, network)) }
 	// hostOf names the engine of a swarm node.
 	hostOf := func(nodeID string) (*host, string) {
 		if h, ok := g.byID[nodeID]; ok {
@@ -508,11 +531,8 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 			if nodeID == "" {
 				nodeID = old.NodeID
 			}
-			if len(t.Addresses) == 0 {
-				setAddr(old.Addresses)
-			}
+			setAddr(old.Addresses)
 		}
-		setAddr(t.Addresses)
 		h, hostName := hostOf(nodeID)
 		if hostName != "" {
 			n.swarmHost = hostName
@@ -539,16 +559,17 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 	}
 	slices.SortFunc(cs, func(a, b located) int { return b.c.StartedAt.Compare(a.c.StartedAt) })
 	for _, l := range cs {
+		setAddr(l.c.Networks)
+	}
+	for _, l := range cs {
 		if l.c.Running {
 			n.host, n.container, n.swarmHost = l.host, l.c.ID, l.host.name
-			setAddr(l.c.Networks)
 			return n
 		}
 	}
 	if len(cs) > 0 {
 		l := cs[0]
 		n.swarmHost = l.host.name
-		setAddr(l.c.Networks)
 		n.unavailable(ring.ContainerGone, fmt.Errorf("its container %s on %s is %s", l.c.Name, l.host.name, l.c.State))
 		return n
 	}
@@ -562,6 +583,12 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 	}
 	n.unavailable(ring.EngineUnreachable, errors.New("no swarm manager answered and no engine that answered holds its container"))
 	return n
+}
+
+func (n *node) addAddress(a string) {
+	if a != "" && !slices.Contains(n.addresses, a) {
+		n.addresses = append(n.addresses, a)
+	}
 }
 
 func (n *node) unavailable(why ring.Unavailable, err error) { n.why, n.whyErr = why, err }

@@ -519,3 +519,40 @@ func TestGatherHonoursContext(t *testing.T) {
 		t.Errorf("Gather on a cancelled context: %v", err)
 	}
 }
+
+// While a replaced task waits to be scheduled, it already has a new
+// address; the ring still knows the node by its old one, and so does ring.
+func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
+	l := newLab(t, 3, 3)
+	l.w.TaskState = func(spec engine.ServiceSpec, _ engine.Node) (string, string) {
+		if spec.Labels[engine.LabelNode] == "cass3" {
+			return "pending", ""
+		}
+		return "running", ""
+	}
+	must(t, l.w.KillTask("test-cass3", "task: non-zero exit (137)"))
+	l.setCode("cass1", "cass3", "DN")
+	l.setCode("cass2", "cass3", "DN")
+	res, r := judge(t, l.config())
+	wantReport(t, r, ring.Degraded, 1, "no view from cass3: container gone: its newest task is pending", "cass3 is down, normal (DN) in the views of cass1, cass2")
+	if got := res.Input.Expected[2].Address; got != l.addrs["cass3"] {
+		t.Errorf("cass3 expected at %s, want its old address %s", got, l.addrs["cass3"])
+	}
+	if strings.Contains(problems(r), "unexpected") || len(r.Problems) != 2 {
+		t.Errorf("problems:\n%s", problems(r))
+	}
+	// Once the views list the new address, that is the node's.
+	tasks, err := l.swarm[0].TaskList(context.Background(), "test-cass3")
+	must(t, err)
+	newAddr := tasks[0].Addresses["swarmcass"]
+	if newAddr == l.addrs["cass3"] || newAddr == "" {
+		t.Fatalf("the new task has address %q", newAddr)
+	}
+	l.mu.Lock()
+	l.addrs["cass3"] = newAddr
+	l.mu.Unlock()
+	res, _ = judge(t, l.config())
+	if got := res.Input.Expected[2].Address; got != newAddr {
+		t.Errorf("cass3 expected at %s, want its new address %s", got, newAddr)
+	}
+}
