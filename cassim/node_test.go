@@ -188,7 +188,9 @@ func TestNodeLifecycle(t *testing.T) {
 	d.waitLog(t, "state jump to NORMAL")
 
 	// A stopped node is DOWN on the others, and UP again with its identity.
+	b.node.mu.Lock()
 	idBefore := b.node.id.HostID
+	b.node.mu.Unlock()
 	if err := b.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,13 +208,18 @@ func TestNodeLifecycle(t *testing.T) {
 	if strings.Contains(b2.out.String(), "JOINING") {
 		t.Error("a restarted node bootstrapped again")
 	}
-	if b2.node.id.HostID != idBefore {
-		t.Errorf("host ID changed across restart: %s -> %s", idBefore, b2.node.id.HostID)
+	b2.node.mu.Lock()
+	idAfter := b2.node.id.HostID
+	b2.node.mu.Unlock()
+	if idAfter != idBefore {
+		t.Errorf("host ID changed across restart: %s -> %s", idBefore, idAfter)
 	}
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4), "UN "+l.ip(5))
 
 	// Bootstrapping onto a token in use is refused.
+	a.node.mu.Lock()
 	tok := a.node.view.LocalState().Tokens[0]
+	a.node.mu.Unlock()
 	f := l.start(6, t.TempDir(), func(c *Config) { c.InitialTokens = []int64{tok} }, 1)
 	if msg := f.startupError(t); msg != MsgExistingToken(tok) {
 		t.Errorf("got %q, want the existing token refusal", msg)
