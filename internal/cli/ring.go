@@ -31,6 +31,7 @@ type ringOptions struct {
 	watch    bool
 	interval time.Duration
 	timeout  time.Duration
+	engineTO time.Duration
 	parallel int
 	verbose  bool
 }
@@ -83,6 +84,7 @@ With --watch the exit code is that of the last round before Ctrl-C.`,
 	fs.BoolVarP(&o.watch, "watch", "w", false, "redraw every --interval until Ctrl-C")
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "time between rounds with --watch")
 	fs.DurationVar(&o.timeout, "timeout", collect.DefaultExecTimeout, "how long each nodetool run may take")
+	fs.DurationVar(&o.engineTO, "engine-timeout", 5*time.Second, "how long an engine or Consul may take to answer before it counts as unreachable")
 	fs.IntVar(&o.parallel, "parallel", collect.DefaultParallel, "nodes asked at once")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show how long discovery and each nodetool run took")
 	return cmd
@@ -93,8 +95,8 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 	if o.output != "table" && o.output != "json" {
 		return fmt.Errorf("--output %q: use table or json", o.output)
 	}
-	if o.interval <= 0 || o.timeout <= 0 || o.parallel < 1 {
-		return errors.New("--interval and --timeout must be positive durations and --parallel at least 1")
+	if o.interval <= 0 || o.timeout <= 0 || o.engineTO <= 0 || o.parallel < 1 {
+		return errors.New("--interval, --timeout and --engine-timeout must be positive durations and --parallel at least 1")
 	}
 	plan, err := hosts.Resolve(o.hosts)
 	if err != nil {
@@ -103,7 +105,7 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 	clients := engineClients{}
 	defer clients.closeAll()
 	cfg := collect.Config{
-		Cluster: o.cluster, Network: o.network, ExecTimeout: o.timeout, Parallel: o.parallel,
+		Cluster: o.cluster, Network: o.network, ExecTimeout: o.timeout, EngineTimeout: o.engineTO, Parallel: o.parallel,
 		Broken: map[string]error{},
 	}
 	// The swarm's engines first, the manager leading: Gather asks the

@@ -222,6 +222,9 @@ func (g *gather) discover(ctx context.Context) {
 			c, cancel := g.call(ctx)
 			defer cancel()
 			h.info, h.err = h.e.Info(c)
+			if h.err != nil && c.Err() != nil && ctx.Err() == nil {
+				h.err = fmt.Errorf("no answer within %s: %w", g.cfg.EngineTimeout, h.err)
+			}
 		})
 	}
 	var rec record
@@ -299,10 +302,36 @@ func (g *gather) expect() {
 				addr, most = a, c
 			}
 		}
+		if most == 0 && n.hostID != "" {
+			if a := g.addressOfHostID(n.hostID); a != "" {
+				addr = a
+			}
+		}
 		g.res.Input.Expected = append(g.res.Input.Expected, ring.ExpectedNode{
 			Name: n.name, SwarmHost: n.swarmHost, Address: addr, HostID: n.hostID,
 		})
 	}
+}
+
+// addressOfHostID is the address the most views list hostID at; "" when
+// none lists it.
+func (g *gather) addressOfHostID(hostID string) string {
+	count := map[string]int{}
+	best := ""
+	for _, v := range g.res.Input.Views {
+		if v.Status == nil {
+			continue
+		}
+		for _, sn := range v.Status.Nodes() {
+			if strings.EqualFold(sn.HostID, hostID) {
+				count[sn.Address]++
+				if best == "" || count[sn.Address] > count[best] {
+					best = sn.Address
+				}
+			}
+		}
+	}
+	return best
 }
 
 // sortedNodeNames orders cass2 before cass10.

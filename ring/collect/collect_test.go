@@ -556,3 +556,22 @@ func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
 		t.Errorf("cass3 expected at %s, want its new address %s", got, newAddr)
 	}
 }
+
+// With the manager and a node's engine down, the record's address may be
+// stale; the node is found in the views by its recorded host ID.
+func TestStaleRecordAddressFoundByHostID(t *testing.T) {
+	l := newLab(t, 3, 3)
+	l.consul.kv["swarmcass/test/nodes/cass3"] = []byte(`{"name":"cass3","swarm_node":"x","host":"swarm-2","address":"10.0.1.200","host_id":"` + l.ids["cass3"] + `"}`)
+	for _, f := range []*enginetest.Fake{l.swarm[0], l.swarm[2]} {
+		f.Fail("Info", errors.New("no route to host"))
+	}
+	l.setCode("cass2", "cass3", "DN")
+	res, r := judge(t, l.config())
+	wantReport(t, r, ring.Degraded, 1, "no view from cass3: engine unreachable: no route to host", "cass3 is down, normal (DN) in cass2's view")
+	if got := res.Input.Expected[2].Address; got != l.addrs["cass3"] {
+		t.Errorf("cass3 expected at %s, want %s where the views list its host ID", got, l.addrs["cass3"])
+	}
+	if strings.Contains(problems(r), "unexpected") {
+		t.Errorf("problems:\n%s", problems(r))
+	}
+}
