@@ -380,3 +380,16 @@ func TestBuildsBuiltInImageByDefault(t *testing.T) {
 		t.Errorf("nodes run %q, not a pinned digest", res.Image)
 	}
 }
+
+// Swarm keeps a task "starting" until its image's HEALTHCHECK passes; the
+// node's readiness is nodetool's word, so bootstrap does not wait for it.
+func TestNodeReadyWhileHealthCheckPending(t *testing.T) {
+	l := newLab(t, 3)
+	l.w.TaskState = func(engine.ServiceSpec, engine.Node) (string, string) { return "starting", "" }
+	res := bootstrap(t, l.config(3))
+	for _, n := range res.Nodes {
+		if n.State != "UN" {
+			t.Errorf("%+v", n)
+		}
+	}
+}

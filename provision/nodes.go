@@ -337,7 +337,10 @@ func (r *run) look(ctx context.Context, name string, started int, since time.Tim
 	}
 	l.task = tasks[0]
 	l.host = r.byNode[l.task.NodeID]
-	if l.task.State != "running" {
+	// A task stays "starting" until its image's HEALTHCHECK first passes,
+	// which may be many seconds after the container started: ask nodetool
+	// as soon as there is a container.
+	if l.task.State != "running" && (l.task.State != "starting" || l.task.ContainerID == "") {
 		l.why = "task " + l.task.State
 		if l.task.Message != "" {
 			l.why += ": " + l.task.Message

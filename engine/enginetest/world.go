@@ -43,7 +43,8 @@ type World struct {
 	// Clock stamps tasks and containers. Nil: time.Now.
 	Clock func() time.Time
 	// TaskState decides what becomes of a newly scheduled task on node.
-	// Nil: "running". Return "failed" (with errMsg) to make it fail.
+	// Nil: "running". Return "failed" (with errMsg) to make it fail, or
+	// "starting" for a running container whose HEALTHCHECK has not passed.
 	TaskState func(spec engine.ServiceSpec, node engine.Node) (state, errMsg string)
 }
 
@@ -266,7 +267,7 @@ func (w *World) schedule(s *swarm, svc *service) {
 	f.containers[c.ID] = c
 	t.ContainerID = c.ID
 	t.State, t.Err = state, errMsg
-	if state == "running" {
+	if state == "running" || state == "starting" { // starting: running, health check pending
 		c.Running, c.State = true, "running"
 	} else {
 		c.State, c.ExitCode = "exited", 1
