@@ -183,6 +183,9 @@ func (r *ringRun) print(rep ring.Report, res *collect.Result) error {
 		if notes == nil {
 			notes = []string{}
 		}
+		if rep.Rows == nil {
+			rep.Rows = []ring.Row{} // "nodes": [], never null, for scripts
+		}
 		return writeJSON(r.stdout, ringJSON{Report: rep, Notes: notes, Timings: res.Timings})
 	}
 	if res.Found {

@@ -137,6 +137,10 @@ func TestRingRound(t *testing.T) {
 		if out.Len() != 0 {
 			t.Errorf("a table for a cluster that does not exist:\n%s", out)
 		}
+		r, out, _ = newRingRun(cfg, "json")
+		if code := exitCode(r.round(ctx)); code != 2 || !strings.Contains(out.String(), `"nodes": []`) || !strings.Contains(out.String(), `"verdict": "unknown"`) {
+			t.Errorf("exit %d, json:\n%s", code, out)
+		}
 	})
 	t.Run("nothing answers", func(t *testing.T) {
 		_, cfg := newOneNode(t)
