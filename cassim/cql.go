@@ -285,6 +285,9 @@ func (n *Node) table(name string) ([]column, []map[string]any) {
 			{"partitioner", typeVarchar}, {"rack", typeVarchar}, {"release_version", typeVarchar},
 			{"rpc_address", typeInet}, {"rpc_port", typeInt}, {"schema_version", typeUUID}, {"tokens", typeSet}}
 		bootstrapped := "NEEDS_BOOTSTRAP"
+		if n.id.BootstrapInProgress {
+			bootstrapped = "IN_PROGRESS"
+		}
 		if n.id.Bootstrapped {
 			bootstrapped = "COMPLETED"
 		}

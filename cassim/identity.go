@@ -17,7 +17,10 @@ type Identity struct {
 	HostID       string  `json:"host_id"`
 	Tokens       []int64 `json:"tokens,omitempty"`
 	Bootstrapped bool    `json:"bootstrapped"`
-	Load         float64 `json:"load"`
+	// BootstrapInProgress is system.local's bootstrapped = IN_PROGRESS: a
+	// bootstrap began and did not finish (the node died while JOINING).
+	BootstrapInProgress bool    `json:"bootstrap_in_progress,omitempty"`
+	Load                float64 `json:"load"`
 }
 
 func identityPath(dataDir string) string { return filepath.Join(dataDir, "cassim", "local.json") }

@@ -8,6 +8,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -67,6 +68,7 @@ type Node struct {
 	done       chan error // a decommission ends the node through it
 
 	gossipLn, cqlLn, adminLn net.Listener
+	adminSrv                 *http.Server   // closed with the node, idle connections too
 	priorSelf                *EndpointState // our address's state as the seeds know it
 	// AdminAddr and CQLAddr are where nodetool and CQL clients connect;
 	// tests running several nodes in one process change them.
@@ -84,7 +86,7 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 		Resolve: func(ctx context.Context, h string) ([]string, error) {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		},
-		view: NewView(addr, cfg.Timings.DownAfter), mode: "STARTING",
+		view: NewView(addr, cfg.Timings.DownAfter, cfg.Timings.FatClientTimeout()), mode: "STARTING",
 		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1),
 		AdminAddr: fmt.Sprintf("127.0.0.1:%d", NodetoolPort), CQLAddr: fmt.Sprintf("0.0.0.0:%d", CQLPort)}
 }
@@ -92,6 +94,8 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 // Run starts the node and serves until ctx ends, the node is
 // decommissioned (nil) or start-up fails (a *StartupError).
 func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a node that failed to start stops gossiping too
 	err := n.run(ctx)
 	var se *StartupError
 	if errors.As(err, &se) {
@@ -109,6 +113,9 @@ func (n *Node) closeAll() {
 		if l != nil {
 			l.Close()
 		}
+	}
+	if n.adminSrv != nil {
+		n.adminSrv.Close() // a stopped node must not answer nodetool
 	}
 }
 
@@ -192,10 +199,10 @@ func (n *Node) run(ctx context.Context) error {
 		return err
 	}
 
-	if st := n.priorSelf; st != nil && st.HostID != id.HostID && st.Status != StatusLeft {
+	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
+	if !safeForStartup(n.priorSelf, id.HostID, shouldBootstrap) {
 		return &StartupError{"java.lang.RuntimeException", MsgAddressTaken(n.addr)}
 	}
-	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
 	if isSeed && !id.Bootstrapped {
 		n.log.Info("main", "StorageService.java:1011", MsgSeedNoBoot)
 	}
@@ -227,12 +234,12 @@ func (n *Node) run(ctx context.Context) error {
 	}
 
 	if shouldBootstrap {
-		if err := n.bootstrap(ctx, tokens); err != nil {
+		if err := n.bootstrap(ctx, id, tokens); err != nil {
 			return err
 		}
 	}
 
-	id.Tokens, id.Bootstrapped = tokens, true
+	id.Tokens, id.Bootstrapped, id.BootstrapInProgress = tokens, true, false
 	if err := id.Save(n.cfg.DataDir); err != nil {
 		return err
 	}
@@ -263,8 +270,43 @@ func (n *Node) run(ctx context.Context) error {
 	}
 }
 
-func (n *Node) bootstrap(ctx context.Context, tokens []int64) error {
+// safeForStartup is Gossiper.isSafeForStartup: prior is what the seeds
+// know of this node's address (nil: nothing). A bootstrapping node may take
+// an address whose previous owner left, or was itself bootstrapping, but
+// not one that is NORMAL or that gossiped without ever taking a status (a
+// failed bootstrap); any other node must find its own host ID there.
+func safeForStartup(prior *EndpointState, hostID string, bootstrapping bool) bool {
+	switch {
+	case prior == nil || prior.Status == StatusLeft:
+		return true
+	case bootstrapping:
+		return prior.Status != "" && prior.Status != StatusNormal
+	default:
+		return prior.HostID == hostID
+	}
+}
+
+func (n *Node) bootstrap(ctx context.Context, id Identity, tokens []int64) error {
+	if id.BootstrapInProgress {
+		n.log.Warn("main", "StorageService.java:1479", "Detected previous bootstrap failure; retrying")
+	} else {
+		id.BootstrapInProgress = true
+		if err := id.Save(n.cfg.DataDir); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.id = id
+		n.mu.Unlock()
+	}
 	n.log.Info("main", "StorageService.java:1486", "JOINING: waiting for ring information")
+	// Cassandra gossips while it waits for schema and ring information, and
+	// only then picks its tokens; so a refusal below leaves an endpoint
+	// without a status in the others' gossip (a fat client). The wait is
+	// taken from the bootstrap time, so that a join lasts as long as before.
+	ringInfo := min(2*n.cfg.Timings.GossipInterval, n.cfg.Timings.Bootstrap)
+	if err := sleep(ctx, ringInfo); err != nil {
+		return err
+	}
 	// Tokens asked for explicitly must be free (BootStrapper.getSpecifiedTokens).
 	if len(n.cfg.InitialTokens) > 0 {
 		n.mu.Lock()
@@ -288,7 +330,7 @@ func (n *Node) bootstrap(ctx context.Context, tokens []int64) error {
 		return err
 	}
 	n.log.Info("main", "StorageService.java:1580", "JOINING: Starting to bootstrap...")
-	if err := sleep(ctx, n.cfg.Timings.Bootstrap); err != nil {
+	if err := sleep(ctx, n.cfg.Timings.Bootstrap-ringInfo); err != nil {
 		return err
 	}
 	n.log.Info("main", "StorageService.java:1602", "Bootstrap completed for tokens %v", tokens)
@@ -574,6 +616,8 @@ func (n *Node) logEvents(evs []Event) {
 			case StatusLeft:
 				n.log.Info("GossipStage:1", "StorageService.java:3052", "Removing tokens for /%s:%d", e.Addr, GossipPort)
 			}
+		case "REMOVED":
+			n.log.Info("GossipTasks:1", "Gossiper.java:1040", "%s", e.Text)
 		}
 	}
 }

@@ -288,3 +288,86 @@ func TestNodetoolBeforeDaemon(t *testing.T) {
 		t.Errorf("code %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
+
+// hostID reads a running node's host ID under its lock.
+func (r *running) hostID() string {
+	r.node.mu.Lock()
+	defer r.node.mu.Unlock()
+	return r.node.id.HostID
+}
+
+// A node killed while JOINING and restarted on its volume at a new address
+// (a Swarm task rescheduled on the overlay) first meets its own dead
+// JOINING endpoint and is refused, as Cassandra's range movement check
+// looks at addresses, not host IDs; once the others have removed the silent
+// endpoint as a fat client it bootstraps again, and so can later nodes.
+func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
+	l := newLab(t)
+	a := l.start(1, t.TempDir(), nil)
+	a.waitLog(t, "state jump to NORMAL")
+
+	dir := t.TempDir()
+	slow := func(c *Config) { c.Timings.Bootstrap = time.Minute }
+	b := l.start(2, dir, slow, 1)
+	b.waitLog(t, "JOINING: Starting to bootstrap...")
+	l.waitStatus(1, "UN "+l.ip(1), "UJ "+l.ip(2))
+	id := b.hostID()
+	b.stop() // killed while JOINING
+
+	again := l.start(3, dir, nil, 1)
+	if msg := again.startupError(t); msg != MsgRangeMovement {
+		t.Fatalf("restart next to its own JOINING endpoint: got %q, want the range movement refusal", msg)
+	}
+	if strings.Contains(a.out.String(), "/"+l.ip(3)+":7000 is now part of the cluster") {
+		t.Error("the refused node gossiped")
+	}
+
+	a.waitLog(t, fmt.Sprintf("FatClient /%s:7000 has been silent for %dms, removing from gossip", l.ip(2), testTimings.RingDelay.Milliseconds()))
+	l.waitStatus(1, "UN "+l.ip(1))
+
+	b2 := l.start(3, dir, nil, 1)
+	b2.waitLog(t, "Detected previous bootstrap failure; retrying")
+	b2.waitLog(t, "JOINING: Starting to bootstrap...")
+	b2.waitLog(t, "state jump to NORMAL")
+	if got := b2.hostID(); got != id {
+		t.Errorf("host ID changed: %s -> %s", id, got)
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(3))
+
+	c := l.start(4, t.TempDir(), nil, 1)
+	c.waitLog(t, "state jump to NORMAL")
+	l.waitStatus(3, "UN "+l.ip(1), "UN "+l.ip(3), "UN "+l.ip(4))
+}
+
+// A node that fails a start-up check after it began to gossip (here a
+// token that is taken) leaves an endpoint without a status; it is removed
+// too, and a live joining node is not.
+func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
+	l := newLab(t)
+	a := l.start(1, t.TempDir(), nil)
+	a.waitLog(t, "state jump to NORMAL")
+	a.node.mu.Lock()
+	tok := a.node.view.LocalState().Tokens[0]
+	a.node.mu.Unlock()
+	f := l.start(2, t.TempDir(), func(c *Config) { c.InitialTokens = []int64{tok} }, 1)
+	if msg := f.startupError(t); msg != MsgExistingToken(tok) {
+		t.Fatalf("got %q, want the existing token refusal", msg)
+	}
+	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
+
+	// A live joining node, JOINING for many fat client timeouts, stays.
+	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 2 * time.Second }, 1)
+	j.waitLog(t, "JOINING: Starting to bootstrap...")
+	a.waitLog(t, "FatClient /"+l.ip(2)+":7000 has been silent for")
+	a.node.mu.Lock()
+	_, known := a.node.view.State(l.ip(2))
+	a.node.mu.Unlock()
+	if known {
+		t.Error("the failed node is still in gossip")
+	}
+	j.waitLog(t, "state jump to NORMAL")
+	if strings.Contains(a.out.String(), "FatClient /"+l.ip(3)) {
+		t.Errorf("a live joining node was removed:\n%s", a.out.String())
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(3))
+}

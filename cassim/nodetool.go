@@ -27,7 +27,11 @@ func (n *Node) serveAdmin(l net.Listener) {
 		}
 		io.WriteString(w, out)
 	})
-	_ = (&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}).Serve(l)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	n.mu.Lock()
+	n.adminSrv = srv
+	n.mu.Unlock()
+	_ = srv.Serve(l)
 }
 
 func (n *Node) nodetool(ctx context.Context, cmd string, pp bool) (string, error) {
@@ -100,7 +104,9 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		u.RawQuery = "pp=1"
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	// One connection per invocation, as nodetool opens one JMX connection.
+	client := &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
 	if err != nil {
 		// Cassandra's nodetool on a refused JMX connection.
 		fmt.Fprintf(stderr, "nodetool: Failed to connect to '%s:%s' - ConnectException: 'Connection refused (Connection refused)'.\n", host, port)

@@ -51,21 +51,42 @@ type Peer struct {
 type View struct {
 	Local     string // this node's broadcast address
 	DownAfter time.Duration
-	states    map[string]EndpointState
-	heard     map[string]time.Time // when a remote state last advanced
-	up        map[string]bool
+	// FatClientTimeout is Gossiper.fatClientTimeout: an endpoint that is
+	// not a ring member (it never reached NORMAL) and has been silent this
+	// long is removed from gossip, and gossip about it is then ignored for
+	// twice as long (QUARANTINE_DELAY). Zero keeps such endpoints forever.
+	FatClientTimeout time.Duration
+	states           map[string]EndpointState
+	heard            map[string]time.Time // when a remote state last advanced
+	up               map[string]bool
+	member           map[string]bool      // holds normal tokens (TokenMetadata.isMember)
+	justRemoved      map[string]time.Time // quarantined endpoints: when they were removed
 }
 
 // NewView makes an empty view for the node at local.
-func NewView(local string, downAfter time.Duration) *View {
-	return &View{Local: local, DownAfter: downAfter,
-		states: map[string]EndpointState{}, heard: map[string]time.Time{}, up: map[string]bool{}}
+func NewView(local string, downAfter, fatClientTimeout time.Duration) *View {
+	return &View{Local: local, DownAfter: downAfter, FatClientTimeout: fatClientTimeout,
+		states: map[string]EndpointState{}, heard: map[string]time.Time{}, up: map[string]bool{},
+		member: map[string]bool{}, justRemoved: map[string]time.Time{}}
+}
+
+// QuarantineDelay is Gossiper.QUARANTINE_DELAY, twice the fat client timeout.
+func (v *View) QuarantineDelay() time.Duration { return 2 * v.FatClientTimeout }
+
+// quarantined reports whether gossip about addr is still ignored at now.
+func (v *View) quarantined(now time.Time, addr string) bool {
+	at, ok := v.justRemoved[addr]
+	if ok && now.Sub(at) > v.QuarantineDelay() {
+		delete(v.justRemoved, addr)
+		return false
+	}
+	return ok
 }
 
 // Event is a change worth a log line.
 type Event struct {
 	Addr string
-	Kind string // "UP", "DOWN", "STATUS", "NEW"
+	Kind string // "UP", "DOWN", "STATUS", "NEW", "REMOVED"
 	Text string
 }
 
@@ -82,7 +103,7 @@ func (v *View) LocalState() EndpointState { return v.states[v.Local] }
 func (v *View) Merge(now time.Time, states []EndpointState) []Event {
 	var evs []Event
 	for _, s := range states {
-		if s.Addr == v.Local || s.Addr == "" {
+		if s.Addr == v.Local || s.Addr == "" || v.quarantined(now, s.Addr) {
 			continue
 		}
 		old, known := v.states[s.Addr]
@@ -91,6 +112,12 @@ func (v *View) Merge(now time.Time, states []EndpointState) []Event {
 		}
 		v.states[s.Addr] = s
 		v.heard[s.Addr] = now
+		switch s.Status {
+		case StatusNormal, StatusLeaving:
+			v.member[s.Addr] = true
+		case StatusLeft:
+			delete(v.member, s.Addr)
+		}
 		if !known {
 			evs = append(evs, Event{s.Addr, "NEW", fmt.Sprintf("Node /%s:%d is now part of the cluster", s.Addr, GossipPort)})
 		}
@@ -105,11 +132,28 @@ func (v *View) Merge(now time.Time, states []EndpointState) []Event {
 	return evs
 }
 
-// Tick runs the failure detector at now.
+// Tick runs the failure detector and Gossiper.doStatusCheck's fat client
+// removal at now.
 func (v *View) Tick(now time.Time) []Event {
 	var evs []Event
+	for a := range v.justRemoved {
+		v.quarantined(now, a) // forgets a quarantine that is over
+	}
 	for a, s := range v.states {
-		if a == v.Local || !v.up[a] {
+		if a == v.Local {
+			continue
+		}
+		if v.gossipOnlyMember(a) && v.FatClientTimeout > 0 && now.Sub(v.heard[a]) > v.FatClientTimeout {
+			// Gossiper.removeEndpoint and evictFromMembership: the state
+			// and its pending tokens go, the address is quarantined.
+			delete(v.states, a)
+			delete(v.heard, a)
+			delete(v.up, a)
+			v.justRemoved[a] = now
+			evs = append(evs, Event{a, "REMOVED", fmt.Sprintf("FatClient /%s:%d has been silent for %dms, removing from gossip", a, GossipPort, v.FatClientTimeout.Milliseconds())})
+			continue
+		}
+		if !v.up[a] {
 			continue
 		}
 		if s.Status == StatusLeft || now.Sub(v.heard[a]) > v.DownAfter {
@@ -120,6 +164,14 @@ func (v *View) Tick(now time.Time) []Event {
 		}
 	}
 	return evs
+}
+
+// gossipOnlyMember is Gossiper.isGossipOnlyMember: in gossip, not in a
+// dead state (LEFT) and holding no normal tokens, e.g. a node that died
+// while JOINING or failed a start-up check after it began to gossip.
+func (v *View) gossipOnlyMember(addr string) bool {
+	s, ok := v.states[addr]
+	return ok && s.Status != StatusLeft && !v.member[addr]
 }
 
 // States returns every state, this node's own included, ordered by address.

@@ -27,6 +27,18 @@ type Timings struct {
 	DownAfter time.Duration
 }
 
+// FatClientTimeout is how long an endpoint that never became a ring member
+// may stay silent before gossip forgets it: Gossiper.fatClientTimeout,
+// QUARANTINE_DELAY / 2, which is the ring delay unless
+// cassandra.gossip_quarantine_delay_ms says otherwise. cassim waits at
+// least five gossip rounds, so that a ring delay of only a few rounds (the
+// fast profile: 0.5 s at 0.2 s a round) cannot remove a live joining node
+// whose heartbeat has not reached every peer yet; in Cassandra (1 s rounds,
+// ring delay 5 s or more) the floor never applies.
+func (t Timings) FatClientTimeout() time.Duration {
+	return max(t.RingDelay, 5*t.GossipInterval)
+}
+
 // Profile names.
 const (
 	ProfileFast      = "fast"
