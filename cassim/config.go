@@ -98,16 +98,45 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 			return c, fmt.Errorf("CASSANDRA_INITIAL_TOKENS: %w", err)
 		}
 	}
-	if b, _ := strconv.ParseBool(env["CASSANDRA_FAST_START"]); b {
-		c.Timings.FastStart()
+	opts, err := fastStartOpts(env, c.Timings)
+	if err != nil {
+		return c, err
 	}
-	if err := c.applyJVMOpts(env["JVM_EXTRA_OPTS"]); err != nil {
+	if err := c.applyJVMOpts(opts); err != nil {
 		return c, err
 	}
 	if len(c.InitialTokens) > 0 {
 		c.NumTokens = len(c.InitialTokens)
 	}
 	return c, nil
+}
+
+// fastStartOpts returns JVM_EXTRA_OPTS as the real image's entrypoint
+// hands it to Cassandra: with CASSANDRA_FAST_START=true it puts
+// -Dcassandra.skip_wait_for_gossip_to_settle=0 and
+// -Dcassandra.ring_delay_ms=CASSANDRA_RING_DELAY_MS first, so that a flag
+// repeated in JVM_EXTRA_OPTS wins, and Cassandra echoes them on its JVM
+// Arguments line. The ring delay defaults to 5000 ms, or to the profile's
+// own when that is shorter (the fast profile's 500 ms), so that the opt-in
+// never slows a node down.
+func fastStartOpts(env map[string]string, t Timings) (string, error) {
+	opts := env["JVM_EXTRA_OPTS"]
+	switch v := env["CASSANDRA_FAST_START"]; v {
+	case "", "false":
+		return opts, nil
+	case "true":
+	default:
+		return "", fmt.Errorf("CASSANDRA_FAST_START=%s must be true or false", v)
+	}
+	ms := min(FastStartRingDelay, t.RingDelay).Milliseconds()
+	if v := env["CASSANDRA_RING_DELAY_MS"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("CASSANDRA_RING_DELAY_MS=%s is not a number of milliseconds", v)
+		}
+		ms = n
+	}
+	return strings.TrimSpace(fmt.Sprintf("-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=%d %s", ms, opts)), nil
 }
 
 // applyJVMOpts understands the -D flags of the node contract; names as in

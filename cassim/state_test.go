@@ -116,7 +116,7 @@ func TestFatClientTimeout(t *testing.T) {
 	fast, _ := ProfileTimings(ProfileFast)
 	real, _ := ProfileTimings(ProfileRealistic)
 	realFast := real
-	realFast.FastStart()
+	realFast.RingDelay = FastStartRingDelay
 	for _, c := range []struct {
 		t    Timings
 		want time.Duration

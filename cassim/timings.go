@@ -83,15 +83,9 @@ func ProfileTimings(name string) (Timings, error) {
 	return Timings{}, fmt.Errorf("CASSIM_PROFILE=%q: want %s or %s", name, ProfileFast, ProfileRealistic)
 }
 
-// FastStart is CASSANDRA_FAST_START=true: skip the gossip settle wait and
-// use a short ring delay, as lab operators do with
-// -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=5000.
-func (t *Timings) FastStart() {
-	t.GossipSettle = 0
-	if t.RingDelay > 5*time.Second {
-		t.RingDelay = 5 * time.Second
-	}
-}
+// FastStartRingDelay is the ring delay CASSANDRA_FAST_START=true sets
+// unless CASSANDRA_RING_DELAY_MS says otherwise (cassandra-image/CONTRACT.md).
+const FastStartRingDelay = 5 * time.Second
 
 // TimingsFromEnv reads CASSIM_PROFILE and the CASSIM_*_MS overrides.
 func TimingsFromEnv(env map[string]string) (Timings, error) {

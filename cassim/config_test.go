@@ -1,0 +1,75 @@
+package cassim
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigFastStart(t *testing.T) {
+	const settle, ring = "-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms="
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		wantOpts []string
+		wantRing time.Duration
+	}{
+		{"realistic", map[string]string{"CASSIM_PROFILE": "realistic", "CASSANDRA_FAST_START": "true"},
+			[]string{settle, ring + "5000"}, 5 * time.Second},
+		{"fast profile keeps its shorter ring delay", map[string]string{"CASSIM_PROFILE": "fast", "CASSANDRA_FAST_START": "true"},
+			[]string{settle, ring + "500"}, 500 * time.Millisecond},
+		{"CASSANDRA_RING_DELAY_MS", map[string]string{"CASSIM_PROFILE": "realistic", "CASSANDRA_FAST_START": "true", "CASSANDRA_RING_DELAY_MS": "2000"},
+			[]string{settle, ring + "2000"}, 2 * time.Second},
+		{"a repeated flag wins", map[string]string{"CASSIM_PROFILE": "realistic", "CASSANDRA_FAST_START": "true",
+			"JVM_EXTRA_OPTS": "-Dcassandra.ring_delay_ms=7000 -Dcassandra.consistent.rangemovement=false"},
+			[]string{settle, ring + "5000", ring + "7000", "-Dcassandra.consistent.rangemovement=false"}, 7 * time.Second},
+		{"off", map[string]string{"CASSIM_PROFILE": "realistic", "CASSANDRA_FAST_START": "false"}, nil, 30 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := LoadConfig(nil, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(cfg.JVMOpts, c.wantOpts) {
+				t.Errorf("JVM options %q, want %q", cfg.JVMOpts, c.wantOpts)
+			}
+			if cfg.Timings.RingDelay != c.wantRing {
+				t.Errorf("ring delay %v, want %v", cfg.Timings.RingDelay, c.wantRing)
+			}
+			if on := c.env["CASSANDRA_FAST_START"] == "true"; on != (cfg.Timings.GossipSettle == 0) {
+				t.Errorf("fast start %t, gossip settle %v", on, cfg.Timings.GossipSettle)
+			}
+		})
+	}
+	for _, bad := range []map[string]string{
+		{"CASSANDRA_FAST_START": "yes"},
+		{"CASSANDRA_FAST_START": "true", "CASSANDRA_RING_DELAY_MS": "5s"},
+	} {
+		if _, err := LoadConfig(nil, bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// The JVM Arguments line shows the fast-start flags, as Cassandra echoes
+// the ones the real image's entrypoint adds.
+func TestJVMArgumentsLineShowsFastStart(t *testing.T) {
+	cfg, err := LoadConfig(nil, map[string]string{"CASSANDRA_FAST_START": "true", "JVM_EXTRA_OPTS": "-Xss256k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	NewNode(cfg, net.ParseIP("127.0.0.1"), &out).logConfig()
+	line := ""
+	for _, s := range strings.Split(out.String(), "\n") {
+		if strings.Contains(s, "JVM Arguments: [") {
+			line = s
+		}
+	}
+	want := "JVM Arguments: [-Dcassandra.skip_wait_for_gossip_to_settle=0, -Dcassandra.ring_delay_ms=500, -Xss256k]"
+	if !strings.Contains(line, want) {
+		t.Errorf("got %q, want it to contain %q", line, want)
+	}
+}
