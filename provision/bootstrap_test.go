@@ -393,3 +393,24 @@ func TestNodeReadyWhileHealthCheckPending(t *testing.T) {
 		}
 	}
 }
+
+// Swarm replaces a task whose health check fails; the old one ends
+// "complete". Bootstrap reports that rather than wait on each successor.
+func TestNodeReplacedBySwarm(t *testing.T) {
+	l := newLab(t, 3)
+	ended := false
+	l.ring.onLook = func(node string) {
+		if node == "cass2" && !ended {
+			ended = true
+			l.w.EndTask("cass2", "complete", "")
+		}
+	}
+	_, err := Bootstrap(context.Background(), l.config(3))
+	var ne *NodeError
+	if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), "Swarm replaced it") {
+		t.Fatalf("err = %v, want cass2 reported as replaced by Swarm", err)
+	}
+	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
+		t.Error("cass3 was started after cass2's task was replaced")
+	}
+}

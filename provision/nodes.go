@@ -335,6 +335,15 @@ func (r *run) look(ctx context.Context, name string, started int, since time.Tim
 		l.why = "no task yet"
 		return l, nil
 	}
+	// An older task that ended during this wait was replaced by Swarm: its
+	// container stopped (as when its HEALTHCHECK failed) although the node
+	// should run. Waiting on its successor would loop the same way.
+	for _, t := range tasks[1:] {
+		if (t.State == "complete" || t.State == "shutdown") && !t.Updated.Before(since) {
+			l.task, l.host = t, r.byNode[t.NodeID]
+			return l, fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
+		}
+	}
 	l.task = tasks[0]
 	l.host = r.byNode[l.task.NodeID]
 	// A task stays "starting" until its image's HEALTHCHECK first passes,

@@ -118,6 +118,13 @@ func (w *World) now() time.Time {
 // KillTask makes the running task of service fail, as when its container
 // is killed; the swarm then schedules a new task (restart condition "any").
 func (w *World) KillTask(service, errMsg string) error {
+	return w.EndTask(service, "failed", errMsg)
+}
+
+// EndTask ends service's running task in state (failed, complete,
+// shutdown) and lets Swarm replace it, as when its container dies or its
+// health check fails.
+func (w *World) EndTask(service, state, errMsg string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range w.swarms {
@@ -127,13 +134,13 @@ func (w *World) KillTask(service, errMsg string) error {
 		}
 		for _, t := range svc.tasks {
 			if t.State == "running" {
-				t.State, t.DesiredState, t.Err, t.Updated = "failed", "shutdown", errMsg, w.now()
+				t.State, t.DesiredState, t.Err, t.Updated = state, "shutdown", errMsg, w.now()
 				if c := w.containerByID(t.ContainerID); c != nil {
 					c.Running, c.State, c.ExitCode = false, "exited", 137
 				}
 			}
 		}
-		svc.restart = restarts(svc.Spec)
+		svc.restart = state != "failed" || restarts(svc.Spec)
 		return nil
 	}
 	return fmt.Errorf("service %s: %w", service, engine.ErrNotFound)
