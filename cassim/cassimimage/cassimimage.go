@@ -26,7 +26,7 @@ ENV PATH=/bin CASSIM_PROFILE=${CASSIM_PROFILE}
 COPY bin/ /bin/
 VOLUME /var/lib/cassandra
 EXPOSE 7000 7199 9042
-HEALTHCHECK --interval=5s --timeout=5s --start-period=5s --retries=3 CMD ["/bin/cassim", "healthcheck"]
+HEALTHCHECK --interval=5s --timeout=5s --start-period=120s --retries=3 CMD ["/bin/cassim", "healthcheck"]
 ENTRYPOINT ["/bin/cassim"]
 `
 
