@@ -13,14 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
+	"github.com/swarmcass/swarmcass/cassim"
+	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
 )
 
 // The contract suite: one set of checks, run against every image that claims
 // the node contract. Images:
 //   - the wrapper test image, built here from cassandra-image/ (always);
-//   - cassim's image, named by SWARMCASS_CONTRACT_CASSIM_IMAGE;
+//   - cassim's image, built here with cassimimage.Build under a tag of its
+//     own and removed afterwards (always), or the image named by
+//     SWARMCASS_CONTRACT_CASSIM_IMAGE instead;
 //   - any further images named in SWARMCASS_CONTRACT_IMAGES (comma-separated),
 //     e.g. the real image built where the official one can be pulled.
 
@@ -33,34 +39,66 @@ func TestIntegrationContract(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	images := []string{buildWrapperTestImage(ctx, t, eng)}
-	if ref := os.Getenv("SWARMCASS_CONTRACT_CASSIM_IMAGE"); ref != "" {
-		images = append(images, ref)
-	} else {
-		t.Log("SWARMCASS_CONTRACT_CASSIM_IMAGE is not set: cassim's image is not checked")
-	}
+	// A slash would make -run patterns split the image name.
+	t.Run(strings.ReplaceAll(WrapperTestImage, "/", "_"), func(t *testing.T) {
+		checkImage(ctx, t, eng, buildWrapperTestImage(ctx, t, eng))
+	})
+	t.Run("cassim", func(t *testing.T) {
+		ref := os.Getenv("SWARMCASS_CONTRACT_CASSIM_IMAGE")
+		if ref == "" {
+			ref = buildCassimImage(ctx, t, eng)
+		}
+		checkImage(ctx, t, eng, ref)
+	})
 	for _, ref := range strings.Split(os.Getenv("SWARMCASS_CONTRACT_IMAGES"), ",") {
 		if ref = strings.TrimSpace(ref); ref != "" {
-			images = append(images, ref)
+			t.Run(strings.ReplaceAll(ref, "/", "_"), func(t *testing.T) { checkImage(ctx, t, eng, ref) })
 		}
 	}
-	for _, ref := range images {
-		// A slash would make -run patterns split the image name.
-		t.Run(strings.ReplaceAll(ref, "/", "_"), func(t *testing.T) {
-			if _, err := eng.ImageInspect(ctx, ref); err != nil {
-				t.Fatalf("image %s: %v (build it first)", ref, err)
-			}
-			s := &suite{eng: eng, image: ref, id: suffix()}
-			t.Run("ImageConfig", s.imageConfig)
-			t.Run("AddressOnTwoNetworks", s.addressOnTwoNetworks)
-			t.Run("NoAddressInSubnet", s.noAddressInSubnet)
-			t.Run("Defaults", s.defaults)
-			t.Run("ClusterDCRack", s.clusterDCRack)
-			t.Run("HeapPair", s.heapPair)
-			t.Run("FastStart", s.fastStart)
-			t.Run("InitialTokens", s.initialTokens)
-			t.Run("IdentityInVolume", s.identityInVolume)
-		})
+}
+
+// checkImage runs every check of the contract against ref.
+func checkImage(ctx context.Context, t *testing.T, eng engine.Engine, ref string) {
+	if _, err := eng.ImageInspect(ctx, ref); err != nil {
+		t.Fatalf("image %s: %v (build it first)", ref, err)
+	}
+	s := &suite{eng: eng, image: ref, id: suffix()}
+	t.Run("ImageConfig", s.imageConfig)
+	t.Run("AddressOnTwoNetworks", s.addressOnTwoNetworks)
+	t.Run("NoAddressInSubnet", s.noAddressInSubnet)
+	t.Run("Defaults", s.defaults)
+	t.Run("ClusterDCRack", s.clusterDCRack)
+	t.Run("HeapPair", s.heapPair)
+	t.Run("FastStart", s.fastStart)
+	t.Run("InitialTokens", s.initialTokens)
+	t.Run("IdentityInVolume", s.identityInVolume)
+}
+
+// buildCassimImage builds cassim's image with the fast timing profile under
+// a tag of this run's own, and removes it when the test ends.
+func buildCassimImage(ctx context.Context, t *testing.T, eng engine.Engine) string {
+	t.Helper()
+	id := suffix()
+	tag := "swarmcass/cassim-contract:" + id
+	if err := cassimimage.Build(ctx, eng, tag, cassim.ProfileFast, engine.Labels{"swarmcass.test": "contract-cassim-" + id}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeImage(t, tag) })
+	return tag
+}
+
+// removeImage removes an image this suite built. The Engine interface has
+// no image removal; the client talks to the same engine (DOCKER_HOST or the
+// local socket).
+func removeImage(t *testing.T, ref string) {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Errorf("remove image %s: %v", ref, err)
+		return
+	}
+	defer cli.Close()
+	if _, err := cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+		t.Errorf("remove image %s: %v", ref, err)
 	}
 }
 
