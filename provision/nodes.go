@@ -124,7 +124,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 }
 
 // neverReady says why node's existing service should be recreated: one of
-// its tasks failed and the node is not UN in a seed's view. It returns ""
+// its tasks failed or was replaced, and the node is not UN in a seed's view. It returns ""
 // for a node that is up or merely still starting.
 func (r *run) neverReady(ctx context.Context, name string) (string, error) {
 	tasks, err := r.manager.Engine.TaskList(ctx, name)
@@ -132,8 +132,9 @@ func (r *run) neverReady(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("list tasks of %s: %w", name, err)
 	}
 	failed := ""
-	for _, t := range tasks {
-		if failedStates[t.State] {
+	for i, t := range tasks {
+		// Failed, or ended and replaced by Swarm (as after failed health checks).
+		if failedStates[t.State] || i > 0 && (t.State == "complete" || t.State == "shutdown") {
 			failed = strings.TrimSpace(t.State + ": " + t.Err)
 			break
 		}

@@ -569,7 +569,9 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 		switch {
 		case h != nil && h.err != nil:
 			n.unavailable(ring.EngineUnreachable, h.err)
-		case t.State != "running":
+		case t.State != "running" && (t.State != "starting" || t.ContainerID == ""):
+			// "starting" with a container: it runs, its HEALTHCHECK has not
+			// passed yet; nodetool will say how the node is.
 			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, taskWhy(t)))
 		case h == nil:
 			n.unavailable(ring.EngineUnreachable, fmt.Errorf("its task runs on swarm node %s, which is none of the given engines; name its engine with --swarm, --context or --host", hostName))

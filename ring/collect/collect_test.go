@@ -575,3 +575,26 @@ func TestStaleRecordAddressFoundByHostID(t *testing.T) {
 		t.Errorf("problems:\n%s", problems(r))
 	}
 }
+
+// Swarm keeps a task "starting" until the image's HEALTHCHECK first passes;
+// its container runs and nodetool answers, so the node is judged by its view.
+func TestStartingTaskIsJudgedByItsView(t *testing.T) {
+	l := newLab(t, 3, 3)
+	l.w.TaskState = func(spec engine.ServiceSpec, _ engine.Node) (string, string) {
+		if spec.Labels[engine.LabelNode] == "cass3" {
+			return "starting", ""
+		}
+		return "running", ""
+	}
+	must(t, l.w.EndTask("test-cass3", "complete", ""))
+	tasks, err := l.swarm[0].TaskList(context.Background(), "test-cass3")
+	must(t, err)
+	l.mu.Lock()
+	l.addrs["cass3"] = tasks[0].Addresses["swarmcass"]
+	l.mu.Unlock()
+	_, r := judge(t, l.config())
+	if tasks[0].State != "starting" {
+		t.Fatalf("cass3's newest task is %s", tasks[0].State)
+	}
+	wantReport(t, r, ring.Healthy, 0)
+}
