@@ -1,0 +1,342 @@
+// Package e2e runs swarmcass, the binary, end to end on a real lab: a
+// Docker-in-Docker machine for infra and three for the swarm, a real swarm,
+// registry and Consul, and cassim standing in for Cassandra (cassim is not
+// Cassandra: see cassim/README.md).
+//
+// The same test runs against a real Cassandra image where one can be had:
+// SWARMCASS_E2E_IMAGE_DIR names its build context (e.g. cassandra-image/),
+// built on infra by bootstrap as users do; its base image must be loadable
+// into the lab (SWARMCASS_E2E_LOAD=cassandra:5.0 copies it from the host
+// engine). See README.md, "Testing against real Cassandra".
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/cassim/cassimimage"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/machinestore"
+	"github.com/swarmcass/swarmcass/nodetool"
+)
+
+// The offline images scripts/build-images.sh makes.
+const (
+	consulImage   = "swarmcass/consul:1.20.6"
+	registryImage = "swarmcass/registry:3.1.2"
+)
+
+var binary string // the swarmcass binary under test, built once
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "swarmcass-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "swarmcass")
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", "build", "-o", binary, "./cmd/swarmcass")
+	build.Dir = filepath.Dir(filepath.Dir(file))
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build swarmcass: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one test's lab and cluster.
+type env struct {
+	t        *testing.T
+	lab      string
+	store    string
+	imageDir string
+	nodeEnv  []string
+	timeout  string // --node-timeout
+}
+
+func suffix() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newEnv brings up a lab of infra + machines swarm machines, with the
+// offline Consul and registry images loaded into infra, and removes it all
+// when the test ends.
+func newEnv(t *testing.T, machines int) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
+	}
+	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m"}
+	n, _ := rand.Int(rand.Reader, big.NewInt(200))
+	subnet := fmt.Sprintf("10.233.%d.0/24", n.Int64()+20)
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.run("lab", "ls", "--name", e.lab, "--store", e.store)
+		}
+		e.run("lab", "down", "--name", e.lab, "--store", e.store)
+	})
+	start := time.Now()
+	e.must("lab", "up", "--name", e.lab, "--store", e.store, "--subnet", subnet,
+		"--machines", fmt.Sprint(machines))
+	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", consulImage, registryImage)
+	if extra := os.Getenv("SWARMCASS_E2E_LOAD"); extra != "" {
+		e.must(append([]string{"lab", "load", "--name", e.lab, "--store", e.store}, strings.Split(extra, ",")...)...)
+	}
+	t.Logf("lab of %d machines up and loaded in %s", machines+1, time.Since(start).Round(100*time.Millisecond))
+
+	if dir := os.Getenv("SWARMCASS_E2E_IMAGE_DIR"); dir != "" {
+		e.imageDir, e.timeout = dir, "10m"
+	} else {
+		e.imageDir = filepath.Join(t.TempDir(), "cassim")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := cassimimage.Context(ctx, e.imageDir); err != nil {
+			t.Fatal(err)
+		}
+		e.nodeEnv = []string{"CASSIM_PROFILE=fast"}
+	}
+	return e
+}
+
+// result is one run of the binary.
+type result struct {
+	args     []string
+	out      string // stdout and stderr
+	code     int
+	duration time.Duration
+}
+
+func (e *env) run(args ...string) result {
+	return e.runCtx(context.Background(), args...)
+}
+
+func (e *env) runCtx(ctx context.Context, args ...string) result {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	r := result{args: args, out: out.String(), duration: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run swarmcass %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+func (e *env) must(args ...string) result {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != 0 {
+		e.t.Fatalf("swarmcass %s: exit %d\n%s", strings.Join(args, " "), r.code, r.out)
+	}
+	return r
+}
+
+func (e *env) bootstrapArgs(nodes int, extraEnv ...string) []string {
+	args := []string{"bootstrap", "--nodes", fmt.Sprint(nodes), "--cluster", "e2e",
+		"--consul-image", consulImage, "--registry-image", registryImage,
+		"--image-dir", e.imageDir, "--heap", "64M", "--node-timeout", e.timeout}
+	for _, kv := range append(append([]string{}, e.nodeEnv...), extraEnv...) {
+		args = append(args, "--node-env", kv)
+	}
+	return args
+}
+
+// machine connects to a lab machine over TLS with the store's files.
+func (e *env) machine(name string) engine.Engine {
+	e.t.Helper()
+	m, err := machinestore.New(e.store).Load(name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d, err := engine.NewDocker(name, m.URL, &engine.TLSFiles{CA: m.CACert, Cert: m.ClientCert, Key: m.ClientKey})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// nodeContainer is a running Cassandra node container on a swarm machine.
+type nodeContainer struct {
+	node    string
+	machine engine.Engine
+	id      string
+}
+
+// nodes finds the running node containers of cluster e2e on every swarm machine.
+func (e *env) nodes(ctx context.Context) []nodeContainer {
+	e.t.Helper()
+	names, err := machinestore.New(e.store).List()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []nodeContainer
+	for _, name := range names {
+		if !strings.HasPrefix(name, "swarm-") {
+			continue
+		}
+		m := e.machine(name)
+		cs, err := m.ContainerList(ctx, engine.Labels{engine.LabelCluster: "e2e", engine.LabelRole: engine.RoleCassandra})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Running {
+				out = append(out, nodeContainer{node: c.Labels[engine.LabelNode], machine: m, id: c.ID})
+			}
+		}
+	}
+	return out
+}
+
+// requireRing checks, from every running node's own nodetool status, that
+// the ring has exactly want nodes and all are Up/Normal.
+func (e *env) requireRing(ctx context.Context, want int) {
+	e.t.Helper()
+	ns := e.nodes(ctx)
+	if len(ns) != want {
+		e.t.Fatalf("%d running node containers, want %d", len(ns), want)
+	}
+	hostIDs := map[string]bool{}
+	for _, n := range ns {
+		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "status"})
+		if err != nil || res.ExitCode != 0 {
+			e.t.Fatalf("%s: nodetool status: %v %+v", n.node, err, res)
+		}
+		st, err := nodetool.ParseStatus(res.Stdout)
+		if err != nil {
+			e.t.Fatalf("%s: %v\n%s", n.node, err, res.Stdout)
+		}
+		if len(st.Nodes()) != want || st.CountUN() != want {
+			e.t.Fatalf("%s sees %d nodes, %d UN; want %d UN:\n%s", n.node, len(st.Nodes()), st.CountUN(), want, res.Stdout)
+		}
+		for _, node := range st.Nodes() {
+			hostIDs[node.HostID] = true
+		}
+	}
+	if len(hostIDs) != want {
+		e.t.Fatalf("the views name %d host IDs, want %d", len(hostIDs), want)
+	}
+}
+
+func TestIntegrationEndToEndBootstrap(t *testing.T) {
+	e := newEnv(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// 1. Three nodes from nothing.
+	r := e.must(e.bootstrapArgs(3)...)
+	t.Logf("bootstrap --nodes 3: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
+	e.requireRing(ctx, 3)
+	if !strings.Contains(r.out, "image") && !strings.Contains(r.out, "Image") {
+		t.Errorf("summary does not name the image:\n%s", r.out)
+	}
+
+	// 2. A re-run on the healthy ring changes nothing, quickly.
+	r = e.must(e.bootstrapArgs(3)...)
+	if !strings.Contains(r.out, "nothing to do") {
+		t.Errorf("re-run changed something:\n%s", r.out)
+	}
+	t.Logf("re-run: %s", r.duration.Round(10*time.Millisecond))
+	if r.duration > 20*time.Second {
+		t.Errorf("re-run took %s; a no-op should take seconds", r.duration)
+	}
+
+	// 3. Growing to 5 with a slow-joining cass4: while it joins, a second
+	// bootstrap is refused at once, naming the holder; killing cass4's task
+	// stops the first run with a report naming cass4.
+	var first result
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first = e.runCtx(ctx, e.bootstrapArgs(5, "CASSIM_BOOTSTRAP_MS=30000")...)
+	}()
+	cass4 := e.waitForNode(ctx, "cass4")
+	second := e.run(e.bootstrapArgs(5)...)
+	if second.code == 0 || !strings.Contains(second.out, "another bootstrap") || !strings.Contains(second.out, "pid") {
+		t.Errorf("concurrent bootstrap: exit %d, want a refusal naming the holder:\n%s", second.code, second.out)
+	}
+	if second.duration > 10*time.Second {
+		t.Errorf("concurrent bootstrap took %s to be refused; want at once", second.duration)
+	}
+	if err := cass4.machine.ContainerRemove(ctx, cass4.id); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if first.code == 0 || !strings.Contains(first.out, "cass4") {
+		t.Fatalf("bootstrap with cass4 killed: exit %d, want a failure naming cass4:\n%s", first.code, first.out)
+	}
+	t.Logf("bootstrap stopped as it should:\n%s", first.out)
+	for _, n := range e.nodes(ctx) {
+		if n.node == "cass5" {
+			t.Errorf("cass5 was started although cass4 failed")
+		}
+	}
+
+	// 4. A re-run completes the ring: cass4 joins, then cass5.
+	r = e.must(e.bootstrapArgs(5)...)
+	t.Logf("re-run after the failure: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
+	e.requireRing(ctx, 5)
+
+	// 5. The shared record in Consul names all five.
+	r = e.must("ring", "--cluster", "e2e", "-o", "json")
+	var report struct {
+		Verdict string `json:"verdict"`
+		Rows    []struct {
+			Node string `json:"node"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(jsonPart(r.out)), &report); err != nil {
+		t.Fatalf("ring -o json: %v\n%s", err, r.out)
+	}
+	if report.Verdict != "healthy" || len(report.Rows) != 5 {
+		t.Errorf("ring: verdict %q with %d rows, want healthy with 5:\n%s", report.Verdict, len(report.Rows), r.out)
+	}
+}
+
+// waitForNode waits until node's container runs somewhere in the lab.
+func (e *env) waitForNode(ctx context.Context, node string) nodeContainer {
+	e.t.Helper()
+	for {
+		for _, n := range e.nodes(ctx) {
+			if n.node == node {
+				return n
+			}
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("%s never started", node)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// jsonPart skips anything printed before the JSON document.
+func jsonPart(s string) string {
+	if i := strings.Index(s, "{"); i >= 0 {
+		return s[i:]
+	}
+	return s
+}
