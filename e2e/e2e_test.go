@@ -281,12 +281,13 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	if second.duration > 10*time.Second {
 		t.Errorf("concurrent bootstrap took %s to be refused; want at once", second.duration)
 	}
-	if err := cass4.machine.ContainerRemove(ctx, cass4.id); err != nil {
+	if err := cass4.machine.ContainerStop(ctx, cass4.id, 0); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if first.code == 0 || !strings.Contains(first.out, "cass4") {
-		t.Fatalf("bootstrap with cass4 killed: exit %d, want a failure naming cass4:\n%s", first.code, first.out)
+	if first.code == 0 || !strings.Contains(first.out, "node cass4") || !strings.Contains(first.out, "last log lines") ||
+		!strings.Contains(first.out, "Node configuration") {
+		t.Fatalf("bootstrap with cass4 killed: exit %d, want a failure naming cass4 with its last log lines:\n%s", first.code, first.out)
 	}
 	t.Logf("bootstrap stopped as it should:\n%s", first.out)
 	for _, n := range e.nodes(ctx) {
@@ -313,6 +314,50 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	}
 	if report.Verdict != "healthy" || len(report.Rows) != 5 {
 		t.Errorf("ring: verdict %q with %d rows, want healthy with 5:\n%s", report.Verdict, len(report.Rows), r.out)
+	}
+
+	// 6. One node's container stops: ring says degraded (exit 1), naming it.
+	var cass5 nodeContainer
+	for _, n := range e.nodes(ctx) {
+		if n.node == "cass5" {
+			cass5 = n
+		}
+	}
+	if err := cass5.machine.ContainerStop(ctx, cass5.id, 0); err != nil {
+		t.Fatal(err)
+	}
+	r = e.waitRing(ctx, 1, "cass5")
+	t.Logf("ring with cass5 stopped (exit %d):\n%s", r.code, r.out)
+
+	// 7. A whole machine goes down: ring still reports on the rest.
+	e.must("lab", "stop", "--name", e.lab, "--store", e.store, "swarm-2")
+	r = e.waitRing(ctx, 1, "cass3")
+	if !strings.Contains(r.out, "engine unreachable") {
+		t.Errorf("ring does not say cass3's engine is unreachable:\n%s", r.out)
+	}
+	for _, node := range []string{"cass1", "cass2", "cass4"} {
+		if !strings.Contains(r.out, node) {
+			t.Errorf("ring no longer reports %s:\n%s", node, r.out)
+		}
+	}
+	t.Logf("ring with swarm-2 down (exit %d):\n%s", r.code, r.out)
+}
+
+// waitRing runs `swarmcass ring` until it exits with code and names node
+// among its problems (gossip needs a few seconds to call a node down).
+func (e *env) waitRing(ctx context.Context, code int, node string) result {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := e.runCtx(ctx, "ring", "--cluster", "e2e")
+		problems := r.out[strings.Index(r.out, "\n\n")+1:]
+		if r.code == code && strings.Contains(problems, node) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("ring never exited %d naming %s; last (exit %d):\n%s", code, node, r.code, r.out)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -414,3 +414,25 @@ func TestNodeReplacedBySwarm(t *testing.T) {
 		t.Error("cass3 was started after cass2's task was replaced")
 	}
 }
+
+// Re-registering a service resets its Consul check to critical, so a
+// re-run leaves registrations alone; a check that never passes is reported.
+func TestConsulChecks(t *testing.T) {
+	l := newLab(t, 3)
+	bootstrap(t, l.config(3))
+	c := l.remote.consuls["10.0.0.2:8500"]
+	if c.registrations != 3 {
+		t.Fatalf("%d registrations, want 3", c.registrations)
+	}
+	bootstrap(t, l.config(3))
+	if c.registrations != 3 {
+		t.Errorf("re-run registered again: %d registrations", c.registrations)
+	}
+	c.mu.Lock()
+	c.critical = map[string]bool{"swarmcass-test-cass4": true}
+	c.mu.Unlock()
+	_, err := Bootstrap(context.Background(), l.config(4))
+	if err == nil || !strings.Contains(Explain(err), "swarmcass-test-cass4") || !strings.Contains(Explain(err), "reach each node's published CQL port") {
+		t.Fatalf("err = %v, want cass4's critical check reported with a hint", err)
+	}
+}

@@ -130,6 +130,10 @@ type fakeConsul struct {
 	holders  map[string][]byte
 	services map[string]Service
 	puts     int
+	// registrations counts Register calls; critical names services whose
+	// check fails.
+	registrations int
+	critical      map[string]bool
 }
 
 func (c *fakeConsul) check() error {
@@ -182,7 +186,24 @@ func (c *fakeConsul) Register(ctx context.Context, s Service) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.services[s.ID] = s
+	c.registrations++
 	return nil
+}
+
+func (c *fakeConsul) Registered(ctx context.Context, id string) (Service, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.services[id]
+	return s, ok, nil
+}
+
+func (c *fakeConsul) CheckStatus(ctx context.Context, id string) (string, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.critical[id] {
+		return "critical", "dial tcp: connection refused", nil
+	}
+	return "passing", "TCP connect: Success", nil
 }
 
 // ring simulates Cassandra nodes: a node becomes UN after readyAfter

@@ -135,7 +135,10 @@ func (r *run) neverReady(ctx context.Context, name string) (string, error) {
 	for i, t := range tasks {
 		// Failed, or ended and replaced by Swarm (as after failed health checks).
 		if failedStates[t.State] || i > 0 && (t.State == "complete" || t.State == "shutdown") {
-			failed = strings.TrimSpace(t.State + ": " + t.Err)
+			failed = t.State
+			if t.Err != "" {
+				failed += ": " + t.Err
+			}
 			break
 		}
 	}

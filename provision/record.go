@@ -1,9 +1,13 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,6 +40,7 @@ func record(ctx context.Context, r *run) error {
 			return err
 		}
 	}
+	var checks []Service
 	for _, n := range r.res.Nodes {
 		s := Service{
 			ID:      "swarmcass-" + r.cfg.Cluster + "-" + n.Name,
@@ -50,8 +55,42 @@ func record(ctx context.Context, r *run) error {
 			s.Port, _ = strconv.Atoi(port)
 			s.Check = n.CQL
 		}
+		if old, ok, err := r.consul.Registered(ctx, s.ID); err != nil {
+			return err
+		} else if ok && sameService(old, s) {
+			continue // re-registering would reset its check to critical
+		}
 		if err := r.consul.Register(ctx, s); err != nil {
 			return err
+		}
+		r.p.Debugf("registered %s in Consul", s.ID)
+		checks = append(checks, s)
+	}
+	return r.waitChecks(ctx, checks)
+}
+
+func sameService(a, b Service) bool {
+	return a.Name == b.Name && a.Address == b.Address && a.Port == b.Port && a.Check == b.Check &&
+		slices.Equal(a.Tags, b.Tags) && maps.Equal(a.Meta, b.Meta)
+}
+
+// waitChecks waits until Consul's checks of the services just registered
+// pass, so that Consul offers them as contact points when bootstrap ends.
+// A check that does not pass means infra cannot reach the node's CQL port.
+func (r *run) waitChecks(ctx context.Context, services []Service) error {
+	for _, s := range services {
+		if s.Check == "" {
+			continue
+		}
+		var status, output string
+		err := r.poll(ctx, r.cfg.InfraTimeout, "Consul's check of "+s.ID, func() (bool, error) {
+			var err error
+			status, output, err = r.consul.CheckStatus(ctx, s.ID)
+			return err == nil && status == "passing", nil
+		})
+		if err != nil {
+			return withHint(fmt.Errorf("consul check of %s (CQL on %s) is %s: %s: %w", s.ID, s.Check, cmp.Or(status, "unknown"), output, err),
+				"Consul on the infra host must reach each node's published CQL port; check firewalls between the hosts")
 		}
 	}
 	return nil

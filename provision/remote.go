@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -37,6 +38,11 @@ type Consul interface {
 	Put(ctx context.Context, key string, value []byte) error
 	// Register registers (or replaces) a service with the agent.
 	Register(ctx context.Context, s Service) error
+	// Registered returns the agent's registration of service id, if any.
+	Registered(ctx context.Context, id string) (Service, bool, error)
+	// CheckStatus is the status ("passing", "warning", "critical") and
+	// output of service id's check.
+	CheckStatus(ctx context.Context, id string) (status, output string, err error)
 }
 
 // Service is a Cassandra node as Consul's catalog offers it.
@@ -194,7 +200,7 @@ func (a *consulAPI) Register(ctx context.Context, s Service) error {
 	reg := &api.AgentServiceRegistration{ID: s.ID, Name: s.Name, Tags: s.Tags, Address: s.Address, Port: s.Port, Meta: s.Meta}
 	if s.Check != "" {
 		reg.Check = &api.AgentServiceCheck{
-			Name: "CQL on " + s.Check, TCP: s.Check, Interval: "10s", Timeout: "2s",
+			Name: "CQL on " + s.Check, TCP: s.Check, Interval: checkInterval, Timeout: "2s",
 			DeregisterCriticalServiceAfter: "", // keep failed nodes visible as critical
 		}
 	}
@@ -203,4 +209,39 @@ func (a *consulAPI) Register(ctx context.Context, s Service) error {
 		return fmt.Errorf("consul register %s: %w", s.ID, err)
 	}
 	return nil
+}
+
+// checkInterval is how often Consul probes a node's CQL port.
+const checkInterval = "5s"
+
+func (a *consulAPI) Registered(ctx context.Context, id string) (Service, bool, error) {
+	svc, _, err := a.c.Agent().Service(id, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		if strings.Contains(err.Error(), "404") {
+			return Service{}, false, nil
+		}
+		return Service{}, false, fmt.Errorf("consul service %s: %w", id, err)
+	}
+	out := Service{ID: svc.ID, Name: svc.Service, Tags: svc.Tags, Address: svc.Address, Port: svc.Port, Meta: svc.Meta}
+	checks, err := a.c.Agent().ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", id), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return Service{}, false, fmt.Errorf("consul checks of %s: %w", id, err)
+	}
+	for _, c := range checks {
+		if c.Type == "tcp" || strings.HasPrefix(c.Name, "CQL on ") {
+			out.Check = strings.TrimPrefix(c.Name, "CQL on ")
+		}
+	}
+	return out, true, nil
+}
+
+func (a *consulAPI) CheckStatus(ctx context.Context, id string) (string, string, error) {
+	checks, err := a.c.Agent().ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", id), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return "", "", fmt.Errorf("consul checks of %s: %w", id, err)
+	}
+	for _, c := range checks {
+		return c.Status, c.Output, nil
+	}
+	return "", "", fmt.Errorf("consul: service %s has no check", id)
 }
