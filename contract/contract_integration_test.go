@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/cassim"
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
 
 // The contract suite: one set of checks, run against every image that claims
@@ -35,7 +34,7 @@ import (
 const WrapperTestImage = "swarmcass/cassandra-wrapper-test:dev"
 
 func TestIntegrationContract(t *testing.T) {
-	eng := localEngine(t)
+	eng := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
@@ -83,40 +82,8 @@ func buildCassimImage(ctx context.Context, t *testing.T, eng engine.Engine) stri
 	if err := cassimimage.Build(ctx, eng, tag, cassim.ProfileFast, engine.Labels{"swarmcass.test": "contract-cassim-" + id}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeImage(t, tag) })
+	t.Cleanup(func() { enginetest.RemoveImage(t, tag) })
 	return tag
-}
-
-// removeImage removes an image this suite built. The Engine interface has
-// no image removal; the client talks to the same engine (DOCKER_HOST or the
-// local socket).
-func removeImage(t *testing.T, ref string) {
-	cli, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Errorf("remove image %s: %v", ref, err)
-		return
-	}
-	defer cli.Close()
-	if _, err := cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
-		t.Errorf("remove image %s: %v", ref, err)
-	}
-}
-
-func localEngine(t *testing.T) *engine.Docker {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
-	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
-	d, err := engine.NewDocker("local", host, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
 }
 
 func buildWrapperTestImage(ctx context.Context, t *testing.T, eng engine.Engine) string {

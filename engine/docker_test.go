@@ -7,32 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
-	"os/exec"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
-
-// localEngine connects to the engine DOCKER_HOST names, or the local socket.
-func localEngine(t *testing.T) *engine.Docker {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
-	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
-	d, err := engine.NewDocker("local", host, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 func suffix() string {
 	b := make([]byte, 4)
@@ -44,7 +26,7 @@ func suffix() string {
 const testImage = "swarmcass/lab-machine:bookworm-1"
 
 func TestIntegrationDockerContainerLifecycle(t *testing.T) {
-	d := localEngine(t)
+	d := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -58,8 +40,13 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 
 	id := suffix()
 	labels := engine.Labels{"swarmcass.test": id}
+	// Subnets of their own: 10.240-241.x is used by no other test here.
+	b := make([]byte, 1)
+	rand.Read(b)
+	sub1, sub1Host := fmt.Sprintf("10.240.%d.0/24", b[0]), fmt.Sprintf("10.240.%d.9", b[0])
+	sub2, sub2Prefix := fmt.Sprintf("10.241.%d.0/24", b[0]), fmt.Sprintf("10.241.%d.", b[0])
 	net := "swarmcass-test-" + id
-	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net, Driver: "bridge", Subnet: "10.213.7.0/24", Labels: labels}); err != nil {
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net, Driver: "bridge", Subnet: sub1, Labels: labels}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.NetworkRemove(context.Background(), net) })
@@ -67,7 +54,7 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 		t.Errorf("second create of %s: err = %v, want ErrConflict", net, err)
 	}
 	n, err := d.NetworkInspect(ctx, net)
-	if err != nil || n.Driver != "bridge" || len(n.Subnets) != 1 || n.Subnets[0] != "10.213.7.0/24" {
+	if err != nil || n.Driver != "bridge" || len(n.Subnets) != 1 || n.Subnets[0] != sub1 {
 		t.Fatalf("network = %+v, %v", n, err)
 	}
 
@@ -80,7 +67,7 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 	name := "swarmcass-test-" + id
 	cid, err := d.ContainerCreate(ctx, engine.ContainerSpec{
 		Name: name, Image: testImage, Cmd: []string{"sh", "-c", "echo hello-out; echo hello-err >&2; exec sleep 300"},
-		Labels: labels, Network: net, IPAddress: "10.213.7.9",
+		Labels: labels, Network: net, IPAddress: sub1Host,
 		Mounts: []engine.Mount{{Source: vol, Target: "/data"}},
 	})
 	if err != nil {
@@ -92,7 +79,7 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 	}
 
 	net2 := net + "-2"
-	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net2, Driver: "bridge", Subnet: "10.213.8.0/24", Labels: labels}); err != nil {
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net2, Driver: "bridge", Subnet: sub2, Labels: labels}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.NetworkRemove(context.Background(), net2) })
@@ -100,8 +87,8 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := d.ContainerInspect(ctx, name)
-	if err != nil || !c.Running || c.Networks[net] != "10.213.7.9" || c.Labels["swarmcass.test"] != id ||
-		!strings.HasPrefix(c.Networks[net2], "10.213.8.") {
+	if err != nil || !c.Running || c.Networks[net] != sub1Host || c.Labels["swarmcass.test"] != id ||
+		!strings.HasPrefix(c.Networks[net2], sub2Prefix) {
 		t.Fatalf("inspect = %+v, %v", c, err)
 	}
 	list, err := d.ContainerList(ctx, labels)
@@ -132,7 +119,7 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 }
 
 func TestIntegrationDockerBuildFailsOnStreamError(t *testing.T) {
-	d := localEngine(t)
+	d := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	tag := "swarmcass-test/build:" + suffix()
@@ -142,7 +129,7 @@ func TestIntegrationDockerBuildFailsOnStreamError(t *testing.T) {
 	if err := d.ImageBuild(ctx, engine.BuildSpec{Context: good, Tags: []string{tag}, Labels: engine.Labels{"swarmcass.test": "1"}}, &progress); err != nil {
 		t.Fatalf("build: %v\n%s", err, progress.String())
 	}
-	t.Cleanup(func() { removeImage(tag) })
+	t.Cleanup(func() { enginetest.RemoveImage(t, tag) })
 	img, err := d.ImageInspect(ctx, tag)
 	if err != nil || img.Labels["swarmcass.test"] != "1" {
 		t.Fatalf("image = %+v, %v", img, err)
@@ -155,10 +142,6 @@ func TestIntegrationDockerBuildFailsOnStreamError(t *testing.T) {
 		t.Fatalf("failing build: err = %v, want the RUN's failure", err)
 	}
 }
-
-// removeImage uses the docker CLI: the Engine interface has no image
-// removal because swarmcass never removes images.
-func removeImage(tag string) { _ = exec.Command("docker", "rmi", tag).Run() }
 
 func tarOf(t *testing.T, files map[string]string) *bytes.Buffer {
 	t.Helper()

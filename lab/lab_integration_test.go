@@ -11,26 +11,10 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/lab"
 	"github.com/swarmcass/swarmcass/machinestore"
 )
-
-func hostEngine(t *testing.T) *engine.Docker {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs a Docker Engine and the lab machine image (scripts/setup-engine.sh, scripts/build-images.sh)")
-	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
-	d, err := engine.NewDocker("host", host, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 // testConfig gives each run its own name and subnet, so tests can run next
 // to a user's lab.
@@ -47,7 +31,7 @@ func testConfig(t *testing.T, machines int) lab.Config {
 }
 
 func TestIntegrationLabUpConnectDown(t *testing.T) {
-	host := hostEngine(t)
+	host := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg := testConfig(t, 2)

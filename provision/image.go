@@ -1,14 +1,10 @@
 package provision
 
 import (
-	"archive/tar"
 	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
@@ -64,60 +60,9 @@ func ensureImage(ctx context.Context, r *run) error {
 
 // build sends dir as a tar build context to e's ImageBuild.
 func build(ctx context.Context, e engine.Engine, dir, tag string, labels engine.Labels, progress io.Writer) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarDir(dir, pw)) }()
-	defer pr.Close()
-	return e.ImageBuild(ctx, engine.BuildSpec{Context: pr, Tags: []string{tag}, Labels: labels}, progress)
-}
-
-// tarDir writes the regular files, directories and symlinks under dir to w
-// as a tar stream with paths relative to dir.
-func tarDir(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		} else if !info.Mode().IsRegular() && !info.IsDir() {
-			return nil // sockets, devices: not build input
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("tar %s: %w", dir, err)
-	}
-	return tw.Close()
+	bc := engine.DirContext(dir)
+	defer bc.Close()
+	return e.ImageBuild(ctx, engine.BuildSpec{Context: bc, Tags: []string{tag}, Labels: labels}, progress)
 }
 
 // debugWriter sends build and push progress to Progress.Debugf, a line at a time.

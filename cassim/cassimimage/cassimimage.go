@@ -4,12 +4,8 @@
 package cassimimage
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,10 +65,8 @@ func Build(ctx context.Context, e engine.Engine, tag, profile string, labels eng
 	if err := Context(ctx, dir); err != nil {
 		return err
 	}
-	tarball, err := Tar(dir)
-	if err != nil {
-		return err
-	}
+	tarball := engine.DirContext(dir)
+	defer tarball.Close()
 	args := map[string]string{}
 	if profile != "" {
 		args["CASSIM_PROFILE"] = profile
@@ -82,51 +76,4 @@ func Build(ctx context.Context, e engine.Engine, tag, profile string, labels eng
 		return fmt.Errorf("build cassim image %s: %w", tag, err)
 	}
 	return nil
-}
-
-// Tar packs dir as a build context, keeping symbolic links as links.
-func Tar(dir string) (io.Reader, error) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if d.Type()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		h.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pack build context %s: %w", dir, err)
-	}
-	return &b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"github.com/swarmcass/swarmcass/engine"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,10 +36,8 @@ func TestContextIsSelfContained(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(dir, "bin", "nodetool")); err != nil || l != "cassim" {
 		t.Fatalf("bin/nodetool should link to cassim: %q %v", l, err)
 	}
-	r, err := Tar(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := engine.DirContext(dir)
+	defer r.Close()
 	got := map[string]byte{}
 	tr := tar.NewReader(r)
 	for {

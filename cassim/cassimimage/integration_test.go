@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/swarmcass/swarmcass/cassim"
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
 
 // TestIntegrationCassimCluster builds the cassim image on the local engine
@@ -23,20 +21,9 @@ import (
 // the range movement message; a stopped node is DN on the others within
 // the failure-detection time; a restarted node keeps its host ID.
 func TestIntegrationCassimCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a Docker Engine")
-	}
+	e := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
-	e, err := engine.NewDocker("local", host, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
 
 	suffix := fmt.Sprintf("%06x", rand.IntN(1<<24))
 	name := "cassim-it-" + suffix
@@ -207,14 +194,5 @@ func cleanup(t *testing.T, e engine.Engine, labels engine.Labels, tag string) {
 	if err := e.NetworkRemove(ctx, labels["swarmcass.test"]); err != nil {
 		t.Logf("cleanup: %v", err)
 	}
-	// The Engine interface has no image removal; use the client directly.
-	cli, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	defer cli.Close()
-	if _, err := cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
-		t.Errorf("cleanup: remove image %s: %v", tag, err)
-	}
+	enginetest.RemoveImage(t, tag)
 }
