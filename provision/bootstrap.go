@@ -81,6 +81,9 @@ type run struct {
 	release  func()
 	registry string // host:port
 	res      *Result
+	// registered are the Consul services this run (re)registered; Record
+	// waits for their checks.
+	registered []Service
 }
 
 // host is a Host with what its engine reported.

@@ -116,6 +116,9 @@ func ensureNodes(ctx context.Context, r *run) error {
 		if err != nil {
 			return err
 		}
+		if err := r.registerNode(ctx, nr); err != nil {
+			return err
+		}
 		if nr.Created {
 			r.p.Infof("%s is UN after %.1fs", name, nr.ReadySeconds)
 		}

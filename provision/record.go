@@ -40,33 +40,43 @@ func record(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	var checks []Service
 	for _, n := range r.res.Nodes {
-		s := Service{
-			ID:      "swarmcass-" + r.cfg.Cluster + "-" + n.Name,
-			Name:    "cassandra",
-			Tags:    []string{r.cfg.Cluster, n.Name},
-			Address: n.Address,
-			Port:    9042,
-			Meta:    map[string]string{"cluster": r.cfg.Cluster, "node": n.Name, "host": n.Host, "host_id": n.HostID, "overlay_address": n.Address},
-		}
-		if host, port, err := net.SplitHostPort(n.CQL); err == nil {
-			s.Address = host
-			s.Port, _ = strconv.Atoi(port)
-			s.Check = n.CQL
-		}
-		if old, ok, err := r.consul.Registered(ctx, s.ID); err != nil {
-			return err
-		} else if ok && sameService(old, s) {
-			continue // re-registering would reset its check to critical
-		}
-		if err := r.consul.Register(ctx, s); err != nil {
+		if err := r.registerNode(ctx, n); err != nil {
 			return err
 		}
-		r.p.Debugf("registered %s in Consul", s.ID)
-		checks = append(checks, s)
 	}
-	return r.waitChecks(ctx, checks)
+	return r.waitChecks(ctx, r.registered)
+}
+
+// registerNode registers node n as a Consul service with a check on its
+// published CQL port, unless the agent has it already as it is: re-registering
+// would reset its check to critical. Nodes are registered as soon as they are
+// UN, so Consul probes them while the next nodes start.
+func (r *run) registerNode(ctx context.Context, n NodeResult) error {
+	s := Service{
+		ID:      "swarmcass-" + r.cfg.Cluster + "-" + n.Name,
+		Name:    "cassandra",
+		Tags:    []string{r.cfg.Cluster, n.Name},
+		Address: n.Address,
+		Port:    9042,
+		Meta:    map[string]string{"cluster": r.cfg.Cluster, "node": n.Name, "host": n.Host, "host_id": n.HostID, "overlay_address": n.Address},
+	}
+	if host, port, err := net.SplitHostPort(n.CQL); err == nil {
+		s.Address = host
+		s.Port, _ = strconv.Atoi(port)
+		s.Check = n.CQL
+	}
+	if old, ok, err := r.consul.Registered(ctx, s.ID); err != nil {
+		return err
+	} else if ok && sameService(old, s) {
+		return nil
+	}
+	if err := r.consul.Register(ctx, s); err != nil {
+		return err
+	}
+	r.p.Debugf("registered %s in Consul", s.ID)
+	r.registered = append(r.registered, s)
+	return nil
 }
 
 func sameService(a, b Service) bool {
