@@ -480,6 +480,16 @@ func (d *Docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 	return img, nil
 }
 
+func (d *Docker) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
+	res, err := d.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return d.wrap(err, "pull %s", ref)
+	}
+	defer res.Close()
+	_, err = readStream(res, progress)
+	return d.wrap(err, "pull %s", ref)
+}
+
 func (d *Docker) ImageBuild(ctx context.Context, s BuildSpec, progress io.Writer) error {
 	args := map[string]*string{}
 	for k, v := range s.BuildArgs {

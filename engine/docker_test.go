@@ -158,3 +158,48 @@ func tarOf(t *testing.T, files map[string]string) *bytes.Buffer {
 	}
 	return &buf
 }
+
+// Push to a registry container and pull back through it: the streams are
+// read to their end and a pull of a missing tag fails.
+func TestIntegrationDockerPushPull(t *testing.T) {
+	d := enginetest.Local(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := suffix()
+	labels := engine.Labels{"swarmcass.test": id}
+	b := make([]byte, 1)
+	rand.Read(b)
+	port := 15000 + int(b[0])
+	cid, err := d.ContainerCreate(ctx, engine.ContainerSpec{
+		Name: "swarmcass-test-registry-" + id, Image: "swarmcass/registry:3.1.2", Labels: labels,
+		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 5000}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.ContainerRemove(context.Background(), cid) })
+	if err := d.ContainerStart(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("127.0.0.1:%d/swarmcass-test/tiny:%s", port, id)
+	if err := d.ImageBuild(ctx, engine.BuildSpec{Context: tarOf(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /f\n", "f": id}), Tags: []string{tag}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enginetest.RemoveImage(t, tag) })
+	var digest string
+	for i := 0; i < 50; i++ { // the registry takes a moment to listen
+		if digest, err = d.ImagePush(ctx, tag, nil); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil || !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("push: %q, %v", digest, err)
+	}
+	if err := d.ImagePull(ctx, tag, nil); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if err := d.ImagePull(ctx, tag+"-missing", nil); err == nil {
+		t.Error("pull of a missing tag succeeded")
+	}
+}

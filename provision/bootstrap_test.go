@@ -436,3 +436,23 @@ func TestConsulChecks(t *testing.T) {
 		t.Fatalf("err = %v, want cass4's critical check reported with a hint", err)
 	}
 }
+
+// An infra image missing on the infra host is pulled; one that cannot be
+// pulled stops the run before the swarm or the lock, with a hint.
+func TestInfraImagePulled(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(1)
+	cfg.ConsulImage = "hashicorp/consul:1.20"
+	_, err := Bootstrap(context.Background(), cfg)
+	if err == nil || !strings.Contains(Explain(err), "cannot pull it") || !strings.Contains(Explain(err), "lab load --machine infra hashicorp/consul:1.20") {
+		t.Fatalf("err = %v, want the failed pull with a hint", Explain(err))
+	}
+	if index(l.w.Log(), "SwarmInit") >= 0 {
+		t.Error("the swarm was made although Consul's image could not be had")
+	}
+	l.w.Publish("hashicorp/consul:1.20")
+	bootstrap(t, cfg)
+	if index(l.w.Log(), "infra: ImagePull hashicorp/consul:1.20") < 0 {
+		t.Errorf("no pull of hashicorp/consul:1.20:\n%s", strings.Join(l.w.Log(), "\n"))
+	}
+}

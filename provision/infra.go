@@ -120,6 +120,9 @@ func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels eng
 func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.ContainerSpec) error {
 	c, err := h.Engine.ContainerInspect(ctx, spec.Name)
 	if errors.Is(err, engine.ErrNotFound) {
+		if err := r.ensureImagePulled(ctx, h, spec.Image); err != nil {
+			return err
+		}
 		id, cerr := h.Engine.ContainerCreate(ctx, spec)
 		switch {
 		case errors.Is(cerr, engine.ErrConflict): // another bootstrap made it just now
@@ -142,6 +145,19 @@ func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.Containe
 			"if a port is taken, free it; `docker logs "+spec.Name+"` tells why it stopped")
 	}
 	r.p.Debugf("%s: started container %s", h.name(), spec.Name)
+	return nil
+}
+
+// ensureImagePulled pulls ref on h unless h has it.
+func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) error {
+	if _, err := h.Engine.ImageInspect(ctx, ref); err == nil {
+		return nil
+	}
+	r.p.Infof("pulling %s on %s", ref, h.name())
+	if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
+		return withHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
+			h.name(), h.name(), ref))
+	}
 	return nil
 }
 

@@ -246,8 +246,7 @@ func (r *run) checkInfra(ctx context.Context) []error {
 					"port %d on the infra host (%s) is held by something that is not swarmcass's %s", c.port, addr, c.role))
 			}
 			if _, err := r.infra.Engine.ImageInspect(ctx, c.spec.Image); err != nil {
-				problems = append(problems, hinted(fmt.Sprintf("pull or load it on %s (docker pull %s, or swarmcass lab load), or choose another with --%s-image", r.infra.name(), c.spec.Image, c.role),
-					"image %s for the %s is not on the infra engine %s", c.spec.Image, c.role, r.infra.name()))
+				r.p.Infof("image %s for the %s is not on %s: it will be pulled", c.spec.Image, c.role, r.infra.name())
 			}
 		default:
 			problems = append(problems, fmt.Errorf("inspect container %s on %s: %w", c.spec.Name, r.infra.name(), err))

@@ -615,6 +615,24 @@ func (f *Fake) tag(id, ref string) {
 	f.images[id].RepoTags = append(f.images[id].RepoTags, ref)
 }
 
+// ImagePull finds only what World.Publish published, like an engine that
+// reaches a registry holding just those images.
+func (f *Fake) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
+	if err := f.begin(ctx, "ImagePull"); err != nil {
+		return err
+	}
+	published := f.w.hub[ref]
+	f.end()
+	if !published {
+		return fmt.Errorf("pull %s on %s: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host", ref, f.name)
+	}
+	f.AddImage(ref)
+	f.w.mu.Lock()
+	f.w.record(f, "ImagePull %s", ref)
+	f.w.mu.Unlock()
+	return nil
+}
+
 func (f *Fake) ImageTag(ctx context.Context, source, target string) error {
 	if err := f.begin(ctx, "ImageTag"); err != nil {
 		return err

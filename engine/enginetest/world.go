@@ -31,6 +31,7 @@ type World struct {
 	swarms  []*swarm
 	ports   map[string]*container // "addr:port" -> the container publishing it
 	pushed  map[string]*image     // "host:port/repo:tag" and "host:port/repo@sha256:..."
+	hub     map[string]bool       // images ImagePull finds (Docker Hub, in miniature)
 	nextID  int
 	nextNet int
 	log     []string
@@ -46,6 +47,16 @@ type World struct {
 	// Nil: "running". Return "failed" (with errMsg) to make it fail, or
 	// "starting" for a running container whose HEALTHCHECK has not passed.
 	TaskState func(spec engine.ServiceSpec, node engine.Node) (state, errMsg string)
+}
+
+// Publish makes ref pullable by every fake's ImagePull.
+func (w *World) Publish(ref string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hub == nil {
+		w.hub = map[string]bool{}
+	}
+	w.hub[ref] = true
 }
 
 // NewWorld makes an empty World.
