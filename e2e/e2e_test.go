@@ -5,9 +5,9 @@
 //
 // The same test runs against a real Cassandra image where one can be had:
 // SWARMCASS_E2E_IMAGE_DIR names its build context (e.g. cassandra-image/),
-// built on infra by bootstrap as users do; its base image must be loadable
-// into the lab (SWARMCASS_E2E_LOAD=cassandra:5.0 copies it from the host
-// engine). See README.md, "Testing against real Cassandra".
+// built on infra by bootstrap as users do, and nodes get a 512M heap; its
+// base image must be loadable into the lab (SWARMCASS_E2E_LOAD=cassandra:5.0.8
+// copies it from the host engine). See README.md, "Real Cassandra".
 package e2e
 
 import (
@@ -67,6 +67,7 @@ type env struct {
 	imageDir string
 	nodeEnv  []string
 	timeout  string // --node-timeout
+	heap     string // --heap
 }
 
 func suffix() string {
@@ -83,7 +84,7 @@ func newEnv(t *testing.T, machines int) *env {
 	if testing.Short() {
 		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
 	}
-	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m"}
+	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m", heap: "64M"}
 	n, _ := rand.Int(rand.Reader, big.NewInt(200))
 	subnet := fmt.Sprintf("10.233.%d.0/24", n.Int64()+20)
 	t.Cleanup(func() {
@@ -102,7 +103,8 @@ func newEnv(t *testing.T, machines int) *env {
 	t.Logf("lab of %d machines up and loaded in %s", machines+1, time.Since(start).Round(100*time.Millisecond))
 
 	if dir := os.Getenv("SWARMCASS_E2E_IMAGE_DIR"); dir != "" {
-		e.imageDir, e.timeout = dir, "10m"
+		// Real Cassandra: minutes per node, and a heap it can start with.
+		e.imageDir, e.timeout, e.heap = dir, "10m", "512M"
 	} else {
 		e.imageDir = filepath.Join(t.TempDir(), "cassim")
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -155,7 +157,7 @@ func (e *env) must(args ...string) result {
 func (e *env) bootstrapArgs(nodes int, extraEnv ...string) []string {
 	args := []string{"bootstrap", "--nodes", fmt.Sprint(nodes), "--cluster", "e2e",
 		"--consul-image", consulImage, "--registry-image", registryImage,
-		"--image-dir", e.imageDir, "--heap", "64M", "--node-timeout", e.timeout}
+		"--image-dir", e.imageDir, "--heap", e.heap, "--node-timeout", e.timeout}
 	for _, kv := range append(append([]string{}, e.nodeEnv...), extraEnv...) {
 		args = append(args, "--node-env", kv)
 	}
