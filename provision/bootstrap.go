@@ -79,7 +79,8 @@ type run struct {
 	byNode   map[string]*host // swarm node ID -> host
 	consul   Consul
 	release  func()
-	registry string // host:port
+	registry string // host:port where swarmcass reaches the registry
+	pull     string // host:port the swarm engines pull nodes' image from
 	res      *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.

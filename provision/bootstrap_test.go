@@ -318,6 +318,24 @@ func TestLocalEngineAlone(t *testing.T) {
 	}
 }
 
+// One engine reached at its network address (--host tcp://ADDR:2376) plays
+// every role: it trusts only loopback, so its nodes pull through 127.0.0.1,
+// while swarmcass reaches the registry at ADDR.
+func TestOneRemoteEngineAlone(t *testing.T) {
+	l := newLab(t, 0)
+	solo := l.w.NewFake("solo", "10.0.0.50")
+	solo.AddImage("swarmcass/consul:1.20.6")
+	solo.AddImage("swarmcass/registry:3.1.2")
+	cfg := l.config(2)
+	cfg.Infra = Host{Engine: solo, Addr: "10.0.0.50"}
+	cfg.Swarm = []Host{{Engine: solo, Addr: "10.0.0.50"}}
+	l.ring.fakes = append(l.ring.fakes, solo)
+	res := bootstrap(t, cfg)
+	if !strings.HasPrefix(res.Image, "127.0.0.1:5000/") || res.Registry != "10.0.0.50:5000" || len(res.Nodes) != 2 {
+		t.Errorf("result %+v", res)
+	}
+}
+
 func TestWaitsForFailedJoinToLeaveRing(t *testing.T) {
 	l := newLab(t, 3)
 	bootstrap(t, l.config(1))

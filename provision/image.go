@@ -16,7 +16,8 @@ import (
 // dir (or takes --image), tags it for the registry, pushes it and pins the
 // digest: every node runs exactly these bits. The push goes to the
 // registry through loopback, which every engine trusts; nodes pull the same
-// digest from the registry's address.
+// digest from the registry's address (through loopback too when one engine
+// plays every role).
 func ensureImage(ctx context.Context, r *run) error {
 	e := r.infra.Engine
 	source := r.cfg.Image
@@ -53,7 +54,7 @@ func ensureImage(ctx context.Context, r *run) error {
 		return withHint(err, "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
 	}
 	_, digest, _ := registry.SplitDigest(pushed)
-	r.res.Image = registry.DigestRef(r.registry, ImageRepo, digest)
+	r.res.Image = registry.DigestRef(r.pull, ImageRepo, digest)
 	r.p.Debugf("image %s is %s", source, r.res.Image)
 	return nil
 }

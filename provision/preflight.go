@@ -31,6 +31,12 @@ func preflight(ctx context.Context, r *run) error {
 	}
 	r.registry = registry.Addr(r.infra.Addr)
 	r.res.Registry = r.registry
+	r.pull = r.registry
+	if len(r.allHosts()) == 1 {
+		// One engine plays every role: its nodes pull through loopback,
+		// which every engine trusts, whatever address it is reached at.
+		r.pull = registry.Addr("127.0.0.1")
+	}
 	for _, h := range r.allHosts() {
 		if !apiAtLeast(h.info.APIVersion, minAPI) {
 			problems = append(problems, hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",
@@ -101,6 +107,9 @@ func (r *run) allHosts() []*host {
 // checkAddresses: loopback only on one engine, and the registry pullable
 // from every swarm engine.
 func (r *run) checkAddresses() []error {
+	if len(r.allHosts()) == 1 {
+		return nil // one engine pulls from its own registry through loopback
+	}
 	var problems []error
 	loop := isLoopback(r.infra.Addr)
 	for _, h := range r.swarm {
@@ -112,9 +121,9 @@ func (r *run) checkAddresses() []error {
 		if h == r.infra && loop {
 			continue // 127.0.0.0/8 is trusted, and it is this engine's own registry
 		}
-		if !registry.Pullable(h.info.InsecureRegistries, r.registry) {
-			problems = append(problems, hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.registry, r.registry),
-				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.registry, strings.Join(h.info.InsecureRegistries, ", ")))
+		if !registry.Pullable(h.info.InsecureRegistries, r.pull) {
+			problems = append(problems, hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
+				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.pull, strings.Join(h.info.InsecureRegistries, ", ")))
 		}
 		if isLoopback(h.Addr) && len(r.swarm) > 1 {
 			problems = append(problems, hinted("give each swarm host an address the others reach",
