@@ -22,7 +22,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -89,17 +88,6 @@ func (p *Plan) Engines() []Endpoint {
 
 // SingleEngine reports whether one engine plays every role.
 func (p *Plan) SingleEngine() bool { return len(p.Engines()) == 1 }
-
-// RegistryAddr is host:port of the registry on the infra engine as the swarm
-// engines pull from it: 127.0.0.1:port when one engine plays every role
-// (loopback is trusted without TLS), else the infra engine's address.
-func (p *Plan) RegistryAddr(port int) string {
-	host := p.Infra.Addr
-	if p.SingleEngine() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, strconv.Itoa(port))
-}
 
 // Options are the command-line choices of engines, shared by the commands
 // that need engines.

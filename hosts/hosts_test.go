@@ -113,8 +113,8 @@ func TestResolve(t *testing.T) {
 				if !equal(p.Infra, want) || len(p.Swarm) != 1 || !equal(p.Swarm[0], want) {
 					t.Errorf("plan = %+v", p)
 				}
-				if !p.SingleEngine() || p.RegistryAddr(5000) != "127.0.0.1:5000" {
-					t.Errorf("single %v registry %s", p.SingleEngine(), p.RegistryAddr(5000))
+				if !p.SingleEngine() {
+					t.Errorf("single %v", p.SingleEngine())
 				}
 			}},
 		{"DOCKER_HOST with TLS, as docker-machine env sets it",
@@ -126,8 +126,8 @@ func TestResolve(t *testing.T) {
 					p.Infra.TLS.CA != filepath.Join(f.certDir, "ca.pem") {
 					t.Errorf("plan = %+v", p)
 				}
-				if p.RegistryAddr(5000) != "127.0.0.1:5000" || p.Source != "DOCKER_HOST" {
-					t.Errorf("registry %s, source %q", p.RegistryAddr(5000), p.Source)
+				if !p.SingleEngine() || p.Source != "DOCKER_HOST" {
+					t.Errorf("single %v, source %q", p.SingleEngine(), p.Source)
 				}
 			}},
 		{"nothing given: the docker CLI's current context",
@@ -151,8 +151,8 @@ func TestResolve(t *testing.T) {
 				if p.Infra.Name != "infra" || p.Infra.Addr != "172.30.0.10" || p.Infra.Host != "tcp://172.30.0.10:2376" {
 					t.Errorf("infra = %+v", p.Infra)
 				}
-				if p.Manager().Name != "swarm-0" || p.RegistryAddr(5000) != "172.30.0.10:5000" || p.SingleEngine() {
-					t.Errorf("manager %s registry %s", p.Manager().Name, p.RegistryAddr(5000))
+				if p.Manager().Name != "swarm-0" || p.SingleEngine() {
+					t.Errorf("manager %s single %v", p.Manager().Name, p.SingleEngine())
 				}
 				m := p.Swarm[1]
 				if m.TLS == nil || m.TLS.CA != filepath.Join(f.store, "machines", "swarm-1", "ca.pem") ||
@@ -198,8 +198,8 @@ func TestResolve(t *testing.T) {
 				if p.Infra.Name != "ctx-a" || !slices.Equal(names(p.Swarm), []string{"ctx-b", "ctx-c"}) {
 					t.Errorf("plan = %+v", p)
 				}
-				if p.RegistryAddr(5000) != "172.30.0.21:5000" {
-					t.Errorf("RegistryAddr = %s", p.RegistryAddr(5000))
+				if p.Infra.Addr != "172.30.0.21" {
+					t.Errorf("infra address = %s", p.Infra.Addr)
 				}
 			}},
 		{"one --host with certificates",
@@ -416,7 +416,7 @@ func TestResolveRealDockerMachineStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Infra.Host != "tcp://192.168.99.100:2376" || !slices.Equal(names(p.Swarm), []string{"swarm-0"}) ||
-		p.RegistryAddr(5000) != "192.168.99.100:5000" {
+		p.Infra.Addr != "192.168.99.100" {
 		t.Errorf("plan = %+v", p)
 	}
 	if p.Manager().TLS == nil || p.Manager().TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
