@@ -58,6 +58,14 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 		t.Fatalf("network = %+v, %v", n, err)
 	}
 
+	// A second network, created before the container so that its cleanup
+	// runs after the container's (a network in use cannot be removed).
+	net2 := net + "-2"
+	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net2, Driver: "bridge", Subnet: sub2, Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.NetworkRemove(context.Background(), net2) })
+
 	vol := "swarmcass-test-" + id
 	if err := d.VolumeCreate(ctx, vol, labels); err != nil {
 		t.Fatal(err)
@@ -78,11 +86,6 @@ func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	net2 := net + "-2"
-	if _, err := d.NetworkCreate(ctx, engine.NetworkSpec{Name: net2, Driver: "bridge", Subnet: sub2, Labels: labels}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.NetworkRemove(context.Background(), net2) })
 	if err := d.NetworkConnect(ctx, net2, cid, []string{"alias-" + id}); err != nil {
 		t.Fatal(err)
 	}
