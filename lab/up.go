@@ -90,7 +90,7 @@ func (l *Lab) Up(ctx context.Context) ([]Machine, error) {
 func (l *Lab) preflight(ctx context.Context, plan []Machine) error {
 	info, err := l.host.Info(ctx)
 	if err != nil {
-		return hint(err, "start an engine with scripts/setup-engine.sh, or point DOCKER_HOST at one")
+		return hint(err, fmt.Sprintf("the lab's host engine is %s (DOCKER_HOST, else the local socket): start one with scripts/setup-engine.sh, or point DOCKER_HOST at one that runs", l.host.Host()))
 	}
 	need := int64(len(plan)) * MachineMemory
 	if budget := info.MemTotal * 8 / 10; need > budget {
