@@ -145,15 +145,13 @@ func (c *Config) labels(extra ...string) engine.Labels {
 type Reporter interface {
 	Start(step string)
 	End(ok bool)
-	Printf(format string, args ...any)
 }
 
 // nopReporter discards progress.
 type nopReporter struct{}
 
-func (nopReporter) Start(string)          {}
-func (nopReporter) End(bool)              {}
-func (nopReporter) Printf(string, ...any) {}
+func (nopReporter) Start(string) {}
+func (nopReporter) End(bool)     {}
 
 // Lab works on one lab through the host engine.
 type Lab struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/lab"
 )
 
@@ -120,7 +121,7 @@ iptables works too (e.g. docker:dind, with --machine-image).`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			return withLab(cmd.Context(), cfg, newReporter(cmd.ErrOrStderr()), func(l *lab.Lab) error {
+			return withLab(cmd.Context(), cfg, status.New(cmd.ErrOrStderr(), false), func(l *lab.Lab) error {
 				ms, err := l.Up(cmd.Context())
 				if err != nil {
 					return err
