@@ -6,6 +6,8 @@ package ring
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -311,7 +313,7 @@ func (j *judge) hostIDs() {
 				owners[n.HostID] = append(owners[n.HostID], j.nameOf(n))
 			}
 		}
-		for _, id := range sortedKeys(owners) {
+		for _, id := range slices.Sorted(maps.Keys(owners)) {
 			if len(owners[id]) > 1 {
 				j.addSeen(KindDuplicateHostID, "", fmt.Sprintf("host ID %s is shared by %s", id, strings.Join(owners[id], " and ")), v.Node)
 			}
@@ -376,14 +378,14 @@ func (j *judge) schema() map[string][]string {
 	}
 	if len(versions) > 1 {
 		var parts []string
-		for _, ver := range sortedKeys(versions) {
+		for _, ver := range slices.Sorted(maps.Keys(versions)) {
 			parts = append(parts, fmt.Sprintf("%s on %s", ver, strings.Join(versions[ver], ", ")))
 		}
 		j.add(KindSchema, "", "%d schema versions: %s", len(versions), strings.Join(parts, "; "))
 	}
 	if len(names) > 1 {
 		var parts []string
-		for _, n := range sortedKeys(names) {
+		for _, n := range slices.Sorted(maps.Keys(names)) {
 			parts = append(parts, fmt.Sprintf("%q on %s", n, strings.Join(names[n], ", ")))
 		}
 		j.add(KindClusterName, "", "nodes report different cluster names: %s", strings.Join(parts, "; "))
@@ -504,15 +506,6 @@ func appendNew(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func orNone(s string) string {

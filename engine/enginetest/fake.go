@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -265,7 +266,7 @@ func (f *Fake) ContainerList(ctx context.Context, labels map[string]string) ([]e
 	}
 	defer f.end()
 	var out []engine.Container
-	for _, id := range sortedKeys(f.containers) {
+	for _, id := range slices.Sorted(maps.Keys(f.containers)) {
 		if c := f.containers[id]; hasLabels(c.Labels, labels) {
 			out = append(out, c.view())
 		}
@@ -345,7 +346,7 @@ func (f *Fake) VolumeList(ctx context.Context, labels map[string]string) ([]stri
 	}
 	defer f.end()
 	var out []string
-	for _, name := range sortedKeys(f.volumes) {
+	for _, name := range slices.Sorted(maps.Keys(f.volumes)) {
 		if hasLabels(f.volumes[name], labels) {
 			out = append(out, name)
 		}
@@ -467,13 +468,13 @@ func (f *Fake) NetworkList(ctx context.Context, labels map[string]string) ([]eng
 	}
 	defer f.end()
 	var out []engine.Network
-	for _, name := range sortedKeys(f.networks) {
+	for _, name := range slices.Sorted(maps.Keys(f.networks)) {
 		if n := f.networks[name]; hasLabels(n.Labels, labels) {
 			out = append(out, *n)
 		}
 	}
 	if f.swarm != nil {
-		for _, name := range sortedKeys(f.swarm.networks) {
+		for _, name := range slices.Sorted(maps.Keys(f.swarm.networks)) {
 			if n := f.swarm.networks[name]; hasLabels(n.Labels, labels) {
 				out = append(out, n.Network)
 			}
@@ -582,7 +583,7 @@ func (f *Fake) ImageBuild(ctx context.Context, spec engine.BuildSpec, progress i
 	if !found {
 		return fmt.Errorf("Cannot locate specified Dockerfile: %s", dockerfile)
 	}
-	for _, k := range sortedKeys(spec.BuildArgs) {
+	for _, k := range slices.Sorted(maps.Keys(spec.BuildArgs)) {
 		fmt.Fprintf(h, "arg %s=%s\n", k, spec.BuildArgs[k])
 	}
 	id := "sha256:" + hex.EncodeToString(h.Sum(nil))
@@ -905,7 +906,7 @@ func (f *Fake) ServiceList(ctx context.Context, labels map[string]string) ([]eng
 		return nil, err
 	}
 	var out []engine.Service
-	for _, name := range sortedKeys(s.services) {
+	for _, name := range slices.Sorted(maps.Keys(s.services)) {
 		if svc := s.services[name]; hasLabels(svc.Labels, labels) {
 			out = append(out, svc.Service)
 		}
