@@ -265,6 +265,19 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 		t.Errorf("re-run took %s; a no-op should take seconds", r.duration)
 	}
 
+	// 2b. Ctrl-C while cass4 joins: exit 130, the lock is given back, and
+	// what was made stays for the next run to continue from.
+	interrupted := make(chan result, 1)
+	sigctx, stop := context.WithCancel(ctx)
+	go func() { interrupted <- e.interrupt(sigctx, e.bootstrapArgs(4, "CASSIM_BOOTSTRAP_MS=30000")...) }()
+	e.waitForNode(ctx, "cass4")
+	stop()
+	r = <-interrupted
+	if r.code != 130 || !strings.Contains(r.out, "interrupted") {
+		t.Fatalf("bootstrap interrupted: exit %d, want 130 saying so:\n%s", r.code, r.out)
+	}
+	t.Logf("Ctrl-C while cass4 joined: exit %d\n%s", r.code, r.out)
+
 	// 3. Growing to 5 with a slow-joining cass4: while it joins, a second
 	// bootstrap is refused at once, naming the holder; killing cass4's task
 	// stops the first run with a report naming cass4.
@@ -361,6 +374,27 @@ func (e *env) waitRing(ctx context.Context, code int, node string) result {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// interrupt runs the binary and sends it SIGINT, as Ctrl-C does, when ctx
+// ends.
+func (e *env) interrupt(ctx context.Context, args ...string) result {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		e.t.Errorf("start swarmcass: %v", err)
+		return result{code: -1}
+	}
+	stop := context.AfterFunc(ctx, func() { cmd.Process.Signal(os.Interrupt) })
+	defer stop()
+	err := cmd.Wait()
+	r := result{args: args, out: out.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	}
+	return r
 }
 
 // waitForNode waits until node's container runs somewhere in the lab.
