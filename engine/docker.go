@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -41,18 +42,35 @@ type Docker struct {
 
 var _ Engine = (*Docker)(nil)
 
+// Option changes how NewDocker makes its client.
+type Option func(name string) client.Opt
+
+// WithTrace reports every API call the client makes, with the answer's
+// status and how long it took (swarmcass -v).
+func WithTrace(logf func(format string, args ...any)) Option {
+	return func(name string) client.Opt {
+		return client.WithHTTPResponseHook(func(resp *http.Response) {
+			req := resp.Request
+			logf("%s: %s %s -> %d", name, req.Method, req.URL.Path, resp.StatusCode)
+		})
+	}
+}
+
 // NewDocker makes one client for the engine at host (tcp://ADDR:2376,
 // unix:///var/run/docker.sock). With tls it verifies the engine against
 // tls.CA and presents tls.Cert. The API version is negotiated on first use,
 // so old engines (API 1.40) and new ones both work. It does not contact the
 // engine: Info does.
-func NewDocker(name, host string, tls *TLSFiles) (*Docker, error) {
+func NewDocker(name, host string, tls *TLSFiles, options ...Option) (*Docker, error) {
 	opts := []client.Opt{
 		client.WithHost(host),
 		client.WithUserAgent("swarmcass"),
 	}
 	if tls != nil {
 		opts = append(opts, client.WithTLSClientConfig(tls.CA, tls.Cert, tls.Key))
+	}
+	for _, o := range options {
+		opts = append(opts, o(name))
 	}
 	cli, err := client.New(opts...)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,5 +206,36 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	}
 	if err := d.ImagePull(ctx, tag+"-missing", nil); err == nil {
 		t.Error("pull of a missing tag succeeded")
+	}
+}
+
+func TestIntegrationDockerTrace(t *testing.T) {
+	enginetest.Local(t) // skips under -short
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	var mu sync.Mutex
+	var lines []string
+	d, err := engine.NewDocker("traced", host, nil, engine.WithTrace(func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, l := range lines {
+		found = found || strings.HasPrefix(l, "traced: GET /") && strings.HasSuffix(l, "/info -> 200")
+	}
+	if !found {
+		t.Errorf("trace = %q, want the GET of /info", lines)
 	}
 }

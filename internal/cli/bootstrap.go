@@ -98,7 +98,11 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	if err != nil {
 		return err
 	}
+	st := status.New(cmd.ErrOrStderr(), o.verbose)
 	clients := engineClients{}
+	if o.verbose {
+		clients.trace = st.Debugf
+	}
 	defer clients.closeAll()
 	connect := func(ep hosts.Endpoint) (provision.Host, error) {
 		e, err := clients.connect(ep)
@@ -118,7 +122,6 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		cfg.Swarm = append(cfg.Swarm, h)
 	}
 
-	st := status.New(cmd.ErrOrStderr(), o.verbose)
 	cfg.Progress = st
 	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
 	res, err := provision.Bootstrap(ctx, cfg)
