@@ -113,13 +113,12 @@ func (r *run) checkAddresses() []error {
 	var problems []error
 	loop := isLoopback(r.infra.Addr)
 	for _, h := range r.swarm {
-		if loop && h != r.infra {
-			problems = append(problems, hinted("give the infra host an address the other hosts reach (a docker-machine store or --host tcp://ADDR:2376)",
-				"the infra host's address %s is loopback, but swarm host %s is another engine", r.infra.Addr, h.name()))
+		if loop {
+			if h != r.infra { // the infra engine itself pulls from its own loopback
+				problems = append(problems, hinted("give the infra host an address the other hosts reach (a docker-machine store or --host tcp://ADDR:2376)",
+					"the infra host's address %s is loopback, but swarm host %s is another engine", r.infra.Addr, h.name()))
+			}
 			continue
-		}
-		if h == r.infra && loop {
-			continue // 127.0.0.0/8 is trusted, and it is this engine's own registry
 		}
 		if !registry.Pullable(h.info.InsecureRegistries, r.pull) {
 			problems = append(problems, hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
