@@ -11,7 +11,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -23,7 +22,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,32 +115,28 @@ func newEnv(t *testing.T, machines int) *env {
 	return e
 }
 
-// result is one run of the binary.
-type result struct {
-	args     []string
-	out      string // stdout and stderr
-	code     int
-	duration time.Duration
-}
-
 func (e *env) run(args ...string) result {
 	return e.runCtx(context.Background(), args...)
 }
 
 func (e *env) runCtx(ctx context.Context, args ...string) result {
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	r := result{args: args, out: out.String(), duration: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("run swarmcass %s: %v", strings.Join(args, " "), err)
+	e.t.Helper()
+	p := e.start(ctx, args...)
+	r, err := p.wait()
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return r
+}
+
+// start starts the binary in the background against the lab.
+func (e *env) start(ctx context.Context, args ...string) *proc {
+	e.t.Helper()
+	p, err := startProc(ctx, e.storeEnv(), args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 func (e *env) must(args ...string) result {
@@ -267,27 +261,24 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 
 	// 2b. Ctrl-C while cass4 joins: exit 130, the lock is given back, and
 	// what was made stays for the next run to continue from.
-	interrupted := make(chan result, 1)
-	sigctx, stop := context.WithCancel(ctx)
-	go func() { interrupted <- e.interrupt(sigctx, e.bootstrapArgs(4, "CASSIM_BOOTSTRAP_MS=30000")...) }()
-	e.waitForNode(ctx, "cass4")
-	stop()
-	r = <-interrupted
+	p := e.start(ctx, e.bootstrapArgs(4, "CASSIM_BOOTSTRAP_MS=30000")...)
+	e.waitOutput(ctx, p, "waiting for cass4")
+	if err := p.interrupt(); err != nil {
+		t.Fatal(err)
+	}
+	r = e.waitProc(p)
 	if r.code != 130 || !strings.Contains(r.out, "interrupted") {
 		t.Fatalf("bootstrap interrupted: exit %d, want 130 saying so:\n%s", r.code, r.out)
 	}
 	t.Logf("Ctrl-C while cass4 joined: exit %d\n%s", r.code, r.out)
 
 	// 3. Growing to 5 with a slow-joining cass4: while it joins, a second
-	// bootstrap is refused at once, naming the holder; killing cass4's task
-	// stops the first run with a report naming cass4.
-	var first result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		first = e.runCtx(ctx, e.bootstrapArgs(5, "CASSIM_BOOTSTRAP_MS=30000")...)
-	}()
+	// bootstrap is refused at once, naming the holder; killing cass4's
+	// container while the first run waits for it stops that run with a
+	// report naming cass4. (Killed before the run looks at cass4, the
+	// container would rightly be recreated instead.)
+	p = e.start(ctx, e.bootstrapArgs(5, "CASSIM_BOOTSTRAP_MS=30000")...)
+	e.waitOutput(ctx, p, "waiting for cass4")
 	cass4 := e.waitForNode(ctx, "cass4")
 	second := e.run(e.bootstrapArgs(5)...)
 	if second.code == 0 || !strings.Contains(second.out, "another bootstrap") || !strings.Contains(second.out, "pid") {
@@ -299,7 +290,7 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	if err := cass4.machine.ContainerStop(ctx, cass4.id, 0); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	first := e.waitProc(p)
 	if first.code == 0 || !strings.Contains(first.out, "node cass4") || !strings.Contains(first.out, "last log lines") ||
 		!strings.Contains(first.out, "Node configuration") {
 		t.Fatalf("bootstrap with cass4 killed: exit %d, want a failure naming cass4 with its last log lines:\n%s", first.code, first.out)
@@ -376,23 +367,20 @@ func (e *env) waitRing(ctx context.Context, code int, node string) result {
 	}
 }
 
-// interrupt runs the binary and sends it SIGINT, as Ctrl-C does, when ctx
-// ends.
-func (e *env) interrupt(ctx context.Context, args ...string) result {
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		e.t.Errorf("start swarmcass: %v", err)
-		return result{code: -1}
+// waitOutput waits until p has printed s.
+func (e *env) waitOutput(ctx context.Context, p *proc, s string) {
+	e.t.Helper()
+	if err := p.waitOutput(ctx, s); err != nil {
+		e.t.Fatal(err)
 	}
-	stop := context.AfterFunc(ctx, func() { cmd.Process.Signal(os.Interrupt) })
-	defer stop()
-	err := cmd.Wait()
-	r := result{args: args, out: out.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
+}
+
+// waitProc waits for p to end.
+func (e *env) waitProc(p *proc) result {
+	e.t.Helper()
+	r, err := p.wait()
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return r
 }

@@ -1,10 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -63,13 +62,15 @@ func TestIntegrationEndToEndSingleEngine(t *testing.T) {
 // test unless it exits 0.
 func (e *env) mustAlone(ctx context.Context, args ...string) result {
 	e.t.Helper()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "MACHINE_STORAGE_PATH=", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	r := result{args: args, out: out.String(), duration: time.Since(start)}
+	environ := append(os.Environ(), "MACHINE_STORAGE_PATH=", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
+	p, err := startProc(ctx, environ, args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := p.wait()
+	if err == nil && r.code != 0 {
+		err = fmt.Errorf("exit %d", r.code)
+	}
 	if err != nil {
 		e.t.Fatalf("swarmcass %s: %v\n%s", strings.Join(args, " "), err, r.out)
 	}
