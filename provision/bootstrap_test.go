@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
 )
@@ -430,6 +431,33 @@ func TestNodeReplacedBySwarm(t *testing.T) {
 	}
 	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
 		t.Error("cass3 was started after cass2's task was replaced")
+	}
+}
+
+// A machine reports a container's death with the time it died, which can
+// be before bootstrap began waiting for the node although the manager
+// learns of it only during the wait (CI saw this once). The death must
+// still stop the run: bootstrap judges by what changed while it watched,
+// not by timestamps.
+func TestNodeKilledJustBeforeTheWait(t *testing.T) {
+	l := newLab(t, 3)
+	beforeRun := time.Now().Add(-time.Minute)
+	killed := false
+	l.ring.onLook = func(node string) {
+		if node == "cass2" && !killed {
+			killed = true
+			l.w.Clock = func() time.Time { return beforeRun }
+			l.w.KillTask("cass2", "task: non-zero exit (137)")
+			l.w.Clock = nil
+		}
+	}
+	_, err := Bootstrap(context.Background(), l.config(3))
+	var ne *NodeError
+	if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), "non-zero exit (137)") {
+		t.Fatalf("err = %v, want cass2's killed task reported", err)
+	}
+	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
+		t.Error("cass3 was started after cass2 was killed")
 	}
 }
 

@@ -67,11 +67,14 @@ func ensureNodes(ctx context.Context, r *run) error {
 		t0 := time.Now()
 		nr := NodeResult{Name: name}
 		s, ok := existing[name]
+		var endedBefore map[string]bool // tasks that had ended before this run looked
 		if ok {
-			broken, err := r.neverReady(ctx, name)
+			tasks, err := m.Engine.TaskList(ctx, name)
 			if err != nil {
-				return err
+				return fmt.Errorf("list tasks of %s: %w", name, err)
 			}
+			endedBefore = endedTasks(tasks)
+			broken := r.neverReady(ctx, name, tasks, endedBefore)
 			if broken != "" {
 				// Its container keeps failing and it never became UN: start it
 				// afresh once the ring has forgotten the failed attempts. The
@@ -80,7 +83,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 				if err := m.Engine.ServiceRemove(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
 					return fmt.Errorf("remove service %s: %w", name, err)
 				}
-				ok = false
+				ok, endedBefore = false, nil
 			}
 		}
 		if ok {
@@ -105,7 +108,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 			}
 		}
 		r.p.Infof("waiting for %s (%d of %d)", name, k, r.cfg.Nodes)
-		err := r.waitNode(ctx, &nr, started, t0)
+		err := r.waitNode(ctx, &nr, started, endedBefore)
 		if nr.Created || err != nil {
 			nr.ReadySeconds = time.Since(t0).Seconds()
 		}
@@ -126,32 +129,35 @@ func ensureNodes(ctx context.Context, r *run) error {
 	return nil
 }
 
-// neverReady says why node's existing service should be recreated: one of
-// its tasks failed or was replaced, and the node is not UN in a seed's view. It returns ""
-// for a node that is up or merely still starting.
-func (r *run) neverReady(ctx context.Context, name string) (string, error) {
-	tasks, err := r.manager.Engine.TaskList(ctx, name)
-	if err != nil {
-		return "", fmt.Errorf("list tasks of %s: %w", name, err)
-	}
-	failed := ""
-	for i, t := range tasks {
-		// Failed, or ended and replaced by Swarm (as after failed health checks).
-		if failedStates[t.State] || i > 0 && (t.State == "complete" || t.State == "shutdown") {
-			failed = t.State
-			if t.Err != "" {
-				failed += ": " + t.Err
-			}
-			break
+// endedTasks are the IDs of tasks that ended: failed, or ended to be
+// replaced by Swarm (as after failed health checks).
+func endedTasks(tasks []engine.Task) map[string]bool {
+	ended := map[string]bool{}
+	for _, t := range tasks {
+		if failedStates[t.State] || t.State == "complete" || t.State == "shutdown" {
+			ended[t.ID] = true
 		}
 	}
-	if failed == "" {
-		return "", nil
+	return ended
+}
+
+// neverReady says why node's existing service should be recreated: one of
+// its tasks ended, and the node is not UN in a seed's view. It returns ""
+// for a node that is up or merely still starting.
+func (r *run) neverReady(ctx context.Context, name string, tasks []engine.Task, ended map[string]bool) string {
+	for _, t := range tasks {
+		if !ended[t.ID] {
+			continue
+		}
+		if l, err := r.look(ctx, name, 0, ended); err == nil && l.ready {
+			return ""
+		}
+		if t.Err != "" {
+			return t.State + ": " + t.Err
+		}
+		return t.State
 	}
-	if l, err := r.look(ctx, name, 0, time.Now().Add(time.Hour)); err == nil && l.ready {
-		return "", nil
-	}
-	return failed, nil
+	return ""
 }
 
 // waitQuiet waits, before node is created, until a seed's view shows no
@@ -274,12 +280,13 @@ type readiness struct {
 	why      string // why it is not ready
 }
 
-// waitNode polls the node until it is ready, its task fails, the node
-// timeout passes or ctx ends. On failure it returns a *NodeError.
-func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, since time.Time) error {
+// waitNode polls the node until it is ready, one of its tasks other than
+// endedBefore ends, the node timeout passes or ctx ends. On failure it
+// returns a *NodeError.
+func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBefore map[string]bool) error {
 	var last readiness
 	err := r.poll(ctx, r.cfg.NodeTimeout, nr.Name+" to be UN", func() (bool, error) {
-		look, err := r.look(ctx, nr.Name, started, since)
+		look, err := r.look(ctx, nr.Name, started, endedBefore)
 		last = look
 		if err != nil {
 			return false, err
@@ -317,18 +324,23 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, since t
 // failedStates are task states that mean the node's container died.
 var failedStates = map[string]bool{"failed": true, "rejected": true, "orphaned": true}
 
-// look checks a node once: its newest task runs, and nodetool status in
-// it and in a seed shows it UN with at least as many UN nodes as were
-// started up to it (later nodes may exist already when a run resumes). An
-// error means waiting longer will not help.
-func (r *run) look(ctx context.Context, name string, started int, since time.Time) (readiness, error) {
+// look checks a node once: no task but those in endedBefore has ended, its
+// newest task runs, and nodetool status in it and in a seed shows it UN
+// with at least as many UN nodes as were started up to it (later nodes may
+// exist already when a run resumes). An error means waiting longer will not
+// help.
+//
+// A task's end is judged by its state, not its timestamp: a machine
+// reports a container's death with the time it died, which may be before
+// the run began to wait although the manager learns of it only later.
+func (r *run) look(ctx context.Context, name string, started int, endedBefore map[string]bool) (readiness, error) {
 	var l readiness
 	tasks, err := r.manager.Engine.TaskList(ctx, name)
 	if err != nil {
 		return l, fmt.Errorf("list tasks of %s: %w", name, err)
 	}
 	for _, t := range tasks {
-		if failedStates[t.State] && !t.Updated.Before(since) {
+		if failedStates[t.State] && !endedBefore[t.ID] {
 			msg := t.Err
 			if msg == "" {
 				msg = t.Message
@@ -346,7 +358,7 @@ func (r *run) look(ctx context.Context, name string, started int, since time.Tim
 	// container stopped (as when its HEALTHCHECK failed) although the node
 	// should run. Waiting on its successor would loop the same way.
 	for _, t := range tasks[1:] {
-		if (t.State == "complete" || t.State == "shutdown") && !t.Updated.Before(since) {
+		if (t.State == "complete" || t.State == "shutdown") && !endedBefore[t.ID] {
 			l.task, l.host = t, r.byNode[t.NodeID]
 			return l, fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
 		}
