@@ -334,6 +334,7 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	}
 	r = e.waitRing(ctx, 1, "cass5")
 	t.Logf("ring with cass5 stopped (exit %d):\n%s", r.code, r.out)
+	e.requireNewestTaskFirst(ctx, "cass5", cass5.id)
 
 	// 7. A whole machine goes down: ring still reports on the rest.
 	e.must("lab", "stop", "--name", e.lab, "--store", e.store, "swarm-2")
@@ -347,6 +348,31 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 		}
 	}
 	t.Logf("ring with swarm-2 down (exit %d):\n%s", r.code, r.out)
+}
+
+// requireNewestTaskFirst waits until Swarm has replaced node's task whose
+// container was stopped, and checks that the engine lists the replacement
+// first, as bootstrap relies on.
+func (e *env) requireNewestTaskFirst(ctx context.Context, node, stopped string) {
+	e.t.Helper()
+	manager := e.machine("swarm-0")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		tasks, err := manager.TaskList(ctx, node)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(tasks) >= 2 && tasks[0].ContainerID != "" {
+			if tasks[0].ContainerID == stopped || tasks[1].ContainerID != stopped || !tasks[0].Created.After(tasks[1].Created) {
+				e.t.Fatalf("%s's tasks are not newest first: %+v", node, tasks)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("Swarm did not replace %s's stopped task: %+v", node, tasks)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // waitRing runs `swarmcass ring` until it exits with code and names node

@@ -768,7 +768,7 @@ func (d *Docker) TaskList(ctx context.Context, service string) ([]Task, error) {
 		task := Task{
 			ID: t.ID, ServiceID: t.ServiceID, NodeID: t.NodeID, Slot: t.Slot,
 			State: string(t.Status.State), DesiredState: string(t.DesiredState),
-			Message: t.Status.Message, Err: t.Status.Err, Updated: t.Status.Timestamp,
+			Message: t.Status.Message, Err: t.Status.Err, Created: t.CreatedAt, Updated: t.Status.Timestamp,
 			Addresses: map[string]string{},
 		}
 		if cs := t.Status.ContainerStatus; cs != nil {
@@ -781,6 +781,8 @@ func (d *Docker) TaskList(ctx context.Context, service string) ([]Task, error) {
 		}
 		out = append(out, task)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	// Newest first, by when Swarm made the task: status times are the
+	// machines' own and say when a task last changed, not which is newest.
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
 }

@@ -289,5 +289,6 @@ type Task struct {
 	ExitCode     int
 	// Addresses maps network name to the task's address on it (no prefix length).
 	Addresses map[string]string
-	Updated   time.Time
+	Created   time.Time // when Swarm made the task
+	Updated   time.Time // of its status, as the machine running it reported it
 }

@@ -231,7 +231,7 @@ func (s *swarm) member(f *Fake) *member {
 func (w *World) schedule(s *swarm, svc *service) {
 	t := &engine.Task{
 		ID: w.id("task"), ServiceID: svc.ID, Slot: 1, DesiredState: "running",
-		Addresses: map[string]string{}, Updated: w.now(),
+		Addresses: map[string]string{}, Created: w.now(), Updated: w.now(),
 	}
 	svc.tasks = append(svc.tasks, t)
 	var m *member
