@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/swarmcass/swarmcass/internal/consulhttp"
 	"github.com/swarmcass/swarmcass/registry"
 )
 
@@ -96,12 +97,9 @@ func thisHolder() Holder {
 type NetRemote struct{}
 
 func (NetRemote) Consul(addr string) (Consul, error) {
-	cfg := api.DefaultNonPooledConfig()
-	cfg.Address = addr
-	cfg.Scheme = "http"
-	c, err := api.NewClient(cfg)
+	c, err := consulhttp.New(addr)
 	if err != nil {
-		return nil, fmt.Errorf("consul %s: %w", addr, err)
+		return nil, err
 	}
 	return &consulAPI{c: c}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/swarmcass/swarmcass/internal/consulhttp"
 )
 
 // Consul is what ring reads from the Consul agent bootstrap runs on the
@@ -30,12 +32,9 @@ type ConsulCheck struct {
 // NewConsul is a client of the Consul HTTP API at addr (host:port). It
 // does not contact the agent.
 func NewConsul(addr string) (Consul, error) {
-	cfg := api.DefaultNonPooledConfig()
-	cfg.Address = addr
-	cfg.Scheme = "http"
-	c, err := api.NewClient(cfg)
+	c, err := consulhttp.New(addr)
 	if err != nil {
-		return nil, fmt.Errorf("consul %s: %w", addr, err)
+		return nil, err
 	}
 	return &consulHTTP{c: c, addr: addr}, nil
 }
