@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
 
 func bootstrap(t *testing.T, cfg Config) *Result {
@@ -413,51 +414,45 @@ func TestNodeReadyWhileHealthCheckPending(t *testing.T) {
 	}
 }
 
-// Swarm replaces a task whose health check fails; the old one ends
-// "complete". Bootstrap reports that rather than wait on each successor.
-func TestNodeReplacedBySwarm(t *testing.T) {
-	l := newLab(t, 3)
-	ended := false
-	l.ring.onLook = func(node string) {
-		if node == "cass2" && !ended {
-			ended = true
-			l.w.EndTask("cass2", "complete", "")
-		}
-	}
-	_, err := Bootstrap(context.Background(), l.config(3))
-	var ne *NodeError
-	if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), "Swarm replaced it") {
-		t.Fatalf("err = %v, want cass2 reported as replaced by Swarm", err)
-	}
-	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
-		t.Error("cass3 was started after cass2's task was replaced")
-	}
-}
-
-// A machine reports a container's death with the time it died, which can
-// be before bootstrap began waiting for the node although the manager
-// learns of it only during the wait (CI saw this once). The death must
-// still stop the run: bootstrap judges by what changed while it watched,
-// not by timestamps.
-func TestNodeKilledJustBeforeTheWait(t *testing.T) {
-	l := newLab(t, 3)
-	beforeRun := time.Now().Add(-time.Minute)
-	killed := false
-	l.ring.onLook = func(node string) {
-		if node == "cass2" && !killed {
-			killed = true
-			l.w.Clock = func() time.Time { return beforeRun }
-			l.w.KillTask("cass2", "task: non-zero exit (137)")
-			l.w.Clock = nil
-		}
-	}
-	_, err := Bootstrap(context.Background(), l.config(3))
-	var ne *NodeError
-	if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), "non-zero exit (137)") {
-		t.Fatalf("err = %v, want cass2's killed task reported", err)
-	}
-	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
-		t.Error("cass3 was started after cass2 was killed")
+// A node's task that ends while bootstrap waits for it stops the run with
+// a report, and no later node is started:
+//   - Swarm replaces a task whose health check fails; the old one ends
+//     "complete". Bootstrap reports that rather than wait on each successor.
+//   - A machine reports a container's death with the time it died, which
+//     can be before bootstrap began waiting although the manager learns of
+//     it only during the wait (CI saw this once): bootstrap judges by what
+//     changed while it watched, not by timestamps.
+func TestNodeTaskEndsDuringWait(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		end   func(w *enginetest.World)
+		error string
+	}{
+		{"replaced by Swarm", func(w *enginetest.World) { w.EndTask("cass2", "complete", "") }, "Swarm replaced it"},
+		{"killed, stamped before the wait", func(w *enginetest.World) {
+			w.Clock = func() time.Time { return time.Now().Add(-time.Minute) }
+			defer func() { w.Clock = nil }()
+			w.KillTask("cass2", "task: non-zero exit (137)")
+		}, "non-zero exit (137)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, 3)
+			ended := false
+			l.ring.onLook = func(node string) {
+				if node == "cass2" && !ended {
+					ended = true
+					tc.end(l.w)
+				}
+			}
+			_, err := Bootstrap(context.Background(), l.config(3))
+			var ne *NodeError
+			if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), tc.error) {
+				t.Fatalf("err = %v, want cass2's task reported (%q)", err, tc.error)
+			}
+			if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
+				t.Error("cass3 was started after cass2's task ended")
+			}
+		})
 	}
 }
 
