@@ -17,6 +17,11 @@ import (
 var testTimings = Timings{RingDelay: 300 * time.Millisecond, Bootstrap: 300 * time.Millisecond,
 	GossipInterval: 50 * time.Millisecond, DownAfter: 600 * time.Millisecond}
 
+// waitLimit bounds each wait for something that takes a fraction of a
+// second: generous, so that a loaded machine under -race does not fail a
+// test that is right, and reached only when the awaited thing never comes.
+const waitLimit = 20 * time.Second
+
 // lab runs cassim nodes in this process, each on its own loopback address.
 type lab struct {
 	t     *testing.T
@@ -74,7 +79,7 @@ func (r *running) stop() error {
 // waitLog waits for a log line containing s.
 func (r *running) waitLog(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
 		if strings.Contains(r.out.String(), s) {
 			return
@@ -97,7 +102,7 @@ func (r *running) startupError(t *testing.T) string {
 			t.Errorf("the log does not show the start-up error:\n%s", r.out.String())
 		}
 		return se.Msg
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatalf("node did not fail:\n%s", r.out.String())
 	}
 	return ""
@@ -113,7 +118,7 @@ func (l *lab) nodetool(i int, args ...string) (string, int) {
 // ("UN 127.x.0.1", ...) as its node lines' state and address.
 func (l *lab) waitStatus(i int, want ...string) {
 	l.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	var got []string
 	for time.Now().Before(deadline) {
 		out, _ := l.nodetool(i, "status")
@@ -241,7 +246,7 @@ func TestNodeLifecycle(t *testing.T) {
 		if err != nil {
 			t.Errorf("decommissioned node ended with %v", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(waitLimit):
 		t.Error("decommissioned node did not end")
 	}
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))
