@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/swarmcass/swarmcass/internal/syncbuf"
 )
 
 // testTimings make a node ready in a fraction of a second.
@@ -36,18 +37,10 @@ func (l *lab) ip(i int) string { return fmt.Sprintf("127.%d.0.%d", l.octet, i) }
 
 type running struct {
 	node   *Node
-	out    *syncBuf
+	out    *syncbuf.Buffer
 	cancel context.CancelFunc
 	err    chan error
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *running {
 	cfg := Config{ClusterName: "Test Cluster", DC: "datacenter1", Rack: "rack1", NumTokens: 4,
@@ -59,7 +52,7 @@ func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *ru
 	if edit != nil {
 		edit(&cfg)
 	}
-	out := &syncBuf{}
+	out := &syncbuf.Buffer{}
 	n := NewNode(cfg, net.ParseIP(l.ip(i)), out)
 	n.AdminAddr = l.ip(i) + ":7199"
 	n.CQLAddr = l.ip(i) + ":9042"

@@ -1,14 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/swarmcass/swarmcass/internal/syncbuf"
 )
 
 // result is one run of the binary.
@@ -28,9 +28,7 @@ type proc struct {
 	start time.Time
 	done  chan struct{}
 	err   error // of cmd.Wait, once done is closed
-
-	mu  sync.Mutex
-	out bytes.Buffer
+	out   syncbuf.Buffer
 }
 
 // storeEnv makes the binary see the lab's machine store and no other engine.
@@ -43,7 +41,7 @@ func startProc(ctx context.Context, environ []string, args ...string) (*proc, er
 	p := &proc{args: args, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, binary, args...)
 	p.cmd.Env = environ
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start swarmcass %s: %w", strings.Join(args, " "), err)
@@ -52,17 +50,7 @@ func startProc(ctx context.Context, environ []string, args ...string) (*proc, er
 	return p, nil
 }
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *proc) output() string { return p.out.String() }
 
 // interrupt sends SIGINT, as Ctrl-C does.
 func (p *proc) interrupt() error { return p.cmd.Process.Signal(os.Interrupt) }

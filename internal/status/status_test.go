@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/swarmcass/swarmcass/internal/syncbuf"
 )
 
 func TestPlain(t *testing.T) {
@@ -37,26 +38,8 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the spinner's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSpinner(t *testing.T) {
-	var b syncBuffer
+	var b syncbuf.Buffer
 	s := &Status{w: &b, tty: true, interval: time.Millisecond}
 	s.Start("Nodes")
 	time.Sleep(20 * time.Millisecond)
