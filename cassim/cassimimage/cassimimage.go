@@ -5,6 +5,7 @@ package cassimimage
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,18 +14,10 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 )
 
-// Dockerfile is images/cassim/Dockerfile (a test keeps the two equal).
-const Dockerfile = `# cassim: a stand-in for an Apache Cassandra node, for tests and labs.
-# It is NOT Cassandra. See cassim/README.md.
-FROM scratch
-ARG CASSIM_PROFILE=realistic
-ENV PATH=/bin CASSIM_PROFILE=${CASSIM_PROFILE}
-COPY bin/ /bin/
-VOLUME /var/lib/cassandra
-EXPOSE 7000 7199 9042
-HEALTHCHECK --interval=5s --timeout=5s --start-period=120s --retries=3 CMD ["/bin/cassim", "healthcheck"]
-ENTRYPOINT ["/bin/cassim"]
-`
+// Dockerfile is the image's Dockerfile, kept beside this file.
+//
+//go:embed Dockerfile
+var Dockerfile string
 
 // Package is the main package built into the image.
 const Package = "github.com/swarmcass/swarmcass/cmd/cassim"

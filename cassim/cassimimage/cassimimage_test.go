@@ -7,16 +7,6 @@ import (
 	"testing"
 )
 
-func TestDockerfileMatchesImagesDir(t *testing.T) {
-	b, err := os.ReadFile("../../images/cassim/Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != Dockerfile {
-		t.Errorf("images/cassim/Dockerfile and cassimimage.Dockerfile differ; keep them equal")
-	}
-}
-
 // It runs `go build` (seconds with a warm build cache), but no engine.
 func TestContextIsSelfContained(t *testing.T) {
 	dir := t.TempDir()
