@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -137,23 +138,22 @@ func (a *consulAPI) Lock(ctx context.Context, key string, value []byte) (func(),
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
+	// stop aborts the attempt when ctx ends. It is closed once, by
+	// whichever comes first: ctx ending, the refusal, or the release.
 	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			close(stop)
-		case <-stop:
-		}
-	}()
+	closeStop := sync.OnceFunc(func() { close(stop) })
+	unwatch := context.AfterFunc(ctx, closeStop)
+	done := func() { unwatch(); closeStop() }
 	lost, err := l.Lock(stop)
 	if err != nil {
+		done()
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
 	if lost == nil {
+		done()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		close(stop)
 		pair, _, err := a.c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("lock %s is held; reading its holder: %w", key, err)
@@ -164,12 +164,9 @@ func (a *consulAPI) Lock(ctx context.Context, key string, value []byte) (func(),
 		}
 		return nil, &LockedError{Key: key, Holder: holder}
 	}
+	// Given back with requests of its own: ctx may have ended (Ctrl-C).
 	return func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
+		done()
 		_ = l.Unlock()
 		_ = l.Destroy()
 	}, nil
