@@ -54,7 +54,7 @@ type NodeResult struct {
 	Host      string `json:"host"`       // engine name
 	Address   string `json:"address"`    // on the overlay network
 	HostID    string `json:"host_id"`    // Cassandra's host ID
-	State     string `json:"state"`      // UN when ready
+	State     string `json:"state"`      // UN when ready; failed, or interrupted (Ctrl-C) while it started
 	CQL       string `json:"cql,omitempty"`
 	// ReadySeconds is how long the node took to become UN after its
 	// service was created; 0 for nodes that were already up.

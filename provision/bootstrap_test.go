@@ -235,6 +235,15 @@ func TestInterruptThenResume(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want an interruption", err)
 	}
+	// The record is written although the run's context has ended, and
+	// says what happened: cass2 did not fail, the run was stopped.
+	if strings.Contains(err.Error(), "consul") {
+		t.Errorf("the record could not be written after Ctrl-C: %v", err)
+	}
+	c := l.remote.consuls["10.0.0.2:8500"]
+	if rec := string(c.kv["swarmcass/test/nodes/cass2"]); !strings.Contains(rec, `"state":"interrupted"`) {
+		t.Errorf("cass2 recorded as %s, want interrupted", rec)
+	}
 	l.ring.onLook = nil
 	res := bootstrap(t, l.config(3))
 	if len(res.Nodes) != 3 || res.Nodes[1].Created || !res.Nodes[2].Created {

@@ -168,6 +168,9 @@ func (c *fakeConsul) Lock(ctx context.Context, key string, value []byte) (func()
 }
 
 func (c *fakeConsul) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil { // as the HTTP client fails
+		return nil, false, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.kv[key]
@@ -175,6 +178,9 @@ func (c *fakeConsul) Get(ctx context.Context, key string) ([]byte, bool, error) 
 }
 
 func (c *fakeConsul) Put(ctx context.Context, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.kv[key] = append([]byte(nil), value...)

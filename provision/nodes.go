@@ -113,7 +113,12 @@ func ensureNodes(ctx context.Context, r *run) error {
 			nr.ReadySeconds = time.Since(t0).Seconds()
 		}
 		r.res.Nodes = append(r.res.Nodes, nr)
-		if rerr := r.recordNode(ctx, nr); rerr != nil {
+		// Written also after Ctrl-C, so that the record says where the
+		// run stopped; Consul answers in milliseconds.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rerr := r.recordNode(rctx, nr)
+		cancel()
+		if rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		if err != nil {
@@ -303,6 +308,9 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 		return nil
 	}
 	nr.State = "failed"
+	if ctx.Err() != nil {
+		nr.State = "interrupted" // still starting, when the run was stopped
+	}
 	nerr := &NodeError{Node: nr.Name, Err: err, Nodetool: last.nodetool}
 	if last.host != nil {
 		nerr.Host = last.host.name()
