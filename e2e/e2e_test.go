@@ -46,7 +46,11 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "swarmcass")
 	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", binary, "./cmd/swarmcass")
+	args := []string{"build", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/swarmcass")...)
 	build.Dir = filepath.Dir(filepath.Dir(file))
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build swarmcass: %v\n%s", err, out)

@@ -5,7 +5,7 @@
 #      (no engine needed; seconds)
 #   2. engine setup and offline images (scripts/setup-engine.sh, build-images.sh;
 #      cached after the first run on a machine)
-#   3. integration and end-to-end tests: every TestIntegration* against the real
+#   3. integration and end-to-end tests, with -race: every TestIntegration* against the real
 #      engine, real labs of Docker-in-Docker machines, a real swarm, registry and
 #      Consul, with cassim standing in for Cassandra.
 #
@@ -32,5 +32,7 @@ bash scripts/build-images.sh
 
 step "integration and end-to-end tests (TestIntegration*, real engines)"
 # -p 2: packages run two at a time on this 2-core machine; each test names
-# and cleans up its own lab, networks and containers.
-go test -count=1 -p 2 -timeout 25m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
+# and cleans up its own lab, networks and containers. -race: the e2e tests
+# then build the swarmcass binary they run with the race detector as well
+# (about 30 s more in all).
+go test -race -count=1 -p 2 -timeout 25m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
