@@ -27,14 +27,15 @@ import (
 
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/machinestore"
 	"github.com/swarmcass/swarmcass/nodetool"
 )
 
 // The offline images scripts/build-images.sh makes.
-const (
-	consulImage   = "swarmcass/consul:1.20.6"
-	registryImage = "swarmcass/registry:3.1.2"
+var (
+	consulImage   = images.Consul
+	registryImage = images.Registry
 )
 
 var binary string // the swarmcass binary under test, built once

@@ -16,6 +16,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/images"
 )
 
 func suffix() string {
@@ -25,7 +26,7 @@ func suffix() string {
 }
 
 // testImage is the lab machine image: built offline by scripts/build-images.sh.
-const testImage = "swarmcass/lab-machine:bookworm-1"
+var testImage = images.Machine
 
 func TestIntegrationDockerContainerLifecycle(t *testing.T) {
 	d := enginetest.Local(t)
@@ -176,7 +177,7 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	rand.Read(b)
 	port := 15000 + int(b[0])
 	cid, err := d.ContainerCreate(ctx, engine.ContainerSpec{
-		Name: "swarmcass-test-registry-" + id, Image: "swarmcass/registry:3.1.2", Labels: labels,
+		Name: "swarmcass-test-registry-" + id, Image: images.Registry, Labels: labels,
 		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 5000}},
 	})
 	if err != nil {

@@ -19,13 +19,16 @@ import (
 	"regexp"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/images"
 )
+
+// DefaultMachineImage is the machine image scripts/build-images.sh builds.
+var DefaultMachineImage = images.Machine
 
 // Defaults.
 const (
-	DefaultName         = "swarmcass"
-	DefaultSubnet       = "10.231.0.0/24"
-	DefaultMachineImage = "swarmcass/lab-machine:bookworm-1"
+	DefaultName   = "swarmcass"
+	DefaultSubnet = "10.231.0.0/24"
 	// MachineMemory is what swarmcass plans per machine (dockerd, containerd
 	// and a few small containers); Up refuses labs that would not fit.
 	MachineMemory = 768 << 20

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/images"
 )
 
 // TestIntegrationConsulLock runs bootstrap's lock against a real Consul
@@ -86,7 +86,7 @@ func TestIntegrationConsulLock(t *testing.T) {
 // returns its HTTP address.
 func startConsul(ctx context.Context, t *testing.T, d engine.Engine) string {
 	t.Helper()
-	image := pinnedImage(t, "CONSUL_IMAGE")
+	image := images.Consul
 	labels := engine.Labels{engine.LabelCluster: "itest", engine.LabelRole: engine.RoleConsul}
 	// A run that panicked cannot have cleaned up after itself.
 	stale, err := d.ContainerList(ctx, labels)
@@ -120,22 +120,4 @@ func startConsul(ctx context.Context, t *testing.T, d engine.Engine) string {
 		t.Fatalf("%s has no address on the default bridge: %+v", name, c.Networks)
 	}
 	return net.JoinHostPort(ip, strconv.Itoa(ConsulPort))
-}
-
-// pinnedImage reads an image reference from images/versions.env.
-func pinnedImage(t *testing.T, key string) string {
-	t.Helper()
-	f, err := os.Open("../images/versions.env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), key+"="); ok {
-			return v
-		}
-	}
-	t.Fatalf("no %s in images/versions.env", key)
-	return ""
 }

@@ -45,12 +45,12 @@ Consul service per node.
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
 missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
-		Example: `  # the lab: infra + swarm-* machines from the lab's store
+		Example: withPins(`  # the lab: infra + swarm-* machines from the lab's store
   eval "$(swarmcass lab env)"
-  swarmcass bootstrap --nodes 3 --consul-image swarmcass/consul:1.20.6 --registry-image swarmcass/registry:3.1.2
+  swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
 
   # the local engine alone plays every role
-  swarmcass bootstrap --nodes 1 --heap 256M`,
+  swarmcass bootstrap --nodes 1 --heap 256M`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
 	}

@@ -48,8 +48,8 @@ each running its own dockerd with TLS on 2376, on one bridge network with
 fixed addresses. Machines are infra and swarm-0 .. swarm-(N-1), written to a
 docker-machine-compatible store of the lab's own, so bootstrap reads them as
 it reads real docker-machine machines.`,
-		Example: `  # a lab of infra + 3 swarm machines, then a ring on it
-  swarmcass lab up --machines 3 --load swarmcass/consul:1.20.6,swarmcass/registry:3.1.2
+		Example: withPins(`  # a lab of infra + 3 swarm machines, then a ring on it
+  swarmcass lab up --machines 3 --load {consul},{registry}
   eval "$(swarmcass lab env)"
   swarmcass bootstrap --nodes 3
 
@@ -57,7 +57,7 @@ it reads real docker-machine machines.`,
   eval "$(swarmcass lab env --machine swarm-0)"; docker info
 
   swarmcass lab ls
-  swarmcass lab down`,
+  swarmcass lab down`),
 	}
 	cmd.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabLsCommand(), newLabEnvCommand(), newLabLoadCommand(),
 		newLabPowerCommand("stop"), newLabPowerCommand("start"))
@@ -112,8 +112,8 @@ not with --privileged: --privileged fails on hosts that lack a capability or
 whose runc does not know the newest ones. The default machine image is built
 offline by scripts/build-images.sh; with internet, an image with dockerd and
 iptables works too (e.g. docker:dind, with --machine-image).`,
-		Example: `  swarmcass lab up --machines 3
-  swarmcass lab up --machines 6 --load swarmcass/consul:1.20.6,swarmcass/registry:3.1.2`,
+		Example: withPins(`  swarmcass lab up --machines 3
+  swarmcass lab up --machines 6 --load {consul},{registry}`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := o.config()
@@ -235,8 +235,8 @@ func newLabLoadCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load IMAGE...",
 		Short: "Copy images from the host engine into lab machines (they cannot pull)",
-		Example: `  swarmcass lab load swarmcass/consul:1.20.6 swarmcass/registry:3.1.2 --machine infra
-  swarmcass lab load myimage:1`,
+		Example: withPins(`  swarmcass lab load {consul} {registry} --machine infra
+  swarmcass lab load myimage:1`),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, images []string) error {
 			return withLab(cmd.Context(), o.config(), nil, func(l *lab.Lab) error {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/swarmcass/swarmcass/images"
 )
 
 // ExitError carries a specific exit code (ring uses 1 and 2) out of a command.
@@ -79,3 +82,9 @@ time, each waited for until nodetool reports it Up/Normal.`,
 var commands []func() *cobra.Command
 
 func register(c func() *cobra.Command) { commands = append(commands, c) }
+
+// withPins fills {consul} and {registry} in help text with the offline
+// images scripts/build-images.sh builds, so examples name what exists.
+func withPins(s string) string {
+	return strings.NewReplacer("{consul}", images.Consul, "{registry}", images.Registry).Replace(s)
+}

@@ -25,14 +25,13 @@ import (
 
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/machinestore"
 )
 
-const (
-	consulImage   = "swarmcass/consul:1.20.6"
-	registryImage = "swarmcass/registry:3.1.2"
-	logTime       = "2006-01-02 15:04:05,000"
-)
+const logTime = "2006-01-02 15:04:05,000"
+
+var consulImage, registryImage = images.Consul, images.Registry
 
 type row struct {
 	nodes                  int

@@ -1,0 +1,28 @@
+// Package images names the offline images scripts/build-images.sh builds
+// here (no image registry is reachable), read from the pins in
+// versions.env, so that the scripts and the Go code name the same images.
+package images
+
+import (
+	_ "embed"
+	"strings"
+)
+
+//go:embed versions.env
+var versions string
+
+// The images, tagged with their pins.
+var (
+	Machine  = pin("MACHINE_IMAGE")  // a lab machine: Debian with dockerd
+	Registry = pin("REGISTRY_IMAGE") // the distribution registry
+	Consul   = pin("CONSUL_IMAGE")   // the Consul agent
+)
+
+func pin(key string) string {
+	for _, line := range strings.Split(versions, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
+			return v
+		}
+	}
+	panic("images/versions.env has no " + key)
+}
