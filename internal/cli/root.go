@@ -32,10 +32,18 @@ func (e *ExitError) Error() string {
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs swarmcass with args and returns the process exit code. Ctrl-C
-// cancels the context every command runs under.
+// cancels the context every command runs under, and the command winds down
+// (bootstrap gives its lock back); a second Ctrl-C ends swarmcass at once.
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	interrupted := context.AfterFunc(ctx, func() {
+		stop() // the next signal is not caught: it ends the process
+		fmt.Fprintln(stderr, "\nswarmcass: interrupted, stopping (Ctrl-C again to quit at once)")
+	})
+	defer func() {
+		interrupted() // first: stop() ends ctx too, and that is no interrupt
+		stop()
+	}()
 
 	root := NewRootCommand(stdout, stderr)
 	root.SetArgs(args)
