@@ -1,11 +1,13 @@
 package provision
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,16 +33,7 @@ func TestIntegrationConsulLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if leader, err := consul.Leader(ctx); err == nil && leader != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Consul at %s elected no leader", addr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitLeader(ctx, t, consul, addr)
 
 	key := "swarmcass/itest/lock"
 	release, err := consul.Lock(ctx, key, []byte(`{"host":"first"}`))
@@ -79,6 +72,93 @@ func TestIntegrationConsulLock(t *testing.T) {
 		wg.Go(interrupt)
 		wg.Go(release)
 		wg.Wait()
+	}
+}
+
+// A bootstrap that dies without giving its lock back (kill -9, a lost
+// machine) blocks the next run only for a while: Consul ends the session
+// within twice its TTL (15 s), then holds the lock for its lock delay
+// (15 s). The hint for a refused run names that bound; this measures it.
+func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
+	const key = "swarmcass/itest/crash"
+	if addr := os.Getenv("SWARMCASS_LOCK_CHILD"); addr != "" {
+		consul, err := NetRemote{}.Consul(addr)
+		if err == nil {
+			_, err = consul.Lock(context.Background(), key, []byte(`{"hostname":"child","pid":4242}`))
+		}
+		if err != nil {
+			os.Stdout.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("locked\n")
+		select {} // until killed
+	}
+
+	d := enginetest.Local(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	addr := startConsul(ctx, t, d)
+	consul, err := NetRemote{}.Consul(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLeader(ctx, t, consul, addr)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestIntegrationConsulLockExpiresAfterCrash$")
+	child.Env = append(os.Environ(), "SWARMCASS_LOCK_CHILD="+addr)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := bufio.NewScanner(out)
+	if !line.Scan() || line.Text() != "locked" {
+		child.Process.Kill()
+		t.Fatalf("the child did not take the lock: %q", line.Text())
+	}
+	child.Process.Kill()
+	child.Wait()
+	killed := time.Now()
+
+	_, err = consul.Lock(ctx, key, nil)
+	var locked *LockedError
+	if !errors.As(err, &locked) || !strings.Contains(locked.Error(), "pid 4242 on child") {
+		t.Fatalf("right after the crash: %v, want the lock still held by the dead child", err)
+	}
+	for {
+		release, err := consul.Lock(ctx, key, nil)
+		if err == nil {
+			release()
+			break
+		}
+		if !errors.As(err, &locked) {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	waited := time.Since(killed)
+	t.Logf("the lock was free %.1f s after its holder was killed (bound: %s)", waited.Seconds(), lockExpiry)
+	if waited > lockExpiry+10*time.Second {
+		t.Errorf("the lock stayed %s after its holder died; the hint promises about %s", waited.Round(time.Second), lockExpiry)
+	}
+}
+
+func waitLeader(ctx context.Context, t *testing.T, consul Consul, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if leader, err := consul.Leader(ctx); err == nil && leader != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Consul at %s elected no leader", addr)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -5,7 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
+
+// lockExpiry bounds how long a lock outlives a holder that died without
+// giving it back: Consul ends its session within twice the session TTL
+// (15 s), then keeps the lock for its lock delay (15 s): 45 s, and 46-47 s
+// measured here (TestIntegrationConsulLockExpiresAfterCrash).
+const lockExpiry = 50 * time.Second
 
 // acquireLock takes the cluster's lock in Consul for the rest of the run,
 // so that a second bootstrap of the same cluster fails at once, naming the
@@ -18,7 +25,7 @@ func acquireLock(ctx context.Context, r *run) error {
 	release, err := r.consul.Lock(ctx, r.kvKey("lock"), holder)
 	if errors.Is(err, ErrLocked) {
 		return withHint(fmt.Errorf("another bootstrap of cluster %s is running: %w", r.cfg.Cluster, err),
-			"wait for it to finish; if that process is gone, its lock expires within about 30 s")
+			fmt.Sprintf("wait for it to finish; if that process is gone, its lock expires within about %s", lockExpiry))
 	}
 	if err != nil {
 		return fmt.Errorf("take the cluster lock: %w", err)
