@@ -313,14 +313,7 @@ func TestLockContention(t *testing.T) {
 
 func TestLocalEngineAlone(t *testing.T) {
 	l := newLab(t, 0)
-	local := l.w.NewFake("local", "127.0.0.1")
-	local.AddImage("swarmcass/consul:1.20.6")
-	local.AddImage("swarmcass/registry:3.1.2")
-	cfg := l.config(2)
-	cfg.Infra = Host{Engine: local, Addr: "127.0.0.1"}
-	cfg.Swarm = []Host{{Engine: local, Addr: "127.0.0.1"}}
-	l.ring.fakes = append(l.ring.fakes, local)
-	res := bootstrap(t, cfg)
+	res := bootstrap(t, l.alone("local", "127.0.0.1", 2))
 	if !strings.HasPrefix(res.Image, "127.0.0.1:5000/") || len(res.Nodes) != 2 || res.Nodes[1].Host != "local" || res.Nodes[1].CQL != "127.0.0.1:9043" {
 		t.Errorf("result %+v", res)
 	}
@@ -334,14 +327,7 @@ func TestLocalEngineAlone(t *testing.T) {
 // while swarmcass reaches the registry at ADDR.
 func TestOneRemoteEngineAlone(t *testing.T) {
 	l := newLab(t, 0)
-	solo := l.w.NewFake("solo", "10.0.0.50")
-	solo.AddImage("swarmcass/consul:1.20.6")
-	solo.AddImage("swarmcass/registry:3.1.2")
-	cfg := l.config(2)
-	cfg.Infra = Host{Engine: solo, Addr: "10.0.0.50"}
-	cfg.Swarm = []Host{{Engine: solo, Addr: "10.0.0.50"}}
-	l.ring.fakes = append(l.ring.fakes, solo)
-	res := bootstrap(t, cfg)
+	res := bootstrap(t, l.alone("solo", "10.0.0.50", 2))
 	if !strings.HasPrefix(res.Image, "127.0.0.1:5000/") || res.Registry != "10.0.0.50:5000" || len(res.Nodes) != 2 {
 		t.Errorf("result %+v", res)
 	}

@@ -25,15 +25,9 @@ import (
 // released lock can be taken again, and giving the lock back while the
 // run's context is cancelled (Ctrl-C) neither panics nor keeps the lock.
 func TestIntegrationConsulLock(t *testing.T) {
-	d := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr := startConsul(ctx, t, d)
-	consul, err := NetRemote{}.Consul(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLeader(ctx, t, consul, addr)
+	consul, _ := startConsul(ctx, t)
 
 	key := "swarmcass/itest/lock"
 	release, err := consul.Lock(ctx, key, []byte(`{"host":"first"}`))
@@ -94,15 +88,9 @@ func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 		select {} // until killed
 	}
 
-	d := enginetest.Local(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	addr := startConsul(ctx, t, d)
-	consul, err := NetRemote{}.Consul(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLeader(ctx, t, consul, addr)
+	consul, addr := startConsul(ctx, t)
 
 	child := exec.Command(os.Args[0], "-test.run=^TestIntegrationConsulLockExpiresAfterCrash$")
 	child.Env = append(os.Environ(), "SWARMCASS_LOCK_CHILD="+addr)
@@ -148,24 +136,12 @@ func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 	}
 }
 
-func waitLeader(ctx context.Context, t *testing.T, consul Consul, addr string) {
+// startConsul runs a Consul agent in -dev mode on the local engine's
+// default bridge, waits for it to elect itself leader, and returns a
+// client of it and its HTTP address.
+func startConsul(ctx context.Context, t *testing.T) (Consul, string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if leader, err := consul.Leader(ctx); err == nil && leader != "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Consul at %s elected no leader", addr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// startConsul runs a Consul agent in -dev mode on the default bridge and
-// returns its HTTP address.
-func startConsul(ctx context.Context, t *testing.T, d engine.Engine) string {
-	t.Helper()
+	d := enginetest.Local(t)
 	image := images.Consul
 	labels := engine.Labels{engine.LabelCluster: "itest", engine.LabelRole: engine.RoleConsul}
 	// A run that panicked cannot have cleaned up after itself.
@@ -199,5 +175,19 @@ func startConsul(ctx context.Context, t *testing.T, d engine.Engine) string {
 	if ip == "" {
 		t.Fatalf("%s has no address on the default bridge: %+v", name, c.Networks)
 	}
-	return net.JoinHostPort(ip, strconv.Itoa(ConsulPort))
+	addr := net.JoinHostPort(ip, strconv.Itoa(ConsulPort))
+	consul, err := NetRemote{}.Consul(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if leader, err := consul.Leader(ctx); err == nil && leader != "" {
+			return consul, addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Consul at %s elected no leader", addr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -58,6 +58,19 @@ func newLab(t *testing.T, machines int) *lab {
 	return l
 }
 
+// alone is a bootstrap of n nodes on one new engine, name at addr, that
+// plays every role (no swarm machines: newLab(t, 0)).
+func (l *lab) alone(name, addr string, n int) Config {
+	e := l.w.NewFake(name, addr)
+	e.AddImage("swarmcass/consul:1.20.6")
+	e.AddImage("swarmcass/registry:3.1.2")
+	l.ring.fakes = append(l.ring.fakes, e)
+	cfg := l.config(n)
+	cfg.Infra = Host{Engine: e, Addr: addr}
+	cfg.Swarm = []Host{{Engine: e, Addr: addr}}
+	return cfg
+}
+
 // config is a bootstrap of n nodes on the lab, polling fast.
 func (l *lab) config(n int) Config {
 	cfg := Config{
