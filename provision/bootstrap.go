@@ -71,17 +71,16 @@ type StepTiming struct {
 
 // run is one bootstrap in progress: the config and what steps learn.
 type run struct {
-	cfg      Config
-	p        Progress
-	infra    *host
-	swarm    []*host          // distinct engines, manager first
-	manager  *host            // swarm[0]
-	byNode   map[string]*host // swarm node ID -> host
-	consul   Consul
-	release  func()
-	registry string // host:port where swarmcass reaches the registry
-	pull     string // host:port the swarm engines pull nodes' image from
-	res      *Result
+	cfg     Config
+	p       Progress
+	infra   *host
+	swarm   []*host          // distinct engines, manager first
+	manager *host            // swarm[0]
+	byNode  map[string]*host // swarm node ID -> host
+	consul  Consul
+	release func()
+	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
+	res     *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []Service

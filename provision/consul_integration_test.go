@@ -69,6 +69,46 @@ func TestIntegrationConsulLock(t *testing.T) {
 	}
 }
 
+// A node's service as bootstrap registers it reads back the same (so a
+// re-run leaves it, and its check's state, alone), its check reports a
+// status, and an unknown service is simply absent.
+func TestIntegrationConsulServices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	consul, addr := startConsul(ctx, t)
+
+	if _, ok, err := consul.Registered(ctx, "swarmcass-itest-none"); ok || err != nil {
+		t.Fatalf("unknown service: ok %v, err %v; want absent", ok, err)
+	}
+	s := Service{ID: "swarmcass-itest-cass1", Name: "cassandra", Tags: []string{"itest", "cass1"},
+		Address: "10.0.0.11", Port: 9042, Meta: map[string]string{"node": "cass1"}, Check: addr}
+	if err := consul.Register(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := consul.Registered(ctx, s.ID)
+	if err != nil || !ok || !sameService(got, s) {
+		t.Fatalf("registered %+v reads back as %+v (ok %v, err %v)", s, got, ok, err)
+	}
+	// The check probes Consul's own HTTP port, which answers.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, output, err := consul.CheckStatus(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == "passing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("check of %s stayed %s: %s", s.ID, status, output)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, _, err := consul.CheckStatus(ctx, "swarmcass-itest-none"); err == nil {
+		t.Error("an unknown service's check status was given")
+	}
+}
+
 // A bootstrap that dies without giving its lock back (kill -9, a lost
 // machine) blocks the next run only for a while: Consul ends the session
 // within twice its TTL (15 s), then holds the lock for its lock delay

@@ -70,7 +70,7 @@ func build(ctx context.Context, e engine.Engine, dir, tag string, labels engine.
 type debugWriter struct{ p Progress }
 
 func (d debugWriter) Write(b []byte) (int, error) {
-	for _, line := range splitLines(string(b)) {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		if strings.TrimSpace(line) != "" {
 			d.p.Debugf("  %s", line)
 		}

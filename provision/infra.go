@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
@@ -76,9 +77,9 @@ func ensureInfra(ctx context.Context, r *run) error {
 		return r.infraFailed(ctx, ConsulContainer, err)
 	}
 	r.consul = consul
-	err = r.poll(ctx, r.cfg.InfraTimeout, "the registry at "+r.registry+" to answer /v2/", func() (bool, error) {
-		err := r.cfg.Remote.PingRegistry(ctx, r.registry)
-		r.p.Debugf("registry %s: %v", r.registry, err)
+	err = r.poll(ctx, r.cfg.InfraTimeout, "the registry at "+r.res.Registry+" to answer /v2/", func() (bool, error) {
+		err := r.cfg.Remote.PingRegistry(ctx, r.res.Registry)
+		r.p.Debugf("registry %s: %v", r.res.Registry, err)
 		return err == nil, nil
 	})
 	if err != nil {
@@ -191,24 +192,5 @@ func indent(s string) string {
 	if s == "" {
 		return "    (empty)"
 	}
-	out := ""
-	for _, line := range splitLines(s) {
-		out += "    " + line + "\n"
-	}
-	return out[:len(out)-1]
-}
-
-func splitLines(s string) []string {
-	var lines []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			lines = append(lines, s[start:i])
-			start = i + 1
-		}
-	}
-	if start < len(s) {
-		lines = append(lines, s[start:])
-	}
-	return lines
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ")
 }

@@ -299,9 +299,11 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 		r.p.Debugf("%s: %s", nr.Name, look.why)
 		return look.ready, nil
 	})
+	if last.host != nil { // always, once the node is ready
+		nr.SwarmNode, nr.Host = last.task.NodeID, last.host.name()
+	}
 	if err == nil {
 		nr.State, nr.Address, nr.HostID = "UN", last.address, last.hostID
-		nr.SwarmNode, nr.Host = last.task.NodeID, last.host.name()
 		if nr.CQL != "" && !strings.Contains(nr.CQL, ":") {
 			nr.CQL = net.JoinHostPort(last.host.Addr, nr.CQL)
 		}
@@ -314,7 +316,6 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 	nerr := &NodeError{Node: nr.Name, Err: err, Nodetool: last.nodetool}
 	if last.host != nil {
 		nerr.Host = last.host.name()
-		nr.SwarmNode, nr.Host = last.task.NodeID, last.host.name()
 		if ctx.Err() == nil && last.task.ContainerID != "" {
 			logs, lerr := last.host.Engine.ContainerLogs(ctx, last.task.ContainerID, 30)
 			if lerr != nil {

@@ -29,9 +29,8 @@ func preflight(ctx context.Context, r *run) error {
 	if err := r.connect(ctx); err != nil {
 		return errors.Join(append(problems, err)...)
 	}
-	r.registry = registry.Addr(r.infra.Addr)
-	r.res.Registry = r.registry
-	r.pull = r.registry
+	r.res.Registry = registry.Addr(r.infra.Addr)
+	r.pull = r.res.Registry
 	if len(r.allHosts()) == 1 {
 		// One engine plays every role: its nodes pull through loopback,
 		// which every engine trusts, whatever address it is reached at.

@@ -13,11 +13,9 @@ import (
 )
 
 // record writes the cluster's shared record to Consul KV under
-// swarmcass/<cluster>/ (seeds, image, network; nodes are written as each
-// becomes ready) and registers every node as the Consul service
-// "cassandra" tagged with the cluster and node names, with a TCP check
-// on its published CQL port: <cluster>.cassandra.service.consul then
-// offers healthy contact points.
+// swarmcass/<cluster>/ (seeds, image, network; nodes are written, and
+// registered as Consul services, as each becomes ready) and waits for the
+// Consul checks of the services this run registered.
 func record(ctx context.Context, r *run) error {
 	network, err := json.Marshal(map[string]any{"name": r.cfg.Network, "subnet": r.res.Subnet, "encrypted": r.cfg.Encrypted})
 	if err != nil {
@@ -40,16 +38,13 @@ func record(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	for _, n := range r.res.Nodes {
-		if err := r.registerNode(ctx, n); err != nil {
-			return err
-		}
-	}
 	return r.waitChecks(ctx, r.registered)
 }
 
-// registerNode registers node n as a Consul service with a check on its
-// published CQL port, unless the agent has it already as it is: re-registering
+// registerNode registers node n as the Consul service "cassandra", tagged
+// with the cluster and node names, with a TCP check on its published CQL
+// port (<cluster>.cassandra.service.consul then offers healthy contact
+// points), unless the agent has it already as it is: re-registering
 // would reset its check to critical. Nodes are registered as soon as they are
 // UN, so Consul probes them while the next nodes start.
 func (r *run) registerNode(ctx context.Context, n NodeResult) error {

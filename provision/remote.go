@@ -209,20 +209,24 @@ func (a *consulAPI) Register(ctx context.Context, s Service) error {
 // checkInterval is how often Consul probes a node's CQL port.
 const checkInterval = "5s"
 
+// service is the agent's service id with its checks, in one request; nil
+// when the agent does not have it.
+func (a *consulAPI) service(ctx context.Context, id string) (*api.AgentServiceChecksInfo, error) {
+	_, info, err := a.c.Agent().AgentHealthServiceByIDOpts(id, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("consul service %s: %w", id, err)
+	}
+	return info, nil
+}
+
 func (a *consulAPI) Registered(ctx context.Context, id string) (Service, bool, error) {
-	svc, _, err := a.c.Agent().Service(id, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		if strings.Contains(err.Error(), "404") {
-			return Service{}, false, nil
-		}
-		return Service{}, false, fmt.Errorf("consul service %s: %w", id, err)
+	info, err := a.service(ctx, id)
+	if err != nil || info == nil || info.Service == nil {
+		return Service{}, false, err
 	}
+	svc := info.Service
 	out := Service{ID: svc.ID, Name: svc.Service, Tags: svc.Tags, Address: svc.Address, Port: svc.Port, Meta: svc.Meta}
-	checks, err := a.c.Agent().ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", id), (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return Service{}, false, fmt.Errorf("consul checks of %s: %w", id, err)
-	}
-	for _, c := range checks {
+	for _, c := range info.Checks {
 		if c.Type == "tcp" || strings.HasPrefix(c.Name, "CQL on ") {
 			out.Check = strings.TrimPrefix(c.Name, "CQL on ")
 		}
@@ -231,12 +235,12 @@ func (a *consulAPI) Registered(ctx context.Context, id string) (Service, bool, e
 }
 
 func (a *consulAPI) CheckStatus(ctx context.Context, id string) (string, string, error) {
-	checks, err := a.c.Agent().ChecksWithFilterOpts(fmt.Sprintf("ServiceID == %q", id), (&api.QueryOptions{}).WithContext(ctx))
+	info, err := a.service(ctx, id)
 	if err != nil {
-		return "", "", fmt.Errorf("consul checks of %s: %w", id, err)
+		return "", "", err
 	}
-	for _, c := range checks {
-		return c.Status, c.Output, nil
+	if info == nil || len(info.Checks) == 0 {
+		return "", "", fmt.Errorf("consul: service %s has no check", id)
 	}
-	return "", "", fmt.Errorf("consul: service %s has no check", id)
+	return info.Checks[0].Status, info.Checks[0].Output, nil
 }
