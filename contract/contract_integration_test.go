@@ -57,7 +57,7 @@ func TestIntegrationContract(t *testing.T) {
 }
 
 // checkImage runs every check of the contract against ref.
-func checkImage(ctx context.Context, t *testing.T, eng engine.Engine, ref string) {
+func checkImage(ctx context.Context, t *testing.T, eng *engine.Docker, ref string) {
 	if _, err := eng.ImageInspect(ctx, ref); err != nil {
 		t.Fatalf("image %s: %v (build it first)", ref, err)
 	}
@@ -75,7 +75,7 @@ func checkImage(ctx context.Context, t *testing.T, eng engine.Engine, ref string
 
 // buildCassimImage builds cassim's image with the fast timing profile under
 // a tag of this run's own, and removes it when the test ends.
-func buildCassimImage(ctx context.Context, t *testing.T, eng engine.Engine) string {
+func buildCassimImage(ctx context.Context, t *testing.T, eng *engine.Docker) string {
 	t.Helper()
 	id := suffix()
 	tag := "swarmcass/cassim-contract:" + id
@@ -86,7 +86,7 @@ func buildCassimImage(ctx context.Context, t *testing.T, eng engine.Engine) stri
 	return tag
 }
 
-func buildWrapperTestImage(ctx context.Context, t *testing.T, eng engine.Engine) string {
+func buildWrapperTestImage(ctx context.Context, t *testing.T, eng *engine.Docker) string {
 	t.Helper()
 	spec, err := cassandraimage.WrapperTestBuildSpec([]string{WrapperTestImage}, nil)
 	if err != nil {
@@ -106,7 +106,7 @@ func suffix() string {
 }
 
 type suite struct {
-	eng   engine.Engine
+	eng   *engine.Docker
 	image string
 	id    string // labels and names everything one image's run creates
 
@@ -160,7 +160,7 @@ type nodeSpec struct {
 
 type node struct {
 	id   string
-	eng  engine.Engine
+	eng  *engine.Docker
 	addr map[string]string // network -> address
 }
 
@@ -205,7 +205,7 @@ func (s *suite) start(ctx context.Context, t *testing.T, spec nodeSpec) *node {
 	return &node{id: id, eng: s.eng, addr: c.Networks}
 }
 
-func connectNetwork(ctx context.Context, t *testing.T, eng engine.Engine, network, id string, aliases []string) {
+func connectNetwork(ctx context.Context, t *testing.T, eng *engine.Docker, network, id string, aliases []string) {
 	t.Helper()
 	if err := eng.NetworkConnect(ctx, network, id, aliases); err != nil {
 		t.Fatal(err)

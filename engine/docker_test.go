@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -211,11 +210,7 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 }
 
 func TestIntegrationDockerTrace(t *testing.T) {
-	enginetest.Local(t) // skips under -short
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
+	host := enginetest.Local(t).Host() // skips under -short
 	var mu sync.Mutex
 	var lines []string
 	d, err := engine.NewDocker("traced", host, nil, engine.WithTrace(func(format string, args ...any) {

@@ -54,8 +54,6 @@ type Engine interface {
 	NetworkCreate(ctx context.Context, spec NetworkSpec) (id string, err error)
 	NetworkInspect(ctx context.Context, name string) (Network, error)
 	NetworkRemove(ctx context.Context, name string) error
-	// NetworkConnect attaches a container to one more network, with DNS aliases.
-	NetworkConnect(ctx context.Context, network, container string, aliases []string) error
 	NetworkList(ctx context.Context, labels map[string]string) ([]Network, error)
 
 	ImageInspect(ctx context.Context, ref string) (Image, error)

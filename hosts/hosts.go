@@ -386,15 +386,16 @@ func (p *Plan) Validate() error {
 			}
 		}
 	}
-	if !p.SingleEngine() {
-		for _, e := range p.Engines() {
+	engines := p.Engines()
+	if len(engines) > 1 {
+		for _, e := range engines {
 			if ip := net.ParseIP(e.Addr); ip != nil && ip.IsLoopback() {
 				errs = append(errs, fmt.Errorf("engine %s is reached at %s, which the other engines cannot reach: use its network address (tcp://ADDR:2376)", e.Name, e.Addr))
 			}
 		}
 	}
 	checked := map[engine.TLSFiles]error{}
-	for _, e := range p.Engines() {
+	for _, e := range engines {
 		if e.TLS == nil {
 			continue
 		}

@@ -142,13 +142,7 @@ func (f *Fake) ContainerCreate(ctx context.Context, spec engine.ContainerSpec) (
 	if _, ok := f.resolve(spec.Image); !ok {
 		return "", fmt.Errorf("no such image: %s: %w", spec.Image, engine.ErrNotFound)
 	}
-	for _, m := range spec.Mounts {
-		if (m.Type == "" || m.Type == "volume") && m.Source != "" {
-			if _, ok := f.volumes[m.Source]; !ok {
-				f.volumes[m.Source] = engine.Labels{}
-			}
-		}
-	}
+	f.ensureVolumes(spec.Mounts)
 	netName := spec.Network
 	if netName == "" {
 		netName = "bridge"
@@ -438,30 +432,6 @@ func (f *Fake) NetworkRemove(ctx context.Context, name string) error {
 	return nil
 }
 
-func (f *Fake) NetworkConnect(ctx context.Context, network, id string, aliases []string) error {
-	if err := f.begin(ctx, "NetworkConnect"); err != nil {
-		return err
-	}
-	defer f.end()
-	c, err := f.container(id)
-	if err != nil {
-		return err
-	}
-	n := f.network(network)
-	if n == nil {
-		return fmt.Errorf("network %s: %w", network, engine.ErrNotFound)
-	}
-	if _, ok := c.Networks[network]; ok {
-		return fmt.Errorf("container %s is already on network %s: %w", c.Name, network, engine.ErrConflict)
-	}
-	c.Networks[network] = ""
-	if c.Running && len(n.Subnets) > 0 {
-		c.Networks[network] = hostAddr(n.Subnets[0], len(f.containers))
-	}
-	f.w.record(f, "NetworkConnect %s %s", network, c.Name)
-	return nil
-}
-
 func (f *Fake) NetworkList(ctx context.Context, labels map[string]string) ([]engine.Network, error) {
 	if err := f.begin(ctx, "NetworkList"); err != nil {
 		return nil, err
@@ -672,7 +642,7 @@ func (f *Fake) ImagePush(ctx context.Context, ref string, progress io.Writer) (s
 	digest := "sha256:" + hash(id+" "+repo)
 	im := f.images[id]
 	d := origRepo + "@" + digest
-	if !contains(im.RepoDigests, d) {
+	if !slices.Contains(im.RepoDigests, d) {
 		im.RepoDigests = append(im.RepoDigests, d)
 	}
 	f.w.pushed[key] = im
@@ -950,11 +920,14 @@ func hash(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// ensureVolumes creates the named volumes that mounts use and f lacks, as
+// dockerd does when a container starts. The world's lock is held.
+func (f *Fake) ensureVolumes(mounts []engine.Mount) {
+	for _, m := range mounts {
+		if (m.Type == "" || m.Type == "volume") && m.Source != "" {
+			if _, ok := f.volumes[m.Source]; !ok {
+				f.volumes[m.Source] = engine.Labels{}
+			}
 		}
 	}
-	return false
 }

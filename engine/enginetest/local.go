@@ -1,12 +1,14 @@
 package enginetest
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"testing"
 
 	"github.com/moby/moby/client"
 
+	"github.com/swarmcass/swarmcass/dockercontext"
 	"github.com/swarmcass/swarmcass/engine"
 )
 
@@ -18,10 +20,7 @@ func Local(t testing.TB) *engine.Docker {
 	if testing.Short() {
 		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
 	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
+	host := cmp.Or(os.Getenv(dockercontext.EnvHost), dockercontext.DefaultHost)
 	d, err := engine.NewDocker("local", host, nil)
 	if err != nil {
 		t.Fatal(err)

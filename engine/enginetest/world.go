@@ -165,15 +165,6 @@ func (w *World) record(f *Fake, format string, args ...any) {
 	w.log = append(w.log, f.name+": "+fmt.Sprintf(format, args...))
 }
 
-func (w *World) fakeByAddr(addr string) *Fake {
-	for _, f := range w.fakes {
-		if f.addr == addr {
-			return f
-		}
-	}
-	return nil
-}
-
 func (w *World) containerByID(id string) *container {
 	for _, f := range w.fakes {
 		if c, ok := f.containers[id]; ok {
@@ -274,13 +265,7 @@ func (w *World) schedule(s *swarm, svc *service) {
 			t.Addresses[name] = ip
 		}
 	}
-	for _, mt := range svc.Spec.Mounts {
-		if (mt.Type == "" || mt.Type == "volume") && mt.Source != "" {
-			if _, ok := f.volumes[mt.Source]; !ok {
-				f.volumes[mt.Source] = engine.Labels{}
-			}
-		}
-	}
+	f.ensureVolumes(svc.Spec.Mounts)
 	f.containers[c.ID] = c
 	t.ContainerID = c.ID
 	t.State, t.Err = state, errMsg

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/swarmcass/swarmcass/dockercontext"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/lab"
@@ -72,13 +74,10 @@ func hostEngine(cfg lab.Config) (*engine.Docker, error) {
 	if rec, err := lab.ReadRecord(cfg.StoreDir); err == nil && rec.HostEngine != "" && !strings.HasPrefix(rec.HostEngine, "tcp://") {
 		return engine.NewDocker("host", rec.HostEngine, nil)
 	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
+	host := cmp.Or(os.Getenv(dockercontext.EnvHost), dockercontext.DefaultHost)
 	var tls *engine.TLSFiles
-	if os.Getenv("DOCKER_TLS_VERIFY") != "" {
-		dir := os.Getenv("DOCKER_CERT_PATH")
+	if os.Getenv(dockercontext.EnvTLSVerify) != "" {
+		dir := os.Getenv(dockercontext.EnvCertPath)
 		tls = &engine.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
 	}
 	return engine.NewDocker("host", host, tls)
