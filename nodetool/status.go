@@ -115,7 +115,7 @@ func (s *Status) Nodes() []Node {
 // [::1]:7000); the port is then compared too when the output has ports.
 // IPv6 addresses compare by value, so ::1 finds 0:0:0:0:0:0:0:1.
 func (s *Status) Node(addr string) (Node, bool) {
-	host, port, err := splitAddress(addr)
+	host, port, err := SplitAddress(addr)
 	if err != nil {
 		host, port = addr, 0
 	}
@@ -285,7 +285,7 @@ func parseRow(line string, tokenPerNode, effective bool) (Node, error) {
 	if err != nil {
 		return n, err
 	}
-	if n.Address, n.Port, err = splitAddress(addr); err != nil {
+	if n.Address, n.Port, err = SplitAddress(addr); err != nil {
 		return n, err
 	}
 
@@ -371,9 +371,10 @@ func parseLoad(num, unit string) (int64, error) {
 	return int64(b + 0.5), nil
 }
 
-// splitAddress splits an address as nodetool prints it: 10.0.0.5,
-// 10.0.0.5:7000 (-pp), 0:0:0:0:0:0:0:1 or [0:0:0:0:0:0:0:1]:7000, or a name.
-func splitAddress(s string) (host string, port int, err error) {
+// SplitAddress splits an address as nodetool prints it into host and port
+// (0: none): 10.0.0.5, 10.0.0.5:7000 (-pp), 0:0:0:0:0:0:0:1 or
+// [0:0:0:0:0:0:0:1]:7000, or a name.
+func SplitAddress(s string) (host string, port int, err error) {
 	switch {
 	case strings.HasPrefix(s, "["):
 		h, p, err := net.SplitHostPort(s)

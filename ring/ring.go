@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/swarmcass/swarmcass/nodetool"
@@ -152,13 +151,12 @@ type Report struct {
 
 // Judge weighs the views and returns the report.
 func Judge(in Input) Report {
-	j := &judge{in: in, byAddr: map[string]int{}, grouped: map[groupKey][]string{}}
+	j := &judge{in: in, grouped: map[groupKey][]string{}}
 	return j.run()
 }
 
 type judge struct {
 	in       Input
-	byAddr   map[string]int // expected address -> index in Expected
 	answered []View
 	problems []Problem
 	// grouped collects "subject is X in the views of A, B" problems.
@@ -207,12 +205,10 @@ func (j *judge) run() Report {
 		j.add(KindNoClusterOrNodes, "", "no nodes found for cluster %q", in.Cluster)
 		return j.finish(r, Unknown)
 	}
-	for i, e := range in.Expected {
+	for _, e := range in.Expected {
 		if e.Address == "" {
 			j.add(KindNoAddress, e.Name, "%s has no known address, so views cannot be matched to it", e.Name)
-			continue
 		}
-		j.byAddr[e.Address] = i
 	}
 	j.unavailable()
 	if len(j.answered) == 0 {
@@ -271,11 +267,12 @@ func (j *judge) unavailable() {
 	}
 }
 
-// expectedFor finds the expected node with n's address.
+// expectedFor finds the expected node with n's address (the last, should
+// two share it).
 func (j *judge) expectedFor(n nodetool.Node) (ExpectedNode, bool) {
-	for addr, i := range j.byAddr {
-		if nodetool.SameHost(addr, n.Address) {
-			return j.in.Expected[i], true
+	for _, e := range slices.Backward(j.in.Expected) {
+		if e.Address != "" && nodetool.SameHost(e.Address, n.Address) {
+			return e, true
 		}
 	}
 	return ExpectedNode{}, false
@@ -414,18 +411,16 @@ func (j *judge) checks() {
 
 // rows: one per expected node, then one per unexpected address.
 func (j *judge) rows() []Row {
-	own := map[string]*nodetool.Status{}
-	for _, v := range j.answered {
-		own[v.Node] = v.Status
-	}
 	var rows []Row
 	for _, e := range j.in.Expected {
 		row := Row{Node: e.Name, SwarmHost: e.SwarmHost, Address: e.Address, HostID: e.HostID, Views: len(j.answered)}
 		if e.Address != "" {
-			// Facts come from the node's own view when it answered, else
-			// from the first view that lists it.
-			sources := append([]View{}, j.answered...)
-			sort.SliceStable(sources, func(a, b int) bool { return sources[a].Node == e.Name && sources[b].Node != e.Name })
+			// Facts come from the node's own view when it lists the node,
+			// else from the first view that does.
+			sources := j.answered
+			if i := slices.IndexFunc(sources, func(v View) bool { return v.Node == e.Name }); i > 0 {
+				sources = append([]View{sources[i]}, sources...)
+			}
 			for _, v := range sources {
 				if n, ok := v.Status.Node(e.Address); ok {
 					fill(&row, n, v.Node)
@@ -488,22 +483,16 @@ func (j *judge) nameOf(n nodetool.Node) string {
 
 // nameOfEndpoint names a describecluster endpoint (address, maybe with port).
 func (j *judge) nameOfEndpoint(ep string) string {
-	host := ep
-	if i := strings.LastIndex(ep, ":"); i > 0 && strings.Count(ep, ":") == 1 {
-		host = ep[:i]
-	} else if strings.HasPrefix(ep, "[") {
-		if k := strings.Index(ep, "]"); k > 0 {
-			host = ep[1:k]
-		}
+	host, _, err := nodetool.SplitAddress(ep)
+	if err != nil {
+		host = ep
 	}
 	return j.nameOf(nodetool.Node{Address: host})
 }
 
 func appendNew(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
+	if slices.Contains(list, s) {
+		return list
 	}
 	return append(list, s)
 }
