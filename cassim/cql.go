@@ -51,7 +51,7 @@ func (n *Node) openCQL() error {
 		return fmt.Errorf("CQL port: %w", err)
 	}
 	n.mu.Lock()
-	n.cqlLn, n.cqlOpen = l, true
+	n.cqlLn = l
 	n.mu.Unlock()
 	n.log.Info("main", "PipelineConfigurator.java:125", "Using Netty Version: [cassim]")
 	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (unencrypted)...", n.CQLAddr)

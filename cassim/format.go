@@ -370,10 +370,6 @@ func FormatInfo(i NodeInfo) string {
 	line("Rack", i.Rack)
 	line("Exceptions", 0)
 	line("Percent Repaired", "100.0%")
-	if i.Tokens == 1 {
-		line("Token", "(invoke with -T/--tokens to see all 1 tokens)")
-	} else {
-		line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
-	}
+	line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
 	return b.String()
 }

@@ -60,7 +60,6 @@ type Node struct {
 	id         Identity
 	mode       string // STARTING, JOINING, NORMAL, LEAVING, DECOMMISSIONED, DRAINED
 	gossiping  bool
-	cqlOpen    bool
 	started    time.Time
 	seedAddrs  []string
 	badSeeds   map[string]bool
@@ -68,8 +67,7 @@ type Node struct {
 	done       chan error // a decommission ends the node through it
 
 	gossipLn, cqlLn, adminLn net.Listener
-	adminSrv                 *http.Server   // closed with the node, idle connections too
-	priorSelf                *EndpointState // our address's state as the seeds know it
+	adminSrv                 *http.Server // closed with the node, idle connections too
 	// AdminAddr and CQLAddr are where nodetool and CQL clients connect;
 	// tests running several nodes in one process change them.
 	AdminAddr, CQLAddr string
@@ -195,12 +193,13 @@ func (n *Node) run(ctx context.Context) error {
 
 	n.setLocal(func(s *EndpointState) {})
 	isSeed := n.resolveSeeds(ctx)
-	if err := n.shadowRound(ctx, isSeed); err != nil {
+	priorSelf, err := n.shadowRound(ctx, isSeed)
+	if err != nil {
 		return err
 	}
 
 	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
-	if !safeForStartup(n.priorSelf, id.HostID, shouldBootstrap) {
+	if !safeForStartup(priorSelf, id.HostID, shouldBootstrap) {
 		return &StartupError{"java.lang.RuntimeException", MsgAddressTaken(n.addr)}
 	}
 	if isSeed && !id.Bootstrapped {
@@ -390,7 +389,11 @@ func (n *Node) resolveSeeds(ctx context.Context) bool {
 		cancel()
 		n.mu.Lock()
 		warned := n.badSeeds[s]
-		n.badSeeds[s] = err != nil
+		if err != nil {
+			n.badSeeds[s] = true
+		} else {
+			delete(n.badSeeds, s)
+		}
 		n.mu.Unlock()
 		if err != nil || len(as) == 0 {
 			if !warned {
@@ -409,6 +412,11 @@ func (n *Node) resolveSeeds(ctx context.Context) bool {
 func (n *Node) otherSeeds() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.otherSeedsLocked()
+}
+
+// otherSeedsLocked: the seeds' addresses but this node's; n.mu is held.
+func (n *Node) otherSeedsLocked() []string {
 	var out []string
 	for _, s := range n.seedAddrs {
 		if s != n.addr {
@@ -419,10 +427,11 @@ func (n *Node) otherSeeds() []string {
 }
 
 // shadowRound asks the seeds for the cluster's state before this node
-// announces itself (Gossiper.doShadowRound), for at most the ring delay.
-func (n *Node) shadowRound(ctx context.Context, isSeed bool) error {
+// announces itself (Gossiper.doShadowRound), for at most the ring delay. It
+// returns what the cluster knows of this node's address, if anything.
+func (n *Node) shadowRound(ctx context.Context, isSeed bool) (prior *EndpointState, err error) {
 	if len(n.otherSeeds()) == 0 && isSeed && len(n.cfg.Seeds) <= 1 {
-		return nil // a seed alone in its list starts a new ring
+		return nil, nil // a seed alone in its list starts a new ring
 	}
 	deadline := time.Now().Add(max(n.cfg.Timings.RingDelay, n.cfg.Timings.GossipInterval))
 	for {
@@ -431,29 +440,29 @@ func (n *Node) shadowRound(ctx context.Context, isSeed bool) error {
 			if err == nil {
 				for _, st := range states {
 					if st.Addr == n.addr { // what the cluster knows of our address
-						n.priorSelf = &st
+						prior = &st
 					}
 				}
 				n.mu.Lock()
 				evs := n.view.Merge(time.Now(), states)
 				n.mu.Unlock()
 				n.logEvents(evs)
-				return nil
+				return prior, nil
 			}
 		}
 		if time.Now().After(deadline) {
 			break
 		}
 		if err := sleep(ctx, n.cfg.Timings.GossipInterval); err != nil {
-			return err
+			return nil, err
 		}
 		n.resolveSeeds(ctx)
 	}
 	if isSeed {
 		n.log.Warn("main", "StorageService.java:720", "Unable to gossip with any peers but continuing anyway since node is in its own seed list")
-		return nil
+		return nil, nil
 	}
-	return &StartupError{"java.lang.IllegalStateException", MsgNoSeeds}
+	return nil, &StartupError{"java.lang.IllegalStateException", MsgNoSeeds}
 }
 
 // gossipMsg is one gossip exchange, either way.
@@ -533,14 +542,12 @@ func (n *Node) gossipLoop(ctx context.Context) {
 		}
 		n.mu.Lock()
 		on := n.gossiping
+		retry := on && (rounds+1)%10 == 0 && len(n.badSeeds) > 0
 		n.mu.Unlock()
 		if !on {
 			continue
 		}
 		rounds++
-		n.mu.Lock()
-		retry := rounds%10 == 0 && slices.Contains(mapsValues(n.badSeeds), true)
-		n.mu.Unlock()
 		if retry {
 			n.resolveSeeds(ctx) // names of later nodes may resolve by now
 		}
@@ -591,13 +598,7 @@ func (n *Node) gossipTargets() []string {
 	}
 	pick(live)
 	pick(dead)
-	var seeds []string
-	for _, s := range n.seedAddrs {
-		if s != n.addr {
-			seeds = append(seeds, s)
-		}
-	}
-	pick(seeds)
+	pick(n.otherSeedsLocked())
 	return out
 }
 
@@ -710,7 +711,6 @@ func (n *Node) closeCQL() {
 		n.cqlLn.Close()
 		n.cqlLn = nil
 	}
-	n.cqlOpen = false
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -725,12 +725,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func mapsValues(m map[string]bool) []bool {
-	var out []bool
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }

@@ -37,7 +37,7 @@ func (n *Node) serveAdmin(l net.Listener) {
 func (n *Node) nodetool(ctx context.Context, cmd string, pp bool) (string, error) {
 	n.mu.Lock()
 	peers := n.view.Peers()
-	id, mode, gossip, cql := n.id, n.mode, n.gossiping, n.cqlOpen
+	id, mode, gossip, cql := n.id, n.mode, n.gossiping, n.cqlLn != nil
 	gen := n.view.LocalState().Generation
 	n.mu.Unlock()
 	switch cmd {

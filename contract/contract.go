@@ -13,8 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/swarmcass/swarmcass/engine"
@@ -171,20 +172,11 @@ func imageConfigFromSave(r io.Reader) (ImageConfig, error) {
 	}
 	c := img.Config
 	out := ImageConfig{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Labels: c.Labels,
-		ExposedPorts: sortedKeys(c.ExposedPorts), Volumes: sortedKeys(c.Volumes)}
+		ExposedPorts: slices.Sorted(maps.Keys(c.ExposedPorts)), Volumes: slices.Sorted(maps.Keys(c.Volumes))}
 	if c.Healthcheck != nil && len(c.Healthcheck.Test) > 0 && c.Healthcheck.Test[0] != "NONE" {
 		out.Healthcheck = c.Healthcheck.Test
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]struct{}) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // HealthcheckCommand is the command line to Exec that runs the health check

@@ -24,9 +24,10 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
+	"github.com/swarmcass/swarmcass/contract"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/images"
-	"github.com/swarmcass/swarmcass/machinestore"
 )
 
 const logTime = "2006-01-02 15:04:05,000"
@@ -141,47 +142,43 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 }
 
 // nodesOwnTime sums, over the cluster's node containers in every swarm
-// machine, the time from each node's first log line to its CQL listener.
+// machine of the store bootstrap used, the time from each node's first log
+// line to its CQL listener.
 func nodesOwnTime(ctx context.Context, store string, want int) (time.Duration, error) {
-	st := machinestore.New(store)
-	names, err := st.List()
+	plan, err := hosts.Resolve(hosts.Options{MachineStoragePath: store})
 	if err != nil {
 		return 0, err
 	}
 	var sum time.Duration
 	found := 0
-	for _, name := range names {
-		if !strings.HasPrefix(name, "swarm-") {
-			continue
-		}
-		m, err := st.Load(name)
-		if err != nil {
-			return 0, err
-		}
-		e, err := engine.NewDocker(name, m.URL, &engine.TLSFiles{CA: m.CACert, Cert: m.ClientCert, Key: m.ClientKey})
-		if err != nil {
-			return 0, err
-		}
-		cs, err := e.ContainerList(ctx, engine.Labels{engine.LabelCluster: "bench", engine.LabelRole: engine.RoleCassandra})
-		if err != nil {
-			e.Close()
-			return 0, err
-		}
-		for _, c := range cs {
-			logs, err := e.ContainerLogs(ctx, c.ID, 10000)
+	for _, m := range plan.Swarm {
+		err := func() error {
+			e, err := engine.NewDocker(m.Name, m.Host, m.TLS)
 			if err != nil {
-				e.Close()
-				return 0, err
+				return err
 			}
-			d, ok := ownTime(logs)
-			if !ok {
-				e.Close()
-				return 0, fmt.Errorf("%s on %s: no start or CQL line in its log", c.Name, name)
+			defer e.Close()
+			cs, err := e.ContainerList(ctx, engine.Labels{engine.LabelCluster: "bench", engine.LabelRole: engine.RoleCassandra})
+			if err != nil {
+				return err
 			}
-			sum += d
-			found++
+			for _, c := range cs {
+				logs, err := e.ContainerLogs(ctx, c.ID, 10000)
+				if err != nil {
+					return err
+				}
+				d, ok := ownTime(logs)
+				if !ok {
+					return fmt.Errorf("%s on %s: no start or CQL line in its log", c.Name, m.Name)
+				}
+				sum += d
+				found++
+			}
+			return nil
+		}()
+		if err != nil {
+			return 0, err
 		}
-		e.Close()
 	}
 	if found != want {
 		return 0, fmt.Errorf("found %d node containers, want %d", found, want)
@@ -189,8 +186,8 @@ func nodesOwnTime(ctx context.Context, store string, want int) (time.Duration, e
 	return sum, nil
 }
 
-// ownTime is the time between a cassim log's first line and its
-// "Starting listening for CQL clients" line.
+// ownTime is the time between a cassim log's first line and its CQL
+// listener's line (contract.CQLMarker, as Cassandra logs it).
 func ownTime(logs string) (time.Duration, bool) {
 	var first, ready time.Time
 	sc := bufio.NewScanner(strings.NewReader(logs))
@@ -208,7 +205,7 @@ func ownTime(logs string) (time.Duration, bool) {
 		if first.IsZero() {
 			first = t
 		}
-		if strings.Contains(line, "Starting listening for CQL clients") {
+		if strings.Contains(line, contract.CQLMarker) {
 			ready = t
 		}
 	}
