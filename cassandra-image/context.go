@@ -64,9 +64,11 @@ func Context() (io.Reader, error) { return tarOf(imageFiles) }
 // stream; build it with Dockerfile WrapperTestDockerfile.
 func WrapperTestContext() (io.Reader, error) { return tarOf(testImageFiles) }
 
-// BuildSpec is the build of the real image at the official image tag version
-// ("" means DefaultVersion), tagged with tags.
-func BuildSpec(version string, tags []string, labels engine.Labels) (engine.BuildSpec, error) {
+// BuildSpec is the build of the real image, tagged with tags: the wrapper on
+// base, an image with the official image's interface (such as the offline
+// base, images/cassandra-base/), or when base is empty on the official image
+// at tag version ("" means DefaultVersion).
+func BuildSpec(version, base string, tags []string, labels engine.Labels) (engine.BuildSpec, error) {
 	if version == "" {
 		version = DefaultVersion
 	}
@@ -77,12 +79,11 @@ func BuildSpec(version string, tags []string, labels engine.Labels) (engine.Buil
 	if err != nil {
 		return engine.BuildSpec{}, err
 	}
-	return engine.BuildSpec{
-		Context:   ctx,
-		Tags:      tags,
-		BuildArgs: map[string]string{"CASSANDRA_VERSION": version},
-		Labels:    labels,
-	}, nil
+	args := map[string]string{"CASSANDRA_VERSION": version}
+	if base != "" {
+		args["BASE_IMAGE"] = base
+	}
+	return engine.BuildSpec{Context: ctx, Tags: tags, BuildArgs: args, Labels: labels}, nil
 }
 
 // WrapperTestBuildSpec is the build of the wrapper test image, tagged with tags.

@@ -74,14 +74,21 @@ func TestCheckVersion(t *testing.T) {
 }
 
 func TestBuildSpec(t *testing.T) {
-	s, err := BuildSpec("", []string{"reg:5000/swarmcass/cassandra:5.0.8"}, nil)
+	s, err := BuildSpec("", "", []string{"reg:5000/swarmcass/cassandra:5.0.8"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.BuildArgs["CASSANDRA_VERSION"] != DefaultVersion || s.Dockerfile != "" || s.Context == nil {
 		t.Errorf("BuildSpec = %+v", s)
 	}
-	if _, err := BuildSpec("3.11", nil, nil); err == nil || !strings.Contains(err.Error(), "not supported") {
+	if _, set := s.BuildArgs["BASE_IMAGE"]; set {
+		t.Errorf("BuildSpec without a base sets BASE_IMAGE=%q: the Dockerfile's default (the official image) must apply", s.BuildArgs["BASE_IMAGE"])
+	}
+	s, err = BuildSpec("", "swarmcass/cassandra-base:5.0.8-1", nil, nil)
+	if err != nil || s.BuildArgs["BASE_IMAGE"] != "swarmcass/cassandra-base:5.0.8-1" {
+		t.Errorf("BuildSpec with a base = %+v, %v", s.BuildArgs, err)
+	}
+	if _, err := BuildSpec("3.11", "", nil, nil); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("BuildSpec(3.11) error = %v", err)
 	}
 }

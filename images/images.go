@@ -16,6 +16,9 @@ var (
 	Machine  = pin("MACHINE_IMAGE")  // a lab machine: Debian with dockerd
 	Registry = pin("REGISTRY_IMAGE") // the distribution registry
 	Consul   = pin("CONSUL_IMAGE")   // the Consul agent
+	// CassandraBase is real Cassandra assembled offline from Maven Central
+	// artifacts (images/cassandra-base/), with the official image's interface.
+	CassandraBase = pin("CASSANDRA_BASE_IMAGE")
 )
 
 func pin(key string) string {

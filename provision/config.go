@@ -61,10 +61,13 @@ type Config struct {
 	RegistryImage string
 	// ImageDir is the build context of the Cassandra image; empty means
 	// swarmcass's own cassandra-image/ (embedded in the binary) at
-	// CassandraVersion. Image, when set, is an image present on the infra
-	// engine used instead.
+	// CassandraVersion. BaseImage, when set, is the image on the infra
+	// engine that the built-in image builds on instead of the official
+	// cassandra:CassandraVersion (the offline base of images/cassandra-base/).
+	// Image, when set, is an image present on the infra engine used instead.
 	ImageDir         string
 	CassandraVersion string
+	BaseImage        string
 	Image            string
 	// Heap is MAX_HEAP_SIZE in bytes (HEAP_NEWSIZE is a quarter of it);
 	// Memory is each node's memory limit, twice the heap when zero.
@@ -177,6 +180,10 @@ func (c Config) validate() []error {
 		if err := cassandraimage.CheckVersion(c.CassandraVersion); c.CassandraVersion != "" && err != nil {
 			errs = append(errs, withHint(err, "pass --cassandra-version 5.0 or 4.1 (or a full tag such as "+cassandraimage.DefaultVersion+")"))
 		}
+	}
+	if c.BaseImage != "" && (c.Image != "" || c.ImageDir != "") {
+		errs = append(errs, hinted("--base-image is what the built-in image builds on: drop it, or drop --image/--image-dir",
+			"--base-image %s goes with neither --image nor --image-dir", c.BaseImage))
 	}
 	if c.Image == "" && c.ImageDir != "" {
 		if st, err := os.Stat(filepath.Join(c.ImageDir, "Dockerfile")); err != nil || st.IsDir() {

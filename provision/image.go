@@ -25,16 +25,20 @@ func ensureImage(ctx context.Context, r *run) error {
 		source = "swarmcass/cassandra:" + r.cfg.Cluster
 		labels := r.labels(engine.RoleCassandra, "")
 		if r.cfg.ImageDir == "" {
-			// swarmcass's own image over the official one: the infra host
-			// pulls cassandra:VERSION while it builds.
-			spec, err := cassandraimage.BuildSpec(r.cfg.CassandraVersion, []string{source}, labels)
+			// swarmcass's own image over the official one (the infra host
+			// pulls cassandra:VERSION while it builds) or over --base-image.
+			spec, err := cassandraimage.BuildSpec(r.cfg.CassandraVersion, r.cfg.BaseImage, []string{source}, labels)
 			if err != nil {
 				return err
 			}
 			if err := e.ImageBuild(ctx, spec, debugWriter{r.p}); err != nil {
-				return withHint(fmt.Errorf("build the Cassandra image on %s: %w", r.infra.name(), err),
-					"the infra host must reach Docker Hub to pull cassandra:"+cmp.Or(r.cfg.CassandraVersion, cassandraimage.DefaultVersion)+
-						"; without it, pass --image REF for an image already there, or --image-dir DIR")
+				hint := "the infra host must reach Docker Hub to pull cassandra:" + cmp.Or(r.cfg.CassandraVersion, cassandraimage.DefaultVersion) +
+					"; without it, pass --base-image with the offline base (scripts/build-images.sh cassandra), --image REF for an image already there, or --image-dir DIR"
+				if r.cfg.BaseImage != "" {
+					hint = "the base image " + r.cfg.BaseImage + " must be on " + r.infra.name() +
+						" (build it with scripts/build-images.sh cassandra; copy it to a lab machine with swarmcass lab load --machine infra " + r.cfg.BaseImage + ")"
+				}
+				return withHint(fmt.Errorf("build the Cassandra image on %s: %w", r.infra.name(), err), hint)
 			}
 		} else if err := build(ctx, e, r.cfg.ImageDir, source, labels, debugWriter{r.p}); err != nil {
 			return withHint(fmt.Errorf("build %s on %s: %w", r.cfg.ImageDir, r.infra.name(), err),

@@ -52,6 +52,12 @@ func preflight(ctx context.Context, r *run) error {
 				"--image %s is not on the infra engine %s: %v", cfg.Image, r.infra.name(), err))
 		}
 	}
+	if cfg.BaseImage != "" {
+		if _, err := r.infra.Engine.ImageInspect(ctx, cfg.BaseImage); err != nil {
+			problems = append(problems, hinted("build it with scripts/build-images.sh cassandra, then copy it to "+r.infra.name()+" (swarmcass lab load --machine infra "+cfg.BaseImage+", or docker save | docker load)",
+				"--base-image %s is not on the infra engine %s: %v", cfg.BaseImage, r.infra.name(), err))
+		}
+	}
 	return errors.Join(problems...)
 }
 

@@ -21,6 +21,8 @@ func TestPreflightRefuses(t *testing.T) {
 		{"unsupported cassandra version", func(l *lab, cfg *Config) { cfg.ImageDir = ""; cfg.CassandraVersion = "3.11" }, `cassandra version "3.11" is not supported`},
 		{"image dir without Dockerfile", func(l *lab, cfg *Config) { cfg.ImageDir = t.TempDir() }, "has no Dockerfile"},
 		{"image not on infra", func(l *lab, cfg *Config) { cfg.Image = "cassandra:5.0" }, "--image cassandra:5.0 is not on the infra engine"},
+		{"base image not on infra", func(l *lab, cfg *Config) { cfg.ImageDir = ""; cfg.BaseImage = "swarmcass/cassandra-base:0" }, "--base-image swarmcass/cassandra-base:0 is not on the infra engine"},
+		{"base image with image dir", func(l *lab, cfg *Config) { cfg.BaseImage = "swarmcass/cassandra-base:0" }, "--base-image swarmcass/cassandra-base:0 goes with neither --image nor --image-dir"},
 		{"bad node env", func(l *lab, cfg *Config) { cfg.NodeEnv = []string{"NOEQUALS"} }, `invalid --node-env "NOEQUALS"`},
 		{"old engine", func(l *lab, cfg *Config) { l.swarm[1].Spec.APIVersion = "1.39" }, "engine swarm-1 speaks API 1.39"},
 		{"engine down", func(l *lab, cfg *Config) { l.swarm[2].Fail("Info", errors.New("connection refused")) }, "engine swarm-2 (tcp://10.0.0.12:2376) does not answer"},

@@ -11,6 +11,7 @@ import (
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/provision"
 )
@@ -64,6 +65,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
 	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
 	fs.StringVar(&o.cfg.CassandraVersion, "cassandra-version", "", "official cassandra image tag the built-in image builds on: 5.0 or 4.1 series (default "+cassandraimage.DefaultVersion+")")
+	fs.StringVar(&o.cfg.BaseImage, "base-image", "", "image on the infra host the built-in image builds on instead of the official cassandra image, e.g. the offline base "+images.CassandraBase+" (scripts/build-images.sh cassandra)")
 	fs.StringVar(&o.cfg.Image, "image", "", "use this image on the infra host instead of building one")
 	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap)")
