@@ -3,7 +3,8 @@
 // and the health check (see CONTRACT.md), embedded in the binary so that
 // `swarmcass bootstrap` can build the image anywhere. It also carries the
 // wrapper test image (testimage/), which runs the same wrapper in front of
-// stand-ins where the official image cannot be pulled.
+// stand-ins, and the build context of the offline base image (base/: real
+// Cassandra assembled from Maven Central artifacts by scripts/build-images.sh).
 package cassandraimage
 
 import (
@@ -23,7 +24,7 @@ import (
 //go:embed Dockerfile swarmcass-entrypoint.sh swarmcass-healthcheck.sh
 var imageFiles embed.FS
 
-//go:embed Dockerfile swarmcass-entrypoint.sh swarmcass-healthcheck.sh testimage
+//go:embed Dockerfile swarmcass-entrypoint.sh swarmcass-healthcheck.sh testimage base/docker-entrypoint.sh
 var testImageFiles embed.FS
 
 // DefaultVersion is the official image tag the Dockerfile builds on unless

@@ -46,13 +46,13 @@ func TestContexts(t *testing.T) {
 	}
 	got = tarModes(t, r)
 	for name, mode := range map[string]int64{
-		WrapperTestDockerfile:                    0o644,
-		"testimage/conf/cassandra.yaml":          0o644,
-		"testimage/standin/docker-entrypoint.sh": 0o755,
-		"testimage/standin/cassandra":            0o755,
-		"testimage/standin/cqlsh":                0o755,
-		"testimage/standin/nodetool":             0o755,
-		"swarmcass-entrypoint.sh":                0o755,
+		WrapperTestDockerfile:           0o644,
+		"testimage/conf/cassandra.yaml": 0o644,
+		"base/docker-entrypoint.sh":     0o755,
+		"testimage/standin/cassandra":   0o755,
+		"testimage/standin/cqlsh":       0o755,
+		"testimage/standin/nodetool":    0o755,
+		"swarmcass-entrypoint.sh":       0o755,
 	} {
 		if got[name] != mode {
 			t.Errorf("test context: %s mode %o, want %o (have %v)", name, got[name], mode, got)

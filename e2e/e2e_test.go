@@ -68,6 +68,7 @@ type env struct {
 	lab      string
 	store    string
 	imageDir string
+	base     string // --base-image instead of --image-dir (real Cassandra)
 	nodeEnv  []string
 	timeout  string // --node-timeout
 	heap     string // --heap
@@ -156,7 +157,12 @@ func (e *env) must(args ...string) result {
 func (e *env) bootstrapArgs(nodes int, extraEnv ...string) []string {
 	args := []string{"bootstrap", "--nodes", fmt.Sprint(nodes), "--cluster", "e2e",
 		"--consul-image", consulImage, "--registry-image", registryImage,
-		"--image-dir", e.imageDir, "--heap", e.heap, "--node-timeout", e.timeout}
+		"--heap", e.heap, "--node-timeout", e.timeout}
+	if e.base != "" {
+		args = append(args, "--base-image", e.base)
+	} else {
+		args = append(args, "--image-dir", e.imageDir)
+	}
 	for _, kv := range append(append([]string{}, e.nodeEnv...), extraEnv...) {
 		args = append(args, "--node-env", kv)
 	}

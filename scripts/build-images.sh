@@ -7,7 +7,12 @@
 # Pins live in images/versions.env; an image whose tag (which carries its pin)
 # already exists is not rebuilt, so a second run takes a second.
 #
-# Usage: scripts/build-images.sh [machine] [registry] [consul]   (default: all)
+# Real Cassandra (cassandra) is assembled the same way, offline: a debootstrapped
+# Debian with its Java, cassandra-all and its runtime dependencies resolved by
+# mvn from Maven Central on this host, cqlsh's wheels from PyPI, and
+# swarmcass's own conf and launchers (cassandra-image/base/).
+#
+# Usage: scripts/build-images.sh [machine] [registry] [consul] [cassandra]   (default: all)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,14 +84,101 @@ build_consul() {
   rm -rf "$ctx"
 }
 
+# debootstrap_import IMAGE SUITE PACKAGES: a minimal Debian SUITE with the
+# comma-separated PACKAGES, imported as IMAGE. Tagged only when whole.
+debootstrap_import() {
+  local image=$1 suite=$2 packages=$3 rootfs
+  command -v debootstrap >/dev/null || { log "debootstrap missing: run scripts/setup-engine.sh"; exit 1; }
+  rootfs="$cache/rootfs-${image//[:\/]/-}"
+  log "debootstrapping $suite with $packages into $rootfs (a minute or two)"
+  rm -rf "$rootfs"
+  debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$DEBIAN_MIRROR" >"$cache/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache/debootstrap.log" >&2; log "debootstrap of $suite failed: check that $DEBIAN_MIRROR answers and that $suite has $packages"; exit 1; }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
+  log "importing $image"
+  tar -C "$rootfs" -c . | docker import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c "LABEL swarmcass.image=${image%%:*}" - "$image.partial" >/dev/null
+  docker tag "$image.partial" "$image" && docker rmi "$image.partial" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# maven_lib GROUP:ARTIFACT:VERSION DIR: the artifact and its runtime
+# dependencies from Maven Central into DIR, through a generated pom, as
+# Cassandra's own build makes the tarball's lib/. The result is cached.
+maven_lib() {
+  local gav=$1 out=$2 g a v dir
+  IFS=: read -r g a v <<<"$gav"
+  dir="$cache/maven-$a-$v"
+  if [ ! -f "$dir/.complete" ]; then
+    command -v mvn >/dev/null || { log "mvn missing: run scripts/setup-engine.sh (it installs Debian's maven)"; exit 1; }
+    rm -rf "$dir" && mkdir -p "$dir"
+    cat >"$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.swarmcass</groupId><artifactId>$a-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>
+  </dependencies>
+</project>
+POM
+    log "resolving $gav and its runtime dependencies from Maven Central (about a minute)"
+    # jmc5.path and friends: sjk's poms name them; Cassandra's build passes these.
+    (cd "$dir" && mvn -B -q -Djmc5.path=/tmp -Djmc6.path=/tmp -Dvisualvm.path=/tmp \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib") >"$dir/mvn.log" 2>&1 \
+      || { tail -20 "$dir/mvn.log" >&2; log "could not resolve $gav: check that Maven Central answers (mvn -v; mirrors in ~/.m2/settings.xml) and that version $v exists"; exit 1; }
+    [ -f "$dir/lib/$a-$v.jar" ] || { log "mvn finished but $a-$v.jar is missing from $dir/lib"; exit 1; }
+    touch "$dir/.complete"
+  fi
+  cp -r "$dir/lib/." "$out/"
+}
+
+# pypi_lib PACKAGE==VERSION PYTHON DIR: the package and its dependencies as
+# wheels for CPython PYTHON on x86-64 Linux, unpacked into DIR (no pip needed
+# in the image). Cached.
+pypi_lib() {
+  local req=$1 py=$2 out=$3 dir
+  dir="$cache/pypi-${req//=/-}-py$py"
+  if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir" && mkdir -p "$dir/wheels"
+    log "fetching $req for Python $py from PyPI"
+    python3 -m pip download -q -d "$dir/wheels" --python-version "$py" --implementation cp \
+      --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --only-binary=:all: "$req" >"$dir/pip.log" 2>&1 \
+      && python3 -m pip install -q --no-deps --no-index --no-compile --target "$dir/lib" "$dir"/wheels/*.whl >>"$dir/pip.log" 2>&1 \
+      || { tail -20 "$dir/pip.log" >&2; log "could not fetch $req: check that PyPI answers (python3 -m pip index versions ${req%%=*})"; exit 1; }
+    rm -rf "$dir/lib/bin"
+    touch "$dir/.complete"
+  fi
+  cp -r "$dir/lib/." "$out/"
+}
+
+build_cassandra() {
+  have "$CASSANDRA_BASE_IMAGE" && { log "$CASSANDRA_BASE_IMAGE present"; return; }
+  local os_image="swarmcass/cassandra-os:$CASSANDRA_SUITE-$CASSANDRA_JAVA-$CASSANDRA_BASE_REV" ctx
+  have "$os_image" || debootstrap_import "$os_image" "$CASSANDRA_SUITE" "$CASSANDRA_JAVA,python3,procps,iproute2,gosu"
+  ctx=$(mktemp -d "$cache/ctx.XXXXXX")
+  cp -r "$root/cassandra-image/base/." "$ctx/"
+  mkdir -p "$ctx/lib" "$ctx/pylib"
+  maven_lib "org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION" "$ctx/lib"
+  pypi_lib "cqlsh==$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$ctx/pylib"
+  log "building $CASSANDRA_BASE_IMAGE (Cassandra $CASSANDRA_VERSION, $CASSANDRA_JAVA, cqlsh $CQLSH_VERSION)"
+  docker build -q --build-arg OS_IMAGE="$os_image" --build-arg CASSANDRA_VERSION="$CASSANDRA_VERSION" \
+    --build-arg CQLSH_VERSION="$CQLSH_VERSION" -t "$CASSANDRA_BASE_IMAGE" "$ctx" >/dev/null \
+    || { log "building $CASSANDRA_BASE_IMAGE failed (context kept in $ctx)"; exit 1; }
+  rm -rf "$ctx"
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(machine registry consul)
+[ ${#targets[@]} -gt 0 ] || targets=(machine registry consul cassandra)
 for t in "${targets[@]}"; do
   case "$t" in
     machine) build_machine ;;
     registry) build_registry ;;
     consul) build_consul ;;
-    *) log "unknown image '$t' (want machine, registry or consul)"; exit 2 ;;
+    cassandra) build_cassandra ;;
+    *) log "unknown image '$t' (want machine, registry, consul or cassandra)"; exit 2 ;;
   esac
 done
 log "done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup-engine.sh: make sure a Docker Engine answers on this machine.
 #
-# Installs Debian's docker.io, iptables and debootstrap when they are missing,
+# Installs Debian's docker.io, iptables, debootstrap, maven and python3-pip
+# when they are missing,
 # starts dockerd in the background when no engine answers, and waits until
 # `docker info` does. Safe to run again: it changes nothing when all is in place.
 set -euo pipefail
@@ -12,6 +13,10 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+# The offline Cassandra image resolves cassandra-all from Maven Central with
+# mvn and fetches cqlsh's wheels with pip (scripts/build-images.sh).
+command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${need_pkgs[*]}; run this script as root (it uses apt-get)"

@@ -8,8 +8,11 @@
 #   3. integration and end-to-end tests, with -race: every TestIntegration* against the real
 #      engine, real labs of Docker-in-Docker machines, a real swarm, registry and
 #      Consul, with cassim standing in for Cassandra.
+#   4. the real Cassandra tier: the node contract suite on swarmcass's image built
+#      over the offline base (real Cassandra 5.0 assembled from Maven Central), and
+#      end to end on a lab: bootstrap, ring, a real client at QUORUM, a node down.
 #
-# Usage: scripts/test.sh [-short]     (-short: step 1 only)
+# Usage: scripts/test.sh [-short|-real]   (-short: step 1 only; -real: steps 2 and 4 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
@@ -24,15 +27,28 @@ go vet ./...
 step "unit tests (go test -race -short ./...)"
 go test -race -short -count=1 ./...
 
-if [ "${1:-}" = "-short" ]; then exit 0; fi
+mode=${1:-}
+if [ "$mode" = "-short" ]; then exit 0; fi
 
 step "engine and offline images"
 bash scripts/setup-engine.sh
 bash scripts/build-images.sh
 
+if [ "$mode" != "-real" ]; then
 step "integration and end-to-end tests (TestIntegration*, real engines)"
 # -p 2: packages run two at a time on this 2-core machine; each test names
 # and cleans up its own lab, networks and containers. -race: the e2e tests
 # then build the swarmcass binary they run with the race detector as well
 # (about 30 s more in all).
 go test -race -count=1 -p 2 -timeout 25m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
+fi
+
+step "real Cassandra tier (offline base image: contract suite, end to end)"
+. images/versions.env
+real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
+DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
+SWARMCASS_REAL=1 SWARMCASS_CONTRACT_IMAGES="$real_image" \
+  go test -count=1 -p 2 -timeout 25m -v -run "TestIntegrationRealCassandra|TestIntegrationContract/${real_image//\//_}" ./e2e ./contract 2>&1 \
+  | tee /tmp/swarmcass-real.log | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_test.go' || true
+grep -qE '^(FAIL|panic)' /tmp/swarmcass-real.log && { echo "real Cassandra tier failed: see /tmp/swarmcass-real.log"; exit 1; }
+grep -q '^ok .*/e2e' /tmp/swarmcass-real.log && grep -q '^ok .*/contract' /tmp/swarmcass-real.log

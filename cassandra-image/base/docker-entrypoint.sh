@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# STAND-IN for the official cassandra image's /usr/local/bin/docker-entrypoint.sh
-# (docker-library/cassandra), written for swarmcass's wrapper test image, which
-# cannot pull the real image. It does what the official entrypoint does that
-# the node contract depends on, in the same order and with the same defaults:
+# docker-entrypoint.sh of swarmcass's offline Cassandra base image, written by
+# swarmcass to the interface of the official image's entrypoint
+# (docker-library/cassandra), which it does not copy. It is also the
+# entrypoint the wrapper test image runs. What it does, in this order:
 #   - no arguments, or a first argument starting with '-': run `cassandra -f ...`;
+#   - for a Cassandra start as root, when a `cassandra` user exists: give it the
+#     data, log and conf directories, and run again as that user (gosu);
 #   - CASSANDRA_LISTEN_ADDRESS defaults to `auto` = the first IPv4 address of
 #     `ip address` that is not loopback or link-local; the broadcast address
 #     defaults to the listen address, the broadcast RPC address to the
@@ -14,12 +16,20 @@
 #     listen_address, num_tokens, rpc_address whose CASSANDRA_<KEY> is set
 #     over its (possibly commented-out) line;
 #   - writes CASSANDRA_DC and CASSANDRA_RACK into cassandra-rackdc.properties.
-# It does not step down to a cassandra user (the test image has none).
+# Anything else (bash, nodetool, cqlsh ...) runs as given.
 # shellcheck disable=SC2016 # awk programs are single-quoted on purpose
 set -e
+: "${CASSANDRA_CONF:=/etc/cassandra}"
 
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
 	set -- cassandra -f "$@"
+fi
+
+if [ "$1" = cassandra ] && [ "$(id -u)" = 0 ] && id cassandra >/dev/null 2>&1; then
+	for d in /var/lib/cassandra /var/log/cassandra "$CASSANDRA_CONF"; do
+		[ -d "$d" ] && find "$d" \! -user cassandra -exec chown cassandra: '{}' +
+	done
+	exec gosu cassandra "$BASH_SOURCE" "$@"
 fi
 
 first_address() {
@@ -30,7 +40,8 @@ first_address() {
 		{ print a; exit }'
 }
 
-# rewrite FILE AWK-PROGRAM [awk -v assignments...]: in place, without mv.
+# rewrite FILE AWK-PROGRAM [awk -v assignments...]: in place, without mv, so
+# a bind-mounted file keeps working.
 rewrite() {
 	local file="$1" prog="$2" tmp
 	shift 2
@@ -58,7 +69,7 @@ if [ "$1" = cassandra ]; then
 
 	yaml="$CASSANDRA_CONF/cassandra.yaml"
 	rewrite "$yaml" '/- seeds:/ { sub(/- seeds:.*/, "- seeds: \"" seeds "\"") } { print }' -v seeds="$CASSANDRA_SEEDS"
-	for key in broadcast_address broadcast_rpc_address cluster_name endpoint_snitch listen_address num_tokens rpc_address start_rpc; do
+	for key in broadcast_address broadcast_rpc_address cluster_name endpoint_snitch listen_address num_tokens rpc_address; do
 		var="CASSANDRA_${key^^}"
 		val="${!var:-}"
 		if [ -n "$val" ]; then
@@ -69,7 +80,7 @@ if [ "$1" = cassandra ]; then
 		var="CASSANDRA_${key^^}"
 		val="${!var:-}"
 		if [ -n "$val" ]; then
-			rewrite "$CASSANDRA_CONF/cassandra-rackdc.properties" '$0 ~ "^" key "=" { $0 = key "= " val } { print }' -v key="$key" -v val="$val"
+			rewrite "$CASSANDRA_CONF/cassandra-rackdc.properties" '$0 ~ "^" key "=" { $0 = key "=" val } { print }' -v key="$key" -v val="$val"
 		fi
 	done
 fi

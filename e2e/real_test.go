@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/images"
+)
+
+// Real Cassandra end to end: the offline base image (real Apache Cassandra
+// assembled from Maven Central artifacts by scripts/build-images.sh) under the
+// swarmcass binary, on a lab of infra and three swarm machines, with a real
+// client. It runs in its own tier (scripts/test.sh sets SWARMCASS_REAL=1):
+// minutes, and the base image must exist on the host engine.
+
+// realEnv is newEnv for real Cassandra: the base image loaded into infra, and
+// bootstrap told to build swarmcass's image on it.
+func realEnv(t *testing.T, machines int) *env {
+	t.Helper()
+	if os.Getenv("SWARMCASS_REAL") == "" {
+		t.Skip("real Cassandra tier: set SWARMCASS_REAL=1 (scripts/test.sh does) with " + images.CassandraBase + " on the host engine (scripts/build-images.sh cassandra)")
+	}
+	e := newEnv(t, machines)
+	start := time.Now()
+	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", images.CassandraBase)
+	t.Logf("loaded %s into infra in %s", images.CassandraBase, time.Since(start).Round(100*time.Millisecond))
+	e.imageDir, e.base, e.nodeEnv, e.heap, e.timeout = "", images.CassandraBase, nil, "256M", "6m"
+	return e
+}
+
+// clientScript is a real client, the DataStax Python driver (PyPI's
+// cassandra-driver, which the base image carries for cqlsh), run inside a node
+// container against every node as contact points:
+//
+//	write N: creates keyspace e2e (RF 3) and table rows, writes rows 0..N-1 at QUORUM
+//	read N:  reads rows 0..N-1 at QUORUM
+//
+// It prints one JSON line: the rows asked for, written or found, and failed requests.
+const clientScript = `
+import json, sys
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+mode, n, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
+cluster = Cluster(hosts, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+s = cluster.connect()
+ok = failed = 0
+if mode == "write":
+    s.execute("CREATE KEYSPACE IF NOT EXISTS e2e WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}")
+    s.execute("CREATE TABLE IF NOT EXISTS e2e.rows (id int PRIMARY KEY, payload text)")
+    ins = s.prepare("INSERT INTO e2e.rows (id, payload) VALUES (?, ?)")
+    for i in range(n):
+        try:
+            s.execute(ins, (i, "row-%d" % i)); ok += 1
+        except Exception as e:
+            failed += 1; err = str(e)
+else:
+    sel = s.prepare("SELECT payload FROM e2e.rows WHERE id = ?")
+    for i in range(n):
+        try:
+            row = s.execute(sel, (i,)).one()
+            if row is not None and row.payload == "row-%d" % i: ok += 1
+        except Exception as e:
+            failed += 1; err = str(e)
+up = sorted(str(h.address) for h in cluster.metadata.all_hosts() if h.is_up)
+print(json.dumps({"mode": mode, "asked": n, "ok": ok, "failed": failed, "hosts_up": up}))
+cluster.shutdown()
+`
+
+type clientReport struct {
+	Mode    string   `json:"mode"`
+	Asked   int      `json:"asked"`
+	OK      int      `json:"ok"`
+	Failed  int      `json:"failed"`
+	HostsUp []string `json:"hosts_up"`
+}
+
+// client runs clientScript in node's container.
+func (e *env) client(ctx context.Context, node, mode string, rows int, contacts string) clientReport {
+	e.t.Helper()
+	for _, n := range e.nodes(ctx) {
+		if n.node != node {
+			continue
+		}
+		res, err := n.machine.Exec(ctx, n.id, []string{"env", "PYTHONPATH=/opt/cassandra/pylib",
+			"python3", "-c", clientScript, mode, fmt.Sprint(rows), contacts})
+		if err != nil || res.ExitCode != 0 {
+			e.t.Fatalf("client %s in %s: %v exit %d\n%s%s", mode, node, err, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		var rep clientReport
+		if err := json.Unmarshal([]byte(lastLine(res.Stdout)), &rep); err != nil {
+			e.t.Fatalf("client %s: %v\n%s%s", mode, err, res.Stdout, res.Stderr)
+		}
+		return rep
+	}
+	e.t.Fatalf("no running container of %s for the client", node)
+	return clientReport{}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring
+// healthy in every view; a real client writes at QUORUM to an RF 3 keyspace;
+// with one node's machine stopped, QUORUM reads still return every row and
+// ring says degraded; the machine back, a re-run heals the ring; a re-run on a
+// healthy ring changes nothing.
+func TestIntegrationRealCassandra(t *testing.T) {
+	e := realEnv(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	const rows = 1000
+
+	r := e.must(e.bootstrapArgs(3)...)
+	t.Logf("bootstrap --nodes 3 on real Cassandra: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
+	e.requireRing(ctx, 3)
+	for _, n := range e.nodes(ctx) {
+		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "version"})
+		if err != nil || !strings.Contains(res.Stdout, "ReleaseVersion: 5.0.") {
+			t.Fatalf("%s: nodetool version: %v %+v, want a real 5.0 release", n.node, err, res)
+		}
+	}
+	e.must("ring", "--cluster", "e2e")
+
+	w := e.client(ctx, "cass1", "write", rows, "cass1,cass2,cass3")
+	t.Logf("client wrote: %+v", w)
+	if w.OK != rows || w.Failed != 0 || len(w.HostsUp) != 3 {
+		t.Fatalf("client wrote %d of %d rows at QUORUM with %d failures, seeing %d hosts up; want all, none, 3", w.OK, rows, w.Failed, len(w.HostsUp))
+	}
+
+	// cass3's machine stops: the node is down and stays down.
+	e.must("lab", "stop", "--name", e.lab, "--store", e.store, "swarm-2")
+	rd := e.waitRing(ctx, 1, "cass3")
+	t.Logf("ring with swarm-2 stopped (exit %d):\n%s", rd.code, rd.out)
+	got := e.client(ctx, "cass1", "read", rows, "cass1,cass2,cass3")
+	t.Logf("client read with cass3 down: %+v", got)
+	if got.OK != rows || got.Failed != 0 {
+		t.Fatalf("QUORUM reads with one node of three down: %d of %d rows, %d failed; want every row", got.OK, rows, got.Failed)
+	}
+
+	// The machine is back: a re-run waits until cass3 is Up/Normal again.
+	e.must("lab", "start", "--name", e.lab, "--store", e.store, "swarm-2")
+	r = e.must(e.bootstrapArgs(3)...)
+	t.Logf("re-run after swarm-2 came back: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
+	e.requireRing(ctx, 3)
+	e.must("ring", "--cluster", "e2e")
+	got = e.client(ctx, "cass2", "read", rows, "cass1,cass2,cass3")
+	t.Logf("client read after healing: %+v", got)
+	if got.OK != rows || got.Failed != 0 || len(got.HostsUp) != 3 {
+		t.Fatalf("after healing: %d of %d rows, %d failed, %d hosts up; want all, none, 3", got.OK, rows, got.Failed, len(got.HostsUp))
+	}
+
+	r = e.must(e.bootstrapArgs(3)...)
+	if !strings.Contains(r.out, "nothing to do") {
+		t.Errorf("re-run on a healthy real ring changed something:\n%s", r.out)
+	}
+	t.Logf("no-op re-run: %s", r.duration.Round(10*time.Millisecond))
+}
