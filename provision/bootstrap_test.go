@@ -98,7 +98,7 @@ func TestServiceSpec(t *testing.T) {
 		if got := strings.Join(sp.Args, " "); got != "cass1,cass2,cass3" {
 			t.Errorf("%s: seeds %q, want cass1,cass2,cass3", s.Name, got)
 		}
-		if sp.Image != res.Image || !sp.DNSRR || sp.Hostname != s.Name || sp.MemoryLimit != 2<<30 {
+		if sp.Image != res.Image || !sp.DNSRR || sp.Hostname != s.Name || sp.MemoryLimit != 5<<29 {
 			t.Errorf("%s: spec %+v", s.Name, sp)
 		}
 		if want := "node.id==" + nodeIDs[wantHost[k-1]]; !slices.Equal(sp.Constraints, []string{want}) {

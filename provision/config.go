@@ -20,10 +20,17 @@ const (
 	DefaultConsulImage   = "hashicorp/consul:1.20"
 	DefaultRegistryImage = "registry:3"
 	DefaultHeap          = 512 << 20
-	DefaultCQLPort       = 9042
-	DefaultPollInterval  = time.Second
-	DefaultNodeTimeout   = 10 * time.Minute
-	DefaultInfraTimeout  = 2 * time.Minute
+	// NodeToolRoom is the memory a node's limit leaves, beyond twice its
+	// heap, for what runs inside its container besides Cassandra: nodetool
+	// is a JVM of its own (bootstrap and ring run it in every node, the
+	// image's health check runs cqlsh). Measured on real Cassandra 5.0.8
+	// with a 256M heap: the node idles at ~440 MiB, and two nodetool runs
+	// and a cqlsh at once in a 512 MiB limit got Cassandra OOM-killed.
+	NodeToolRoom        = 512 << 20
+	DefaultCQLPort      = 9042
+	DefaultPollInterval = time.Second
+	DefaultNodeTimeout  = 10 * time.Minute
+	DefaultInfraTimeout = 2 * time.Minute
 )
 
 // Names of what bootstrap creates on the infra engine, and the ports it
@@ -70,7 +77,8 @@ type Config struct {
 	BaseImage        string
 	Image            string
 	// Heap is MAX_HEAP_SIZE in bytes (HEAP_NEWSIZE is a quarter of it);
-	// Memory is each node's memory limit, twice the heap when zero.
+	// Memory is each node's memory limit; when zero, twice the heap plus
+	// NodeToolRoom.
 	Heap   int64
 	Memory int64
 	// NodeEnv are extra KEY=VALUE pairs for every node.
@@ -125,7 +133,7 @@ func (c Config) withDefaults() Config {
 		c.Heap = DefaultHeap
 	}
 	if c.Memory == 0 {
-		c.Memory = 2 * c.Heap
+		c.Memory = 2*c.Heap + NodeToolRoom
 	}
 	if c.CQLPort == 0 {
 		c.CQLPort = DefaultCQLPort

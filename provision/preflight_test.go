@@ -32,7 +32,7 @@ func TestPreflightRefuses(t *testing.T) {
 			for _, f := range l.swarm {
 				f.Spec.MemTotal = 2 << 30
 			}
-		}, "3 nodes of 1G on swarm-0 need 3G, but it has 2G"},
+		}, "3 nodes of 1536M on swarm-0 need 4608M, but it has 2G"},
 		{"other swarm", func(l *lab, cfg *Config) { l.swarm[2].SwarmInit(context.Background(), "10.0.0.12") }, "engine swarm-2 belongs to a different swarm"},
 		{"worker first", func(l *lab, cfg *Config) {
 			l.swarm[1].SwarmInit(context.Background(), "10.0.0.11")

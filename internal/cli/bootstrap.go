@@ -68,7 +68,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
 	fs.StringVar(&o.cfg.BaseImage, "base-image", "", "image on the infra host the built-in image builds on instead of the official cassandra image, e.g. the offline base "+images.CassandraBase+" (scripts/build-images.sh cassandra)")
 	fs.StringVar(&o.cfg.Image, "image", "", "use this image on the infra host instead of building one")
 	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
-	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap)")
+	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap plus 512M for nodetool and cqlsh inside it)")
 	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
 	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
 	fs.DurationVar(&o.cfg.PollInterval, "poll-interval", provision.DefaultPollInterval, "how often to poll nodetool status")
