@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/images"
+	"github.com/swarmcass/swarmcass/machinestore"
 )
 
 // Real Cassandra end to end: the offline base image (real Apache Cassandra
@@ -83,23 +85,46 @@ type clientReport struct {
 // client runs clientScript in node's container.
 func (e *env) client(ctx context.Context, node, mode string, rows int, contacts string) clientReport {
 	e.t.Helper()
-	for _, n := range e.nodes(ctx) {
-		if n.node != node {
+	n := e.runningNode(ctx, node)
+	res, err := n.machine.Exec(ctx, n.id, []string{"env", "PYTHONPATH=/opt/cassandra/pylib",
+		"python3", "-c", clientScript, mode, fmt.Sprint(rows), contacts})
+	if err != nil || res.ExitCode != 0 {
+		e.t.Fatalf("client %s in %s: %v exit %d\n%s%s", mode, node, err, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	var rep clientReport
+	if err := json.Unmarshal([]byte(lastLine(res.Stdout)), &rep); err != nil {
+		e.t.Fatalf("client %s: %v\n%s%s", mode, err, res.Stdout, res.Stderr)
+	}
+	return rep
+}
+
+// runningNode finds node's running container on the swarm machines that
+// answer (a stopped machine is skipped, not an error).
+func (e *env) runningNode(ctx context.Context, node string) nodeContainer {
+	e.t.Helper()
+	names, err := machinestore.New(e.store).List()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var errs []error
+	for _, name := range names {
+		if !strings.HasPrefix(name, "swarm-") {
 			continue
 		}
-		res, err := n.machine.Exec(ctx, n.id, []string{"env", "PYTHONPATH=/opt/cassandra/pylib",
-			"python3", "-c", clientScript, mode, fmt.Sprint(rows), contacts})
-		if err != nil || res.ExitCode != 0 {
-			e.t.Fatalf("client %s in %s: %v exit %d\n%s%s", mode, node, err, res.ExitCode, res.Stdout, res.Stderr)
+		m := e.machine(name)
+		cs, err := m.ContainerList(ctx, engine.Labels{engine.LabelCluster: "e2e", engine.LabelNode: node})
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		var rep clientReport
-		if err := json.Unmarshal([]byte(lastLine(res.Stdout)), &rep); err != nil {
-			e.t.Fatalf("client %s: %v\n%s%s", mode, err, res.Stdout, res.Stderr)
+		for _, c := range cs {
+			if c.Running {
+				return nodeContainer{node: node, machine: m, id: c.ID}
+			}
 		}
-		return rep
 	}
-	e.t.Fatalf("no running container of %s for the client", node)
-	return clientReport{}
+	e.t.Fatalf("no running container of %s (machines that did not answer: %v)", node, errs)
+	return nodeContainer{}
 }
 
 func lastLine(s string) string {

@@ -43,23 +43,8 @@ gobuild() {
 
 build_machine() {
   have "$MACHINE_IMAGE" && { log "$MACHINE_IMAGE present"; return; }
-  command -v debootstrap >/dev/null || { log "debootstrap missing: run scripts/setup-engine.sh"; exit 1; }
-  local rootfs="$cache/rootfs-$DEBIAN_SUITE-$MACHINE_REV"
-  log "debootstrapping $DEBIAN_SUITE into $rootfs (about a minute)"
-  rm -rf "$rootfs"
-  debootstrap --variant=minbase \
-    --include=docker.io,iptables,ca-certificates,iproute2,procps \
-    "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$cache/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
-  # Trim what a machine never needs; keeps the import small and fast.
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
-  log "importing $MACHINE_IMAGE"
-  tar -C "$rootfs" -c . | docker import \
-    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'LABEL swarmcass.image=machine' \
-    -c 'CMD ["dockerd"]' - "$MACHINE_IMAGE" >/dev/null
-  rm -rf "$rootfs"
+  debootstrap_import "$MACHINE_IMAGE" "$DEBIAN_SUITE" docker.io,iptables,ca-certificates,iproute2,procps \
+    machine 'CMD ["dockerd"]'
 }
 
 build_registry() {
@@ -84,22 +69,26 @@ build_consul() {
   rm -rf "$ctx"
 }
 
-# debootstrap_import IMAGE SUITE PACKAGES: a minimal Debian SUITE with the
-# comma-separated PACKAGES, imported as IMAGE. Tagged only when whole.
+# debootstrap_import IMAGE SUITE PACKAGES KIND [CHANGE...]: a minimal Debian
+# SUITE with the comma-separated PACKAGES, trimmed of what an image never
+# needs, imported as IMAGE labelled swarmcass.image=KIND, with the Dockerfile
+# CHANGEs. Tagged only when whole.
 debootstrap_import() {
-  local image=$1 suite=$2 packages=$3 rootfs
+  local image=$1 suite=$2 packages=$3 kind=$4 rootfs c changes=()
+  shift 4
+  for c in "$@"; do changes+=(-c "$c"); done
   command -v debootstrap >/dev/null || { log "debootstrap missing: run scripts/setup-engine.sh"; exit 1; }
   rootfs="$cache/rootfs-${image//[:\/]/-}"
   log "debootstrapping $suite with $packages into $rootfs (a minute or two)"
   rm -rf "$rootfs"
-  debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$DEBIAN_MIRROR" >"$cache/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache/debootstrap.log" >&2; log "debootstrap of $suite failed: check that $DEBIAN_MIRROR answers and that $suite has $packages"; exit 1; }
+  debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$DEBIAN_MIRROR" >"$rootfs.log" 2>&1 \
+    || { tail -20 "$rootfs.log" >&2; log "debootstrap of $suite failed: check that $DEBIAN_MIRROR answers and that $suite has $packages"; exit 1; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
   log "importing $image"
   tar -C "$rootfs" -c . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c "LABEL swarmcass.image=${image%%:*}" - "$image.partial" >/dev/null
+    -c "LABEL swarmcass.image=$kind" "${changes[@]}" - "$image.partial" >/dev/null
   docker tag "$image.partial" "$image" && docker rmi "$image.partial" >/dev/null
   rm -rf "$rootfs"
 }
@@ -157,7 +146,7 @@ pypi_lib() {
 build_cassandra() {
   have "$CASSANDRA_BASE_IMAGE" && { log "$CASSANDRA_BASE_IMAGE present"; return; }
   local os_image="swarmcass/cassandra-os:$CASSANDRA_SUITE-$CASSANDRA_JAVA-$CASSANDRA_BASE_REV" ctx
-  have "$os_image" || debootstrap_import "$os_image" "$CASSANDRA_SUITE" "$CASSANDRA_JAVA,python3,procps,iproute2,gosu"
+  have "$os_image" || debootstrap_import "$os_image" "$CASSANDRA_SUITE" "$CASSANDRA_JAVA,python3,procps,iproute2,gosu" cassandra-os
   ctx=$(mktemp -d "$cache/ctx.XXXXXX")
   cp -r "$root/cassandra-image/base/." "$ctx/"
   mkdir -p "$ctx/lib" "$ctx/pylib"
@@ -172,13 +161,20 @@ build_cassandra() {
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(machine registry consul cassandra)
+# Cassandra's build waits mostly on the network (Debian, Maven Central, PyPI),
+# the others on the CPU (Go builds): with others to build, it runs beside them.
+background=()
 for t in "${targets[@]}"; do
   case "$t" in
     machine) build_machine ;;
     registry) build_registry ;;
     consul) build_consul ;;
-    cassandra) build_cassandra ;;
+    cassandra)
+      if [ ${#targets[@]} -gt 1 ]; then build_cassandra & background+=($!); else build_cassandra; fi ;;
     *) log "unknown image '$t' (want machine, registry, consul or cassandra)"; exit 2 ;;
   esac
+done
+for pid in "${background[@]}"; do
+  wait "$pid" || { log "a build in the background failed (see above)"; exit 1; }
 done
 log "done"

@@ -1,12 +1,18 @@
-// Command bench measures swarmcass bootstrap on a lab with cassim nodes:
-// for each ring size, the total time of `swarmcass bootstrap --nodes N` and
-// how much of it the provisioner itself adds. The nodes' own time is read
-// from cassim's logs (process start to "Starting listening for CQL
-// clients"); the overhead is the total minus the sum of those, since nodes
-// start one after another. cassim stands in for Cassandra; it is not
-// Cassandra, and its fast profile makes the overhead show.
+// Command bench measures swarmcass bootstrap on a lab: for each ring size,
+// the total time of `swarmcass bootstrap --nodes N` against the limit
+// Cassandra itself imposes, read from the nodes' own logs. Nodes start one
+// after another, and the next may start as soon as the previous one is
+// Up/Normal, so the limit is the sum over nodes of container start to
+// "state jump to NORMAL", plus the last node's wait from NORMAL to
+// "Starting listening for CQL clients". total/limit is 1 for a provisioner
+// that adds nothing.
+//
+// Nodes are cassim (the stand-in, not Cassandra; -profile fast or
+// realistic) or real Cassandra (-node cassandra: the offline base image,
+// which must exist on the host engine: scripts/build-images.sh cassandra).
 //
 //	go run ./scripts/bench -nodes 3,6,12 -machines 3 -profile fast
+//	go run ./scripts/bench -node cassandra -nodes 3
 package main
 
 import (
@@ -35,23 +41,40 @@ const logTime = "2006-01-02 15:04:05,000"
 var consulImage, registryImage = images.Consul, images.Registry
 
 type row struct {
-	nodes                  int
-	labUp, total, nodeTime time.Duration
-	ring                   time.Duration
+	nodes        int
+	labUp, total time.Duration
+	limit        time.Duration
+	ring         time.Duration
+	steps        []step
+}
+
+type step struct {
+	Name    string  `json:"step"`
+	Seconds float64 `json:"seconds"`
+}
+
+// kind is what the nodes run.
+type kind struct {
+	node, profile string
 }
 
 func main() {
 	sizes := flag.String("nodes", "3,6,12", "ring sizes to measure")
 	machines := flag.Int("machines", 3, "swarm machines in each lab")
+	node := flag.String("node", "cassim", "what the nodes run: cassim (the stand-in) or cassandra (real, the offline base image)")
 	profile := flag.String("profile", "fast", "cassim profile: fast or realistic")
 	flag.Parse()
-	if err := run(*sizes, *machines, *profile); err != nil {
+	if *node != "cassim" && *node != "cassandra" {
+		fmt.Fprintf(os.Stderr, "bench: -node %q: want cassim or cassandra\n", *node)
+		os.Exit(2)
+	}
+	if err := run(*sizes, *machines, kind{*node, *profile}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sizes string, machines int, profile string) error {
+func run(sizes string, machines int, k kind) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "swarmcass-bench-")
 	if err != nil {
@@ -72,18 +95,26 @@ func run(sizes string, machines int, profile string) error {
 		if err != nil || n < 1 {
 			return fmt.Errorf("-nodes: %q is not a ring size", s)
 		}
-		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("bench%d", i), n, machines, profile)
+		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("bench%d", i), n, machines, k)
 		if err != nil {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
 		rows = append(rows, r)
 	}
+	what := "real Cassandra (offline base image)"
+	if k.node == "cassim" {
+		what = "cassim (not Cassandra), profile " + k.profile
+	}
+	fmt.Printf("nodes: %s; %d swarm machines; fresh lab per size\n", what, machines)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "nodes\tlab up\tbootstrap\tnodes' own time\toverhead\toverhead/total\tper node\tring\t\n")
+	fmt.Fprintf(tw, "nodes\tlab up\tbootstrap\tlimit\ttotal/limit\tover limit per node\tring\tsteps\t\n")
 	for _, r := range rows {
-		over := r.total - r.nodeTime
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t\n", r.nodes, sec(r.labUp), sec(r.total), sec(r.nodeTime), sec(over),
-			over.Seconds()/r.total.Seconds(), sec(over/time.Duration(r.nodes)), sec(r.ring))
+		var steps []string
+		for _, s := range r.steps {
+			steps = append(steps, fmt.Sprintf("%s %.1fs", s.Name, s.Seconds))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", r.nodes, sec(r.labUp), sec(r.total), sec(r.limit),
+			r.total.Seconds()/r.limit.Seconds(), sec((r.total-r.limit)/time.Duration(r.nodes)), sec(r.ring), strings.Join(steps, ", "))
 	}
 	return tw.Flush()
 }
@@ -92,7 +123,7 @@ func sec(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
 // measure makes a fresh lab, bootstraps n nodes on it, reads the nodes'
 // own start times from their logs, times one `ring`, and removes the lab.
-func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines int, profile string) (row, error) {
+func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines int, k kind) (row, error) {
 	r := row{nodes: n}
 	sw := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -110,17 +141,25 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 		return r, err
 	}
 	r.labUp = time.Since(start)
-	if _, err := sw(append([]string{"lab", "load", "--machine", "infra", consulImage, registryImage}, labArgs...)...); err != nil {
+	load := []string{"lab", "load", "--machine", "infra", consulImage, registryImage}
+	timings := filepath.Join(filepath.Dir(store), lab+"-timings.json")
+	args := []string{"bootstrap", "--nodes", strconv.Itoa(n), "--cluster", "bench", "--consul-image", consulImage,
+		"--registry-image", registryImage, "--timings", timings}
+	if k.node == "cassandra" {
+		load = append(load, images.CassandraBase)
+		args = append(args, "--base-image", images.CassandraBase, "--heap", "256M")
+	} else {
+		args = append(args, "--image-dir", imageDir, "--heap", "64M", "--node-env", "CASSIM_PROFILE="+k.profile)
+	}
+	if _, err := sw(append(load, labArgs...)...); err != nil {
 		return r, err
 	}
-	timings := filepath.Join(filepath.Dir(store), lab+"-timings.json")
-	if _, err := sw("bootstrap", "--nodes", strconv.Itoa(n), "--cluster", "bench", "--consul-image", consulImage,
-		"--registry-image", registryImage, "--image-dir", imageDir, "--heap", "64M",
-		"--node-env", "CASSIM_PROFILE="+profile, "--timings", timings); err != nil {
+	if _, err := sw(args...); err != nil {
 		return r, err
 	}
 	var t struct {
 		Total float64 `json:"total_seconds"`
+		Steps []step  `json:"steps"`
 	}
 	b, err := os.ReadFile(timings)
 	if err != nil {
@@ -130,7 +169,8 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 		return r, err
 	}
 	r.total = time.Duration(t.Total * float64(time.Second))
-	if r.nodeTime, err = nodesOwnTime(ctx, store, n); err != nil {
+	r.steps = t.Steps
+	if r.limit, err = cassandraLimit(ctx, store, n); err != nil {
 		return r, err
 	}
 	start = time.Now()
@@ -141,16 +181,22 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	return r, nil
 }
 
-// nodesOwnTime sums, over the cluster's node containers in every swarm
-// machine of the store bootstrap used, the time from each node's first log
-// line to its CQL listener.
-func nodesOwnTime(ctx context.Context, store string, want int) (time.Duration, error) {
+// nodeTimes is when one node's container started, and when its log says it
+// became NORMAL and opened CQL.
+type nodeTimes struct {
+	start, normal, cql time.Time
+}
+
+// cassandraLimit reads, from the cluster's node containers on every swarm
+// machine of the store bootstrap used, the limit Cassandra imposes on nodes
+// started one after another: the sum of each node's start to NORMAL, plus
+// the last node's NORMAL to CQL.
+func cassandraLimit(ctx context.Context, store string, want int) (time.Duration, error) {
 	plan, err := hosts.Resolve(hosts.Options{MachineStoragePath: store})
 	if err != nil {
 		return 0, err
 	}
-	var sum time.Duration
-	found := 0
+	var nodes []nodeTimes
 	for _, m := range plan.Swarm {
 		err := func() error {
 			e, err := engine.NewDocker(m.Name, m.Host, m.TLS)
@@ -163,16 +209,20 @@ func nodesOwnTime(ctx context.Context, store string, want int) (time.Duration, e
 				return err
 			}
 			for _, c := range cs {
-				logs, err := e.ContainerLogs(ctx, c.ID, 10000)
+				full, err := e.ContainerInspect(ctx, c.ID)
 				if err != nil {
 					return err
 				}
-				d, ok := ownTime(logs)
-				if !ok {
-					return fmt.Errorf("%s on %s: no start or CQL line in its log", c.Name, m.Name)
+				logs, err := e.ContainerLogs(ctx, c.ID, 100000)
+				if err != nil {
+					return err
 				}
-				sum += d
-				found++
+				nt, ok := logTimes(logs)
+				if !ok {
+					return fmt.Errorf("%s on %s: no NORMAL or CQL line in its log", c.Name, m.Name)
+				}
+				nt.start = full.StartedAt
+				nodes = append(nodes, nt)
 			}
 			return nil
 		}()
@@ -180,17 +230,32 @@ func nodesOwnTime(ctx context.Context, store string, want int) (time.Duration, e
 			return 0, err
 		}
 	}
-	if found != want {
-		return 0, fmt.Errorf("found %d node containers, want %d", found, want)
+	if len(nodes) != want {
+		return 0, fmt.Errorf("found %d node containers, want %d", len(nodes), want)
 	}
-	return sum, nil
+	return limitOf(nodes), nil
 }
 
-// ownTime is the time between a cassim log's first line and its CQL
-// listener's line (contract.CQLMarker, as Cassandra logs it).
-func ownTime(logs string) (time.Duration, bool) {
-	var first, ready time.Time
+// limitOf is the critical path of nodes started one after another.
+func limitOf(nodes []nodeTimes) time.Duration {
+	var sum time.Duration
+	last := nodes[0]
+	for _, n := range nodes {
+		sum += n.normal.Sub(n.start)
+		if n.start.After(last.start) {
+			last = n
+		}
+	}
+	return sum + last.cql.Sub(last.normal)
+}
+
+// logTimes finds, in a node's log (Cassandra's format, which cassim
+// follows), the first NORMAL line and the CQL listener's line. Log times
+// are UTC, as the containers run.
+func logTimes(logs string) (nodeTimes, bool) {
+	var nt nodeTimes
 	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		// INFO  [main] 2026-11-22 05:13:12,968 File.java:NN - message
@@ -202,12 +267,12 @@ func ownTime(logs string) (time.Duration, bool) {
 		if err != nil {
 			continue
 		}
-		if first.IsZero() {
-			first = t
+		if nt.normal.IsZero() && strings.Contains(line, contract.NormalMarker) {
+			nt.normal = t
 		}
-		if strings.Contains(line, contract.CQLMarker) {
-			ready = t
+		if nt.cql.IsZero() && strings.Contains(line, contract.CQLMarker) {
+			nt.cql = t
 		}
 	}
-	return ready.Sub(first), !first.IsZero() && !ready.IsZero()
+	return nt, !nt.normal.IsZero() && !nt.cql.IsZero()
 }

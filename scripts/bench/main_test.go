@@ -5,16 +5,41 @@ import (
 	"time"
 )
 
-func TestOwnTime(t *testing.T) {
-	logs := `INFO  [main] 2026-11-22 05:13:12,968 YamlConfigurationLoader.java:97 - cassim 4.1.5
-WARN  [main] 2026-11-22 05:13:13,069 SimpleSeedProvider.java:60 - Seed provider couldn't lookup host cass3
-INFO  [main] 2026-11-22 05:13:15,468 PipelineConfigurator.java:126 - Starting listening for CQL clients on /10.0.1.8:9042 (unencrypted)...
+// Lines as real Cassandra 5.0.8 logged them in this project's offline image
+// (scripts/compare-cassim.sh), which cassim follows.
+func TestLogTimes(t *testing.T) {
+	logs := `INFO  [main] 2026-12-01 21:44:59,056 Config.java:1371 - Node configuration:[...]
+INFO  [main] 2026-12-01 21:45:58,799 StorageService.java:3320 - Node /10.0.1.2:7000 state jump to NORMAL
+INFO  [main] 2026-12-01 21:46:07,898 PipelineConfigurator.java:148 - Starting listening for CQL clients on /0.0.0.0:9042 (unencrypted)...
+INFO  [main] 2026-12-01 21:50:00,000 StorageService.java:3320 - Node /10.0.1.2:7000 state jump to NORMAL
 `
-	d, ok := ownTime(logs)
-	if !ok || d != 2500*time.Millisecond {
-		t.Fatalf("ownTime = %v, %v; want 2.5s", d, ok)
+	nt, ok := logTimes(logs)
+	if !ok {
+		t.Fatal("logTimes found no NORMAL or CQL line")
 	}
-	if _, ok := ownTime("INFO  [main] 2026-11-22 05:13:12,968 X.java:1 - started\n"); ok {
-		t.Error("a log without the CQL line has no own time")
+	if d := nt.cql.Sub(nt.normal); d != 9099*time.Millisecond {
+		t.Errorf("NORMAL to CQL = %v, want 9.099s (the first NORMAL line counts)", d)
+	}
+	if _, ok := logTimes("INFO  [main] 2026-12-01 21:44:59,056 X.java:1 - started\n"); ok {
+		t.Error("a log without NORMAL and CQL lines has no times")
+	}
+}
+
+func TestLimitOf(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	// Three nodes started one after another, each once the one before was NORMAL.
+	nodes := []nodeTimes{
+		{start: at(101), normal: at(150), cql: at(158)},
+		{start: at(0), normal: at(60), cql: at(69)},
+		{start: at(62), normal: at(100), cql: at(108)},
+	}
+	want := (60 + 38 + 49 + 8) * time.Second
+	if got := limitOf(nodes); got != want {
+		t.Errorf("limitOf = %v, want %v: each node's start to NORMAL, plus the last node's NORMAL to CQL", got, want)
+	}
+	// The limit never exceeds the wall time from the first start to the last CQL.
+	if got, wall := limitOf(nodes), at(158).Sub(at(0)); got > wall {
+		t.Errorf("limit %v exceeds the wall time %v", got, wall)
 	}
 }
