@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swarmcass/swarmcass/images"
 )
 
 // Config is what one cassim node was given: the node contract's entrypoint
@@ -39,8 +41,8 @@ const (
 )
 
 // DefaultReleaseVersion is the Cassandra release cassim reports unless
-// CASSIM_RELEASE_VERSION says otherwise.
-const DefaultReleaseVersion = "4.1.5"
+// CASSIM_RELEASE_VERSION says otherwise: the one the real image runs.
+var DefaultReleaseVersion = images.CassandraVersion
 
 // LoadConfig reads the node contract: args[0] (if any) is the seed list,
 // env holds KEY=VALUE pairs.
