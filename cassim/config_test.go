@@ -88,3 +88,18 @@ func TestReleaseVersionIsTheImages(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigListeners(t *testing.T) {
+	cfg, err := LoadConfig(nil, map[string]string{})
+	if err != nil || cfg.RPCAddress != "0.0.0.0" || cfg.NodetoolAddress != "127.0.0.1:7199" || cfg.CQLTrace {
+		t.Errorf("defaults: rpc %q, nodetool %q, trace %t, %v", cfg.RPCAddress, cfg.NodetoolAddress, cfg.CQLTrace, err)
+	}
+	cfg, err = LoadConfig(nil, map[string]string{"CASSANDRA_RPC_ADDRESS": "127.0.0.2",
+		"CASSIM_NODETOOL_ADDRESS": "127.0.0.2:7199", "CASSIM_CQL_TRACE": "true"})
+	if err != nil || cfg.RPCAddress != "127.0.0.2" || cfg.NodetoolAddress != "127.0.0.2:7199" || !cfg.CQLTrace {
+		t.Errorf("set: rpc %q, nodetool %q, trace %t, %v", cfg.RPCAddress, cfg.NodetoolAddress, cfg.CQLTrace, err)
+	}
+	if _, err := LoadConfig(nil, map[string]string{"CASSIM_CQL_TRACE": "yes please"}); err == nil {
+		t.Error("CASSIM_CQL_TRACE=yes please accepted")
+	}
+}
