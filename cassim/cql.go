@@ -509,21 +509,7 @@ func describeResponse(op byte, body []byte) string {
 	case opResult:
 		switch rd.int() {
 		case resultRows:
-			flags := rd.int()
-			ncol := rd.int()
-			if flags&metaHasMorePages != 0 {
-				rd.value()
-			}
-			if flags&metaNoMetadata == 0 {
-				if flags&metaGlobalTableSpec != 0 {
-					rd.str()
-					rd.str()
-				}
-				for i := 0; i < ncol; i++ {
-					rd.str()
-					skipOption(rd)
-				}
-			}
+			rd.rowsMetadata()
 			return fmt.Sprintf("RESULT Rows (%d)", rd.int())
 		case resultSetKeyspace:
 			return "RESULT Set_keyspace " + rd.str()
@@ -532,6 +518,32 @@ func describeResponse(op byte, body []byte) string {
 		}
 	}
 	return fmt.Sprintf("opcode 0x%02x", op)
+}
+
+// rowsMetadata reads a Rows result's <metadata>: the number of columns
+// and the paging state (nil: no more pages).
+func (rd *reader) rowsMetadata() (ncol int, pagingState []byte) {
+	flags := rd.int()
+	ncol = rd.int()
+	if flags&metaHasMorePages != 0 {
+		pagingState = rd.value()
+	}
+	if flags&metaNoMetadata != 0 {
+		return ncol, pagingState
+	}
+	if flags&metaGlobalTableSpec != 0 {
+		rd.str()
+		rd.str()
+	}
+	for i := 0; i < ncol; i++ {
+		if flags&metaGlobalTableSpec == 0 {
+			rd.str()
+			rd.str()
+		}
+		rd.str()
+		skipOption(rd)
+	}
+	return ncol, pagingState
 }
 
 func skipOption(rd *reader) {
@@ -610,22 +622,13 @@ func Probe(addr string, timeout time.Duration) (release string, err error) {
 	return vals[1], nil
 }
 
-// parseSingleRow reads the text values of the first row of a Rows result
-// whose metadata has a global table spec and simple column types.
+// parseSingleRow reads the text values of the first row of a Rows result.
 func parseSingleRow(b []byte) ([]string, error) {
 	rd := &reader{b: b}
 	if rd.int() != resultRows {
 		return nil, errors.New("cql: not a Rows result")
 	}
-	flags, ncol := rd.int(), rd.int()
-	if flags&metaGlobalTableSpec != 0 {
-		rd.str()
-		rd.str()
-	}
-	for i := 0; i < ncol; i++ {
-		rd.str()
-		skipOption(rd)
-	}
+	ncol, _ := rd.rowsMetadata()
 	if rd.int() < 1 {
 		return nil, errors.New("cql: no rows")
 	}

@@ -100,18 +100,7 @@ func rowsOf(t *testing.T, f frame) (rows [][]string, paging []byte) {
 	if kind := rd.int(); kind != resultRows {
 		t.Fatalf("result kind %d", kind)
 	}
-	flags, ncol := rd.int(), rd.int()
-	if flags&metaHasMorePages != 0 {
-		paging = rd.value()
-	}
-	if flags&metaNoMetadata == 0 {
-		rd.str()
-		rd.str()
-		for i := 0; i < ncol; i++ {
-			rd.str()
-			skipOption(rd)
-		}
-	}
+	ncol, paging := rd.rowsMetadata()
 	for n := rd.int(); n > 0; n-- {
 		var row []string
 		for i := 0; i < ncol; i++ {
@@ -197,6 +186,20 @@ func TestCQLStatements(t *testing.T) {
 	rows, _ = rowsOf(t, cl.query(`SELECT "keyspace_name" AS ks, replication FROM system_schema.keyspaces WHERE keyspace_name IN ('system_traces', 'nope')`, 0, nil))
 	if len(rows) != 1 || rows[0][0] != "system_traces" || !strings.Contains(rows[0][1], "replication_factor") {
 		t.Errorf("system_traces: %q", rows)
+	}
+
+	// system_schema describes the tables cassim answers, with 5.0's columns.
+	for table, want := range map[string]int{"local": 20, "peers_v2": 12, "peers": 9} {
+		rows, _ := rowsOf(t, cl.query("SELECT column_name, kind FROM system_schema.columns WHERE keyspace_name = 'system' AND table_name = ?", 0, nil, []byte(table)))
+		if len(rows) != want {
+			t.Errorf("system.%s has %d columns, want %d: %q", table, len(rows), want, rows)
+		}
+	}
+	for table, want := range map[string]int{"tables": 25, "views": 28, "columns": 8, "keyspaces": 3} {
+		rows, _ := rowsOf(t, cl.query("SELECT column_name FROM system_schema.columns WHERE keyspace_name = 'system_schema' AND table_name = ?", 0, nil, []byte(table)))
+		if len(rows) != want {
+			t.Errorf("system_schema.%s has %d columns, want %d", table, len(rows), want)
+		}
 	}
 
 	// Paging through system_schema.columns.

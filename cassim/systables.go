@@ -97,13 +97,7 @@ func init() {
 		defTable("system_schema", "keyspaces", "keyspace definitions",
 			"keyspace_name text; durable_writes boolean; replication frozen<map<text, text>>", ksKey, nil, keyspaceRows),
 		defTable("system_schema", "tables", "table definitions",
-			"keyspace_name text; table_name text; allow_auto_snapshot boolean; bloom_filter_fp_chance double; "+
-				"caching frozen<map<text, text>>; comment text; compaction frozen<map<text, text>>; "+
-				"compression frozen<map<text, text>>; memtable text; crc_check_chance double; "+
-				"dclocal_read_repair_chance double; default_time_to_live int; extensions frozen<map<text, blob>>; "+
-				"flags frozen<set<text>>; gc_grace_seconds int; incremental_backups boolean; id uuid; "+
-				"max_index_interval int; memtable_flush_period_in_ms int; min_index_interval int; "+
-				"read_repair_chance double; speculative_retry text; additional_write_policy text; cdc boolean; read_repair text",
+			"keyspace_name text; table_name text; flags frozen<set<text>>; "+tableParamColumns,
 			ksKey, ksTableKey, func(*Node) []map[string]any { return tableRows(false) }),
 		defTable("system_schema", "columns", "column definitions", columnsColumns,
 			ksKey, []string{"table_name", "column_name"}, func(*Node) []map[string]any { return columnRows(false) }),
@@ -120,13 +114,7 @@ func init() {
 			ksKey, []string{"table_name", "trigger_name"}, nil),
 		defTable("system_schema", "views", "view definitions",
 			"keyspace_name text; view_name text; base_table_id uuid; base_table_name text; where_clause text; "+
-				"allow_auto_snapshot boolean; bloom_filter_fp_chance double; caching frozen<map<text, text>>; comment text; "+
-				"compaction frozen<map<text, text>>; compression frozen<map<text, text>>; memtable text; "+
-				"crc_check_chance double; dclocal_read_repair_chance double; default_time_to_live int; "+
-				"extensions frozen<map<text, blob>>; gc_grace_seconds int; incremental_backups boolean; id uuid; "+
-				"include_all_columns boolean; max_index_interval int; memtable_flush_period_in_ms int; "+
-				"min_index_interval int; read_repair_chance double; speculative_retry text; "+
-				"additional_write_policy text; cdc boolean; read_repair text",
+				"include_all_columns boolean; "+tableParamColumns,
 			ksKey, []string{"view_name"}, nil),
 		defTable("system_schema", "types", "user defined type definitions",
 			"keyspace_name text; type_name text; field_names frozen<list<text>>; field_types frozen<list<text>>",
@@ -154,6 +142,15 @@ func init() {
 			ksKey, []string{"table_name", "column_name"}, func(*Node) []map[string]any { return columnRows(true) })),
 	}
 }
+
+// tableParamColumns are the table parameters system_schema.tables and
+// views share.
+const tableParamColumns = "allow_auto_snapshot boolean; bloom_filter_fp_chance double; caching frozen<map<text, text>>; " +
+	"comment text; compaction frozen<map<text, text>>; compression frozen<map<text, text>>; memtable text; " +
+	"crc_check_chance double; dclocal_read_repair_chance double; default_time_to_live int; " +
+	"extensions frozen<map<text, blob>>; gc_grace_seconds int; incremental_backups boolean; id uuid; " +
+	"max_index_interval int; memtable_flush_period_in_ms int; min_index_interval int; read_repair_chance double; " +
+	"speculative_retry text; additional_write_policy text; cdc boolean; read_repair text"
 
 const columnsColumns = "keyspace_name text; table_name text; column_name text; clustering_order text; " +
 	"column_name_bytes blob; kind text; position int; type text"
