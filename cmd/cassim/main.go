@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,7 +62,12 @@ func run(ctx context.Context, argv []string) int {
 		case "nodetool":
 			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
 		case "healthcheck":
-			if _, err := cassim.Probe(fmt.Sprintf("127.0.0.1:%d", cassim.CQLPort), 3*time.Second); err != nil {
+			// The node's own CQL listener: loopback when it listens on every address.
+			host := os.Getenv("CASSANDRA_RPC_ADDRESS")
+			if host == "" || host == "0.0.0.0" {
+				host = "127.0.0.1"
+			}
+			if _, err := cassim.Probe(net.JoinHostPort(host, fmt.Sprint(cassim.CQLPort)), 3*time.Second); err != nil {
 				fmt.Fprintln(os.Stderr, "cassim healthcheck:", err)
 				return 1
 			}
