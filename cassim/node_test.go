@@ -348,7 +348,10 @@ func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 // too, and a live joining node is not.
 func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	l := newLab(t)
-	a := l.start(1, t.TempDir(), nil)
+	// Node 1 judges fat clients: a timeout of a second rather than 300 ms,
+	// so that a live node's heartbeats, delayed on a loaded machine, do
+	// not look like silence.
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = time.Second })
 	a.waitLog(t, "state jump to NORMAL")
 	a.node.mu.Lock()
 	tok := a.node.view.LocalState().Tokens[0]
@@ -359,8 +362,8 @@ func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	}
 	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
 
-	// A live joining node, JOINING for many fat client timeouts, stays.
-	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 2 * time.Second }, 1)
+	// A live joining node, JOINING for several fat client timeouts, stays.
+	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * time.Second }, 1)
 	j.waitLog(t, "JOINING: Starting to bootstrap...")
 	a.waitLog(t, "FatClient /"+l.ip(2)+":7000 has been silent for")
 	a.node.mu.Lock()
