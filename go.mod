@@ -3,6 +3,7 @@ module github.com/swarmcass/swarmcass
 go 1.26.7
 
 require (
+	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/containerd/errdefs v1.0.0
 	github.com/hashicorp/consul/api v1.34.5
 	github.com/moby/moby/api v1.56.1
@@ -48,4 +49,5 @@ require (
 	go.opentelemetry.io/otel/trace v1.35.0 // indirect
 	golang.org/x/exp v0.0.0-20260218203240-3dfff04db8fa // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	gopkg.in/inf.v0 v0.9.1 // indirect
 )

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swarmcass/swarmcass/images"
 )
 
 // Config is what one cassim node was given: the node contract's entrypoint
@@ -20,6 +22,7 @@ type Config struct {
 	ListenSubnet     string // CIDR that an auto listen address must lie in
 	BroadcastAddress string // "" means the listen address
 	BroadcastRPC     string // "" means the broadcast address
+	RPCAddress       string // where CQL listens (rpc_address); 0.0.0.0 by default, as in the official image
 	AutoBootstrap    bool
 	InitialTokens    []int64
 	// ConsistentRangeMovement is -Dcassandra.consistent.rangemovement (default true).
@@ -29,6 +32,13 @@ type Config struct {
 	Timings                 Timings
 	// JVMOpts are the -D flags as given, for the configuration log line.
 	JVMOpts []string
+	// NodetoolAddress is where the daemon answers nodetool (cassim's
+	// stand-in for JMX, local only: 127.0.0.1:7199); CASSIM_NODETOOL_ADDRESS
+	// moves it, so that several nodes can run on one host.
+	NodetoolAddress string
+	// CQLTrace logs every CQL request and its answer at DEBUG
+	// (CASSIM_CQL_TRACE=true), to see what a client sends.
+	CQLTrace bool
 }
 
 // Ports of the node contract.
@@ -39,8 +49,8 @@ const (
 )
 
 // DefaultReleaseVersion is the Cassandra release cassim reports unless
-// CASSIM_RELEASE_VERSION says otherwise.
-const DefaultReleaseVersion = "4.1.5"
+// CASSIM_RELEASE_VERSION says otherwise: the one the real image runs.
+var DefaultReleaseVersion = images.CassandraVersion
 
 // LoadConfig reads the node contract: args[0] (if any) is the seed list,
 // env holds KEY=VALUE pairs.
@@ -59,6 +69,8 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 		ListenSubnet:            get("CASSANDRA_LISTEN_SUBNET", ""),
 		BroadcastAddress:        get("CASSANDRA_BROADCAST_ADDRESS", ""),
 		BroadcastRPC:            get("CASSANDRA_BROADCAST_RPC_ADDRESS", ""),
+		RPCAddress:              get("CASSANDRA_RPC_ADDRESS", "0.0.0.0"),
+		NodetoolAddress:         get("CASSIM_NODETOOL_ADDRESS", fmt.Sprintf("127.0.0.1:%d", NodetoolPort)),
 		AutoBootstrap:           true,
 		ConsistentRangeMovement: true,
 		ReleaseVersion:          get("CASSIM_RELEASE_VERSION", DefaultReleaseVersion),
@@ -85,6 +97,11 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 	c.Timings, err = TimingsFromEnv(env)
 	if err != nil {
 		return c, err
+	}
+	if v := env["CASSIM_CQL_TRACE"]; v != "" {
+		if c.CQLTrace, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("CASSIM_CQL_TRACE=%q: want true or false", v)
+		}
 	}
 	if v := env["CASSANDRA_AUTO_BOOTSTRAP"]; v != "" {
 		b, err := strconv.ParseBool(v)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 )
 
 func TestLoadConfigFastStart(t *testing.T) {
@@ -71,5 +73,33 @@ func TestJVMArgumentsLineShowsFastStart(t *testing.T) {
 	want := "JVM Arguments: [-Dcassandra.skip_wait_for_gossip_to_settle=0, -Dcassandra.ring_delay_ms=500, -Xss256k]"
 	if !strings.Contains(line, want) {
 		t.Errorf("got %q, want it to contain %q", line, want)
+	}
+}
+
+// cassim reports the release the real image runs, unless told otherwise.
+func TestReleaseVersionIsTheImages(t *testing.T) {
+	if DefaultReleaseVersion != cassandraimage.DefaultVersion {
+		t.Errorf("cassim reports %s, the real image runs %s", DefaultReleaseVersion, cassandraimage.DefaultVersion)
+	}
+	for env, want := range map[string]string{"": DefaultReleaseVersion, "4.1.11": "4.1.11"} {
+		cfg, err := LoadConfig(nil, map[string]string{"CASSIM_RELEASE_VERSION": env})
+		if err != nil || cfg.ReleaseVersion != want {
+			t.Errorf("CASSIM_RELEASE_VERSION=%q: release %q (%v), want %q", env, cfg.ReleaseVersion, err, want)
+		}
+	}
+}
+
+func TestLoadConfigListeners(t *testing.T) {
+	cfg, err := LoadConfig(nil, map[string]string{})
+	if err != nil || cfg.RPCAddress != "0.0.0.0" || cfg.NodetoolAddress != "127.0.0.1:7199" || cfg.CQLTrace {
+		t.Errorf("defaults: rpc %q, nodetool %q, trace %t, %v", cfg.RPCAddress, cfg.NodetoolAddress, cfg.CQLTrace, err)
+	}
+	cfg, err = LoadConfig(nil, map[string]string{"CASSANDRA_RPC_ADDRESS": "127.0.0.2",
+		"CASSIM_NODETOOL_ADDRESS": "127.0.0.2:7199", "CASSIM_CQL_TRACE": "true"})
+	if err != nil || cfg.RPCAddress != "127.0.0.2" || cfg.NodetoolAddress != "127.0.0.2:7199" || !cfg.CQLTrace {
+		t.Errorf("set: rpc %q, nodetool %q, trace %t, %v", cfg.RPCAddress, cfg.NodetoolAddress, cfg.CQLTrace, err)
+	}
+	if _, err := LoadConfig(nil, map[string]string{"CASSIM_CQL_TRACE": "yes please"}); err == nil {
+		t.Error("CASSIM_CQL_TRACE=yes please accepted")
 	}
 }

@@ -2,48 +2,91 @@ package cassim
 
 import (
 	"bufio"
+	"crypto/md5"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"regexp"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Just enough of the CQL native protocol (v3 and v4 framing) for readiness
-// probes and driver handshakes: OPTIONS -> SUPPORTED, STARTUP and REGISTER
-// -> READY, and SELECTs on system.local, system.peers and system.peers_v2
-// -> Rows. A v5 (or newer) frame gets the protocol error Cassandra 3.x
-// sends, on which drivers retry with v4; cassim does not implement v5's
-// segment framing.
+// Enough of the CQL native protocol (v3 and v4) for readiness probes and
+// for the DataStax drivers and gocql to connect with their defaults and
+// learn the ring: OPTIONS, STARTUP, REGISTER, QUERY, PREPARE and EXECUTE of
+// the SELECTs in cqlquery.go. A v5 (or newer) frame gets Cassandra's
+// protocol error for a version it does not support, on which drivers retry
+// with v4; cassim does not implement v5's segment framing.
 
+// Opcodes.
 const (
-	opError     = 0x00
-	opStartup   = 0x01
-	opReady     = 0x02
-	opOptions   = 0x05
-	opSupported = 0x06
-	opQuery     = 0x07
-	opResult    = 0x08
-	opRegister  = 0x0B
-
-	errProtocol = 0x000A
-	errInvalid  = 0x2200
-	errServer   = 0x0000
+	opError        = 0x00
+	opStartup      = 0x01
+	opReady        = 0x02
+	opOptions      = 0x05
+	opSupported    = 0x06
+	opQuery        = 0x07
+	opResult       = 0x08
+	opPrepare      = 0x09
+	opExecute      = 0x0A
+	opRegister     = 0x0B
+	opBatch        = 0x0D
+	opAuthResponse = 0x0F
 )
 
-// CQL type option ids.
+var opNames = map[byte]string{opStartup: "STARTUP", opOptions: "OPTIONS", opQuery: "QUERY", opPrepare: "PREPARE",
+	opExecute: "EXECUTE", opRegister: "REGISTER", opBatch: "BATCH", opAuthResponse: "AUTH_RESPONSE"}
+
+// Error codes.
 const (
-	typeInt     = 0x0009
-	typeUUID    = 0x000C
-	typeVarchar = 0x000D
-	typeInet    = 0x0010
-	typeSet     = 0x0022
+	errServer     = 0x0000
+	errProtocol   = 0x000A
+	errSyntax     = 0x2000
+	errInvalid    = 0x2200
+	errUnprepared = 0x2500
 )
+
+// Result kinds.
+const (
+	resultRows        = 0x0002
+	resultSetKeyspace = 0x0003
+	resultPrepared    = 0x0004
+)
+
+// Result metadata flags.
+const (
+	metaGlobalTableSpec = 0x0001
+	metaHasMorePages    = 0x0002
+	metaNoMetadata      = 0x0004
+)
+
+// The native protocol versions cassim speaks (Cassandra 5.0: 3 to 5, and 6 as a beta).
+const (
+	minProtocolVersion = 3
+	maxProtocolVersion = 4
+)
+
+// CQLVersion is Cassandra 5.0's CQL version (QueryProcessor.CQL_VERSION).
+const CQLVersion = "3.4.7"
+
+// protocolVersions lists the versions as Cassandra names them: 3/v3, 4/v4.
+func protocolVersions() []string {
+	var vs []string
+	for v := minProtocolVersion; v <= maxProtocolVersion; v++ {
+		vs = append(vs, fmt.Sprintf("%d/v%d", v, v))
+	}
+	return vs
+}
+
+func speaks(v byte) bool { return v >= minProtocolVersion && v <= maxProtocolVersion }
+
+// MsgUnsupportedProtocol is ProtocolVersion.invalidVersionMessage, with
+// cassim's versions; drivers look for "unsupported protocol version" in it
+// to retry with a lower version.
+func MsgUnsupportedProtocol(v int) string {
+	return fmt.Sprintf("Invalid or unsupported protocol version (%d); supported versions are (%s)", v, strings.Join(protocolVersions(), ", "))
+}
 
 func (n *Node) openCQL() error {
 	l, err := net.Listen("tcp", n.CQLAddr)
@@ -53,6 +96,7 @@ func (n *Node) openCQL() error {
 	n.mu.Lock()
 	n.cqlLn = l
 	n.mu.Unlock()
+	n.cql.start()
 	n.log.Info("main", "PipelineConfigurator.java:125", "Using Netty Version: [cassim]")
 	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (unencrypted)...", n.CQLAddr)
 	go func() {
@@ -67,63 +111,79 @@ func (n *Node) openCQL() error {
 	return nil
 }
 
-type frame struct {
-	version byte
-	flags   byte
-	stream  int16
-	op      byte
-	body    []byte
+// cqlConns are a node's client connections and prepared statements.
+type cqlConns struct {
+	mu       sync.Mutex
+	open     map[*cqlConn]bool // nil once the node stopped listening
+	prepared map[string]statement
 }
 
-func readFrame(r io.Reader) (frame, error) {
-	var h [9]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return frame{}, err
+// add registers c; false when the node no longer serves clients.
+func (cs *cqlConns) add(c *cqlConn) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.open == nil {
+		return false
 	}
-	f := frame{version: h[0] & 0x7f, flags: h[1], stream: int16(binary.BigEndian.Uint16(h[2:4])), op: h[4]}
-	size := binary.BigEndian.Uint32(h[5:9])
-	if size > 256<<20 {
-		return f, errors.New("frame too large")
+	cs.open[c] = true
+	return true
+}
+
+func (cs *cqlConns) remove(c *cqlConn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.open, c)
+}
+
+// start lets clients in again (the node opens its CQL port).
+func (cs *cqlConns) start() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.open = map[*cqlConn]bool{}
+}
+
+// closeAll drops every client connection, as Cassandra does when it stops
+// listening for CQL clients.
+func (cs *cqlConns) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.open {
+		c.conn.Close()
 	}
-	f.body = make([]byte, size)
-	_, err := io.ReadFull(r, f.body)
-	return f, err
+	cs.open = nil
 }
 
-func writeFrame(w io.Writer, version byte, stream int16, op byte, body []byte) error {
-	var h [9]byte
-	h[0] = 0x80 | version
-	binary.BigEndian.PutUint16(h[2:4], uint16(stream))
-	h[4] = op
-	binary.BigEndian.PutUint32(h[5:9], uint32(len(body)))
-	_, err := w.Write(append(h[:], body...))
-	return err
-}
-
-// wire encoding helpers
-type buf []byte
-
-func (b *buf) short(v int)  { *b = binary.BigEndian.AppendUint16(*b, uint16(v)) }
-func (b *buf) int(v int)    { *b = binary.BigEndian.AppendUint32(*b, uint32(v)) }
-func (b *buf) str(s string) { b.short(len(s)); *b = append(*b, s...) }
-func (b *buf) bytes(v []byte) {
-	if v == nil {
-		b.int(-1)
-		return
+func (cs *cqlConns) prepare(id string, s statement) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.prepared == nil {
+		cs.prepared = map[string]statement{}
 	}
-	b.int(len(v))
-	*b = append(*b, v...)
+	cs.prepared[id] = s
 }
 
-func errorBody(code int, msg string) []byte {
-	var b buf
-	b.int(code)
-	b.str(msg)
-	return b
+func (cs *cqlConns) lookup(id string) statement {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.prepared[id]
+}
+
+// cqlConn is one client connection.
+type cqlConn struct {
+	n        *Node
+	conn     net.Conn
+	version  byte // of the connection's first frame
+	ready    bool // after STARTUP
+	keyspace string
 }
 
 func (n *Node) serveCQL(c net.Conn) {
 	defer c.Close()
+	cc := &cqlConn{n: n, conn: c}
+	if !n.cql.add(cc) {
+		return
+	}
+	defer n.cql.remove(cc)
 	r := bufio.NewReader(c)
 	for {
 		_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
@@ -131,197 +191,377 @@ func (n *Node) serveCQL(c net.Conn) {
 		if err != nil {
 			return
 		}
-		if f.version < 3 || f.version > 4 {
-			_ = writeFrame(c, 4, f.stream, opError, errorBody(errProtocol,
-				fmt.Sprintf("Invalid or unsupported protocol version (%d); supported versions are (3/v3, 4/v4)", f.version)))
-			continue
+		stream := f.stream
+		version, op, body, fatal := cc.handle(f)
+		if !speaks(f.version) {
+			// Cassandra fails to decode the header of a version it does not
+			// speak, so it answers on stream 0 (gocql relies on that).
+			stream = 0
 		}
-		var op byte
-		var body []byte
-		switch f.op {
-		case opOptions:
-			var b buf
-			b.short(3)
-			for _, kv := range []struct {
-				k string
-				v []string
-			}{{"CQL_VERSION", []string{"3.4.5"}}, {"COMPRESSION", nil}, {"PROTOCOL_VERSIONS", []string{"3/v3", "4/v4"}}} {
-				b.str(kv.k)
-				b.short(len(kv.v))
-				for _, s := range kv.v {
-					b.str(s)
-				}
-			}
-			op, body = opSupported, b
-		case opStartup, opRegister:
-			op = opReady
-		case opQuery:
-			if len(f.body) < 4 {
-				op, body = opError, errorBody(errProtocol, "malformed QUERY")
-				break
-			}
-			l := int(binary.BigEndian.Uint32(f.body))
-			if l > len(f.body)-4 {
-				op, body = opError, errorBody(errProtocol, "malformed QUERY")
-				break
-			}
-			op, body = n.query(string(f.body[4 : 4+l]))
-		default:
-			op, body = opError, errorBody(errProtocol, fmt.Sprintf("cassim does not implement opcode 0x%02x", f.op))
+		if n.cfg.CQLTrace {
+			n.log.Debug("Native-Transport-Requests-1", "cassim", "%s v%d #%d %s -> v%d #%d %s", c.RemoteAddr(), f.version, f.stream,
+				describeRequest(f), version, stream, describeResponse(op, body))
 		}
-		if err := writeFrame(c, f.version, f.stream, op, body); err != nil {
+		if err := writeFrame(c, version, stream, op, body); err != nil || fatal {
 			return
 		}
 	}
 }
 
-var selectRE = regexp.MustCompile(`(?is)^\s*select\s+(.+?)\s+from\s+([a-z0-9_."]+)`)
-
-type column struct {
-	name string
-	typ  int // typeSet means set<text>
-}
-
-// query answers a SELECT on the system tables a probe or driver reads.
-func (n *Node) query(q string) (byte, []byte) {
-	m := selectRE.FindStringSubmatch(q)
-	if m == nil {
-		return opError, errorBody(errInvalid, "cassim answers only SELECTs on system.local, system.peers and system.peers_v2")
+// handle answers one request frame: the response's version, opcode and
+// body, and whether the connection must close after it (a protocol error).
+func (cc *cqlConn) handle(f frame) (version, op byte, body []byte, fatal bool) {
+	protocolErr := func(msg string) (byte, byte, []byte, bool) {
+		return version, opError, errorBody(&cqlError{code: errProtocol, msg: msg}), true
 	}
-	table := strings.ToLower(strings.ReplaceAll(m[2], `"`, ""))
-	cols, rows := n.table(table)
-	if cols == nil {
-		return opError, errorBody(errInvalid, fmt.Sprintf("cassim answers only SELECTs on system.local, system.peers and system.peers_v2, not %s", m[2]))
-	}
-	want := cols
-	if sel := strings.TrimSpace(m[1]); sel != "*" {
-		want = nil
-		for _, f := range strings.Split(sel, ",") {
-			name := strings.ToLower(strings.Trim(strings.TrimSpace(f), `"`))
-			idx := -1
-			for i, c := range cols {
-				if c.name == name {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return opError, errorBody(errInvalid, "Undefined column name "+name)
-			}
-			want = append(want, cols[idx])
+	if !speaks(f.version) {
+		// Cassandra answers an old version in that version, a newer one in its own.
+		version = maxProtocolVersion
+		if f.version < minProtocolVersion {
+			version = f.version
 		}
+		return protocolErr(MsgUnsupportedProtocol(int(f.version)))
 	}
-	var b buf
-	b.int(0x0002) // Rows
-	b.int(0x0001) // global table spec
-	b.int(len(want))
-	ks, tb, _ := strings.Cut(table, ".")
-	b.str(ks)
-	b.str(tb)
-	for _, c := range want {
-		b.str(c.name)
-		if c.typ == typeSet {
-			b.short(typeSet)
-			b.short(typeVarchar)
-		} else {
-			b.short(c.typ)
+	if cc.version == 0 {
+		cc.version = f.version
+	}
+	version = cc.version
+	if f.version != cc.version {
+		return protocolErr(fmt.Sprintf("Invalid message version. Got %d/v%d but previous messages on this connection had version %d/v%d",
+			f.version, f.version, cc.version, cc.version))
+	}
+	if f.flags&flagCompression != 0 {
+		return protocolErr("cassim does not implement compression; its SUPPORTED message offers none")
+	}
+	rd := &reader{b: f.body}
+	if f.flags&flagCustomPayload != 0 {
+		rd.bytesMap()
+	}
+	if !cc.ready && f.op != opOptions && f.op != opStartup {
+		name := opNames[f.op]
+		if name == "" {
+			name = fmt.Sprint(f.op)
 		}
+		return version, opError, errorBody(&cqlError{code: errProtocol, msg: fmt.Sprintf("Unexpected message %s, expecting STARTUP or OPTIONS", name)}), false
 	}
-	b.int(len(rows))
-	for _, row := range rows {
-		for _, c := range want {
-			b.bytes(encodeValue(c.typ, row[c.name]))
-		}
-	}
-	return opResult, b
-}
-
-func encodeValue(typ int, v any) []byte {
-	if v == nil {
-		return nil
-	}
-	switch typ {
-	case typeInt:
-		return binary.BigEndian.AppendUint32(nil, uint32(v.(int)))
-	case typeUUID:
-		u, _ := hex.DecodeString(strings.ReplaceAll(v.(string), "-", ""))
-		return u
-	case typeInet:
-		ip := net.ParseIP(v.(string))
-		if ip4 := ip.To4(); ip4 != nil {
-			return ip4
-		}
-		return ip
-	case typeSet:
+	var err error
+	switch f.op {
+	case opOptions:
 		var b buf
-		items := v.([]string)
-		b.int(len(items))
-		for _, s := range items {
-			b.bytes([]byte(s))
+		b.short(3)
+		b.str("CQL_VERSION")
+		b.strList([]string{CQLVersion})
+		b.str("COMPRESSION")
+		b.strList(nil)
+		b.str("PROTOCOL_VERSIONS")
+		b.strList(protocolVersions())
+		op, body = opSupported, b
+	case opStartup:
+		opts := rd.strMap()
+		switch {
+		case rd.err != nil:
+			return protocolErr("malformed STARTUP message")
+		case opts["CQL_VERSION"] == "":
+			return protocolErr("Missing value CQL_VERSION in STARTUP message")
+		case opts["COMPRESSION"] != "":
+			return protocolErr(fmt.Sprintf("cassim does not implement %s compression; its SUPPORTED message offers none", opts["COMPRESSION"]))
 		}
-		return b
+		cc.ready = true
+		op = opReady
+	case opRegister:
+		for _, e := range rd.strList() {
+			if e != "TOPOLOGY_CHANGE" && e != "STATUS_CHANGE" && e != "SCHEMA_CHANGE" {
+				return protocolErr("Invalid event type " + e)
+			}
+		}
+		if rd.err != nil {
+			return protocolErr("malformed REGISTER message")
+		}
+		op = opReady
+	case opQuery:
+		q := rd.longStr()
+		var p queryParams
+		if p, err = readParams(rd); err == nil {
+			var s statement
+			if s, err = parseStatement(q, cc.keyspace); err == nil {
+				op, body, err = cc.execute(s, p)
+			}
+		}
+	case opPrepare:
+		q := rd.longStr()
+		if rd.err != nil {
+			return protocolErr("malformed PREPARE message")
+		}
+		var s statement
+		if s, err = parseStatement(q, cc.keyspace); err == nil {
+			op, body = opResult, cc.prepared(s, preparedID(q, cc.keyspace))
+		}
+	case opExecute:
+		id := rd.take(rd.short())
+		var p queryParams
+		if p, err = readParams(rd); err == nil {
+			s := cc.n.cql.lookup(string(id))
+			if s == nil {
+				err = &cqlError{code: errUnprepared, id: id, msg: fmt.Sprintf("Prepared query with ID %x not found"+
+					" (either the query was not prepared on this host (maybe the host has been restarted?)"+
+					" or you have prepared too many queries and it has been evicted from the internal cache)", id)}
+			} else {
+				op, body, err = cc.execute(s, p)
+			}
+		}
+	case opBatch:
+		err = invalid("cassim does not run BATCH statements: %s", cassimServes)
+	case opAuthResponse:
+		return protocolErr("cassim does not authenticate (it is configured as with AllowAllAuthenticator)")
+	default:
+		return protocolErr(fmt.Sprintf("Unknown opcode %d", f.op))
 	}
-	return []byte(fmt.Sprint(v))
+	var ce *cqlError
+	switch {
+	case errors.Is(err, errMalformed):
+		return protocolErr(fmt.Sprintf("malformed %s message", opNames[f.op]))
+	case errors.As(err, &ce):
+		return version, opError, errorBody(ce), false
+	case err != nil:
+		return version, opError, errorBody(&cqlError{code: errServer, msg: err.Error()}), false
+	}
+	return version, op, body, false
+}
+
+func errorBody(e *cqlError) []byte {
+	var b buf
+	b.int(e.code)
+	b.str(e.msg)
+	if e.code == errUnprepared {
+		b.shortBytes(e.id)
+	}
+	return b
+}
+
+// queryParams are a QUERY's or EXECUTE's <query_parameters> (v3 and v4).
+type queryParams struct {
+	values       [][]byte
+	skipMetadata bool
+	pageSize     int // 0: no paging
+	pagingState  []byte
+}
+
+func readParams(rd *reader) (queryParams, error) {
+	var p queryParams
+	rd.short() // consistency: every answer is local
+	flags := rd.byte()
+	if flags&0x40 != 0 {
+		return p, invalid("cassim does not implement named values: %s", cassimServes)
+	}
+	if flags&0x01 != 0 {
+		for n := rd.short(); n > 0 && rd.err == nil; n-- {
+			p.values = append(p.values, rd.value())
+		}
+	}
+	p.skipMetadata = flags&0x02 != 0
+	if flags&0x04 != 0 {
+		p.pageSize = rd.int()
+	}
+	if flags&0x08 != 0 {
+		p.pagingState = rd.value()
+	}
+	return p, rd.err // serial consistency and timestamp do not matter
+}
+
+func preparedID(q, keyspace string) string {
+	id := md5.Sum([]byte(keyspace + q))
+	return string(id[:])
+}
+
+// execute runs a statement: a Rows or Set_keyspace result.
+func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
+	var b buf
+	switch s := s.(type) {
+	case *useStmt:
+		cc.keyspace = s.ks
+		b.int(resultSetKeyspace)
+		b.str(s.ks)
+	case *selectStmt:
+		rows, err := s.run(cc.n, p.values)
+		if err != nil {
+			return 0, nil, err
+		}
+		start := 0
+		if len(p.pagingState) == 4 {
+			start = min(int(binary.BigEndian.Uint32(p.pagingState)), len(rows))
+		}
+		rows = rows[start:]
+		var next []byte
+		if p.pageSize > 0 && len(rows) > p.pageSize {
+			rows = rows[:p.pageSize]
+			next = binary.BigEndian.AppendUint32(nil, uint32(start+p.pageSize))
+		}
+		b.int(resultRows)
+		s.writeMetadata(&b, next, p.skipMetadata)
+		b.int(len(rows))
+		for _, row := range rows {
+			for _, cell := range row {
+				b.bytes(cell)
+			}
+		}
+	}
+	return opResult, b, nil
+}
+
+// writeMetadata writes a Rows result's <metadata>.
+func (s *selectStmt) writeMetadata(b *buf, pagingState []byte, noMetadata bool) {
+	flags := metaGlobalTableSpec
+	if pagingState != nil {
+		flags |= metaHasMorePages
+	}
+	if noMetadata {
+		flags = flags&^metaGlobalTableSpec | metaNoMetadata
+	}
+	b.int(flags)
+	b.int(len(s.cols))
+	if pagingState != nil {
+		b.bytes(pagingState)
+	}
+	if noMetadata {
+		return
+	}
+	b.str(s.table.ks)
+	b.str(s.table.name)
+	for i, c := range s.cols {
+		b.str(s.names[i])
+		s.table.cols[c].typ.writeOption(b)
+	}
+}
+
+// prepared keeps s under id and returns the Prepared result.
+func (cc *cqlConn) prepared(s statement, id string) []byte {
+	cc.n.cql.prepare(id, s)
+	var b buf
+	b.int(resultPrepared)
+	b.shortBytes([]byte(id))
+	vars := s.markers()
+	flags := 0
+	if len(vars) > 0 {
+		flags = metaGlobalTableSpec
+	}
+	b.int(flags)
+	b.int(len(vars))
+	if cc.version >= 4 {
+		var pk []int
+		if sel, ok := s.(*selectStmt); ok {
+			pk = sel.pkIndexes()
+		}
+		b.int(len(pk))
+		for _, i := range pk {
+			b.short(i)
+		}
+	}
+	if len(vars) > 0 {
+		b.str(vars[0].ks)
+		b.str(vars[0].table)
+	}
+	for _, v := range vars {
+		b.str(v.name)
+		v.typ.writeOption(&b)
+	}
+	if sel, ok := s.(*selectStmt); ok {
+		sel.writeMetadata(&b, nil, false)
+	} else {
+		b.int(metaNoMetadata)
+		b.int(0)
+	}
+	return b
+}
+
+// describeRequest and describeResponse summarize frames for CASSIM_CQL_TRACE.
+func describeRequest(f frame) string {
+	name := opNames[f.op]
+	if name == "" {
+		name = fmt.Sprintf("opcode 0x%02x", f.op)
+	}
+	rd := &reader{b: f.body}
+	if f.version >= minProtocolVersion && f.flags&flagCustomPayload != 0 {
+		rd.bytesMap()
+	}
+	switch f.op {
+	case opQuery, opPrepare:
+		return fmt.Sprintf("%s %q", name, rd.longStr())
+	case opExecute:
+		return fmt.Sprintf("%s %x", name, rd.take(rd.short()))
+	case opStartup:
+		return fmt.Sprintf("%s %v", name, rd.strMap())
+	case opRegister:
+		return fmt.Sprintf("%s %v", name, rd.strList())
+	}
+	return name
+}
+
+func describeResponse(op byte, body []byte) string {
+	rd := &reader{b: body}
+	switch op {
+	case opError:
+		code := rd.int()
+		return fmt.Sprintf("ERROR 0x%04x %q", code, rd.str())
+	case opReady:
+		return "READY"
+	case opSupported:
+		return "SUPPORTED"
+	case opResult:
+		switch rd.int() {
+		case resultRows:
+			rd.rowsMetadata()
+			return fmt.Sprintf("RESULT Rows (%d)", rd.int())
+		case resultSetKeyspace:
+			return "RESULT Set_keyspace " + rd.str()
+		case resultPrepared:
+			return fmt.Sprintf("RESULT Prepared %x", rd.take(rd.short()))
+		}
+	}
+	return fmt.Sprintf("opcode 0x%02x", op)
+}
+
+// rowsMetadata reads a Rows result's <metadata>: the number of columns
+// and the paging state (nil: no more pages).
+func (rd *reader) rowsMetadata() (ncol int, pagingState []byte) {
+	flags := rd.int()
+	ncol = rd.int()
+	if flags&metaHasMorePages != 0 {
+		pagingState = rd.value()
+	}
+	if flags&metaNoMetadata != 0 {
+		return ncol, pagingState
+	}
+	if flags&metaGlobalTableSpec != 0 {
+		rd.str()
+		rd.str()
+	}
+	for i := 0; i < ncol; i++ {
+		if flags&metaGlobalTableSpec == 0 {
+			rd.str()
+			rd.str()
+		}
+		rd.str()
+		skipOption(rd)
+	}
+	return ncol, pagingState
+}
+
+func skipOption(rd *reader) {
+	switch rd.short() {
+	case typeList, typeSet:
+		skipOption(rd)
+	case typeMap:
+		skipOption(rd)
+		skipOption(rd)
+	}
 }
 
 func tokenStrings(ts []int64) []string {
 	var out []string
 	for _, t := range ts {
-		out = append(out, strconv.FormatInt(t, 10))
+		out = append(out, fmt.Sprint(t))
 	}
 	return out
-}
-
-// table returns the columns and rows of a system table.
-func (n *Node) table(name string) ([]column, []map[string]any) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	local := n.view.LocalState()
-	switch name {
-	case "system.local":
-		cols := []column{{"key", typeVarchar}, {"bootstrapped", typeVarchar}, {"broadcast_address", typeInet},
-			{"broadcast_port", typeInt}, {"cluster_name", typeVarchar}, {"cql_version", typeVarchar},
-			{"data_center", typeVarchar}, {"gossip_generation", typeInt}, {"host_id", typeUUID},
-			{"listen_address", typeInet}, {"listen_port", typeInt}, {"native_protocol_version", typeVarchar},
-			{"partitioner", typeVarchar}, {"rack", typeVarchar}, {"release_version", typeVarchar},
-			{"rpc_address", typeInet}, {"rpc_port", typeInt}, {"schema_version", typeUUID}, {"tokens", typeSet}}
-		bootstrapped := "NEEDS_BOOTSTRAP"
-		if n.id.BootstrapInProgress {
-			bootstrapped = "IN_PROGRESS"
-		}
-		if n.id.Bootstrapped {
-			bootstrapped = "COMPLETED"
-		}
-		row := map[string]any{"key": "local", "bootstrapped": bootstrapped, "broadcast_address": n.addr,
-			"broadcast_port": GossipPort, "cluster_name": n.cfg.ClusterName, "cql_version": "3.4.5",
-			"data_center": n.cfg.DC, "gossip_generation": int(local.Generation), "host_id": n.id.HostID,
-			"listen_address": n.bind.String(), "listen_port": GossipPort, "native_protocol_version": "4",
-			"partitioner": "org.apache.cassandra.dht.Murmur3Partitioner", "rack": n.cfg.Rack,
-			"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": CQLPort,
-			"schema_version": SchemaVersion, "tokens": tokenStrings(n.id.Tokens)}
-		return cols, []map[string]any{row}
-	case "system.peers", "system.peers_v2":
-		cols := []column{{"peer", typeInet}, {"data_center", typeVarchar}, {"host_id", typeUUID},
-			{"preferred_ip", typeInet}, {"rack", typeVarchar}, {"release_version", typeVarchar},
-			{"rpc_address", typeInet}, {"schema_version", typeUUID}, {"tokens", typeSet}}
-		if name == "system.peers_v2" {
-			cols = []column{{"peer", typeInet}, {"peer_port", typeInt}, {"data_center", typeVarchar},
-				{"host_id", typeUUID}, {"native_address", typeInet}, {"native_port", typeInt},
-				{"preferred_ip", typeInet}, {"preferred_port", typeInt}, {"rack", typeVarchar},
-				{"release_version", typeVarchar}, {"schema_version", typeUUID}, {"tokens", typeSet}}
-		}
-		var rows []map[string]any
-		for _, p := range n.view.Peers() {
-			if p.Addr == n.addr || p.Status != StatusNormal {
-				continue
-			}
-			rows = append(rows, map[string]any{"peer": p.Addr, "peer_port": GossipPort, "data_center": p.DC,
-				"host_id": p.HostID, "rack": p.Rack, "release_version": p.Release, "rpc_address": p.RPCAddr,
-				"native_address": p.RPCAddr, "native_port": CQLPort, "schema_version": p.Schema,
-				"tokens": tokenStrings(p.Tokens)})
-		}
-		return cols, rows
-	}
-	return nil, nil
 }
 
 // Probe is a CQL readiness probe: it connects to addr, negotiates v4,
@@ -343,9 +583,10 @@ func Probe(addr string, timeout time.Duration) (release string, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.op == opError && len(f.body) >= 6 {
-			l := int(binary.BigEndian.Uint16(f.body[4:6]))
-			return nil, fmt.Errorf("cql error: %s", f.body[6:min(6+l, len(f.body))])
+		if f.op == opError {
+			rd := &reader{b: f.body}
+			rd.int()
+			return nil, fmt.Errorf("cql error: %s", rd.str())
 		}
 		if f.op != want {
 			return nil, fmt.Errorf("cql: got opcode 0x%02x, want 0x%02x", f.op, want)
@@ -364,10 +605,9 @@ func Probe(addr string, timeout time.Duration) (release string, err error) {
 	}
 	q := "SELECT bootstrapped, release_version FROM system.local WHERE key='local'"
 	var qb buf
-	qb.int(len(q))
-	qb = append(qb, q...)
+	qb.longStr(q)
 	qb.short(0x0001) // ONE
-	qb = append(qb, 0)
+	qb.byte(0)
 	body, err := call(opQuery, qb, opResult)
 	if err != nil {
 		return "", err
@@ -382,72 +622,22 @@ func Probe(addr string, timeout time.Duration) (release string, err error) {
 	return vals[1], nil
 }
 
-// parseSingleRow reads the text values of the first row of a Rows result
-// whose metadata has a global table spec and simple column types.
+// parseSingleRow reads the text values of the first row of a Rows result.
 func parseSingleRow(b []byte) ([]string, error) {
-	bad := errors.New("cql: malformed Rows result")
-	p := 0
-	u32 := func() (int, error) {
-		if p+4 > len(b) {
-			return 0, bad
-		}
-		v := int(int32(binary.BigEndian.Uint32(b[p:])))
-		p += 4
-		return v, nil
+	rd := &reader{b: b}
+	if rd.int() != resultRows {
+		return nil, errors.New("cql: not a Rows result")
 	}
-	u16 := func() (int, error) {
-		if p+2 > len(b) {
-			return 0, bad
-		}
-		v := int(binary.BigEndian.Uint16(b[p:]))
-		p += 2
-		return v, nil
-	}
-	str := func() error {
-		l, err := u16()
-		if err != nil || p+l > len(b) {
-			return bad
-		}
-		p += l
-		return nil
-	}
-	if kind, err := u32(); err != nil || kind != 2 {
-		return nil, bad
-	}
-	flags, _ := u32()
-	ncol, err := u32()
-	if err != nil {
-		return nil, err
-	}
-	if flags&1 != 0 {
-		if str() != nil || str() != nil {
-			return nil, bad
-		}
-	}
-	for i := 0; i < ncol; i++ {
-		if str() != nil {
-			return nil, bad
-		}
-		if _, err := u16(); err != nil {
-			return nil, bad
-		}
-	}
-	nrows, err := u32()
-	if err != nil || nrows < 1 {
+	ncol, _ := rd.rowsMetadata()
+	if rd.int() < 1 {
 		return nil, errors.New("cql: no rows")
 	}
 	var out []string
 	for i := 0; i < ncol; i++ {
-		l, err := u32()
-		if err != nil || p+max(l, 0) > len(b) {
-			return nil, bad
-		}
-		if l < 0 {
-			out = append(out, "")
-			continue
-		}
-		out = append(out, string(b[p:p+l]))
-		p += l
+		out = append(out, string(rd.value()))
+	}
+	if rd.err != nil {
+		return nil, errors.New("cql: malformed Rows result")
 	}
 	return out, nil
 }

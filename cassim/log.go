@@ -41,3 +41,8 @@ func (l *Logger) Warn(thread, where, format string, args ...any) {
 func (l *Logger) Error(thread, where, format string, args ...any) {
 	l.log("ERROR", thread, where, format, args...)
 }
+
+// Debug logs at DEBUG.
+func (l *Logger) Debug(thread, where, format string, args ...any) {
+	l.log("DEBUG", thread, where, format, args...)
+}

@@ -67,6 +67,7 @@ type Node struct {
 	done       chan error // a decommission ends the node through it
 
 	gossipLn, cqlLn, adminLn net.Listener
+	cql                      cqlConns
 	adminSrv                 *http.Server // closed with the node, idle connections too
 	// AdminAddr and CQLAddr are where nodetool and CQL clients connect;
 	// tests running several nodes in one process change them.
@@ -80,13 +81,19 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 	if addr == "" {
 		addr = bind.String()
 	}
+	if cfg.RPCAddress == "" {
+		cfg.RPCAddress = "0.0.0.0"
+	}
+	if cfg.NodetoolAddress == "" {
+		cfg.NodetoolAddress = fmt.Sprintf("127.0.0.1:%d", NodetoolPort)
+	}
 	return &Node{cfg: cfg, log: NewLogger(out), addr: addr, bind: bind,
 		Resolve: func(ctx context.Context, h string) ([]string, error) {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		},
 		view: NewView(addr, cfg.Timings.DownAfter, cfg.Timings.FatClientTimeout()), mode: "STARTING",
 		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1),
-		AdminAddr: fmt.Sprintf("127.0.0.1:%d", NodetoolPort), CQLAddr: fmt.Sprintf("0.0.0.0:%d", CQLPort)}
+		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(CQLPort))}
 }
 
 // Run starts the node and serves until ctx ends, the node is
@@ -112,6 +119,7 @@ func (n *Node) closeAll() {
 			l.Close()
 		}
 	}
+	n.cql.closeAll()
 	if n.adminSrv != nil {
 		n.adminSrv.Close() // a stopped node must not answer nodetool
 	}
@@ -131,8 +139,8 @@ func (n *Node) logConfig() {
 	if seeds == "" {
 		seeds = n.addr
 	}
-	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; rpc_address=0.0.0.0; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
-		c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, seeds, GossipPort, CQLPort)
+	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; rpc_address=%s; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
+		c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, CQLPort)
 	n.log.Info("main", "CassandraDaemon.java:625", "JVM Arguments: [%s] (cassim: not a JVM; these -D flags are what it understood)", strings.Join(c.JVMOpts, ", "))
 }
 
@@ -169,7 +177,10 @@ func (n *Node) run(ctx context.Context) error {
 	n.id = id
 	n.mu.Unlock()
 
-	n.log.Info("main", "CassandraDaemon.java:507", "Cassandra version: %s", n.cfg.ReleaseVersion)
+	n.log.Info("main", "StorageService.java:968", "Cassandra version: %s", n.cfg.ReleaseVersion)
+	n.log.Info("main", "StorageService.java:970", "CQL version: %s", CQLVersion)
+	n.log.Info("main", "StorageService.java:971", "Native protocol supported versions: %s (default: %d/v%d)",
+		strings.Join(protocolVersions(), ", "), maxProtocolVersion, maxProtocolVersion)
 	if err := sleep(ctx, n.cfg.Timings.StartDelay); err != nil {
 		return err
 	}
@@ -711,6 +722,7 @@ func (n *Node) closeCQL() {
 		n.cqlLn.Close()
 		n.cqlLn = nil
 	}
+	n.cql.closeAll()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

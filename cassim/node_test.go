@@ -44,7 +44,7 @@ type running struct {
 
 func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *running {
 	cfg := Config{ClusterName: "Test Cluster", DC: "datacenter1", Rack: "rack1", NumTokens: 4,
-		AutoBootstrap: true, ConsistentRangeMovement: true, ReleaseVersion: "4.1.5",
+		AutoBootstrap: true, ConsistentRangeMovement: true, ReleaseVersion: DefaultReleaseVersion,
 		DataDir: dataDir, Timings: testTimings}
 	for _, s := range seeds {
 		cfg.Seeds = append(cfg.Seeds, l.ip(s))
@@ -154,7 +154,7 @@ func TestNodeLifecycle(t *testing.T) {
 	a.waitLog(t, MsgSeedNoBoot)
 	a.waitLog(t, "state jump to NORMAL")
 	a.waitLog(t, "Starting listening for CQL clients")
-	if rel, err := Probe(l.ip(1)+":9042", time.Second); err != nil || rel != "4.1.5" {
+	if rel, err := Probe(l.ip(1)+":9042", time.Second); err != nil || rel != DefaultReleaseVersion {
 		t.Fatalf("CQL probe: %q %v", rel, err)
 	}
 
@@ -223,11 +223,17 @@ func TestNodeLifecycle(t *testing.T) {
 		t.Errorf("got %q, want the existing token refusal", msg)
 	}
 
-	// describecluster agrees on one schema version.
+	// describecluster agrees on one schema version and one release, the
+	// one nodetool version, the log and system.local report.
 	out, code := l.nodetool(1, "describecluster")
-	if code != 0 || strings.Count(out, SchemaVersion) != 1 || strings.Contains(out, "UNREACHABLE") {
+	if code != 0 || strings.Count(out, SchemaVersion) != 1 || strings.Contains(out, "UNREACHABLE") ||
+		!strings.Contains(out, "Database versions:\n\t"+DefaultReleaseVersion+": [") {
 		t.Errorf("describecluster (%d):\n%s", code, out)
 	}
+	if out, code := l.nodetool(2, "version"); code != 0 || out != "ReleaseVersion: "+DefaultReleaseVersion+"\n" {
+		t.Errorf("nodetool version (%d): %q", code, out)
+	}
+	a.waitLog(t, "Cassandra version: "+DefaultReleaseVersion+"\n")
 
 	// Decommission: LEAVING, then the node leaves the ring and ends.
 	out, code = l.nodetool(5, "decommission")
@@ -342,7 +348,10 @@ func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 // too, and a live joining node is not.
 func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	l := newLab(t)
-	a := l.start(1, t.TempDir(), nil)
+	// Node 1 judges fat clients: a timeout of a second rather than 300 ms,
+	// so that a live node's heartbeats, delayed on a loaded machine, do
+	// not look like silence.
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = time.Second })
 	a.waitLog(t, "state jump to NORMAL")
 	a.node.mu.Lock()
 	tok := a.node.view.LocalState().Tokens[0]
@@ -353,8 +362,8 @@ func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	}
 	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
 
-	// A live joining node, JOINING for many fat client timeouts, stays.
-	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 2 * time.Second }, 1)
+	// A live joining node, JOINING for several fat client timeouts, stays.
+	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * time.Second }, 1)
 	j.waitLog(t, "JOINING: Starting to bootstrap...")
 	a.waitLog(t, "FatClient /"+l.ip(2)+":7000 has been silent for")
 	a.node.mu.Lock()

@@ -21,6 +21,10 @@ var (
 	CassandraBase = pin("CASSANDRA_BASE_IMAGE")
 )
 
+// CassandraVersion is the Cassandra release the real image runs (the pin
+// CASSANDRA_VERSION); cassim reports it as its own.
+var CassandraVersion = pin("CASSANDRA_VERSION")
+
 func pin(key string) string {
 	for _, line := range strings.Split(versions, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {

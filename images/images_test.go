@@ -1,6 +1,7 @@
 package images
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -11,5 +12,11 @@ func TestPinsAreImageReferences(t *testing.T) {
 		if !ok || !strings.HasPrefix(repo, "swarmcass/") || tag == "" || strings.ContainsAny(ref, " \"'") {
 			t.Errorf("%s = %q, want swarmcass/NAME:TAG", name, ref)
 		}
+	}
+}
+
+func TestCassandraVersionIsARelease(t *testing.T) {
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(CassandraVersion) {
+		t.Errorf("CassandraVersion = %q, want a release such as 5.0.8", CassandraVersion)
 	}
 }

@@ -5,7 +5,8 @@
 #      (no engine needed; seconds)
 #   2. engine setup and offline images (scripts/setup-engine.sh, build-images.sh;
 #      cached after the first run on a machine)
-#   3. integration and end-to-end tests, with -race: every TestIntegration* against the real
+#   3. the CQL drivers cassim's driver test runs (pip, npm; cached), then
+#      integration and end-to-end tests, with -race: every TestIntegration* against the real
 #      engine, real labs of Docker-in-Docker machines, a real swarm, registry and
 #      Consul, with cassim standing in for Cassandra.
 #   4. the real Cassandra tier: the node contract suite on swarmcass's image built
@@ -35,6 +36,21 @@ bash scripts/setup-engine.sh
 bash scripts/build-images.sh
 
 if [ "$mode" != "-real" ]; then
+step "CQL drivers for cassim's TestIntegrationDrivers"
+# The Python and Node.js drivers, installed once into a cache (a few seconds
+# from PyPI and npm); the test fails without them when CI=true.
+drivers=${XDG_CACHE_HOME:-$HOME/.cache}/swarmcass/drivers
+if ! "$drivers/py/bin/python" -c 'import cassandra' 2>/dev/null; then
+  python3 -m venv "$drivers/py" && "$drivers/py/bin/pip" install -q cassandra-driver==3.30.1 ||
+    echo "test.sh: could not install the Python driver (cassandra-driver 3.30.1)" >&2
+fi
+if [ ! -d "$drivers/node/node_modules/cassandra-driver" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$drivers/node" cassandra-driver@4.10.0 ||
+    echo "test.sh: could not install the Node.js driver (cassandra-driver 4.10.0)" >&2
+fi
+export CASSIM_PYTHON=${CASSIM_PYTHON:-$drivers/py/bin/python}
+export NODE_PATH=$drivers/node/node_modules${NODE_PATH:+:$NODE_PATH}
+
 step "integration and end-to-end tests (TestIntegration*, real engines)"
 # -p 2: packages run two at a time on this 2-core machine; each test names
 # and cleans up its own lab, networks and containers. -race: the e2e tests

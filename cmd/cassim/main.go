@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,8 +22,9 @@ import (
 )
 
 const help = `cassim: a stand-in for an Apache Cassandra node, for tests and labs.
-It is NOT Apache Cassandra and stores no data. It gossips on 7000, answers a
-CQL readiness probe on 9042 once NORMAL, and answers nodetool on 127.0.0.1:7199,
+It is NOT Apache Cassandra and stores no data. It gossips on 7000, answers
+SELECTs on the system tables over CQL on 9042 once NORMAL (enough for probes
+and drivers), and answers nodetool on 127.0.0.1:7199,
 enforcing Cassandra's start-up rules with Cassandra's messages.
 
 Usage:
@@ -34,10 +36,13 @@ Usage:
 Environment: CASSANDRA_CLUSTER_NAME, CASSANDRA_DC, CASSANDRA_RACK,
 CASSANDRA_NUM_TOKENS, CASSANDRA_LISTEN_ADDRESS, CASSANDRA_LISTEN_SUBNET,
 CASSANDRA_BROADCAST_ADDRESS, CASSANDRA_BROADCAST_RPC_ADDRESS,
+CASSANDRA_RPC_ADDRESS (where CQL listens, default 0.0.0.0),
 CASSANDRA_AUTO_BOOTSTRAP, CASSANDRA_INITIAL_TOKENS, CASSANDRA_FAST_START,
 MAX_HEAP_SIZE with HEAP_NEWSIZE, JVM_EXTRA_OPTS (-Dcassandra.* flags),
 CASSIM_PROFILE (fast or realistic), CASSIM_*_MS timing overrides,
-CASSIM_RELEASE_VERSION, CASSIM_DATA_DIR (default /var/lib/cassandra).
+CASSIM_RELEASE_VERSION, CASSIM_DATA_DIR (default /var/lib/cassandra),
+CASSIM_NODETOOL_ADDRESS (default 127.0.0.1:7199), CASSIM_CQL_TRACE=true (log
+every CQL request and answer at DEBUG).
 `
 
 func main() {
@@ -57,7 +62,12 @@ func run(ctx context.Context, argv []string) int {
 		case "nodetool":
 			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
 		case "healthcheck":
-			if _, err := cassim.Probe(fmt.Sprintf("127.0.0.1:%d", cassim.CQLPort), 3*time.Second); err != nil {
+			// The node's own CQL listener: loopback when it listens on every address.
+			host := os.Getenv("CASSANDRA_RPC_ADDRESS")
+			if host == "" || host == "0.0.0.0" {
+				host = "127.0.0.1"
+			}
+			if _, err := cassim.Probe(net.JoinHostPort(host, fmt.Sprint(cassim.CQLPort)), 3*time.Second); err != nil {
 				fmt.Fprintln(os.Stderr, "cassim healthcheck:", err)
 				return 1
 			}

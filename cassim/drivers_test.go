@@ -1,0 +1,90 @@
+package cassim
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// ring3 starts three nodes on the lab's loopback addresses, one after
+// another (each once node 1 sees the previous one UN), tracing CQL.
+func ring3(t *testing.T, l *lab) []*running {
+	t.Helper()
+	trace := func(c *Config) { c.CQLTrace = true }
+	var nodes []*running
+	var up []string
+	for i := 1; i <= 3; i++ {
+		r := l.start(i, t.TempDir(), trace, 1)
+		r.waitLog(t, "Starting listening for CQL clients")
+		nodes = append(nodes, r)
+		up = append(up, "UN "+l.ip(i))
+		l.waitStatus(1, up...) // one bootstrap at a time
+	}
+	return nodes
+}
+
+// gocql with its default configuration connects, falls back from v5 to
+// v4, learns every node with its host ID, queries the system tables and
+// gets cassim's refusal for a user table.
+func TestGocqlLearnsTheRing(t *testing.T) {
+	l := newLab(t)
+	nodes := ring3(t, l)
+
+	session, err := gocql.NewCluster(l.ip(1)).CreateSession()
+	if err != nil {
+		t.Fatalf("gocql: %v\n%s", err, nodes[0].out.String())
+	}
+	defer session.Close()
+
+	want := map[string]string{} // address -> host ID
+	for i, n := range nodes {
+		want[l.ip(i+1)] = n.hostID()
+	}
+	got := map[string]string{}
+	for _, h := range session.GetHosts() {
+		got[h.ConnectAddress().String()] = h.HostID()
+		if h.DataCenter() != "datacenter1" || h.Rack() != "rack1" || len(h.Tokens()) != 4 || !h.IsUp() {
+			t.Errorf("host %s: dc %q rack %q, %d tokens, up %t", h.ConnectAddress(), h.DataCenter(), h.Rack(), len(h.Tokens()), h.IsUp())
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("gocql knows %v, want %v", got, want)
+	}
+	for addr, id := range want {
+		if got[addr] != id {
+			t.Errorf("host %s: host ID %q, want %q", addr, got[addr], id)
+		}
+	}
+	if log := nodes[0].out.String(); !strings.Contains(log, " v5 #") || !strings.Contains(log, MsgUnsupportedProtocol(5)) {
+		t.Errorf("gocql did not try v5 first:\n%s", log)
+	}
+
+	var release string
+	var hostID gocql.UUID
+	if err := session.Query("SELECT release_version, host_id FROM system.local").Scan(&release, &hostID); err != nil {
+		t.Fatal(err)
+	}
+	if release != DefaultReleaseVersion || !slices.Contains(slices.Collect(maps.Values(want)), hostID.String()) {
+		t.Errorf("system.local: release %q, host ID %s", release, hostID)
+	}
+	// A bound value (gocql prepares every SELECT), on node 1.
+	var peerID gocql.UUID
+	err = session.Query("SELECT host_id FROM system.peers_v2 WHERE peer = ?", l.ip(2)).SetHostID(want[l.ip(1)]).Scan(&peerID)
+	if err != nil || peerID.String() != want[l.ip(2)] {
+		t.Errorf("node 1's peers_v2 row of %s: %s, %v; want %s", l.ip(2), peerID, err, want[l.ip(2)])
+	}
+	ks, err := session.KeyspaceMetadata("system")
+	if err != nil || ks.Tables["local"] == nil || ks.Tables["local"].Columns["host_id"] == nil {
+		t.Errorf("system keyspace metadata: %+v, %v", ks, err)
+	}
+
+	err = session.Query("SELECT * FROM ks.t").Exec()
+	var re gocql.RequestError
+	if !errors.As(err, &re) || re.Code() != errInvalid || !strings.Contains(re.Message(), "cassim") || !strings.Contains(re.Message(), "stores no data") {
+		t.Errorf("a user table: %v, want cassim's Invalid refusal", err)
+	}
+}
