@@ -3,7 +3,7 @@
 // inspects before it creates, so a re-run changes nothing on a healthy
 // cluster and continues from the first missing or unhealthy piece after a
 // failure or Ctrl-C. Everything created carries engine.Label* labels; Consul
-// KV under swarmcass/<cluster>/ is the shared record.
+// KV under swarmcass/<cluster>/ is the shared record (package consulstore).
 package provision
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 )
 
@@ -47,19 +48,11 @@ type Result struct {
 	Created []string
 }
 
-// NodeResult is one Cassandra node.
+// NodeResult is one Cassandra node: its record in Consul, and whether this
+// run created it.
 type NodeResult struct {
-	Name      string `json:"name"`
-	SwarmNode string `json:"swarm_node"` // swarm node ID
-	Host      string `json:"host"`       // engine name
-	Address   string `json:"address"`    // on the overlay network
-	HostID    string `json:"host_id"`    // Cassandra's host ID
-	State     string `json:"state"`      // UN when ready; failed, or interrupted (Ctrl-C) while it started
-	CQL       string `json:"cql,omitempty"`
-	// ReadySeconds is how long the node took to become UN after its
-	// service was created; 0 for nodes that were already up.
-	ReadySeconds float64 `json:"seconds_to_ready"`
-	Created      bool    `json:"-"`
+	consulstore.Node
+	Created bool `json:"-"`
 }
 
 // StepTiming is how long a step took.
@@ -77,13 +70,13 @@ type run struct {
 	swarm   []*host          // distinct engines, manager first
 	manager *host            // swarm[0]
 	byNode  map[string]*host // swarm node ID -> host
-	consul  Consul
+	consul  consulstore.Store
 	release func()
 	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
 	res     *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
-	registered []Service
+	registered []consulstore.Service
 }
 
 // host is a Host with what its engine reported.
@@ -125,15 +118,6 @@ func (r *run) created(format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
 	r.res.Created = append(r.res.Created, what)
 	r.p.Debugf("created %s", what)
-}
-
-// kvKey is a key of the cluster's record in Consul.
-func (r *run) kvKey(parts ...string) string {
-	k := "swarmcass/" + r.cfg.Cluster
-	for _, p := range parts {
-		k += "/" + p
-	}
-	return k
 }
 
 // labels are the labels of a thing of role, of node when not empty.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
@@ -121,15 +122,14 @@ func TestServiceSpec(t *testing.T) {
 		}
 	}
 	// The record in Consul and the catalog.
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if string(c.kv["swarmcass/test/seeds"]) != "cass1,cass2,cass3" || string(c.kv["swarmcass/test/image"]) != res.Image {
-		t.Errorf("kv %q %q", c.kv["swarmcass/test/seeds"], c.kv["swarmcass/test/image"])
+	if l.kv("swarmcass/test/seeds") != "cass1,cass2,cass3" || l.kv("swarmcass/test/image") != res.Image {
+		t.Errorf("kv %q %q", l.kv("swarmcass/test/seeds"), l.kv("swarmcass/test/image"))
 	}
 	var n NodeResult
-	if err := json.Unmarshal(c.kv["swarmcass/test/nodes/cass4"], &n); err != nil || n.State != "UN" || n.HostID == "" || n.Host != "swarm-0" {
-		t.Errorf("kv node cass4 %s (%v)", c.kv["swarmcass/test/nodes/cass4"], err)
+	if err := json.Unmarshal([]byte(l.kv("swarmcass/test/nodes/cass4")), &n); err != nil || n.State != "UN" || n.HostID == "" || n.Host != "swarm-0" {
+		t.Errorf("kv node cass4 %s (%v)", l.kv("swarmcass/test/nodes/cass4"), err)
 	}
-	s := c.services["swarmcass-test-cass4"]
+	s, _ := l.consul().Service("swarmcass-test-cass4")
 	if s.Check != "10.0.0.10:9043" || s.Address != "10.0.0.10" || s.Port != 9043 || !slices.Contains(s.Tags, "test") {
 		t.Errorf("consul service cass4 %+v", s)
 	}
@@ -139,8 +139,7 @@ func TestSecondRunChangesNothing(t *testing.T) {
 	l := newLab(t, 3)
 	first := bootstrap(t, l.config(3))
 	before := len(l.w.Log())
-	c := l.remote.consuls["10.0.0.2:8500"]
-	puts := c.puts
+	puts := l.consul().Puts()
 	second := bootstrap(t, l.config(3))
 	for _, e := range l.w.Log()[before:] {
 		if !strings.Contains(e, "ImageBuild") && !strings.Contains(e, "ImageTag") && !strings.Contains(e, "ImagePush") {
@@ -153,8 +152,8 @@ func TestSecondRunChangesNothing(t *testing.T) {
 	if second.Image != first.Image {
 		t.Errorf("image changed from %s to %s", first.Image, second.Image)
 	}
-	if c.puts != puts {
-		t.Errorf("second run wrote %d keys to Consul", c.puts-puts)
+	if got := l.consul().Puts(); got != puts {
+		t.Errorf("second run wrote %d keys to Consul", got-puts)
 	}
 	for i, n := range second.Nodes {
 		if n.Created || n.State != "UN" || n.HostID != first.Nodes[i].HostID {
@@ -183,11 +182,10 @@ func TestResumeAfterFailedNode(t *testing.T) {
 	if res.Nodes[1].State != "failed" {
 		t.Errorf("result nodes %+v", res.Nodes)
 	}
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if !strings.Contains(string(c.kv["swarmcass/test/nodes/cass2"]), `"state":"failed"`) {
-		t.Errorf("cass2 recorded as %s", c.kv["swarmcass/test/nodes/cass2"])
+	if !strings.Contains(l.kv("swarmcass/test/nodes/cass2"), `"state":"failed"`) {
+		t.Errorf("cass2 recorded as %s", l.kv("swarmcass/test/nodes/cass2"))
 	}
-	if len(c.holders) != 0 {
+	if l.consul().Locks() != 0 {
 		t.Error("the lock was not released after the failure")
 	}
 
@@ -240,8 +238,7 @@ func TestInterruptThenResume(t *testing.T) {
 	if strings.Contains(err.Error(), "consul") {
 		t.Errorf("the record could not be written after Ctrl-C: %v", err)
 	}
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if rec := string(c.kv["swarmcass/test/nodes/cass2"]); !strings.Contains(rec, `"state":"interrupted"`) {
+	if rec := l.kv("swarmcass/test/nodes/cass2"); !strings.Contains(rec, `"state":"interrupted"`) {
 		t.Errorf("cass2 recorded as %s, want interrupted", rec)
 	}
 	l.ring.onLook = nil
@@ -296,15 +293,17 @@ func TestSeeds(t *testing.T) {
 func TestLockContention(t *testing.T) {
 	l := newLab(t, 2)
 	bootstrap(t, l.config(2))
-	c := l.remote.consuls["10.0.0.2:8500"]
-	c.holders = map[string][]byte{"swarmcass/test/lock": []byte(`{"hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`)}
+	l.consul().Hold("swarmcass/test/lock", []byte(`{"operation":"scale","hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`))
 	before := len(l.w.Log())
 	_, err := Bootstrap(context.Background(), l.config(3))
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, consulstore.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
 	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(Explain(err), "hint:") {
 		t.Errorf("error does not name the holder or lacks a hint:\n%s", Explain(err))
+	}
+	if !strings.Contains(err.Error(), "a scale holds its lock, so bootstrap cannot start") {
+		t.Errorf("error does not name the operation holding the lock and the one refused:\n%s", Explain(err))
 	}
 	if after := l.w.Log()[before:]; len(after) != 0 {
 		t.Errorf("a refused bootstrap did %v", after)
@@ -456,17 +455,15 @@ func TestNodeTaskEndsDuringWait(t *testing.T) {
 func TestConsulChecks(t *testing.T) {
 	l := newLab(t, 3)
 	bootstrap(t, l.config(3))
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if c.registrations != 3 {
-		t.Fatalf("%d registrations, want 3", c.registrations)
+	c := l.consul()
+	if got := c.Registrations(); got != 3 {
+		t.Fatalf("%d registrations, want 3", got)
 	}
 	bootstrap(t, l.config(3))
-	if c.registrations != 3 {
-		t.Errorf("re-run registered again: %d registrations", c.registrations)
+	if got := c.Registrations(); got != 3 {
+		t.Errorf("re-run registered again: %d registrations", got)
 	}
-	c.mu.Lock()
-	c.critical = map[string]bool{"swarmcass-test-cass4": true}
-	c.mu.Unlock()
+	c.SetCheck("swarmcass-test-cass4", "critical", "dial tcp: connection refused")
 	_, err := Bootstrap(context.Background(), l.config(4))
 	if err == nil || !strings.Contains(Explain(err), "swarmcass-test-cass4") || !strings.Contains(Explain(err), "reach each node's published CQL port") {
 		t.Fatalf("err = %v, want cass4's critical check reported with a hint", err)

@@ -26,13 +26,11 @@ const (
 	DefaultInfraTimeout  = 2 * time.Minute
 )
 
-// Names of what bootstrap creates on the infra engine, and the ports it
-// publishes there.
+// Names of what bootstrap creates on the infra engine; the ports it
+// publishes there are consulstore.Port and registry.Port.
 const (
 	ConsulContainer   = "swarmcass-consul"
 	RegistryContainer = "swarmcass-registry"
-	ConsulPort        = 8500
-	RegistryPort      = 5000
 	// ImageRepo is the repository nodes' image is pushed to in the registry.
 	ImageRepo = "swarmcass/cassandra"
 )

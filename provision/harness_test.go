@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
@@ -41,7 +43,7 @@ func newLab(t *testing.T, machines int) *lab {
 		f.Spec.InsecureRegistries = append(f.Spec.InsecureRegistries, "10.0.0.2:5000")
 		l.swarm = append(l.swarm, f)
 	}
-	l.remote = &fakeRemote{w: l.w, consuls: map[string]*fakeConsul{}}
+	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
 	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
@@ -97,7 +99,7 @@ func (l *lab) config(n int) Config {
 type fakeRemote struct {
 	w       *enginetest.World
 	mu      sync.Mutex
-	consuls map[string]*fakeConsul
+	consuls map[string]*consultest.Fake
 }
 
 func (r *fakeRemote) serving(addr, role string) bool {
@@ -108,15 +110,15 @@ func (r *fakeRemote) serving(addr, role string) bool {
 	return ok && c.Labels[engine.LabelRole] == role
 }
 
-func (r *fakeRemote) Consul(addr string) (Consul, error) {
+func (r *fakeRemote) Consul(addr string) (consulstore.Store, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.consuls[addr]
 	if !ok {
-		c = &fakeConsul{kv: map[string][]byte{}, services: map[string]Service{}}
+		c = consultest.New()
 		r.consuls[addr] = c
 	}
-	c.up = func() bool { return r.serving(addr, engine.RoleConsul) }
+	c.ServeWhile(func() bool { return r.serving(addr, engine.RoleConsul) })
 	return c, nil
 }
 
@@ -135,94 +137,13 @@ func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
 	return ok
 }
 
-// fakeConsul is Consul's KV, lock and catalog in memory.
-type fakeConsul struct {
-	mu       sync.Mutex
-	up       func() bool
-	kv       map[string][]byte
-	holders  map[string][]byte
-	services map[string]Service
-	puts     int
-	// registrations counts Register calls; critical names services whose
-	// check fails.
-	registrations int
-	critical      map[string]bool
-}
+// consul is the lab's Consul, on infra.
+func (l *lab) consul() *consultest.Fake { return l.remote.consuls["10.0.0.2:8500"] }
 
-func (c *fakeConsul) check() error {
-	if !c.up() {
-		return fmt.Errorf("consul: connection refused")
-	}
-	return nil
-}
-
-func (c *fakeConsul) Leader(ctx context.Context) (string, error) {
-	if err := c.check(); err != nil {
-		return "", err
-	}
-	return "172.17.0.2:8300", nil
-}
-
-func (c *fakeConsul) Lock(ctx context.Context, key string, value []byte) (func(), error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.holders == nil {
-		c.holders = map[string][]byte{}
-	}
-	if h, ok := c.holders[key]; ok {
-		return nil, &LockedError{Key: key, Holder: h}
-	}
-	c.holders[key] = value
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.holders, key)
-	}, nil
-}
-
-func (c *fakeConsul) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := ctx.Err(); err != nil { // as the HTTP client fails
-		return nil, false, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.kv[key]
-	return v, ok, nil
-}
-
-func (c *fakeConsul) Put(ctx context.Context, key string, value []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.kv[key] = append([]byte(nil), value...)
-	c.puts++
-	return nil
-}
-
-func (c *fakeConsul) Register(ctx context.Context, s Service) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.services[s.ID] = s
-	c.registrations++
-	return nil
-}
-
-func (c *fakeConsul) Registered(ctx context.Context, id string) (Service, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.services[id]
-	return s, ok, nil
-}
-
-func (c *fakeConsul) CheckStatus(ctx context.Context, id string) (string, string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.critical[id] {
-		return "critical", "dial tcp: connection refused", nil
-	}
-	return "passing", "TCP connect: Success", nil
+// kv is the value of key in the lab's Consul.
+func (l *lab) kv(key string) string {
+	v, _ := l.consul().Value(key)
+	return string(v)
 }
 
 // ring simulates Cassandra nodes: a node becomes UN after readyAfter

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // infraContainer is the Consul server or the registry.
@@ -25,7 +25,7 @@ type infraContainer struct {
 func (r *run) infraContainers() []infraContainer {
 	labels := func(role string) engine.Labels { return engine.Labels{engine.LabelRole: role} }
 	return []infraContainer{
-		{role: engine.RoleConsul, port: ConsulPort, volume: ConsulContainer + "-data", spec: engine.ContainerSpec{
+		{role: engine.RoleConsul, port: consulstore.Port, volume: ConsulContainer + "-data", spec: engine.ContainerSpec{
 			Name:  ConsulContainer,
 			Image: r.cfg.ConsulImage,
 			// The official image's entrypoint and the offline image's
@@ -36,16 +36,16 @@ func (r *run) infraContainers() []infraContainer {
 				"-ui=false", "-node", "swarmcass", "-hcl", "performance { raft_multiplier = 1 }"},
 			Labels:   labels(engine.RoleConsul),
 			Hostname: ConsulContainer,
-			Ports:    []engine.PortBinding{{HostPort: ConsulPort, ContainerPort: ConsulPort}},
+			Ports:    []engine.PortBinding{{HostPort: consulstore.Port, ContainerPort: consulstore.Port}},
 			Mounts:   []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
 			Restart:  "unless-stopped",
 		}},
-		{role: engine.RoleRegistry, port: RegistryPort, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
+		{role: engine.RoleRegistry, port: registry.Port, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
 			Name:     RegistryContainer,
 			Image:    r.cfg.RegistryImage,
 			Labels:   labels(engine.RoleRegistry),
 			Hostname: RegistryContainer,
-			Ports:    []engine.PortBinding{{HostPort: RegistryPort, ContainerPort: RegistryPort}},
+			Ports:    []engine.PortBinding{{HostPort: registry.Port, ContainerPort: registry.Port}},
 			Mounts:   []engine.Mount{{Type: "volume", Source: RegistryContainer + "-data", Target: "/var/lib/registry"}},
 			Restart:  "unless-stopped",
 		}},
@@ -63,7 +63,7 @@ func ensureInfra(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	consulAddr := net.JoinHostPort(r.infra.Addr, strconv.Itoa(ConsulPort))
+	consulAddr := consulstore.Addr(r.infra.Addr)
 	consul, err := r.cfg.Remote.Consul(consulAddr)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetool"
 )
@@ -65,7 +65,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
 		t0 := time.Now()
-		nr := NodeResult{Name: name}
+		nr := NodeResult{Node: consulstore.Node{Name: name}}
 		s, ok := existing[name]
 		var endedBefore map[string]bool // tasks that had ended before this run looked
 		if ok {
@@ -476,25 +476,7 @@ func (r *run) seedView(ctx context.Context, node string) (*nodetool.Status, erro
 	return nil, nil
 }
 
-// recordNode writes the node to Consul KV at swarmcass/<cluster>/nodes/<name>,
-// unless an identical record is there; a node that was already up keeps its
-// recorded seconds to ready.
+// recordNode writes the node's record to Consul (consulstore.WriteNode).
 func (r *run) recordNode(ctx context.Context, nr NodeResult) error {
-	key := r.kvKey("nodes", nr.Name)
-	old, ok, err := r.consul.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	var prev NodeResult
-	if ok && json.Unmarshal(old, &prev) == nil && !nr.Created && nr.State == "UN" {
-		nr.ReadySeconds = prev.ReadySeconds
-	}
-	b, err := json.Marshal(nr)
-	if err != nil {
-		return err
-	}
-	if ok && string(old) == string(b) {
-		return nil
-	}
-	return r.consul.Put(ctx, key, b)
+	return consulstore.WriteNode(ctx, r.consul, r.cfg.Cluster, nr.Node, nr.Created)
 }

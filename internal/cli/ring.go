@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/provision"
 	"github.com/swarmcass/swarmcass/ring"
@@ -123,8 +122,8 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 		}
 		cfg.Engines = append(cfg.Engines, e)
 	}
-	consulAddr := net.JoinHostPort(plan.Infra.Addr, strconv.Itoa(provision.ConsulPort))
-	if cfg.Consul, err = collect.NewConsul(consulAddr); err != nil {
+	consulAddr := consulstore.Addr(plan.Infra.Addr)
+	if cfg.Consul, err = consulstore.Dial(consulAddr); err != nil {
 		return err
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetool"
 	"github.com/swarmcass/swarmcass/ring"
@@ -139,7 +140,7 @@ func (g *gather) checks(ctx context.Context) {
 	}
 	c, cancel := g.call(ctx)
 	defer cancel()
-	cs, err := g.cfg.Consul.Checks(c, ConsulService, g.cfg.Cluster)
+	cs, err := g.cfg.Consul.Checks(c, consulstore.ServiceName, g.cfg.Cluster)
 	if err != nil {
 		g.note("Consul checks not judged: %v", err)
 		return
@@ -147,22 +148,8 @@ func (g *gather) checks(ctx context.Context) {
 	in := &g.res.Input
 	in.ChecksKnown = true
 	for _, ch := range cs {
-		in.Checks = append(in.Checks, ring.Check{Node: g.checkNode(ch), Name: ch.Name, Status: ch.Status, Output: ch.Output})
+		in.Checks = append(in.Checks, ring.Check{Node: ch.Node(g.cfg.Cluster), Name: ch.Name, Status: ch.Status, Output: ch.Output})
 	}
-}
-
-// checkNode names the node a check belongs to: its service's "node" meta,
-// else its tag that is not the cluster's name.
-func (g *gather) checkNode(ch ConsulCheck) string {
-	if name := ch.Meta["node"]; name != "" {
-		return name
-	}
-	for _, tag := range ch.Tags {
-		if tag != g.cfg.Cluster {
-			return tag
-		}
-	}
-	return strings.TrimPrefix(ch.ServiceID, "swarmcass-"+g.cfg.Cluster+"-")
 }
 
 func firstLines(s string, n int) string {
