@@ -278,6 +278,18 @@ func contextEndpoint(dir, name string) (Endpoint, error) {
 	return e, nil
 }
 
+// Local is the engine of the docker CLI's default context: DOCKER_HOST
+// (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, read as the docker CLI reads
+// them, ~/.docker the certificates' default directory), else the local
+// socket. It is swarmcass's one DOCKER_HOST fallback.
+func Local() (Endpoint, error) {
+	dir, err := dockercontext.ConfigDir()
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return contextEndpoint(dir, dockercontext.DefaultName)
+}
+
 func fromDockerCLI() (*Plan, error) {
 	dir, err := dockercontext.ConfigDir()
 	if err != nil {
@@ -481,7 +493,9 @@ func hostAddr(host string) (string, error) {
 	}
 }
 
-func sameHost(a, b string) bool {
-	norm := func(s string) string { return strings.TrimSuffix(strings.ToLower(s), "/") }
-	return norm(a) == norm(b)
-}
+// EngineKey is the one rule for "the same engine": two endpoints are one
+// engine when their daemon URLs are the same but for case and a trailing
+// slash. Make one client per key.
+func EngineKey(host string) string { return strings.TrimSuffix(strings.ToLower(host), "/") }
+
+func sameHost(a, b string) bool { return EngineKey(a) == EngineKey(b) }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -421,5 +422,33 @@ func TestResolveRealDockerMachineStore(t *testing.T) {
 	}
 	if p.Manager().TLS == nil || p.Manager().TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
 		t.Errorf("manager TLS = %+v", p.Manager().TLS)
+	}
+}
+
+// Local is the docker CLI's default engine: with DOCKER_TLS_VERIFY and no
+// DOCKER_CERT_PATH the certificates are the docker config directory's, not
+// files relative to the working directory.
+func TestLocal(t *testing.T) {
+	config := t.TempDir()
+	for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(config, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("DOCKER_CONFIG", config)
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_HOST", "")
+	ep, err := Local()
+	if err != nil || ep.Host != "unix:///var/run/docker.sock" || ep.TLS != nil || ep.Name != "local" {
+		t.Errorf("nothing set: %+v, %v; want the local socket without TLS", ep, err)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
+	t.Setenv("DOCKER_TLS_VERIFY", "1")
+	t.Chdir(t.TempDir())
+	ep, err = Local()
+	if err != nil || ep.Host != "tcp://10.0.0.5:2376" || ep.Addr != "10.0.0.5" || ep.TLS == nil || ep.TLS.CA != filepath.Join(config, "ca.pem") {
+		t.Errorf("DOCKER_TLS_VERIFY without DOCKER_CERT_PATH: %+v (TLS %+v), %v; want the certificates in %s", ep, ep.TLS, err, config)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 )
@@ -79,9 +80,9 @@ type run struct {
 	registered []consulstore.Service
 }
 
-// host is a Host with what its engine reported.
+// host is a cluster host with what its engine reported.
 type host struct {
-	Host
+	cluster.Host
 	info engine.Info
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
-	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/cluster"
 )
 
 // Defaults for Config's zero fields.
@@ -35,23 +35,14 @@ const (
 	ImageRepo = "swarmcass/cassandra"
 )
 
-// Host is one Docker Engine with the address it is reached at from the
-// other hosts and from where swarmcass runs (the swarm advertise address,
-// and for infra the registry's and Consul's address). A loopback Addr is
-// only valid when one engine plays every role.
-type Host struct {
-	Engine engine.Engine
-	Addr   string
-}
-
 // Config is one bootstrap. Zero fields take the Default values.
 type Config struct {
 	Cluster string
 	Nodes   int
-	Infra   Host
+	Infra   cluster.Host
 	// Swarm are the swarm's hosts; the first is (or becomes) the manager.
 	// Infra's engine may be among them.
-	Swarm []Host
+	Swarm []cluster.Host
 
 	Network       string
 	Encrypted     bool

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
@@ -68,8 +69,8 @@ func (l *lab) alone(name, addr string, n int) Config {
 	e.AddImage("swarmcass/registry:3.1.2")
 	l.ring.fakes = append(l.ring.fakes, e)
 	cfg := l.config(n)
-	cfg.Infra = Host{Engine: e, Addr: addr}
-	cfg.Swarm = []Host{{Engine: e, Addr: addr}}
+	cfg.Infra = cluster.Host{Engine: e, Addr: addr}
+	cfg.Swarm = []cluster.Host{{Engine: e, Addr: addr}}
 	return cfg
 }
 
@@ -78,7 +79,7 @@ func (l *lab) config(n int) Config {
 	cfg := Config{
 		Cluster:       "test",
 		Nodes:         n,
-		Infra:         Host{Engine: l.infra, Addr: l.infra.Addr()},
+		Infra:         cluster.Host{Engine: l.infra, Addr: l.infra.Addr()},
 		ConsulImage:   "swarmcass/consul:1.20.6",
 		RegistryImage: "swarmcass/registry:3.1.2",
 		ImageDir:      l.dir,
@@ -89,7 +90,7 @@ func (l *lab) config(n int) Config {
 		Remote:        l.remote,
 	}
 	for _, f := range l.swarm {
-		cfg.Swarm = append(cfg.Swarm, Host{Engine: f, Addr: f.Addr()})
+		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
 	}
 	return cfg
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/registry"
 )
@@ -65,7 +66,7 @@ func preflight(ctx context.Context, r *run) error {
 // engines, manager first) and manager.
 func (r *run) connect(ctx context.Context) error {
 	var problems []error
-	info := func(h Host) *host {
+	info := func(h cluster.Host) *host {
 		i, err := h.Engine.Info(ctx)
 		if err != nil {
 			problems = append(problems, withHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/internal/status"
@@ -101,28 +102,16 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		return err
 	}
 	st := status.New(cmd.ErrOrStderr(), o.verbose)
-	clients := engineClients{}
+	var opts []cluster.Option
 	if o.verbose {
-		clients.trace = st.Debugf
+		opts = append(opts, cluster.WithTrace(st.Debugf))
 	}
-	defer clients.closeAll()
-	connect := func(ep hosts.Endpoint) (provision.Host, error) {
-		e, err := clients.connect(ep)
-		if err != nil {
-			return provision.Host{}, err
-		}
-		return provision.Host{Engine: e, Addr: ep.Addr}, nil
-	}
-	if cfg.Infra, err = connect(plan.Infra); err != nil {
+	c := cluster.Open(cfg.Cluster, plan, opts...)
+	defer c.Close()
+	if err := c.Err(); err != nil {
 		return err
 	}
-	for _, ep := range plan.Swarm {
-		h, err := connect(ep)
-		if err != nil {
-			return err
-		}
-		cfg.Swarm = append(cfg.Swarm, h)
-	}
+	cfg.Infra, cfg.Swarm = c.Infra, c.Swarm
 
 	cfg.Progress = st
 	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
