@@ -12,13 +12,14 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 func bootstrap(t *testing.T, cfg Config) *Result {
 	t.Helper()
 	res, err := Bootstrap(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("Bootstrap: %s", Explain(err))
+		t.Fatalf("Bootstrap: %s", op.Explain(err))
 	}
 	return res
 }
@@ -171,10 +172,10 @@ func TestResumeAfterFailedNode(t *testing.T) {
 		t.Fatalf("err = %v, want a NodeError for cass2", err)
 	}
 	if !strings.Contains(err.Error(), "failed: task: non-zero exit (1)") || !strings.Contains(err.Error(), "last line of cass2") {
-		t.Errorf("error lacks the task's failure or the node's logs:\n%s", Explain(err))
+		t.Errorf("error lacks the task's failure or the node's logs:\n%s", op.Explain(err))
 	}
-	if !strings.Contains(Explain(err), "run bootstrap again to continue from cass2") {
-		t.Errorf("no hint:\n%s", Explain(err))
+	if !strings.Contains(op.Explain(err), "run bootstrap again to continue from cass2") {
+		t.Errorf("no hint:\n%s", op.Explain(err))
 	}
 	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
 		t.Error("cass3 was started after cass2 failed")
@@ -299,11 +300,11 @@ func TestLockContention(t *testing.T) {
 	if !errors.Is(err, consulstore.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
-	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(Explain(err), "hint:") {
-		t.Errorf("error does not name the holder or lacks a hint:\n%s", Explain(err))
+	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(op.Explain(err), "hint:") {
+		t.Errorf("error does not name the holder or lacks a hint:\n%s", op.Explain(err))
 	}
 	if !strings.Contains(err.Error(), "a scale holds its lock, so bootstrap cannot start") {
-		t.Errorf("error does not name the operation holding the lock and the one refused:\n%s", Explain(err))
+		t.Errorf("error does not name the operation holding the lock and the one refused:\n%s", op.Explain(err))
 	}
 	if after := l.w.Log()[before:]; len(after) != 0 {
 		t.Errorf("a refused bootstrap did %v", after)
@@ -465,7 +466,7 @@ func TestConsulChecks(t *testing.T) {
 	}
 	c.SetCheck("swarmcass-test-cass4", "critical", "dial tcp: connection refused")
 	_, err := Bootstrap(context.Background(), l.config(4))
-	if err == nil || !strings.Contains(Explain(err), "swarmcass-test-cass4") || !strings.Contains(Explain(err), "reach each node's published CQL port") {
+	if err == nil || !strings.Contains(op.Explain(err), "swarmcass-test-cass4") || !strings.Contains(op.Explain(err), "reach each node's published CQL port") {
 		t.Fatalf("err = %v, want cass4's critical check reported with a hint", err)
 	}
 }
@@ -477,8 +478,8 @@ func TestInfraImagePulled(t *testing.T) {
 	cfg := l.config(1)
 	cfg.ConsulImage = "hashicorp/consul:1.20"
 	_, err := Bootstrap(context.Background(), cfg)
-	if err == nil || !strings.Contains(Explain(err), "cannot pull it") || !strings.Contains(Explain(err), "lab load --machine infra hashicorp/consul:1.20") {
-		t.Fatalf("err = %v, want the failed pull with a hint", Explain(err))
+	if err == nil || !strings.Contains(op.Explain(err), "cannot pull it") || !strings.Contains(op.Explain(err), "lab load --machine infra hashicorp/consul:1.20") {
+		t.Fatalf("err = %v, want the failed pull with a hint", op.Explain(err))
 	}
 	if index(l.w.Log(), "SwarmInit") >= 0 {
 		t.Error("the swarm was made although Consul's image could not be had")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // acquireLock takes the cluster's lock in Consul for the rest of the run,
@@ -14,11 +15,11 @@ import (
 func acquireLock(ctx context.Context, r *run) error {
 	release, err := consulstore.LockCluster(ctx, r.consul, r.cfg.Cluster, "bootstrap")
 	if errors.Is(err, consulstore.ErrLocked) {
-		return withHint(err, fmt.Sprintf("wait for it to finish; if that process is gone, its lock expires within about %s", consulstore.LockExpiry))
+		return op.WithHint(err, fmt.Sprintf("wait for it to finish; if that process is gone, its lock expires within about %s", consulstore.LockExpiry))
 	}
 	if err != nil {
 		return err
 	}
-	r.release = release
+	r.Hold(release)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetool"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // nodeName is the name of the k-th node (1-based): its service, hostname
@@ -171,7 +172,7 @@ func (r *run) neverReady(ctx context.Context, name string, tasks []engine.Task, 
 // the ring as joining until gossip forgets it.
 func (r *run) waitQuiet(ctx context.Context, node string) error {
 	var busy string
-	err := r.poll(ctx, r.cfg.NodeTimeout, "the ring to settle before "+node, func() (bool, error) {
+	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "the ring to settle before "+node, func() (bool, error) {
 		seed, err := r.seedView(ctx, node)
 		if err != nil || seed == nil {
 			return seed == nil, nil
@@ -188,7 +189,7 @@ func (r *run) waitQuiet(ctx context.Context, node string) error {
 		return busy == "", nil
 	})
 	if err != nil && busy != "" {
-		return withHint(fmt.Errorf("%s not started: the ring did not settle:%s %w", node, busy, err),
+		return op.WithHint(fmt.Errorf("%s not started: the ring did not settle:%s %w", node, busy, err),
 			"a node that failed while joining stays in the ring until gossip forgets it (ring_delay); run bootstrap again later")
 	}
 	return err
@@ -264,10 +265,10 @@ func (e *NodeError) Error() string {
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
 	if e.Nodetool != "" {
-		fmt.Fprintf(&b, "\nlast nodetool status:\n%s", indent(strings.TrimRight(e.Nodetool, "\n")))
+		fmt.Fprintf(&b, "\nlast nodetool status:\n%s", op.Indent(strings.TrimRight(e.Nodetool, "\n")))
 	}
 	if e.Logs != "" {
-		fmt.Fprintf(&b, "\nlast log lines:\n%s", indent(strings.TrimRight(e.Logs, "\n")))
+		fmt.Fprintf(&b, "\nlast log lines:\n%s", op.Indent(strings.TrimRight(e.Logs, "\n")))
 	}
 	return b.String()
 }
@@ -290,7 +291,7 @@ type readiness struct {
 // returns a *NodeError.
 func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBefore map[string]bool) error {
 	var last readiness
-	err := r.poll(ctx, r.cfg.NodeTimeout, nr.Name+" to be UN", func() (bool, error) {
+	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, nr.Name+" to be UN", func() (bool, error) {
 		look, err := r.look(ctx, nr.Name, started, endedBefore)
 		last = look
 		if err != nil {
@@ -327,7 +328,7 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 	if ctx.Err() != nil {
 		return nerr
 	}
-	return withHint(nerr, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
+	return op.WithHint(nerr, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
 }
 
 // failedStates are task states that mean the node's container died.

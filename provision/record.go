@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // record writes the cluster's shared record to Consul KV under
@@ -48,13 +49,13 @@ func (r *run) waitChecks(ctx context.Context, services []consulstore.Service) er
 			continue
 		}
 		var status, output string
-		err := r.poll(ctx, r.cfg.InfraTimeout, "Consul's check of "+s.ID, func() (bool, error) {
+		err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "Consul's check of "+s.ID, func() (bool, error) {
 			var err error
 			status, output, err = r.consul.CheckStatus(ctx, s.ID)
 			return err == nil && status == "passing", nil
 		})
 		if err != nil {
-			return withHint(fmt.Errorf("consul check of %s (CQL on %s) is %s: %s: %w", s.ID, s.Check, cmp.Or(status, "unknown"), output, err),
+			return op.WithHint(fmt.Errorf("consul check of %s (CQL on %s) is %s: %s: %w", s.ID, s.Check, cmp.Or(status, "unknown"), output, err),
 				"Consul on the infra host must reach each node's published CQL port; check firewalls between the hosts")
 		}
 	}

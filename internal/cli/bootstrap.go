@@ -14,6 +14,7 @@ import (
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/internal/status"
+	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/provision"
 )
 
@@ -135,7 +136,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 // explained prints an error with its hints, and keeps it for errors.Is.
 type explained struct{ err error }
 
-func (e explained) Error() string { return provision.Explain(e.err) }
+func (e explained) Error() string { return op.Explain(e.err) }
 func (e explained) Unwrap() error { return e.err }
 
 // writeTimings writes the steps' timings and the nodes' times to ready.
@@ -146,11 +147,11 @@ func writeTimings(path string, res *provision.Result) error {
 		Created bool    `json:"created"`
 	}
 	out := struct {
-		Cluster string                 `json:"cluster"`
-		At      time.Time              `json:"at"`
-		Steps   []provision.StepTiming `json:"steps"`
-		Total   float64                `json:"total_seconds"`
-		Nodes   []node                 `json:"nodes"`
+		Cluster string      `json:"cluster"`
+		At      time.Time   `json:"at"`
+		Steps   []op.Timing `json:"steps"`
+		Total   float64     `json:"total_seconds"`
+		Nodes   []node      `json:"nodes"`
 	}{Cluster: res.Cluster, At: time.Now().UTC(), Steps: res.Steps}
 	for _, s := range res.Steps {
 		out.Total += s.Seconds
