@@ -13,6 +13,7 @@ import (
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -59,6 +60,7 @@ type run struct {
 	swarm   []*host          // distinct engines, manager first
 	manager *host            // swarm[0]
 	byNode  map[string]*host // swarm node ID -> host
+	wait    *nodewait.Waiter // for the nodes, once the seeds are chosen
 	consul  consulstore.Store
 	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
 	res     *Result

@@ -12,6 +12,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -167,7 +168,7 @@ func TestResumeAfterFailedNode(t *testing.T) {
 	l := newLab(t, 3)
 	l.ring.fail["cass2"] = 1
 	res, err := Bootstrap(context.Background(), l.config(3))
-	var ne *NodeError
+	var ne *nodewait.NodeError
 	if !errors.As(err, &ne) || ne.Node != "cass2" {
 		t.Fatalf("err = %v, want a NodeError for cass2", err)
 	}
@@ -210,7 +211,7 @@ func TestNodeTimeout(t *testing.T) {
 	cfg := l.config(3)
 	cfg.NodeTimeout = 50 * 1e6
 	_, err := Bootstrap(context.Background(), cfg)
-	var ne *NodeError
+	var ne *nodewait.NodeError
 	if !errors.As(err, &ne) || ne.Node != "cass2" {
 		t.Fatalf("err = %v, want a NodeError for cass2", err)
 	}
@@ -440,7 +441,7 @@ func TestNodeTaskEndsDuringWait(t *testing.T) {
 				}
 			}
 			_, err := Bootstrap(context.Background(), l.config(3))
-			var ne *NodeError
+			var ne *nodewait.NodeError
 			if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), tc.error) {
 				t.Fatalf("err = %v, want cass2's task reported (%q)", err, tc.error)
 			}

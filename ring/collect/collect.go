@@ -25,6 +25,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/ring"
 )
 
@@ -538,10 +539,8 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 		switch {
 		case h != nil && h.err != nil:
 			n.unavailable(ring.EngineUnreachable, h.err)
-		case t.State != "running" && (t.State != "starting" || t.ContainerID == ""):
-			// "starting" with a container: it runs, its HEALTHCHECK has not
-			// passed yet; nodetool will say how the node is.
-			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, taskWhy(t)))
+		case !nodewait.Runs(t):
+			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, nodewait.Why(t)))
 		case h == nil:
 			n.unavailable(ring.EngineUnreachable, fmt.Errorf("its task runs on swarm node %s, which is none of the given engines; name its engine with --swarm, --context or --host", hostName))
 		default:
@@ -625,16 +624,6 @@ func pinnedNode(constraints []string) string {
 		if k, v, ok := strings.Cut(strings.ReplaceAll(c, " ", ""), "=="); ok && k == "node.id" {
 			return v
 		}
-	}
-	return ""
-}
-
-func taskWhy(t engine.Task) string {
-	switch {
-	case t.Err != "":
-		return ": " + t.Err
-	case t.Message != "":
-		return ": " + t.Message
 	}
 	return ""
 }

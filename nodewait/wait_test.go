@@ -1,0 +1,156 @@
+package nodewait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
+)
+
+// swarm is three fake engines in one swarm, each running one node's
+// service as bootstrap makes it, and a fake ring answering nodetool.
+type swarm struct {
+	w     *enginetest.World
+	ring  *nodetooltest.Ring
+	addrs map[string]string
+	wait  *Waiter
+}
+
+func newSwarm(t *testing.T) *swarm {
+	t.Helper()
+	ctx := context.Background()
+	s := &swarm{w: enginetest.NewWorld(), ring: nodetooltest.NewRing(), addrs: map[string]string{}}
+	s.w.Exec = s.ring.Exec
+	s.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string { return "last line of " + c.Name }
+	hosts := map[string]cluster.Host{}
+	var fakes []*enginetest.Fake
+	for i := range 3 {
+		f := s.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
+		f.AddImage("cassandra:test")
+		fakes = append(fakes, f)
+	}
+	must(t, fakes[0].SwarmInit(ctx, "10.0.0.10"))
+	sw, err := fakes[0].SwarmInspect(ctx)
+	must(t, err)
+	for _, f := range fakes {
+		if f != fakes[0] {
+			must(t, f.SwarmJoin(ctx, f.Addr(), "10.0.0.10:2377", sw.WorkerToken))
+		}
+		info, err := f.Info(ctx)
+		must(t, err)
+		hosts[info.Swarm.NodeID] = cluster.Host{Engine: f, Addr: f.Addr()}
+	}
+	_, err = fakes[0].NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Attachable: true, Subnet: "10.0.1.0/24"})
+	must(t, err)
+	for k, f := range fakes {
+		name := fmt.Sprintf("cass%d", k+1)
+		info, _ := f.Info(ctx)
+		labels := engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: name}
+		_, err := fakes[0].ServiceCreate(ctx, engine.ServiceSpec{Name: name, Image: "cassandra:test", Labels: labels, ContainerLabels: labels,
+			Hostname: name, Networks: []string{"swarmcass"}, DNSRR: true, Constraints: []string{"node.id==" + info.Swarm.NodeID}})
+		must(t, err)
+		tasks, err := fakes[0].TaskList(ctx, name)
+		must(t, err)
+		s.addrs[name] = tasks[0].Addresses["swarmcass"]
+		s.ring.Set(name, s.addrs[name], "UN")
+	}
+	s.wait = &Waiter{Manager: fakes[0], Hosts: hosts, Network: "swarmcass", Seeds: []string{"cass1", "cass2", "cass3"},
+		Interval: time.Millisecond, Timeout: 200 * time.Millisecond}
+	return s
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUN(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ready", func(t *testing.T) {
+		s := newSwarm(t)
+		l, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err != nil || !l.Ready || l.Address != s.addrs["cass2"] || l.HostID != nodetooltest.HostID("cass2") || l.Host.Name() != "swarm-1" {
+			t.Errorf("look %+v, %v", l, err)
+		}
+	})
+	t.Run("joining in a seed's view", func(t *testing.T) {
+		s := newSwarm(t)
+		s.ring.SetView("cass1", "cass2", "UJ")
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		var ne *NodeError
+		if !errors.As(err, &ne) || ne.Node != "cass2" || ne.Host != "swarm-1" || !strings.Contains(err.Error(), "gave up waiting") {
+			t.Fatalf("err %v, want a NodeError for cass2 that gave up", err)
+		}
+		if !strings.Contains(ne.Logs, "last line of cass2") || !strings.Contains(ne.Nodetool, "UN  "+s.addrs["cass2"]) {
+			t.Errorf("report lacks the logs or the last nodetool output:\n%s", err)
+		}
+	})
+	t.Run("too few UN", func(t *testing.T) {
+		s := newSwarm(t)
+		s.ring.Set("cass3", s.addrs["cass3"], "DN")
+		if _, err := s.wait.UN(ctx, "cass2", 3, nil); err == nil {
+			t.Error("cass2 counted ready with cass3 down")
+		}
+		if _, err := s.wait.UN(ctx, "cass2", 2, nil); err != nil {
+			t.Errorf("cass2 with 2 started: %v", err)
+		}
+	})
+	t.Run("its task fails", func(t *testing.T) {
+		s := newSwarm(t)
+		must(t, s.w.KillTask("cass2", "task: non-zero exit (137)"))
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err == nil || !strings.Contains(err.Error(), "non-zero exit (137)") {
+			t.Errorf("err %v, want the task's failure", err)
+		}
+	})
+}
+
+func TestQuiet(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	if busy, err := s.wait.Quiet(ctx, "cass4"); err != nil || busy != "" {
+		t.Errorf("quiet ring: %q, %v", busy, err)
+	}
+	for _, code := range []string{"UJ", "UL", "UM"} {
+		s.ring.Set("cass3", s.addrs["cass3"], code)
+		busy, err := s.wait.Quiet(ctx, "cass4")
+		if err == nil || busy != " "+s.addrs["cass3"]+" is "+code+";" {
+			t.Errorf("cass3 %s: busy %q, %v", code, busy, err)
+		}
+	}
+}
+
+func TestDownAndGone(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	addr := s.addrs["cass3"]
+	if err := s.wait.Down(ctx, "cass3", addr); err == nil || !strings.Contains(err.Error(), "is UN") {
+		t.Errorf("down while UN: %v", err)
+	}
+	s.ring.Set("cass3", addr, "DN")
+	if err := s.wait.Down(ctx, "cass3", addr); err != nil {
+		t.Errorf("down: %v", err)
+	}
+	all := []string{"cass1", "cass2", "cass3"}
+	if err := s.wait.Gone(ctx, addr, "", all); err == nil || !strings.Contains(err.Error(), "cass1 lists "+addr+" as DN") {
+		t.Errorf("gone while listed: %v", err)
+	}
+	s.ring.SetView("cass1", "cass3", "-")
+	s.ring.SetView("cass2", "cass3", "-")
+	if err := s.wait.Gone(ctx, "", nodetooltest.HostID("cass3"), all); err != nil {
+		t.Errorf("gone from the views of the running nodes: %v", err)
+	}
+	s.ring.Remove("cass3")
+	if err := s.wait.Gone(ctx, addr, "", all); err != nil {
+		t.Errorf("gone: %v", err)
+	}
+}
