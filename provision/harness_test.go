@@ -17,6 +17,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 )
 
 // lab is a world of fakes shaped like swarmcass's lab: infra plus swarm
@@ -223,7 +224,7 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 				r.mu.Unlock()
 			}
 		}
-		return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}, nil
+		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}
 	ms := r.running(context.Background())
 	if ghost {
@@ -243,27 +244,19 @@ func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, str
 	return "running", ""
 }
 
-// statusOutput prints members the way nodetool 4.x does.
+// statusOutput prints members as nodetool does: UN once up, UJ while
+// joining, DJ for a node that died joining.
 func statusOutput(ms []member) string {
-	var b strings.Builder
-	b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
-	b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+	var rows []nodetooltest.Row
 	for _, m := range ms {
-		code, owns := "UJ", "?"
+		code := "UJ"
 		if m.down {
 			code = "DJ"
 		}
 		if m.up {
-			code, owns = "UN", "33.3%"
+			code = "UN"
 		}
-		fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, m.addr, "104.38 KiB", 16, owns, hostID(m.id))
+		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.id)})
 	}
-	return b.String()
-}
-
-// hostID makes a stable UUID-shaped host ID from a container ID.
-func hostID(id string) string {
-	h := fmt.Sprintf("%032x", []byte(id))
-	h = (h + strings.Repeat("0", 32))[:32]
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return nodetooltest.Status(rows)
 }

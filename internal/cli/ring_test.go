@@ -13,6 +13,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/ring/collect"
 )
 
@@ -59,11 +60,10 @@ func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 			on(execs)
 		}
 		if cmd[1] == "describecluster" {
-			return engine.ExecResult{Stdout: "Cluster Information:\n\tName: test\n\tSnitch: s\n\tPartitioner: p\n\tSchema versions:\n\t\t59adb24e-f3cd-3e02-97f0-5b395827453f: [" + addr + "]\n"}, nil
+			return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", []string{addr})}, nil
 		}
-		return engine.ExecResult{Stdout: "Datacenter: dc1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n" +
-			"--  Address    Load       Tokens  Owns (effective)  Host ID                               Rack\n" +
-			code + "  " + addr + "   104.38 KiB  16      100.0%            2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7  rack1\n"}, nil
+		row := nodetooltest.Row{Code: code, Address: addr, HostID: "2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7", Owns: "100.0%"}
+		return engine.ExecResult{Stdout: nodetooltest.Status([]nodetooltest.Row{row})}, nil
 	}
 	return n, collect.Config{Cluster: "test", Engines: []engine.Engine{f}, EngineTimeout: time.Second, ExecTimeout: time.Second}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/ring"
 )
 
@@ -143,9 +144,7 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 	}
 	switch strings.Join(cmd, " ") {
 	case "nodetool status":
-		var b strings.Builder
-		b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
-		b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+		var rows []nodetooltest.Row
 		for _, n := range l.names {
 			code := "UN"
 			if o, ok := l.codes[viewer][n]; ok {
@@ -154,12 +153,12 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 			if code == "-" {
 				continue
 			}
-			fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, l.addrs[n], "104.38 KiB", 16, "33.3%", l.ids[n])
+			rows = append(rows, nodetooltest.Row{Code: code, Address: l.addrs[n], HostID: l.ids[n], Owns: "33.3%"})
 		}
 		for i, a := range l.extra {
-			fmt.Fprintf(&b, "UN  %-9s  %-10s  %-6d  %-16s  %08x-0000-4000-8000-000000000000  rack1\n", a, "1 KiB", 16, "0.0%", 100+i)
+			rows = append(rows, nodetooltest.Row{Code: "UN", Address: a, Load: "1 KiB", Owns: "0.0%", HostID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", 100+i)})
 		}
-		return engine.ExecResult{Stdout: b.String()}, nil
+		return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
 	case "nodetool describecluster":
 		version := schemaA
 		if v, ok := l.schema[viewer]; ok {
@@ -169,9 +168,7 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 		for _, n := range l.names {
 			eps = append(eps, l.addrs[n])
 		}
-		out := "Cluster Information:\n\tName: test\n\tSnitch: org.apache.cassandra.locator.SimpleSnitch\n\tDynamicEndPointSnitch: enabled\n" +
-			"\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner\n\tSchema versions:\n\t\t" + version + ": [" + strings.Join(eps, ", ") + "]\n\n"
-		return engine.ExecResult{Stdout: out}, nil
+		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", version, eps)}, nil
 	}
 	return engine.ExecResult{ExitCode: 127, Stderr: "unknown command " + strings.Join(cmd, " ")}, nil
 }
@@ -291,7 +288,7 @@ func TestDegradedVerdicts(t *testing.T) {
 			l.setCode("cass1", "cass4", "DN")
 		}, []string{"no view from cass4: container gone: its newest task is failed: task: non-zero exit (137)", "cass4 is down"}, "cass4", ring.ContainerGone},
 		{"daemon starting", func(l *lab, cfg *Config) {
-			l.answer["cass2"] = engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}
+			l.answer["cass2"] = engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}
 			l.setCode("cass1", "cass2", "UJ")
 		}, []string{"no view from cass2: nodetool cannot connect", "cass2 is up, joining (UJ) in cass1's view"}, "cass2", ring.DaemonStarting},
 		{"nodetool fails", func(l *lab, cfg *Config) {
