@@ -73,7 +73,7 @@ func TestLockNamesOperationAndHolder(t *testing.T) {
 	if !errors.Is(err, consulstore.ErrLocked) {
 		t.Fatalf("second lock: %v, want ErrLocked", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "cluster c is busy: a bootstrap holds its lock, so scale cannot start") || !strings.Contains(msg, "pid ") {
+	if msg := err.Error(); !strings.Contains(msg, "cluster c is busy: another bootstrap holds its lock, so scale cannot start") || !strings.Contains(msg, "pid ") {
 		t.Errorf("refusal %q does not name both operations and the holder", msg)
 	}
 	release()

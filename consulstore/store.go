@@ -174,7 +174,7 @@ func LockCluster(ctx context.Context, s Store, cluster, op string) (release func
 		var le *LockedError
 		if errors.As(err, &le) {
 			if h, ok := le.Held(); ok && h.Operation != "" {
-				what = "a " + h.Operation
+				what = "another " + h.Operation
 			}
 		}
 		return nil, fmt.Errorf("cluster %s is busy: %s holds its lock, so %s cannot start: %w", cluster, what, op, err)
