@@ -71,9 +71,6 @@ type Plan struct {
 	Swarm []Endpoint
 }
 
-// Manager is the engine that initialises the swarm.
-func (p *Plan) Manager() Endpoint { return p.Swarm[0] }
-
 // Engines lists each distinct engine once (by Host): infra first, then the
 // swarm's in order. Make one client for each.
 func (p *Plan) Engines() []Endpoint {
@@ -85,9 +82,6 @@ func (p *Plan) Engines() []Endpoint {
 	}
 	return out
 }
-
-// SingleEngine reports whether one engine plays every role.
-func (p *Plan) SingleEngine() bool { return len(p.Engines()) == 1 }
 
 // Options are the command-line choices of engines, shared by the commands
 // that need engines.

@@ -114,8 +114,8 @@ func TestResolve(t *testing.T) {
 				if !equal(p.Infra, want) || len(p.Swarm) != 1 || !equal(p.Swarm[0], want) {
 					t.Errorf("plan = %+v", p)
 				}
-				if !p.SingleEngine() {
-					t.Errorf("single %v", p.SingleEngine())
+				if len(p.Engines()) != 1 {
+					t.Errorf("%d engines, want one", len(p.Engines()))
 				}
 			}},
 		{"DOCKER_HOST with TLS, as docker-machine env sets it",
@@ -123,12 +123,12 @@ func TestResolve(t *testing.T) {
 				return Options{}, map[string]string{"DOCKER_HOST": "tcp://172.30.0.11:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": f.certDir}
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
-				if p.Infra.Addr != "172.30.0.11" || p.Manager().Host != "tcp://172.30.0.11:2376" || p.Infra.TLS == nil ||
+				if p.Infra.Addr != "172.30.0.11" || p.Swarm[0].Host != "tcp://172.30.0.11:2376" || p.Infra.TLS == nil ||
 					p.Infra.TLS.CA != filepath.Join(f.certDir, "ca.pem") {
 					t.Errorf("plan = %+v", p)
 				}
-				if !p.SingleEngine() || p.Source != "DOCKER_HOST" {
-					t.Errorf("single %v, source %q", p.SingleEngine(), p.Source)
+				if len(p.Engines()) != 1 || p.Source != "DOCKER_HOST" {
+					t.Errorf("%d engines, source %q; want one, DOCKER_HOST", len(p.Engines()), p.Source)
 				}
 			}},
 		{"nothing given: the docker CLI's current context",
@@ -152,8 +152,8 @@ func TestResolve(t *testing.T) {
 				if p.Infra.Name != "infra" || p.Infra.Addr != "172.30.0.10" || p.Infra.Host != "tcp://172.30.0.10:2376" {
 					t.Errorf("infra = %+v", p.Infra)
 				}
-				if p.Manager().Name != "swarm-0" || p.SingleEngine() {
-					t.Errorf("manager %s single %v", p.Manager().Name, p.SingleEngine())
+				if p.Swarm[0].Name != "swarm-0" || len(p.Engines()) == 1 {
+					t.Errorf("manager %s, %d engines", p.Swarm[0].Name, len(p.Engines()))
 				}
 				m := p.Swarm[1]
 				if m.TLS == nil || m.TLS.CA != filepath.Join(f.store, "machines", "swarm-1", "ca.pem") ||
@@ -187,7 +187,7 @@ func TestResolve(t *testing.T) {
 				return Options{Contexts: []string{"ctx-a"}}, nil
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
-				if p.Infra.Name != "ctx-a" || p.Infra.Addr != "172.30.0.21" || !p.SingleEngine() || p.Infra.TLS == nil {
+				if p.Infra.Name != "ctx-a" || p.Infra.Addr != "172.30.0.21" || len(p.Engines()) != 1 || p.Infra.TLS == nil {
 					t.Errorf("plan = %+v", p)
 				}
 			}},
@@ -210,7 +210,7 @@ func TestResolve(t *testing.T) {
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
 				want := engine.TLSFiles{CA: filepath.Join(f.certDir, "ca.pem"), Cert: filepath.Join(f.certDir, "cert.pem"), Key: filepath.Join(f.certDir, "key.pem")}
-				if p.Infra.TLS == nil || *p.Infra.TLS != want || p.Infra.Addr != "172.30.0.11" || !p.SingleEngine() {
+				if p.Infra.TLS == nil || *p.Infra.TLS != want || p.Infra.Addr != "172.30.0.11" || len(p.Engines()) != 1 {
 					t.Errorf("plan = %+v", p)
 				}
 			}},
@@ -420,8 +420,8 @@ func TestResolveRealDockerMachineStore(t *testing.T) {
 		p.Infra.Addr != "192.168.99.100" {
 		t.Errorf("plan = %+v", p)
 	}
-	if p.Manager().TLS == nil || p.Manager().TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
-		t.Errorf("manager TLS = %+v", p.Manager().TLS)
+	if p.Swarm[0].TLS == nil || p.Swarm[0].TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
+		t.Errorf("manager TLS = %+v", p.Swarm[0].TLS)
 	}
 }
 
