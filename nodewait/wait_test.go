@@ -3,74 +3,34 @@ package nodewait
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 )
 
-// swarm is three fake engines in one swarm, each running one node's
-// service as bootstrap makes it, and a fake ring answering nodetool.
+// swarm is the lab fixture running cluster "test" on three machines,
+// and a waiter for it.
 type swarm struct {
 	w     *enginetest.World
 	ring  *nodetooltest.Ring
 	addrs map[string]string
+	ids   map[string]string
 	wait  *Waiter
 }
 
 func newSwarm(t *testing.T) *swarm {
 	t.Helper()
-	ctx := context.Background()
-	s := &swarm{w: enginetest.NewWorld(), ring: nodetooltest.NewRing(), addrs: map[string]string{}}
-	s.w.Exec = s.ring.Exec
-	s.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string { return "last line of " + c.Name }
-	hosts := map[string]cluster.Host{}
-	var fakes []*enginetest.Fake
-	for i := range 3 {
-		f := s.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
-		f.AddImage("cassandra:test")
-		fakes = append(fakes, f)
-	}
-	must(t, fakes[0].SwarmInit(ctx, "10.0.0.10"))
-	sw, err := fakes[0].SwarmInspect(ctx)
-	must(t, err)
-	for _, f := range fakes {
-		if f != fakes[0] {
-			must(t, f.SwarmJoin(ctx, f.Addr(), "10.0.0.10:2377", sw.WorkerToken))
-		}
-		info, err := f.Info(ctx)
-		must(t, err)
-		hosts[info.Swarm.NodeID] = cluster.Host{Engine: f, Addr: f.Addr()}
-	}
-	_, err = fakes[0].NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Attachable: true, Subnet: "10.0.1.0/24"})
-	must(t, err)
-	for k, f := range fakes {
-		name := fmt.Sprintf("cass%d", k+1)
-		info, _ := f.Info(ctx)
-		labels := engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: name}
-		_, err := fakes[0].ServiceCreate(ctx, engine.ServiceSpec{Name: name, Image: "cassandra:test", Labels: labels, ContainerLabels: labels,
-			Hostname: name, Networks: []string{"swarmcass"}, DNSRR: true, Constraints: []string{"node.id==" + info.Swarm.NodeID}})
-		must(t, err)
-		tasks, err := fakes[0].TaskList(ctx, name)
-		must(t, err)
-		s.addrs[name] = tasks[0].Addresses["swarmcass"]
-		s.ring.Set(name, s.addrs[name], "UN")
-	}
-	s.wait = &Waiter{Manager: fakes[0], Hosts: hosts, Network: "swarmcass", Seeds: []string{"cass1", "cass2", "cass3"},
-		Interval: time.Millisecond, Timeout: 200 * time.Millisecond}
-	return s
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := clustertest.New(t, 3).Running("test", 3)
+	l.W.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string { return "last line of " + c.Name }
+	return &swarm{w: l.W, ring: l.Ring, addrs: l.Addrs, ids: l.HostIDs, wait: &Waiter{
+		Manager: l.Swarm[0], Hosts: l.Hosts(), Network: clustertest.Network, Seeds: []string{"cass1", "cass2", "cass3"},
+		Interval: time.Millisecond, Timeout: 200 * time.Millisecond,
+	}}
 }
 
 func TestUN(t *testing.T) {
@@ -78,7 +38,7 @@ func TestUN(t *testing.T) {
 	t.Run("ready", func(t *testing.T) {
 		s := newSwarm(t)
 		l, err := s.wait.UN(ctx, "cass2", 3, nil)
-		if err != nil || !l.Ready || l.Address != s.addrs["cass2"] || l.HostID != nodetooltest.HostID("cass2") || l.Host.Name() != "swarm-1" {
+		if err != nil || !l.Ready || l.Address != s.addrs["cass2"] || l.HostID != s.ids["cass2"] || l.Host.Name() != "swarm-1" {
 			t.Errorf("look %+v, %v", l, err)
 		}
 	})
@@ -106,7 +66,9 @@ func TestUN(t *testing.T) {
 	})
 	t.Run("its task fails", func(t *testing.T) {
 		s := newSwarm(t)
-		must(t, s.w.KillTask("cass2", "task: non-zero exit (137)"))
+		if err := s.w.KillTask("cass2", "task: non-zero exit (137)"); err != nil {
+			t.Fatal(err)
+		}
 		_, err := s.wait.UN(ctx, "cass2", 3, nil)
 		if err == nil || !strings.Contains(err.Error(), "non-zero exit (137)") {
 			t.Errorf("err %v, want the task's failure", err)
@@ -146,7 +108,7 @@ func TestDownAndGone(t *testing.T) {
 	}
 	s.ring.SetView("cass1", "cass3", "-")
 	s.ring.SetView("cass2", "cass3", "-")
-	if err := s.wait.Gone(ctx, "", nodetooltest.HostID("cass3"), all); err != nil {
+	if err := s.wait.Gone(ctx, "", s.ids["cass3"], all); err != nil {
 		t.Errorf("gone from the views of the running nodes: %v", err)
 	}
 	s.ring.Remove("cass3")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
@@ -20,9 +21,10 @@ import (
 	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 )
 
-// lab is a world of fakes shaped like swarmcass's lab: infra plus swarm
-// machines whose engines trust the infra registry, a Consul served by
-// memory, and a simulated Cassandra ring that answers nodetool status.
+// lab is the lab fixture's machines (clustertest.New), a Consul served by
+// memory wherever a consul container publishes its port, and a simulated
+// Cassandra ring that answers nodetool status and refuses concurrent
+// joins.
 type lab struct {
 	t      *testing.T
 	w      *enginetest.World
@@ -35,16 +37,8 @@ type lab struct {
 
 func newLab(t *testing.T, machines int) *lab {
 	t.Helper()
-	l := &lab{t: t, w: enginetest.NewWorld()}
-	l.infra = l.w.NewFake("infra", "10.0.0.2")
-	l.infra.AddImage("swarmcass/consul:1.20.6")
-	l.infra.AddImage("swarmcass/registry:3.1.2")
-	l.infra.Spec.InsecureRegistries = append(l.infra.Spec.InsecureRegistries, "10.0.0.2:5000")
-	for i := 0; i < machines; i++ {
-		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
-		f.Spec.InsecureRegistries = append(f.Spec.InsecureRegistries, "10.0.0.2:5000")
-		l.swarm = append(l.swarm, f)
-	}
+	machinesLab := clustertest.New(t, machines)
+	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
 	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
@@ -66,8 +60,8 @@ func newLab(t *testing.T, machines int) *lab {
 // plays every role (no swarm machines: newLab(t, 0)).
 func (l *lab) alone(name, addr string, n int) Config {
 	e := l.w.NewFake(name, addr)
-	e.AddImage("swarmcass/consul:1.20.6")
-	e.AddImage("swarmcass/registry:3.1.2")
+	e.AddImage(clustertest.ConsulImage)
+	e.AddImage(clustertest.RegistryImage)
 	l.ring.fakes = append(l.ring.fakes, e)
 	cfg := l.config(n)
 	cfg.Infra = cluster.Host{Engine: e, Addr: addr}
@@ -81,8 +75,8 @@ func (l *lab) config(n int) Config {
 		Cluster:       "test",
 		Nodes:         n,
 		Infra:         cluster.Host{Engine: l.infra, Addr: l.infra.Addr()},
-		ConsulImage:   "swarmcass/consul:1.20.6",
-		RegistryImage: "swarmcass/registry:3.1.2",
+		ConsulImage:   clustertest.ConsulImage,
+		RegistryImage: clustertest.RegistryImage,
 		ImageDir:      l.dir,
 		NodeEnv:       []string{"CASSIM_PROFILE=fast"},
 		PollInterval:  time.Millisecond,

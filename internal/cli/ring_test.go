@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/hosts"
@@ -28,25 +29,8 @@ type oneNode struct {
 
 func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 	t.Helper()
-	ctx := context.Background()
-	w := enginetest.NewWorld()
-	f := w.NewFake("swarm-0", "10.0.0.10")
-	f.AddImage("cassandra:test")
-	if err := f.SwarmInit(ctx, "10.0.0.10"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Subnet: "10.0.1.0/24"}); err != nil {
-		t.Fatal(err)
-	}
-	labels := engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: "cass1"}
-	if _, err := f.ServiceCreate(ctx, engine.ServiceSpec{Name: "cass1", Image: "cassandra:test", Labels: labels, ContainerLabels: labels, Networks: []string{"swarmcass"}}); err != nil {
-		t.Fatal(err)
-	}
-	tasks, err := f.TaskList(ctx, "cass1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := tasks[0].Addresses["swarmcass"]
+	l := clustertest.New(t, 1).Running("test", 1)
+	w, f, addr := l.W, l.Swarm[0], l.Addrs["cass1"]
 	n := &oneNode{up: true}
 	w.Exec = func(_ *enginetest.Fake, _ engine.Container, cmd []string) (engine.ExecResult, error) {
 		n.mu.Lock()

@@ -43,6 +43,13 @@ func (r *Ring) Set(node, addr, code string) {
 	m.addr, m.code, m.daemon = addr, code, !strings.HasPrefix(code, "D")
 }
 
+// SetHostID gives node (listed with Set) its host ID; HostID(node) by default.
+func (r *Ring) SetHostID(node, hostID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members[node].hostID = hostID
+}
+
 // SetView makes viewer see subject as code ("-": not listed), whatever
 // subject's own state.
 func (r *Ring) SetView(viewer, subject, code string) {

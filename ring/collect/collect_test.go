@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
@@ -20,14 +21,13 @@ import (
 const (
 	schemaA = "59adb24e-f3cd-3e02-97f0-5b395827453f"
 	schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
-	image   = "10.0.0.2:5000/swarmcass/cassandra@sha256:abc"
 )
 
-// lab is a swarm of fakes running one Cassandra service per node, as
-// bootstrap leaves it, with a Consul record and a simulated ring that
-// answers nodetool.
+// lab is the lab fixture running cluster "test" (clustertest), with a
+// ring whose every view a test can change.
 type lab struct {
 	t      *testing.T
+	cl     *clustertest.Lab
 	w      *enginetest.World
 	infra  *enginetest.Fake
 	swarm  []*enginetest.Fake
@@ -52,63 +52,23 @@ type lab struct {
 
 func newLab(t *testing.T, machines, nodes int) *lab {
 	t.Helper()
-	ctx := context.Background()
-	l := &lab{t: t, w: enginetest.NewWorld(), addrs: map[string]string{}, ids: map[string]string{},
-		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{},
-		consul: consultest.New()}
-	l.infra = l.w.NewFake("infra", "10.0.0.2")
-	for i := 0; i < machines; i++ {
-		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
-		f.AddImage(image)
-		l.swarm = append(l.swarm, f)
-	}
-	must(t, l.swarm[0].SwarmInit(ctx, "10.0.0.10"))
-	sw, err := l.swarm[0].SwarmInspect(ctx)
-	must(t, err)
-	for _, f := range l.swarm[1:] {
-		must(t, f.SwarmJoin(ctx, f.Addr(), "10.0.0.10:2377", sw.WorkerToken))
-	}
-	_, err = l.swarm[0].NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Attachable: true, Subnet: "10.0.1.0/24"})
-	must(t, err)
-	l.consul.SetJSON("swarmcass/test/network", consulstore.Network{Name: "swarmcass", Subnet: "10.0.1.0/24"})
+	cl := clustertest.New(t, machines).Running("test", nodes)
+	l := &lab{t: t, w: cl.W, infra: cl.Infra, swarm: cl.Swarm, consul: cl.Consul, addrs: cl.Addrs, ids: cl.HostIDs, cl: cl,
+		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{}}
 	for k := 1; k <= nodes; k++ {
-		l.addNode(ctx, "test", k, l.swarm[(k-1)%machines], "any")
+		l.names = append(l.names, fmt.Sprintf("cass%d", k))
 	}
 	l.w.Exec = l.exec
 	return l
 }
 
-// addNode creates node k's service pinned to f, records it in Consul and
-// registers a passing check, as bootstrap does. The service is named as
-// bootstrap names it (cass1); another cluster's, which bootstrap would
-// refuse to put in the same swarm, are prefixed with the cluster's name.
+// addNode starts node k of cluster on f as bootstrap does
+// (clustertest.Lab.AddNode).
 func (l *lab) addNode(ctx context.Context, cluster string, k int, f *enginetest.Fake, restart string) {
-	name := fmt.Sprintf("cass%d", k)
-	service := name
-	if cluster != "test" {
-		service = cluster + "-" + name
+	l.cl.AddNode(cluster, k, f, restart)
+	if cluster == "test" {
+		l.names = append(l.names, fmt.Sprintf("cass%d", k))
 	}
-	info, err := f.Info(ctx)
-	must(l.t, err)
-	labels := engine.Labels{engine.LabelCluster: cluster, engine.LabelRole: engine.RoleCassandra, engine.LabelNode: name}
-	_, err = l.swarm[0].ServiceCreate(ctx, engine.ServiceSpec{
-		Name: service, Image: image, Labels: labels, ContainerLabels: labels, Hostname: name,
-		Networks: []string{"swarmcass"}, DNSRR: true, Constraints: []string{"node.id==" + info.Swarm.NodeID},
-		RestartCondition: restart,
-	})
-	must(l.t, err)
-	if cluster != "test" {
-		return
-	}
-	tasks, err := l.swarm[0].TaskList(ctx, service)
-	must(l.t, err)
-	addr := tasks[0].Addresses["swarmcass"]
-	id := fmt.Sprintf("%08x-8e0e-4b51-9bb0-4a5b7ed0d1a7", k)
-	l.addrs[name], l.ids[name] = addr, id
-	l.names = append(l.names, name)
-	n := consulstore.Node{Name: name, SwarmNode: info.Swarm.NodeID, Host: f.Name(), Address: addr, HostID: id, State: "UN", CQL: f.Addr() + ":9042"}
-	must(l.t, consulstore.WriteNode(ctx, l.consul, cluster, n, true))
-	must(l.t, l.consul.Register(ctx, consulstore.NodeService(cluster, n)))
 }
 
 func (l *lab) config() Config {
