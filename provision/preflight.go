@@ -14,9 +14,6 @@ import (
 	"github.com/swarmcass/swarmcass/registry"
 )
 
-// minAPI is the oldest Engine API swarmcass speaks (Docker 19.03).
-const minAPI = "1.40"
-
 // infraReserve is the memory Consul and the registry need on the infra host.
 const infraReserve = 256 << 20
 
@@ -39,9 +36,9 @@ func preflight(ctx context.Context, r *run) error {
 		r.pull = registry.Addr("127.0.0.1")
 	}
 	for _, h := range r.allHosts() {
-		if !apiAtLeast(h.info.APIVersion, minAPI) {
+		if !apiAtLeast(h.info.APIVersion, engine.MinAPIVersion) {
 			problems = append(problems, op.Hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",
-				"engine %s speaks API %s; swarmcass needs %s or newer", h.name(), h.info.APIVersion, minAPI))
+				"engine %s speaks API %s; swarmcass needs %s or newer", h.name(), h.info.APIVersion, engine.MinAPIVersion))
 		}
 	}
 	problems = append(problems, r.checkAddresses()...)
