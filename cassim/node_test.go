@@ -8,20 +8,26 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/swarmcass/swarmcass/internal/syncbuf"
 )
 
-// testTimings make a node ready in a fraction of a second.
-var testTimings = Timings{RingDelay: 300 * time.Millisecond, Bootstrap: 300 * time.Millisecond,
+// testTimings make a node ready in about a second. The tests wait for
+// events (log lines, a node's exit, nodetool's answer), never for time to
+// pass; what the timings decide is how long a state lasts that a test must
+// see while it lasts. Those windows are many gossip rounds long, so that a
+// loaded machine under -race, stalling a goroutine for a few hundred
+// milliseconds, does not close them early: a silent joining endpoint stays
+// in gossip for the ring delay (1 s, twenty rounds; see FatClientTimeout),
+// and the tests that must act inside such a window widen it further.
+var testTimings = Timings{RingDelay: time.Second, Bootstrap: 300 * time.Millisecond,
 	GossipInterval: 50 * time.Millisecond, DownAfter: 600 * time.Millisecond}
 
-// waitLimit bounds each wait for something that takes a fraction of a
-// second: generous, so that a loaded machine under -race does not fail a
-// test that is right, and reached only when the awaited thing never comes.
-const waitLimit = 20 * time.Second
+// waitLimit bounds each wait for an event: generous, and reached only when
+// the awaited thing never comes. A node that ends before the event fails
+// the wait at once, with its error.
+const waitLimit = 30 * time.Second
 
 // lab runs cassim nodes in this process, each on its own loopback address.
 type lab struct {
@@ -37,9 +43,41 @@ func (l *lab) ip(i int) string { return fmt.Sprintf("127.%d.0.%d", l.octet, i) }
 
 type running struct {
 	node   *Node
-	out    *syncbuf.Buffer
+	out    *logBuf
 	cancel context.CancelFunc
-	err    chan error
+	done   chan struct{} // closed when Run has returned, err then set
+	err    error
+}
+
+// logBuf is a node's log: written by the node, read by the test, which
+// can wait for the next write instead of polling.
+type logBuf struct {
+	mu      sync.Mutex
+	b       strings.Builder
+	written chan struct{} // closed on the next write
+}
+
+func newLogBuf() *logBuf { return &logBuf{written: make(chan struct{})} }
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	close(l.written)
+	l.written = make(chan struct{})
+	return len(p), nil
+}
+
+func (l *logBuf) String() string {
+	s, _ := l.watch()
+	return s
+}
+
+// watch is the log so far and a channel closed when more is written.
+func (l *logBuf) watch() (string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String(), l.written
 }
 
 func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *running {
@@ -52,53 +90,70 @@ func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *ru
 	if edit != nil {
 		edit(&cfg)
 	}
-	out := &syncbuf.Buffer{}
+	out := newLogBuf()
 	n := NewNode(cfg, net.ParseIP(l.ip(i)), out)
 	n.AdminAddr = l.ip(i) + ":7199"
 	n.CQLAddr = l.ip(i) + ":9042"
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{node: n, out: out, cancel: cancel, err: make(chan error, 1)}
-	ended := make(chan struct{})
-	go func() { defer close(ended); r.err <- n.Run(ctx) }()
-	l.t.Cleanup(func() { cancel(); <-ended })
+	r := &running{node: n, out: out, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); r.err = n.Run(ctx) }()
+	l.t.Cleanup(func() { cancel(); <-r.done })
 	return r
 }
 
 func (r *running) stop() error {
 	r.cancel()
-	return <-r.err
+	<-r.done
+	return r.err
 }
 
-// waitLog waits for a log line containing s.
+// waitLog waits for a log line containing s. A node that ends without
+// logging it fails the test at once, with its error.
 func (r *running) waitLog(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for time.Now().Before(deadline) {
-		if strings.Contains(r.out.String(), s) {
+	limit := time.After(waitLimit)
+	for {
+		out, written := r.out.watch()
+		if strings.Contains(out, s) {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-written:
+		case <-r.done:
+			if strings.Contains(r.out.String(), s) {
+				return
+			}
+			t.Fatalf("the node ended (%v) without logging %q:\n%s", r.err, s, r.out.String())
+		case <-limit:
+			t.Fatalf("no log line %q within %s in:\n%s", s, waitLimit, r.out.String())
+		}
 	}
-	t.Fatalf("no log line %q in:\n%s", s, r.out.String())
+}
+
+// exited waits for the node to end and returns what Run returned.
+func (r *running) exited(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(waitLimit):
+		t.Fatalf("node did not end within %s:\n%s", waitLimit, r.out.String())
+	}
+	return nil
 }
 
 // startupError waits for the node to fail and returns its message.
 func (r *running) startupError(t *testing.T) string {
 	t.Helper()
-	select {
-	case err := <-r.err:
-		var se *StartupError
-		if !errors.As(err, &se) {
-			t.Fatalf("want a start-up error, got %v\n%s", err, r.out.String())
-		}
-		if !strings.Contains(r.out.String(), "encountered during startup: "+se.Msg) {
-			t.Errorf("the log does not show the start-up error:\n%s", r.out.String())
-		}
-		return se.Msg
-	case <-time.After(waitLimit):
-		t.Fatalf("node did not fail:\n%s", r.out.String())
+	err := r.exited(t)
+	var se *StartupError
+	if !errors.As(err, &se) {
+		t.Fatalf("want a start-up error, got %v\n%s", err, r.out.String())
 	}
-	return ""
+	if !strings.Contains(r.out.String(), "encountered during startup: "+se.Msg) {
+		t.Errorf("the log does not show the start-up error:\n%s", r.out.String())
+	}
+	return se.Msg
 }
 
 func (l *lab) nodetool(i int, args ...string) (string, int) {
@@ -161,10 +216,15 @@ func TestNodeLifecycle(t *testing.T) {
 	bDir := t.TempDir()
 	b := l.start(2, bDir, nil, 1)
 	b.waitLog(t, "JOINING: Starting to bootstrap...")
-	if _, err := Probe(l.ip(2)+":9042", 200*time.Millisecond); err == nil {
+	// Judged by what the node had logged when CQL answered, not by how
+	// long joining takes: CQL opens only after the jump to NORMAL.
+	if _, err := Probe(l.ip(2)+":9042", 200*time.Millisecond); err == nil && !strings.Contains(b.out.String(), "state jump to NORMAL") {
 		t.Error("CQL answers before the node is NORMAL")
 	}
-	b.waitLog(t, "state jump to NORMAL")
+	b.waitLog(t, "Starting listening for CQL clients")
+	if out := b.out.String(); strings.Index(out, "Starting listening for CQL clients") < strings.Index(out, "state jump to NORMAL") {
+		t.Errorf("CQL opened before the node was NORMAL:\n%s", out)
+	}
 	if strings.Contains(b.out.String(), MsgSeedNoBoot) {
 		t.Error("a non-seed logged the seed line")
 	}
@@ -172,8 +232,9 @@ func TestNodeLifecycle(t *testing.T) {
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2))
 	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2))
 
-	// A node bootstrapping while another is joining stops.
-	d := l.start(4, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * time.Second }, 1)
+	// A node bootstrapping while another is joining stops. d joins for
+	// long enough (five seconds) for c to start and look while it does.
+	d := l.start(4, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 5 * time.Second }, 1)
 	d.waitLog(t, "JOINING: Starting to bootstrap...")
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UJ "+l.ip(4))
 	c := l.start(3, t.TempDir(), nil, 1)
@@ -240,13 +301,8 @@ func TestNodeLifecycle(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("decommission (%d): %s", code, out)
 	}
-	select {
-	case err := <-c2.err:
-		if err != nil {
-			t.Errorf("decommissioned node ended with %v", err)
-		}
-	case <-time.After(waitLimit):
-		t.Error("decommissioned node did not end")
+	if err := c2.exited(t); err != nil {
+		t.Errorf("decommissioned node ended with %v", err)
 	}
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))
 }
@@ -307,7 +363,11 @@ func (r *running) hostID() string {
 // endpoint as a fat client it bootstraps again, and so can later nodes.
 func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 	l := newLab(t)
-	a := l.start(1, t.TempDir(), nil)
+	// a keeps the dead JOINING endpoint for three seconds: the window in
+	// which the restarted node must start and be refused.
+	aTimings := testTimings
+	aTimings.RingDelay = 3 * time.Second
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings = aTimings })
 	a.waitLog(t, "state jump to NORMAL")
 
 	dir := t.TempDir()
@@ -326,7 +386,7 @@ func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 		t.Error("the refused node gossiped")
 	}
 
-	a.waitLog(t, fmt.Sprintf("FatClient /%s:7000 has been silent for %dms, removing from gossip", l.ip(2), testTimings.RingDelay.Milliseconds()))
+	a.waitLog(t, fmt.Sprintf("FatClient /%s:7000 has been silent for %dms, removing from gossip", l.ip(2), aTimings.FatClientTimeout().Milliseconds()))
 	l.waitStatus(1, "UN "+l.ip(1))
 
 	b2 := l.start(3, dir, nil, 1)
@@ -363,7 +423,7 @@ func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
 
 	// A live joining node, JOINING for several fat client timeouts, stays.
-	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * time.Second }, 1)
+	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 4 * testTimings.FatClientTimeout() }, 1)
 	j.waitLog(t, "JOINING: Starting to bootstrap...")
 	a.waitLog(t, "FatClient /"+l.ip(2)+":7000 has been silent for")
 	a.node.mu.Lock()

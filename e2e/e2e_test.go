@@ -20,12 +20,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/machinestore"
@@ -169,6 +171,38 @@ func (e *env) bootstrapArgs(nodes int, extraEnv ...string) []string {
 	return args
 }
 
+// pinnedImage is the summary's Image line: the infra registry's
+// swarmcass/cassandra, pinned by digest.
+var pinnedImage = regexp.MustCompile(`(?m)^Image \S+:5000/swarmcass/cassandra@sha256:[0-9a-f]{64}$`)
+
+// requireRecord reads cluster e2e's record from Consul on the infra
+// machine, as bootstrap wrote it, and requires cass1..cassN in it, each
+// UN with a host ID, and the seeds and the image.
+func (e *env) requireRecord(ctx context.Context, n int) {
+	e.t.Helper()
+	m, err := machinestore.New(e.store).Load("infra")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	store, err := consulstore.Dial(consulstore.Addr(m.IP))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rec, err := consulstore.ReadRecord(ctx, store, "e2e")
+	if err != nil {
+		e.t.Fatalf("read the record from Consul on infra: %v", err)
+	}
+	if len(rec.Nodes) != n || len(rec.Bad) > 0 || len(rec.Seeds) == 0 || !strings.Contains(rec.Image, "@sha256:") {
+		e.t.Errorf("record %+v: want %d nodes, the seeds and the pinned image", rec, n)
+	}
+	for k := 1; k <= n; k++ {
+		name := fmt.Sprintf("cass%d", k)
+		if node, ok := rec.Nodes[name]; !ok || node.State != "UN" || node.HostID == "" || node.Address == "" {
+			e.t.Errorf("record of %s: %+v (listed %v), want UN with its host ID and address", name, node, ok)
+		}
+	}
+}
+
 // machine connects to a lab machine over TLS with the store's files.
 func (e *env) machine(name string) engine.Engine {
 	e.t.Helper()
@@ -256,8 +290,8 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
-	if !strings.Contains(r.out, "image") && !strings.Contains(r.out, "Image") {
-		t.Errorf("summary does not name the image:\n%s", r.out)
+	if !pinnedImage.MatchString(r.out) {
+		t.Errorf("summary does not name the image the nodes run, pinned by digest in the infra registry:\n%s", r.out)
 	}
 
 	// 2. A re-run on the healthy ring changes nothing, quickly.
@@ -318,7 +352,9 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	t.Logf("re-run after the failure: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 5)
 
-	// 5. The shared record in Consul names all five.
+	// 5. The shared record in Consul names all five, each UN with its host
+	// ID; and ring, reading it with the views, finds the ring healthy.
+	e.requireRecord(ctx, 5)
 	r = e.must("ring", "--cluster", "e2e", "-o", "json")
 	var report struct {
 		Verdict string `json:"verdict"`

@@ -237,7 +237,6 @@ type Node struct {
 	Addr     string
 	Role     string // "manager" or "worker"
 	State    string // "ready", "down", "unknown", "disconnected"
-	EngineID string // not reported by the API; filled where known
 	Labels   Labels
 }
 

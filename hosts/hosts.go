@@ -71,9 +71,6 @@ type Plan struct {
 	Swarm []Endpoint
 }
 
-// Manager is the engine that initialises the swarm.
-func (p *Plan) Manager() Endpoint { return p.Swarm[0] }
-
 // Engines lists each distinct engine once (by Host): infra first, then the
 // swarm's in order. Make one client for each.
 func (p *Plan) Engines() []Endpoint {
@@ -85,9 +82,6 @@ func (p *Plan) Engines() []Endpoint {
 	}
 	return out
 }
-
-// SingleEngine reports whether one engine plays every role.
-func (p *Plan) SingleEngine() bool { return len(p.Engines()) == 1 }
 
 // Options are the command-line choices of engines, shared by the commands
 // that need engines.
@@ -276,6 +270,18 @@ func contextEndpoint(dir, name string) (Endpoint, error) {
 		e.Name = "local"
 	}
 	return e, nil
+}
+
+// Local is the engine of the docker CLI's default context: DOCKER_HOST
+// (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, read as the docker CLI reads
+// them, ~/.docker the certificates' default directory), else the local
+// socket. It is swarmcass's one DOCKER_HOST fallback.
+func Local() (Endpoint, error) {
+	dir, err := dockercontext.ConfigDir()
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return contextEndpoint(dir, dockercontext.DefaultName)
 }
 
 func fromDockerCLI() (*Plan, error) {
@@ -481,7 +487,9 @@ func hostAddr(host string) (string, error) {
 	}
 }
 
-func sameHost(a, b string) bool {
-	norm := func(s string) string { return strings.TrimSuffix(strings.ToLower(s), "/") }
-	return norm(a) == norm(b)
-}
+// EngineKey is the one rule for "the same engine": two endpoints are one
+// engine when their daemon URLs are the same but for case and a trailing
+// slash. Make one client per key.
+func EngineKey(host string) string { return strings.TrimSuffix(strings.ToLower(host), "/") }
+
+func sameHost(a, b string) bool { return EngineKey(a) == EngineKey(b) }

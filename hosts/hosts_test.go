@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -113,8 +114,8 @@ func TestResolve(t *testing.T) {
 				if !equal(p.Infra, want) || len(p.Swarm) != 1 || !equal(p.Swarm[0], want) {
 					t.Errorf("plan = %+v", p)
 				}
-				if !p.SingleEngine() {
-					t.Errorf("single %v", p.SingleEngine())
+				if len(p.Engines()) != 1 {
+					t.Errorf("%d engines, want one", len(p.Engines()))
 				}
 			}},
 		{"DOCKER_HOST with TLS, as docker-machine env sets it",
@@ -122,12 +123,12 @@ func TestResolve(t *testing.T) {
 				return Options{}, map[string]string{"DOCKER_HOST": "tcp://172.30.0.11:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": f.certDir}
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
-				if p.Infra.Addr != "172.30.0.11" || p.Manager().Host != "tcp://172.30.0.11:2376" || p.Infra.TLS == nil ||
+				if p.Infra.Addr != "172.30.0.11" || p.Swarm[0].Host != "tcp://172.30.0.11:2376" || p.Infra.TLS == nil ||
 					p.Infra.TLS.CA != filepath.Join(f.certDir, "ca.pem") {
 					t.Errorf("plan = %+v", p)
 				}
-				if !p.SingleEngine() || p.Source != "DOCKER_HOST" {
-					t.Errorf("single %v, source %q", p.SingleEngine(), p.Source)
+				if len(p.Engines()) != 1 || p.Source != "DOCKER_HOST" {
+					t.Errorf("%d engines, source %q; want one, DOCKER_HOST", len(p.Engines()), p.Source)
 				}
 			}},
 		{"nothing given: the docker CLI's current context",
@@ -151,8 +152,8 @@ func TestResolve(t *testing.T) {
 				if p.Infra.Name != "infra" || p.Infra.Addr != "172.30.0.10" || p.Infra.Host != "tcp://172.30.0.10:2376" {
 					t.Errorf("infra = %+v", p.Infra)
 				}
-				if p.Manager().Name != "swarm-0" || p.SingleEngine() {
-					t.Errorf("manager %s single %v", p.Manager().Name, p.SingleEngine())
+				if p.Swarm[0].Name != "swarm-0" || len(p.Engines()) == 1 {
+					t.Errorf("manager %s, %d engines", p.Swarm[0].Name, len(p.Engines()))
 				}
 				m := p.Swarm[1]
 				if m.TLS == nil || m.TLS.CA != filepath.Join(f.store, "machines", "swarm-1", "ca.pem") ||
@@ -186,7 +187,7 @@ func TestResolve(t *testing.T) {
 				return Options{Contexts: []string{"ctx-a"}}, nil
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
-				if p.Infra.Name != "ctx-a" || p.Infra.Addr != "172.30.0.21" || !p.SingleEngine() || p.Infra.TLS == nil {
+				if p.Infra.Name != "ctx-a" || p.Infra.Addr != "172.30.0.21" || len(p.Engines()) != 1 || p.Infra.TLS == nil {
 					t.Errorf("plan = %+v", p)
 				}
 			}},
@@ -209,7 +210,7 @@ func TestResolve(t *testing.T) {
 			},
 			func(t *testing.T, f *fixture, p *Plan) {
 				want := engine.TLSFiles{CA: filepath.Join(f.certDir, "ca.pem"), Cert: filepath.Join(f.certDir, "cert.pem"), Key: filepath.Join(f.certDir, "key.pem")}
-				if p.Infra.TLS == nil || *p.Infra.TLS != want || p.Infra.Addr != "172.30.0.11" || !p.SingleEngine() {
+				if p.Infra.TLS == nil || *p.Infra.TLS != want || p.Infra.Addr != "172.30.0.11" || len(p.Engines()) != 1 {
 					t.Errorf("plan = %+v", p)
 				}
 			}},
@@ -419,7 +420,35 @@ func TestResolveRealDockerMachineStore(t *testing.T) {
 		p.Infra.Addr != "192.168.99.100" {
 		t.Errorf("plan = %+v", p)
 	}
-	if p.Manager().TLS == nil || p.Manager().TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
-		t.Errorf("manager TLS = %+v", p.Manager().TLS)
+	if p.Swarm[0].TLS == nil || p.Swarm[0].TLS.Key != "../machinestore/testdata/store/machines/swarm-0/key.pem" {
+		t.Errorf("manager TLS = %+v", p.Swarm[0].TLS)
+	}
+}
+
+// Local is the docker CLI's default engine: with DOCKER_TLS_VERIFY and no
+// DOCKER_CERT_PATH the certificates are the docker config directory's, not
+// files relative to the working directory.
+func TestLocal(t *testing.T) {
+	config := t.TempDir()
+	for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(config, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("DOCKER_CONFIG", config)
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_HOST", "")
+	ep, err := Local()
+	if err != nil || ep.Host != "unix:///var/run/docker.sock" || ep.TLS != nil || ep.Name != "local" {
+		t.Errorf("nothing set: %+v, %v; want the local socket without TLS", ep, err)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
+	t.Setenv("DOCKER_TLS_VERIFY", "1")
+	t.Chdir(t.TempDir())
+	ep, err = Local()
+	if err != nil || ep.Host != "tcp://10.0.0.5:2376" || ep.Addr != "10.0.0.5" || ep.TLS == nil || ep.TLS.CA != filepath.Join(config, "ca.pem") {
+		t.Errorf("DOCKER_TLS_VERIFY without DOCKER_CERT_PATH: %+v (TLS %+v), %v; want the certificates in %s", ep, ep.TLS, err, config)
 	}
 }

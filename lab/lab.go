@@ -32,11 +32,7 @@ const (
 	// MachineMemory is what swarmcass plans per machine (dockerd, containerd
 	// and a few small containers); Up refuses labs that would not fit.
 	MachineMemory = 768 << 20
-	// RegistryPort is where bootstrap's registry listens on infra; every
-	// engine trusts INFRA:5000 over plain HTTP, as docker-machine's
-	// --engine-insecure-registry did in the original procedure.
-	RegistryPort = 5000
-	InfraName    = "infra"
+	InfraName     = "infra"
 )
 
 // Capabilities a lab machine's dockerd needs on top of Docker's defaults.

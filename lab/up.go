@@ -17,6 +17,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/machinestore"
 	"github.com/swarmcass/swarmcass/pki"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // recordFile in the store says the directory is a lab's, so Down may
@@ -198,7 +199,10 @@ func (l *Lab) ensureNetwork(ctx context.Context) error {
 func (l *Lab) ensureMachines(ctx context.Context, plan []Machine, ca *pki.CA, client *pki.KeyPair) error {
 	store := machinestore.New(l.cfg.StoreDir)
 	infra := plan[0].Addr
-	insecure := []string{fmt.Sprintf("%s:%d", infra, RegistryPort)}
+	// Every engine trusts bootstrap's registry on infra over plain HTTP,
+	// as docker-machine's --engine-insecure-registry did in the original
+	// procedure.
+	insecure := []string{registry.Addr(infra)}
 	for _, m := range plan {
 		server, err := l.serverCert(store, m, ca)
 		if err != nil {

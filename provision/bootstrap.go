@@ -3,33 +3,30 @@
 // inspects before it creates, so a re-run changes nothing on a healthy
 // cluster and continues from the first missing or unhealthy piece after a
 // failure or Ctrl-C. Everything created carries engine.Label* labels; Consul
-// KV under swarmcass/<cluster>/ is the shared record.
+// KV under swarmcass/<cluster>/ is the shared record (package consulstore).
 package provision
 
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
+	"github.com/swarmcass/swarmcass/op"
 )
 
-// Step is one named stage of a bootstrap.
-type Step struct {
-	Name string
-	Run  func(ctx context.Context, r *run) error
-}
-
 // steps is the whole flow.
-var steps = []Step{
-	{"Preflight", preflight},             // preflight.go: check everything, create nothing
-	{"Consul and registry", ensureInfra}, // infra.go: containers on the infra engine, wait until they answer
-	{"Lock", acquireLock},                // lock.go: one bootstrap per cluster at a time
-	{"Swarm", ensureSwarm},               // swarm.go: init the manager, join the others
-	{"Network", ensureNetwork},           // network.go: the attachable overlay
-	{"Image", ensureImage},               // image.go: build or take, tag, push, pin by digest
-	{"Nodes", ensureNodes},               // nodes.go: one service per node, one at a time, each waited for
-	{"Record", record},                   // record.go: Consul KV and service registrations
+var steps = []op.Step[*run]{
+	{Name: "Preflight", Run: preflight},             // preflight.go: check everything, create nothing
+	{Name: "Consul and registry", Run: ensureInfra}, // infra.go: containers on the infra engine, wait until they answer
+	{Name: "Lock", Run: acquireLock},                // lock.go: one bootstrap per cluster at a time
+	{Name: "Swarm", Run: ensureSwarm},               // swarm.go: init the manager, join the others
+	{Name: "Network", Run: ensureNetwork},           // network.go: the attachable overlay
+	{Name: "Image", Run: ensureImage},               // image.go: build or take, tag, push, pin by digest
+	{Name: "Nodes", Run: ensureNodes},               // nodes.go: one service per node, one at a time, each waited for
+	{Name: "Record", Run: record},                   // record.go: Consul KV and service registrations
 }
 
 // Result is what a bootstrap did and found.
@@ -41,83 +38,53 @@ type Result struct {
 	Subnet   string
 	Seeds    []string
 	Nodes    []NodeResult
-	Steps    []StepTiming
+	Steps    []op.Timing
 	// Created lists what this run created ("service cass4", "volume
 	// cass4-data on swarm-1", ...); empty when it changed nothing.
 	Created []string
 }
 
-// NodeResult is one Cassandra node.
+// NodeResult is one Cassandra node: its record in Consul, and whether this
+// run created it.
 type NodeResult struct {
-	Name      string `json:"name"`
-	SwarmNode string `json:"swarm_node"` // swarm node ID
-	Host      string `json:"host"`       // engine name
-	Address   string `json:"address"`    // on the overlay network
-	HostID    string `json:"host_id"`    // Cassandra's host ID
-	State     string `json:"state"`      // UN when ready; failed, or interrupted (Ctrl-C) while it started
-	CQL       string `json:"cql,omitempty"`
-	// ReadySeconds is how long the node took to become UN after its
-	// service was created; 0 for nodes that were already up.
-	ReadySeconds float64 `json:"seconds_to_ready"`
-	Created      bool    `json:"-"`
-}
-
-// StepTiming is how long a step took.
-type StepTiming struct {
-	Name    string  `json:"step"`
-	Seconds float64 `json:"seconds"`
-	OK      bool    `json:"ok"`
+	consulstore.Node
+	Created bool `json:"-"`
 }
 
 // run is one bootstrap in progress: the config and what steps learn.
 type run struct {
+	op.Held // the lock
 	cfg     Config
-	p       Progress
+	p       op.Progress
 	infra   *host
 	swarm   []*host          // distinct engines, manager first
 	manager *host            // swarm[0]
 	byNode  map[string]*host // swarm node ID -> host
-	consul  Consul
-	release func()
+	wait    *nodewait.Waiter // for the nodes, once the seeds are chosen
+	consul  consulstore.Store
 	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
 	res     *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
-	registered []Service
+	registered []consulstore.Service
 }
 
-// host is a Host with what its engine reported.
+// host is a cluster host with what its engine reported.
 type host struct {
-	Host
+	cluster.Host
 	info engine.Info
 }
 
 func (h *host) name() string { return h.Engine.Name() }
 
-// Bootstrap runs every step in order and stops at the first that fails.
-// The Result is filled as far as the run got, also on error.
+// Bootstrap runs every step in order (op.Run) and stops at the first that
+// fails. The Result is filled as far as the run got, also on error.
 func Bootstrap(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
 	r := &run{cfg: cfg, p: cfg.Progress, res: &Result{Cluster: cfg.Cluster, Network: cfg.Network}}
-	defer func() {
-		if r.release != nil {
-			r.release()
-		}
-	}()
-	for _, s := range steps {
-		start := time.Now()
-		r.p.Start(s.Name)
-		err := s.Run(ctx, r)
-		r.p.End(err == nil)
-		r.res.Steps = append(r.res.Steps, StepTiming{Name: s.Name, Seconds: time.Since(start).Seconds(), OK: err == nil})
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("interrupted (a re-run continues from here): %w", err)
-			}
-			return r.res, &StepError{Step: s.Name, Err: err}
-		}
-	}
-	return r.res, nil
+	var err error
+	r.res.Steps, err = op.Run(ctx, r.p, steps, r)
+	return r.res, err
 }
 
 // created notes something this run created.
@@ -125,15 +92,6 @@ func (r *run) created(format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
 	r.res.Created = append(r.res.Created, what)
 	r.p.Debugf("created %s", what)
-}
-
-// kvKey is a key of the cluster's record in Consul.
-func (r *run) kvKey(parts ...string) string {
-	k := "swarmcass/" + r.cfg.Cluster
-	for _, p := range parts {
-		k += "/" + p
-	}
-	return k
 }
 
 // labels are the labels of a thing of role, of node when not empty.

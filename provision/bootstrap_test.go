@@ -9,15 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodewait"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 func bootstrap(t *testing.T, cfg Config) *Result {
 	t.Helper()
 	res, err := Bootstrap(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("Bootstrap: %s", Explain(err))
+		t.Fatalf("Bootstrap: %s", op.Explain(err))
 	}
 	return res
 }
@@ -121,31 +124,38 @@ func TestServiceSpec(t *testing.T) {
 		}
 	}
 	// The record in Consul and the catalog.
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if string(c.kv["swarmcass/test/seeds"]) != "cass1,cass2,cass3" || string(c.kv["swarmcass/test/image"]) != res.Image {
-		t.Errorf("kv %q %q", c.kv["swarmcass/test/seeds"], c.kv["swarmcass/test/image"])
+	if l.kv("swarmcass/test/seeds") != "cass1,cass2,cass3" || l.kv("swarmcass/test/image") != res.Image {
+		t.Errorf("kv %q %q", l.kv("swarmcass/test/seeds"), l.kv("swarmcass/test/image"))
 	}
 	var n NodeResult
-	if err := json.Unmarshal(c.kv["swarmcass/test/nodes/cass4"], &n); err != nil || n.State != "UN" || n.HostID == "" || n.Host != "swarm-0" {
-		t.Errorf("kv node cass4 %s (%v)", c.kv["swarmcass/test/nodes/cass4"], err)
+	if err := json.Unmarshal([]byte(l.kv("swarmcass/test/nodes/cass4")), &n); err != nil || n.State != "UN" || n.HostID == "" || n.Host != "swarm-0" {
+		t.Errorf("kv node cass4 %s (%v)", l.kv("swarmcass/test/nodes/cass4"), err)
 	}
-	s := c.services["swarmcass-test-cass4"]
+	s, _ := l.consul().Service("swarmcass-test-cass4")
 	if s.Check != "10.0.0.10:9043" || s.Address != "10.0.0.10" || s.Port != 9043 || !slices.Contains(s.Tags, "test") {
 		t.Errorf("consul service cass4 %+v", s)
 	}
 }
 
+// A re-run on a healthy cluster builds the image again (the engine's build
+// cache makes that a no-op when the image dir is unchanged, and a changed
+// dir is picked up), tags it with its image ID and pushes it: the same tag
+// and digest as before, so no node is touched. That, once each, is all it
+// does.
 func TestSecondRunChangesNothing(t *testing.T) {
 	l := newLab(t, 3)
 	first := bootstrap(t, l.config(3))
-	before := len(l.w.Log())
-	c := l.remote.consuls["10.0.0.2:8500"]
-	puts := c.puts
-	second := bootstrap(t, l.config(3))
-	for _, e := range l.w.Log()[before:] {
-		if !strings.Contains(e, "ImageBuild") && !strings.Contains(e, "ImageTag") && !strings.Contains(e, "ImagePush") {
-			t.Errorf("second run did %s", e)
+	var image []string // the first run's build, tag and push
+	for _, e := range l.w.Log() {
+		if strings.Contains(e, ": Image") {
+			image = append(image, e)
 		}
+	}
+	before := len(l.w.Log())
+	puts := l.consul().Puts()
+	second := bootstrap(t, l.config(3))
+	if got := l.w.Log()[before:]; !slices.Equal(got, image) || len(image) != 3 {
+		t.Errorf("second run did:\n%s\nwant only the first run's build, tag and push of the image:\n%s", strings.Join(got, "\n"), strings.Join(image, "\n"))
 	}
 	if len(second.Created) != 0 {
 		t.Errorf("second run created %v", second.Created)
@@ -153,8 +163,8 @@ func TestSecondRunChangesNothing(t *testing.T) {
 	if second.Image != first.Image {
 		t.Errorf("image changed from %s to %s", first.Image, second.Image)
 	}
-	if c.puts != puts {
-		t.Errorf("second run wrote %d keys to Consul", c.puts-puts)
+	if got := l.consul().Puts(); got != puts {
+		t.Errorf("second run wrote %d keys to Consul", got-puts)
 	}
 	for i, n := range second.Nodes {
 		if n.Created || n.State != "UN" || n.HostID != first.Nodes[i].HostID {
@@ -167,15 +177,15 @@ func TestResumeAfterFailedNode(t *testing.T) {
 	l := newLab(t, 3)
 	l.ring.fail["cass2"] = 1
 	res, err := Bootstrap(context.Background(), l.config(3))
-	var ne *NodeError
+	var ne *nodewait.NodeError
 	if !errors.As(err, &ne) || ne.Node != "cass2" {
 		t.Fatalf("err = %v, want a NodeError for cass2", err)
 	}
 	if !strings.Contains(err.Error(), "failed: task: non-zero exit (1)") || !strings.Contains(err.Error(), "last line of cass2") {
-		t.Errorf("error lacks the task's failure or the node's logs:\n%s", Explain(err))
+		t.Errorf("error lacks the task's failure or the node's logs:\n%s", op.Explain(err))
 	}
-	if !strings.Contains(Explain(err), "run bootstrap again to continue from cass2") {
-		t.Errorf("no hint:\n%s", Explain(err))
+	if !strings.Contains(op.Explain(err), "run bootstrap again to continue from cass2") {
+		t.Errorf("no hint:\n%s", op.Explain(err))
 	}
 	if index(l.w.Log(), "ServiceCreate cass3") >= 0 {
 		t.Error("cass3 was started after cass2 failed")
@@ -183,11 +193,10 @@ func TestResumeAfterFailedNode(t *testing.T) {
 	if res.Nodes[1].State != "failed" {
 		t.Errorf("result nodes %+v", res.Nodes)
 	}
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if !strings.Contains(string(c.kv["swarmcass/test/nodes/cass2"]), `"state":"failed"`) {
-		t.Errorf("cass2 recorded as %s", c.kv["swarmcass/test/nodes/cass2"])
+	if !strings.Contains(l.kv("swarmcass/test/nodes/cass2"), `"state":"failed"`) {
+		t.Errorf("cass2 recorded as %s", l.kv("swarmcass/test/nodes/cass2"))
 	}
-	if len(c.holders) != 0 {
+	if l.consul().Locks() != 0 {
 		t.Error("the lock was not released after the failure")
 	}
 
@@ -211,7 +220,7 @@ func TestNodeTimeout(t *testing.T) {
 	cfg := l.config(3)
 	cfg.NodeTimeout = 50 * 1e6
 	_, err := Bootstrap(context.Background(), cfg)
-	var ne *NodeError
+	var ne *nodewait.NodeError
 	if !errors.As(err, &ne) || ne.Node != "cass2" {
 		t.Fatalf("err = %v, want a NodeError for cass2", err)
 	}
@@ -240,8 +249,7 @@ func TestInterruptThenResume(t *testing.T) {
 	if strings.Contains(err.Error(), "consul") {
 		t.Errorf("the record could not be written after Ctrl-C: %v", err)
 	}
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if rec := string(c.kv["swarmcass/test/nodes/cass2"]); !strings.Contains(rec, `"state":"interrupted"`) {
+	if rec := l.kv("swarmcass/test/nodes/cass2"); !strings.Contains(rec, `"state":"interrupted"`) {
 		t.Errorf("cass2 recorded as %s, want interrupted", rec)
 	}
 	l.ring.onLook = nil
@@ -296,15 +304,17 @@ func TestSeeds(t *testing.T) {
 func TestLockContention(t *testing.T) {
 	l := newLab(t, 2)
 	bootstrap(t, l.config(2))
-	c := l.remote.consuls["10.0.0.2:8500"]
-	c.holders = map[string][]byte{"swarmcass/test/lock": []byte(`{"hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`)}
+	l.consul().Hold("swarmcass/test/lock", []byte(`{"operation":"scale","hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`))
 	before := len(l.w.Log())
 	_, err := Bootstrap(context.Background(), l.config(3))
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, consulstore.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
-	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(Explain(err), "hint:") {
-		t.Errorf("error does not name the holder or lacks a hint:\n%s", Explain(err))
+	if !strings.Contains(err.Error(), "pid 4242 on laptop") || !strings.Contains(op.Explain(err), "hint:") {
+		t.Errorf("error does not name the holder or lacks a hint:\n%s", op.Explain(err))
+	}
+	if !strings.Contains(err.Error(), "another scale holds its lock, so bootstrap cannot start") {
+		t.Errorf("error does not name the operation holding the lock and the one refused:\n%s", op.Explain(err))
 	}
 	if after := l.w.Log()[before:]; len(after) != 0 {
 		t.Errorf("a refused bootstrap did %v", after)
@@ -440,7 +450,7 @@ func TestNodeTaskEndsDuringWait(t *testing.T) {
 				}
 			}
 			_, err := Bootstrap(context.Background(), l.config(3))
-			var ne *NodeError
+			var ne *nodewait.NodeError
 			if !errors.As(err, &ne) || ne.Node != "cass2" || !strings.Contains(err.Error(), tc.error) {
 				t.Fatalf("err = %v, want cass2's task reported (%q)", err, tc.error)
 			}
@@ -456,19 +466,17 @@ func TestNodeTaskEndsDuringWait(t *testing.T) {
 func TestConsulChecks(t *testing.T) {
 	l := newLab(t, 3)
 	bootstrap(t, l.config(3))
-	c := l.remote.consuls["10.0.0.2:8500"]
-	if c.registrations != 3 {
-		t.Fatalf("%d registrations, want 3", c.registrations)
+	c := l.consul()
+	if got := c.Registrations(); got != 3 {
+		t.Fatalf("%d registrations, want 3", got)
 	}
 	bootstrap(t, l.config(3))
-	if c.registrations != 3 {
-		t.Errorf("re-run registered again: %d registrations", c.registrations)
+	if got := c.Registrations(); got != 3 {
+		t.Errorf("re-run registered again: %d registrations", got)
 	}
-	c.mu.Lock()
-	c.critical = map[string]bool{"swarmcass-test-cass4": true}
-	c.mu.Unlock()
+	c.SetCheck("swarmcass-test-cass4", "critical", "dial tcp: connection refused")
 	_, err := Bootstrap(context.Background(), l.config(4))
-	if err == nil || !strings.Contains(Explain(err), "swarmcass-test-cass4") || !strings.Contains(Explain(err), "reach each node's published CQL port") {
+	if err == nil || !strings.Contains(op.Explain(err), "swarmcass-test-cass4") || !strings.Contains(op.Explain(err), "reach each node's published CQL port") {
 		t.Fatalf("err = %v, want cass4's critical check reported with a hint", err)
 	}
 }
@@ -480,8 +488,8 @@ func TestInfraImagePulled(t *testing.T) {
 	cfg := l.config(1)
 	cfg.ConsulImage = "hashicorp/consul:1.20"
 	_, err := Bootstrap(context.Background(), cfg)
-	if err == nil || !strings.Contains(Explain(err), "cannot pull it") || !strings.Contains(Explain(err), "lab load --machine infra hashicorp/consul:1.20") {
-		t.Fatalf("err = %v, want the failed pull with a hint", Explain(err))
+	if err == nil || !strings.Contains(op.Explain(err), "cannot pull it") || !strings.Contains(op.Explain(err), "lab load --machine infra hashicorp/consul:1.20") {
+		t.Fatalf("err = %v, want the failed pull with a hint", op.Explain(err))
 	}
 	if index(l.w.Log(), "SwarmInit") >= 0 {
 		t.Error("the swarm was made although Consul's image could not be had")

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
-	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // Defaults for Config's zero fields.
@@ -33,34 +34,23 @@ const (
 	DefaultInfraTimeout = 2 * time.Minute
 )
 
-// Names of what bootstrap creates on the infra engine, and the ports it
-// publishes there.
+// Names of what bootstrap creates on the infra engine; the ports it
+// publishes there are consulstore.Port and registry.Port.
 const (
 	ConsulContainer   = "swarmcass-consul"
 	RegistryContainer = "swarmcass-registry"
-	ConsulPort        = 8500
-	RegistryPort      = 5000
 	// ImageRepo is the repository nodes' image is pushed to in the registry.
 	ImageRepo = "swarmcass/cassandra"
 )
-
-// Host is one Docker Engine with the address it is reached at from the
-// other hosts and from where swarmcass runs (the swarm advertise address,
-// and for infra the registry's and Consul's address). A loopback Addr is
-// only valid when one engine plays every role.
-type Host struct {
-	Engine engine.Engine
-	Addr   string
-}
 
 // Config is one bootstrap. Zero fields take the Default values.
 type Config struct {
 	Cluster string
 	Nodes   int
-	Infra   Host
+	Infra   cluster.Host
 	// Swarm are the swarm's hosts; the first is (or becomes) the manager.
 	// Infra's engine may be among them.
-	Swarm []Host
+	Swarm []cluster.Host
 
 	Network       string
 	Encrypted     bool
@@ -93,28 +83,11 @@ type Config struct {
 	InfraTimeout time.Duration
 
 	// Progress hears about steps; nil is silent.
-	Progress Progress
+	Progress op.Progress
 	// Remote reaches Consul, the registry and ports on the infra host;
 	// nil is the real network.
 	Remote Remote
 }
-
-// Progress is told what bootstrap is doing.
-type Progress interface {
-	Start(step string)
-	End(ok bool)
-	// Infof reports something the user should see.
-	Infof(format string, args ...any)
-	// Debugf reports API calls and polls (shown with -v).
-	Debugf(format string, args ...any)
-}
-
-type silent struct{}
-
-func (silent) Start(string)          {}
-func (silent) End(bool)              {}
-func (silent) Infof(string, ...any)  {}
-func (silent) Debugf(string, ...any) {}
 
 var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
 
@@ -148,7 +121,7 @@ func (c Config) withDefaults() Config {
 		c.InfraTimeout = DefaultInfraTimeout
 	}
 	if c.Progress == nil {
-		c.Progress = silent{}
+		c.Progress = op.Silent{}
 	}
 	if c.Remote == nil {
 		c.Remote = NetRemote{}
@@ -160,47 +133,47 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() []error {
 	var errs []error
 	if !clusterName.MatchString(c.Cluster) {
-		errs = append(errs, hinted("use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
+		errs = append(errs, op.Hinted("use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
 			"invalid cluster name %q", c.Cluster))
 	}
 	if c.Nodes < 1 {
-		errs = append(errs, hinted("pass --nodes 1 or more", "--nodes is %d: a cluster needs at least one node", c.Nodes))
+		errs = append(errs, op.Hinted("pass --nodes 1 or more", "--nodes is %d: a cluster needs at least one node", c.Nodes))
 	}
 	if c.Infra.Engine == nil {
-		errs = append(errs, hinted("name the infra host (--infra, --context or --host)", "no infra engine"))
+		errs = append(errs, op.Hinted("name the infra host (--infra, --context or --host)", "no infra engine"))
 	}
 	if len(c.Swarm) == 0 {
-		errs = append(errs, hinted("name the swarm hosts (--swarm, --context or --host)", "no swarm engines"))
+		errs = append(errs, op.Hinted("name the swarm hosts (--swarm, --context or --host)", "no swarm engines"))
 	}
 	if c.Heap < 64<<20 {
-		errs = append(errs, hinted("pass --heap 256M or more", "heap %s is too small for Cassandra", FormatBytes(c.Heap)))
+		errs = append(errs, op.Hinted("pass --heap 256M or more", "heap %s is too small for Cassandra", FormatBytes(c.Heap)))
 	}
 	if c.Memory < c.Heap {
-		errs = append(errs, hinted("give each node at least its heap: raise --memory or lower --heap",
+		errs = append(errs, op.Hinted("give each node at least its heap: raise --memory or lower --heap",
 			"memory limit %s is below the heap %s", FormatBytes(c.Memory), FormatBytes(c.Heap)))
 	}
 	for _, kv := range c.NodeEnv {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			errs = append(errs, hinted("write each --node-env as KEY=VALUE", "invalid --node-env %q", kv))
+			errs = append(errs, op.Hinted("write each --node-env as KEY=VALUE", "invalid --node-env %q", kv))
 		}
 	}
 	if c.Image == "" && c.ImageDir == "" {
 		if err := cassandraimage.CheckVersion(c.CassandraVersion); c.CassandraVersion != "" && err != nil {
-			errs = append(errs, withHint(err, "pass --cassandra-version 5.0 or 4.1 (or a full tag such as "+cassandraimage.DefaultVersion+")"))
+			errs = append(errs, op.WithHint(err, "pass --cassandra-version 5.0 or 4.1 (or a full tag such as "+cassandraimage.DefaultVersion+")"))
 		}
 	}
 	if c.BaseImage != "" && (c.Image != "" || c.ImageDir != "") {
-		errs = append(errs, hinted("--base-image is what the built-in image builds on: drop it, or drop --image/--image-dir",
+		errs = append(errs, op.Hinted("--base-image is what the built-in image builds on: drop it, or drop --image/--image-dir",
 			"--base-image %s goes with neither --image nor --image-dir", c.BaseImage))
 	}
 	if c.Image == "" && c.ImageDir != "" {
 		if st, err := os.Stat(filepath.Join(c.ImageDir, "Dockerfile")); err != nil || st.IsDir() {
-			errs = append(errs, hinted("pass --image-dir a directory holding a Dockerfile, or --image REF for an image on the infra host",
+			errs = append(errs, op.Hinted("pass --image-dir a directory holding a Dockerfile, or --image REF for an image on the infra host",
 				"image dir %s has no Dockerfile", c.ImageDir))
 		}
 	}
 	if c.PollInterval < 0 || c.NodeTimeout < 0 {
-		errs = append(errs, hinted("use positive durations such as 1s and 10m", "negative --poll-interval or --node-timeout"))
+		errs = append(errs, op.Hinted("use positive durations such as 1s and 10m", "negative --poll-interval or --node-timeout"))
 	}
 	return errs
 }

@@ -12,13 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
+	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 )
 
-// lab is a world of fakes shaped like swarmcass's lab: infra plus swarm
-// machines whose engines trust the infra registry, a Consul served by
-// memory, and a simulated Cassandra ring that answers nodetool status.
+// lab is the lab fixture's machines (clustertest.New), a Consul served by
+// memory wherever a consul container publishes its port, and a simulated
+// Cassandra ring that answers nodetool status and refuses concurrent
+// joins.
 type lab struct {
 	t      *testing.T
 	w      *enginetest.World
@@ -31,17 +37,9 @@ type lab struct {
 
 func newLab(t *testing.T, machines int) *lab {
 	t.Helper()
-	l := &lab{t: t, w: enginetest.NewWorld()}
-	l.infra = l.w.NewFake("infra", "10.0.0.2")
-	l.infra.AddImage("swarmcass/consul:1.20.6")
-	l.infra.AddImage("swarmcass/registry:3.1.2")
-	l.infra.Spec.InsecureRegistries = append(l.infra.Spec.InsecureRegistries, "10.0.0.2:5000")
-	for i := 0; i < machines; i++ {
-		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
-		f.Spec.InsecureRegistries = append(f.Spec.InsecureRegistries, "10.0.0.2:5000")
-		l.swarm = append(l.swarm, f)
-	}
-	l.remote = &fakeRemote{w: l.w, consuls: map[string]*fakeConsul{}}
+	machinesLab := clustertest.New(t, machines)
+	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
+	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
 	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
@@ -62,12 +60,12 @@ func newLab(t *testing.T, machines int) *lab {
 // plays every role (no swarm machines: newLab(t, 0)).
 func (l *lab) alone(name, addr string, n int) Config {
 	e := l.w.NewFake(name, addr)
-	e.AddImage("swarmcass/consul:1.20.6")
-	e.AddImage("swarmcass/registry:3.1.2")
+	e.AddImage(clustertest.ConsulImage)
+	e.AddImage(clustertest.RegistryImage)
 	l.ring.fakes = append(l.ring.fakes, e)
 	cfg := l.config(n)
-	cfg.Infra = Host{Engine: e, Addr: addr}
-	cfg.Swarm = []Host{{Engine: e, Addr: addr}}
+	cfg.Infra = cluster.Host{Engine: e, Addr: addr}
+	cfg.Swarm = []cluster.Host{{Engine: e, Addr: addr}}
 	return cfg
 }
 
@@ -76,9 +74,9 @@ func (l *lab) config(n int) Config {
 	cfg := Config{
 		Cluster:       "test",
 		Nodes:         n,
-		Infra:         Host{Engine: l.infra, Addr: l.infra.Addr()},
-		ConsulImage:   "swarmcass/consul:1.20.6",
-		RegistryImage: "swarmcass/registry:3.1.2",
+		Infra:         cluster.Host{Engine: l.infra, Addr: l.infra.Addr()},
+		ConsulImage:   clustertest.ConsulImage,
+		RegistryImage: clustertest.RegistryImage,
 		ImageDir:      l.dir,
 		NodeEnv:       []string{"CASSIM_PROFILE=fast"},
 		PollInterval:  time.Millisecond,
@@ -87,7 +85,7 @@ func (l *lab) config(n int) Config {
 		Remote:        l.remote,
 	}
 	for _, f := range l.swarm {
-		cfg.Swarm = append(cfg.Swarm, Host{Engine: f, Addr: f.Addr()})
+		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
 	}
 	return cfg
 }
@@ -97,7 +95,7 @@ func (l *lab) config(n int) Config {
 type fakeRemote struct {
 	w       *enginetest.World
 	mu      sync.Mutex
-	consuls map[string]*fakeConsul
+	consuls map[string]*consultest.Fake
 }
 
 func (r *fakeRemote) serving(addr, role string) bool {
@@ -108,15 +106,15 @@ func (r *fakeRemote) serving(addr, role string) bool {
 	return ok && c.Labels[engine.LabelRole] == role
 }
 
-func (r *fakeRemote) Consul(addr string) (Consul, error) {
+func (r *fakeRemote) Consul(addr string) (consulstore.Store, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.consuls[addr]
 	if !ok {
-		c = &fakeConsul{kv: map[string][]byte{}, services: map[string]Service{}}
+		c = consultest.New()
 		r.consuls[addr] = c
 	}
-	c.up = func() bool { return r.serving(addr, engine.RoleConsul) }
+	c.ServeWhile(func() bool { return r.serving(addr, engine.RoleConsul) })
 	return c, nil
 }
 
@@ -135,94 +133,13 @@ func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
 	return ok
 }
 
-// fakeConsul is Consul's KV, lock and catalog in memory.
-type fakeConsul struct {
-	mu       sync.Mutex
-	up       func() bool
-	kv       map[string][]byte
-	holders  map[string][]byte
-	services map[string]Service
-	puts     int
-	// registrations counts Register calls; critical names services whose
-	// check fails.
-	registrations int
-	critical      map[string]bool
-}
+// consul is the lab's Consul, on infra.
+func (l *lab) consul() *consultest.Fake { return l.remote.consuls["10.0.0.2:8500"] }
 
-func (c *fakeConsul) check() error {
-	if !c.up() {
-		return fmt.Errorf("consul: connection refused")
-	}
-	return nil
-}
-
-func (c *fakeConsul) Leader(ctx context.Context) (string, error) {
-	if err := c.check(); err != nil {
-		return "", err
-	}
-	return "172.17.0.2:8300", nil
-}
-
-func (c *fakeConsul) Lock(ctx context.Context, key string, value []byte) (func(), error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.holders == nil {
-		c.holders = map[string][]byte{}
-	}
-	if h, ok := c.holders[key]; ok {
-		return nil, &LockedError{Key: key, Holder: h}
-	}
-	c.holders[key] = value
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.holders, key)
-	}, nil
-}
-
-func (c *fakeConsul) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := ctx.Err(); err != nil { // as the HTTP client fails
-		return nil, false, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.kv[key]
-	return v, ok, nil
-}
-
-func (c *fakeConsul) Put(ctx context.Context, key string, value []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.kv[key] = append([]byte(nil), value...)
-	c.puts++
-	return nil
-}
-
-func (c *fakeConsul) Register(ctx context.Context, s Service) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.services[s.ID] = s
-	c.registrations++
-	return nil
-}
-
-func (c *fakeConsul) Registered(ctx context.Context, id string) (Service, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.services[id]
-	return s, ok, nil
-}
-
-func (c *fakeConsul) CheckStatus(ctx context.Context, id string) (string, string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.critical[id] {
-		return "critical", "dial tcp: connection refused", nil
-	}
-	return "passing", "TCP connect: Success", nil
+// kv is the value of key in the lab's Consul.
+func (l *lab) kv(key string) string {
+	v, _ := l.consul().Value(key)
+	return string(v)
 }
 
 // ring simulates Cassandra nodes: a node becomes UN after readyAfter
@@ -301,7 +218,7 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 				r.mu.Unlock()
 			}
 		}
-		return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}, nil
+		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}
 	ms := r.running(context.Background())
 	if ghost {
@@ -321,27 +238,19 @@ func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, str
 	return "running", ""
 }
 
-// statusOutput prints members the way nodetool 4.x does.
+// statusOutput prints members as nodetool does: UN once up, UJ while
+// joining, DJ for a node that died joining.
 func statusOutput(ms []member) string {
-	var b strings.Builder
-	b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
-	b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+	var rows []nodetooltest.Row
 	for _, m := range ms {
-		code, owns := "UJ", "?"
+		code := "UJ"
 		if m.down {
 			code = "DJ"
 		}
 		if m.up {
-			code, owns = "UN", "33.3%"
+			code = "UN"
 		}
-		fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, m.addr, "104.38 KiB", 16, owns, hostID(m.id))
+		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.id)})
 	}
-	return b.String()
-}
-
-// hostID makes a stable UUID-shaped host ID from a container ID.
-func hostID(id string) string {
-	h := fmt.Sprintf("%032x", []byte(id))
-	h = (h + strings.Repeat("0", 32))[:32]
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return nodetooltest.Status(rows)
 }

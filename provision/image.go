@@ -9,6 +9,7 @@ import (
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
 )
 
@@ -38,10 +39,10 @@ func ensureImage(ctx context.Context, r *run) error {
 					hint = "the base image " + r.cfg.BaseImage + " must be on " + r.infra.name() +
 						" (build it with scripts/build-images.sh cassandra; copy it to a lab machine with swarmcass lab load --machine infra " + r.cfg.BaseImage + ")"
 				}
-				return withHint(fmt.Errorf("build the Cassandra image on %s: %w", r.infra.name(), err), hint)
+				return op.WithHint(fmt.Errorf("build the Cassandra image on %s: %w", r.infra.name(), err), hint)
 			}
 		} else if err := build(ctx, e, r.cfg.ImageDir, source, labels, debugWriter{r.p}); err != nil {
-			return withHint(fmt.Errorf("build %s on %s: %w", r.cfg.ImageDir, r.infra.name(), err),
+			return op.WithHint(fmt.Errorf("build %s on %s: %w", r.cfg.ImageDir, r.infra.name(), err),
 				"fix the Dockerfile, or pass --image REF for an image already on the infra host")
 		}
 	}
@@ -55,7 +56,7 @@ func ensureImage(ctx context.Context, r *run) error {
 	}
 	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ImageRepo, tag, debugWriter{r.p})
 	if err != nil {
-		return withHint(err, "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
+		return op.WithHint(err, "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
 	}
 	_, digest, _ := registry.SplitDigest(pushed)
 	r.res.Image = registry.DigestRef(r.pull, ImageRepo, digest)
@@ -71,7 +72,7 @@ func build(ctx context.Context, e engine.Engine, dir, tag string, labels engine.
 }
 
 // debugWriter sends build and push progress to Progress.Debugf, a line at a time.
-type debugWriter struct{ p Progress }
+type debugWriter struct{ p op.Progress }
 
 func (d debugWriter) Write(b []byte) (int, error) {
 	for line := range strings.SplitSeq(string(b), "\n") {

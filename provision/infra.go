@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
-	"time"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // infraContainer is the Consul server or the registry.
@@ -25,7 +24,7 @@ type infraContainer struct {
 func (r *run) infraContainers() []infraContainer {
 	labels := func(role string) engine.Labels { return engine.Labels{engine.LabelRole: role} }
 	return []infraContainer{
-		{role: engine.RoleConsul, port: ConsulPort, volume: ConsulContainer + "-data", spec: engine.ContainerSpec{
+		{role: engine.RoleConsul, port: consulstore.Port, volume: ConsulContainer + "-data", spec: engine.ContainerSpec{
 			Name:  ConsulContainer,
 			Image: r.cfg.ConsulImage,
 			// The official image's entrypoint and the offline image's
@@ -36,16 +35,16 @@ func (r *run) infraContainers() []infraContainer {
 				"-ui=false", "-node", "swarmcass", "-hcl", "performance { raft_multiplier = 1 }"},
 			Labels:   labels(engine.RoleConsul),
 			Hostname: ConsulContainer,
-			Ports:    []engine.PortBinding{{HostPort: ConsulPort, ContainerPort: ConsulPort}},
+			Ports:    []engine.PortBinding{{HostPort: consulstore.Port, ContainerPort: consulstore.Port}},
 			Mounts:   []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
 			Restart:  "unless-stopped",
 		}},
-		{role: engine.RoleRegistry, port: RegistryPort, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
+		{role: engine.RoleRegistry, port: registry.Port, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
 			Name:     RegistryContainer,
 			Image:    r.cfg.RegistryImage,
 			Labels:   labels(engine.RoleRegistry),
 			Hostname: RegistryContainer,
-			Ports:    []engine.PortBinding{{HostPort: RegistryPort, ContainerPort: RegistryPort}},
+			Ports:    []engine.PortBinding{{HostPort: registry.Port, ContainerPort: registry.Port}},
 			Mounts:   []engine.Mount{{Type: "volume", Source: RegistryContainer + "-data", Target: "/var/lib/registry"}},
 			Restart:  "unless-stopped",
 		}},
@@ -63,12 +62,12 @@ func ensureInfra(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	consulAddr := net.JoinHostPort(r.infra.Addr, strconv.Itoa(ConsulPort))
+	consulAddr := consulstore.Addr(r.infra.Addr)
 	consul, err := r.cfg.Remote.Consul(consulAddr)
 	if err != nil {
 		return err
 	}
-	err = r.poll(ctx, r.cfg.InfraTimeout, "Consul at "+consulAddr+" to elect a leader", func() (bool, error) {
+	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "Consul at "+consulAddr+" to elect a leader", func() (bool, error) {
 		leader, err := consul.Leader(ctx)
 		r.p.Debugf("consul %s: leader %q, %v", consulAddr, leader, err)
 		return err == nil && leader != "", nil
@@ -77,7 +76,7 @@ func ensureInfra(ctx context.Context, r *run) error {
 		return r.infraFailed(ctx, ConsulContainer, err)
 	}
 	r.consul = consul
-	err = r.poll(ctx, r.cfg.InfraTimeout, "the registry at "+r.res.Registry+" to answer /v2/", func() (bool, error) {
+	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "the registry at "+r.res.Registry+" to answer /v2/", func() (bool, error) {
 		err := r.cfg.Remote.PingRegistry(ctx, r.res.Registry)
 		r.p.Debugf("registry %s: %v", r.res.Registry, err)
 		return err == nil, nil
@@ -97,26 +96,8 @@ func (r *run) infraFailed(ctx context.Context, name string, err error) error {
 	if lerr != nil {
 		logs = "(no logs: " + lerr.Error() + ")"
 	}
-	return withHint(fmt.Errorf("%w\nlast log lines of %s:\n%s", err, name, indent(logs)),
+	return op.WithHint(fmt.Errorf("%w\nlast log lines of %s:\n%s", err, name, op.Indent(logs)),
 		fmt.Sprintf("check that %s is reachable from here and see `docker logs %s` on %s", r.infra.Addr, name, r.infra.name()))
-}
-
-// ensureVolume creates a labelled volume unless it exists.
-func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels engine.Labels) error {
-	have, err := h.Engine.VolumeList(ctx, labels)
-	if err != nil {
-		return fmt.Errorf("list volumes on %s: %w", h.name(), err)
-	}
-	for _, v := range have {
-		if v == name {
-			return nil
-		}
-	}
-	if err := h.Engine.VolumeCreate(ctx, name, labels); err != nil {
-		return fmt.Errorf("create volume %s on %s: %w", name, h.name(), err)
-	}
-	r.created("volume %s on %s", name, h.name())
-	return nil
 }
 
 // ensureContainer creates and starts a container unless it exists, and
@@ -145,7 +126,7 @@ func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.Containe
 		return nil
 	}
 	if err := h.Engine.ContainerStart(ctx, c.ID); err != nil {
-		return withHint(fmt.Errorf("start container %s on %s: %w", spec.Name, h.name(), err),
+		return op.WithHint(fmt.Errorf("start container %s on %s: %w", spec.Name, h.name(), err),
 			"if a port is taken, free it; `docker logs "+spec.Name+"` tells why it stopped")
 	}
 	r.p.Debugf("%s: started container %s", h.name(), spec.Name)
@@ -159,38 +140,8 @@ func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) error 
 	}
 	r.p.Infof("pulling %s on %s", ref, h.name())
 	if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
-		return withHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
+		return op.WithHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
 			h.name(), h.name(), ref))
 	}
 	return nil
-}
-
-// poll calls check every PollInterval until it reports done, returns an
-// error, the timeout passes or ctx ends.
-func (r *run) poll(ctx context.Context, timeout time.Duration, what string, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		done, err := check()
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gave up waiting %s for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(r.cfg.PollInterval):
-		}
-	}
-}
-
-func indent(s string) string {
-	if s == "" {
-		return "    (empty)"
-	}
-	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // ensureNetwork makes sure the attachable overlay network exists, reusing
@@ -32,7 +33,7 @@ func ensureNetwork(ctx context.Context, r *run) error {
 	// Just after its creation a swarm network may be reported without its
 	// driver and subnet, until the manager has allocated it: ask again.
 	if err == nil && n.Scope == "swarm" && (n.Driver == "" || len(n.Subnets) == 0) {
-		err = r.poll(ctx, 10*time.Second, "network "+name+" to be allocated", func() (bool, error) {
+		err = op.Poll(ctx, r.cfg.PollInterval, 10*time.Second, "network "+name+" to be allocated", func() (bool, error) {
 			var ierr error
 			n, ierr = m.Engine.NetworkInspect(ctx, name)
 			return ierr == nil && n.Driver != "" && len(n.Subnets) > 0, ierr
@@ -42,7 +43,7 @@ func ensureNetwork(ctx context.Context, r *run) error {
 		return fmt.Errorf("inspect network %s on %s: %w", name, m.name(), err)
 	}
 	if n.Driver != "overlay" {
-		return hinted("pass another --network name, or remove that network",
+		return op.Hinted("pass another --network name, or remove that network",
 			"network %s has driver %s, not overlay", name, n.Driver)
 	}
 	if r.cfg.Encrypted && !n.Encrypted {

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -10,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
-	"github.com/swarmcass/swarmcass/nodetool"
+	"github.com/swarmcass/swarmcass/nodewait"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // nodeName is the name of the k-th node (1-based): its service, hostname
@@ -25,6 +27,18 @@ func (r *run) placement(k int) *host { return r.swarm[(k-1)%len(r.swarm)] }
 // cqlPort is the host port node k publishes its CQL port on: CQLPort plus
 // the number of earlier nodes on the same host.
 func (r *run) cqlPort(k int) int { return r.cfg.CQLPort + (k-1)/len(r.swarm) }
+
+// waiter waits for this run's nodes.
+func (r *run) waiter() *nodewait.Waiter {
+	hosts := map[string]cluster.Host{}
+	for id, h := range r.byNode {
+		hosts[id] = h.Host
+	}
+	return &nodewait.Waiter{
+		Manager: r.manager.Engine, Hosts: hosts, Network: r.cfg.Network, Seeds: r.res.Seeds,
+		Interval: r.cfg.PollInterval, Timeout: r.cfg.NodeTimeout, Debugf: r.p.Debugf,
+	}
+}
 
 // chooseSeeds: the seed list the existing nodes run with, so that every
 // node keeps the same list as the cluster grows; for a new cluster the
@@ -58,6 +72,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 		existing[s.Name] = s
 	}
 	r.res.Seeds = chooseSeeds(existing, r.cfg.Nodes)
+	r.wait = r.waiter()
 	if len(existing) > r.cfg.Nodes {
 		r.p.Infof("the cluster has %d nodes, more than --nodes %d; the others are left as they are", len(existing), r.cfg.Nodes)
 	}
@@ -65,7 +80,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
 		t0 := time.Now()
-		nr := NodeResult{Name: name}
+		nr := NodeResult{Node: consulstore.Node{Name: name}}
 		s, ok := existing[name]
 		var endedBefore map[string]bool // tasks that had ended before this run looked
 		if ok {
@@ -73,7 +88,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 			if err != nil {
 				return fmt.Errorf("list tasks of %s: %w", name, err)
 			}
-			endedBefore = endedTasks(tasks)
+			endedBefore = nodewait.Ended(tasks)
 			broken := r.neverReady(ctx, name, tasks, endedBefore)
 			if broken != "" {
 				// Its container keeps failing and it never became UN: start it
@@ -134,18 +149,6 @@ func ensureNodes(ctx context.Context, r *run) error {
 	return nil
 }
 
-// endedTasks are the IDs of tasks that ended: failed, or ended to be
-// replaced by Swarm (as after failed health checks).
-func endedTasks(tasks []engine.Task) map[string]bool {
-	ended := map[string]bool{}
-	for _, t := range tasks {
-		if failedStates[t.State] || t.State == "complete" || t.State == "shutdown" {
-			ended[t.ID] = true
-		}
-	}
-	return ended
-}
-
 // neverReady says why node's existing service should be recreated: one of
 // its tasks ended, and the node is not UN in a seed's view. It returns ""
 // for a node that is up or merely still starting.
@@ -154,7 +157,7 @@ func (r *run) neverReady(ctx context.Context, name string, tasks []engine.Task, 
 		if !ended[t.ID] {
 			continue
 		}
-		if l, err := r.look(ctx, name, 0, ended); err == nil && l.ready {
+		if l, err := r.wait.Look(ctx, name, 0, ended); err == nil && l.Ready {
 			return ""
 		}
 		if t.Err != "" {
@@ -165,30 +168,12 @@ func (r *run) neverReady(ctx context.Context, name string, tasks []engine.Task, 
 	return ""
 }
 
-// waitQuiet waits, before node is created, until a seed's view shows no
-// node joining, leaving or moving: Cassandra refuses to bootstrap next to
-// one (consistent range movement), and a node whose start failed stays in
-// the ring as joining until gossip forgets it.
+// waitQuiet waits, before node is created, until the ring is quiet
+// (nodewait.Waiter.Quiet).
 func (r *run) waitQuiet(ctx context.Context, node string) error {
-	var busy string
-	err := r.poll(ctx, r.cfg.NodeTimeout, "the ring to settle before "+node, func() (bool, error) {
-		seed, err := r.seedView(ctx, node)
-		if err != nil || seed == nil {
-			return seed == nil, nil
-		}
-		busy = ""
-		for _, n := range seed.Nodes() {
-			if n.State != nodetool.Normal {
-				busy += fmt.Sprintf(" %s is %s;", n.Address, n.Code())
-			}
-		}
-		if busy != "" {
-			r.p.Debugf("before %s:%s", node, busy)
-		}
-		return busy == "", nil
-	})
+	busy, err := r.wait.Quiet(ctx, node)
 	if err != nil && busy != "" {
-		return withHint(fmt.Errorf("%s not started: the ring did not settle:%s %w", node, busy, err),
+		return op.WithHint(fmt.Errorf("%s not started: the ring did not settle:%s %w", node, busy, err),
 			"a node that failed while joining stays in the ring until gossip forgets it (ring_delay); run bootstrap again later")
 	}
 	return err
@@ -247,254 +232,29 @@ func publishedCQL(s engine.Service) string {
 	return ""
 }
 
-// NodeError is a node that did not become ready: what was seen last.
-type NodeError struct {
-	Node     string
-	Host     string
-	Err      error
-	Logs     string // the container's last log lines
-	Nodetool string // the last nodetool status output, or its error
-}
-
-func (e *NodeError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "node %s", e.Node)
-	if e.Host != "" {
-		fmt.Fprintf(&b, " on %s", e.Host)
-	}
-	fmt.Fprintf(&b, ": %v", e.Err)
-	if e.Nodetool != "" {
-		fmt.Fprintf(&b, "\nlast nodetool status:\n%s", indent(strings.TrimRight(e.Nodetool, "\n")))
-	}
-	if e.Logs != "" {
-		fmt.Fprintf(&b, "\nlast log lines:\n%s", indent(strings.TrimRight(e.Logs, "\n")))
-	}
-	return b.String()
-}
-
-func (e *NodeError) Unwrap() error { return e.Err }
-
-// readiness is one look at a node.
-type readiness struct {
-	task     engine.Task
-	host     *host
-	nodetool string // last output, kept for the report
-	address  string // on the overlay
-	hostID   string
-	ready    bool
-	why      string // why it is not ready
-}
-
-// waitNode polls the node until it is ready, one of its tasks other than
-// endedBefore ends, the node timeout passes or ctx ends. On failure it
-// returns a *NodeError.
+// waitNode waits until the node is UN (nodewait.Waiter.UN) and fills nr
+// from what was seen; on failure the *nodewait.NodeError carries a hint.
 func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBefore map[string]bool) error {
-	var last readiness
-	err := r.poll(ctx, r.cfg.NodeTimeout, nr.Name+" to be UN", func() (bool, error) {
-		look, err := r.look(ctx, nr.Name, started, endedBefore)
-		last = look
-		if err != nil {
-			return false, err
-		}
-		r.p.Debugf("%s: %s", nr.Name, look.why)
-		return look.ready, nil
-	})
-	if last.host != nil { // always, once the node is ready
-		nr.SwarmNode, nr.Host = last.task.NodeID, last.host.name()
+	last, err := r.wait.UN(ctx, nr.Name, started, endedBefore)
+	if last.Host != nil { // always, once the node is ready
+		nr.SwarmNode, nr.Host = last.Task.NodeID, last.Host.Name()
 	}
 	if err == nil {
-		nr.State, nr.Address, nr.HostID = "UN", last.address, last.hostID
+		nr.State, nr.Address, nr.HostID = "UN", last.Address, last.HostID
 		if nr.CQL != "" && !strings.Contains(nr.CQL, ":") {
-			nr.CQL = net.JoinHostPort(last.host.Addr, nr.CQL)
+			nr.CQL = net.JoinHostPort(last.Host.Addr, nr.CQL)
 		}
 		return nil
 	}
 	nr.State = "failed"
 	if ctx.Err() != nil {
 		nr.State = "interrupted" // still starting, when the run was stopped
+		return err
 	}
-	nerr := &NodeError{Node: nr.Name, Err: err, Nodetool: last.nodetool}
-	if last.host != nil {
-		nerr.Host = last.host.name()
-		if ctx.Err() == nil && last.task.ContainerID != "" {
-			logs, lerr := last.host.Engine.ContainerLogs(ctx, last.task.ContainerID, 30)
-			if lerr != nil {
-				logs = "(no logs: " + lerr.Error() + ")"
-			}
-			nerr.Logs = logs
-		}
-	}
-	if ctx.Err() != nil {
-		return nerr
-	}
-	return withHint(nerr, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
+	return op.WithHint(err, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
 }
 
-// failedStates are task states that mean the node's container died.
-var failedStates = map[string]bool{"failed": true, "rejected": true, "orphaned": true}
-
-// look checks a node once: no task but those in endedBefore has ended, its
-// newest task runs, and nodetool status in it and in a seed shows it UN
-// with at least as many UN nodes as were started up to it (later nodes may
-// exist already when a run resumes). An error means waiting longer will not
-// help.
-//
-// A task's end is judged by its state, not its timestamp: a machine
-// reports a container's death with the time it died, which may be before
-// the run began to wait although the manager learns of it only later.
-func (r *run) look(ctx context.Context, name string, started int, endedBefore map[string]bool) (readiness, error) {
-	var l readiness
-	tasks, err := r.manager.Engine.TaskList(ctx, name)
-	if err != nil {
-		return l, fmt.Errorf("list tasks of %s: %w", name, err)
-	}
-	for _, t := range tasks {
-		if failedStates[t.State] && !endedBefore[t.ID] {
-			msg := t.Err
-			if msg == "" {
-				msg = t.Message
-			}
-			l.task = t
-			l.host = r.byNode[t.NodeID]
-			return l, fmt.Errorf("its task %s %s: %s", t.ID, t.State, msg)
-		}
-	}
-	if len(tasks) == 0 {
-		l.why = "no task yet"
-		return l, nil
-	}
-	// An older task that ended during this wait was replaced by Swarm: its
-	// container stopped (as when its HEALTHCHECK failed) although the node
-	// should run. Waiting on its successor would loop the same way.
-	for _, t := range tasks[1:] {
-		if (t.State == "complete" || t.State == "shutdown") && !endedBefore[t.ID] {
-			l.task, l.host = t, r.byNode[t.NodeID]
-			return l, fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
-		}
-	}
-	l.task = tasks[0]
-	l.host = r.byNode[l.task.NodeID]
-	// A task stays "starting" until its image's HEALTHCHECK first passes,
-	// which may be many seconds after the container started: ask nodetool
-	// as soon as there is a container.
-	if l.task.State != "running" && (l.task.State != "starting" || l.task.ContainerID == "") {
-		l.why = "task " + l.task.State
-		if l.task.Message != "" {
-			l.why += ": " + l.task.Message
-		}
-		return l, nil
-	}
-	if l.host == nil {
-		return l, fmt.Errorf("its task runs on swarm node %s, which is none of the given hosts", l.task.NodeID)
-	}
-	addr := l.task.Addresses[r.cfg.Network]
-	own, out, err := r.status(ctx, l.host, l.task.ContainerID)
-	l.nodetool = out
-	if err != nil {
-		l.why = err.Error()
-		return l, nil
-	}
-	if ok, why := upAndCounted(own, addr, started); !ok {
-		l.why = "own view: " + why
-		return l, nil
-	}
-	seed, err := r.seedView(ctx, name)
-	if err != nil {
-		l.why = err.Error()
-		return l, nil
-	}
-	if seed != nil {
-		if ok, why := upAndCounted(seed, addr, started); !ok {
-			l.why = "seed's view: " + why
-			return l, nil
-		}
-	}
-	n, _ := own.Node(addr)
-	l.ready, l.why, l.address, l.hostID = true, "UN", addr, n.HostID
-	return l, nil
-}
-
-// upAndCounted: addr is UN in the view and the view has at least started
-// UN nodes.
-func upAndCounted(s *nodetool.Status, addr string, started int) (bool, string) {
-	n, ok := s.Node(addr)
-	if !ok {
-		return false, addr + " not listed yet"
-	}
-	if !n.UN() {
-		return false, addr + " is " + n.Code()
-	}
-	if c := s.CountUN(); c < started {
-		return false, fmt.Sprintf("%d UN nodes, want %d", c, started)
-	}
-	return true, ""
-}
-
-// status runs nodetool status in a container and parses it.
-func (r *run) status(ctx context.Context, h *host, container string) (*nodetool.Status, string, error) {
-	res, err := h.Engine.Exec(ctx, container, []string{"nodetool", "status"})
-	if err != nil {
-		return nil, "", fmt.Errorf("exec nodetool status on %s: %w", h.name(), err)
-	}
-	out := res.Stdout
-	if res.ExitCode != 0 {
-		if ce, ok := nodetool.ParseConnectError(res.Stderr); ok {
-			return nil, res.Stderr, ce
-		}
-		return nil, res.Stdout + res.Stderr, fmt.Errorf("nodetool status exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr))
-	}
-	s, err := nodetool.ParseStatus(out)
-	if err != nil {
-		return nil, out, fmt.Errorf("read nodetool status: %w", err)
-	}
-	return s, out, nil
-}
-
-// seedView is nodetool status as the first running seed other than node
-// sees it; nil when node is the only seed running.
-func (r *run) seedView(ctx context.Context, node string) (*nodetool.Status, error) {
-	for _, seed := range r.res.Seeds {
-		if seed == node {
-			continue
-		}
-		tasks, err := r.manager.Engine.TaskList(ctx, seed)
-		if errors.Is(err, engine.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list tasks of seed %s: %w", seed, err)
-		}
-		if len(tasks) == 0 || tasks[0].State != "running" || r.byNode[tasks[0].NodeID] == nil {
-			continue
-		}
-		s, _, err := r.status(ctx, r.byNode[tasks[0].NodeID], tasks[0].ContainerID)
-		if err != nil {
-			return nil, fmt.Errorf("seed %s: %w", seed, err)
-		}
-		return s, nil
-	}
-	return nil, nil
-}
-
-// recordNode writes the node to Consul KV at swarmcass/<cluster>/nodes/<name>,
-// unless an identical record is there; a node that was already up keeps its
-// recorded seconds to ready.
+// recordNode writes the node's record to Consul (consulstore.WriteNode).
 func (r *run) recordNode(ctx context.Context, nr NodeResult) error {
-	key := r.kvKey("nodes", nr.Name)
-	old, ok, err := r.consul.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	var prev NodeResult
-	if ok && json.Unmarshal(old, &prev) == nil && !nr.Created && nr.State == "UN" {
-		nr.ReadySeconds = prev.ReadySeconds
-	}
-	b, err := json.Marshal(nr)
-	if err != nil {
-		return err
-	}
-	if ok && string(old) == string(b) {
-		return nil
-	}
-	return r.consul.Put(ctx, key, b)
+	return consulstore.WriteNode(ctx, r.consul, r.cfg.Cluster, nr.Node, nr.Created)
 }

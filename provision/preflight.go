@@ -8,12 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
 )
-
-// minAPI is the oldest Engine API swarmcass speaks (Docker 19.03).
-const minAPI = "1.40"
 
 // infraReserve is the memory Consul and the registry need on the infra host.
 const infraReserve = 256 << 20
@@ -37,9 +36,9 @@ func preflight(ctx context.Context, r *run) error {
 		r.pull = registry.Addr("127.0.0.1")
 	}
 	for _, h := range r.allHosts() {
-		if !apiAtLeast(h.info.APIVersion, minAPI) {
-			problems = append(problems, hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",
-				"engine %s speaks API %s; swarmcass needs %s or newer", h.name(), h.info.APIVersion, minAPI))
+		if !apiAtLeast(h.info.APIVersion, engine.MinAPIVersion) {
+			problems = append(problems, op.Hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",
+				"engine %s speaks API %s; swarmcass needs %s or newer", h.name(), h.info.APIVersion, engine.MinAPIVersion))
 		}
 	}
 	problems = append(problems, r.checkAddresses()...)
@@ -48,13 +47,13 @@ func preflight(ctx context.Context, r *run) error {
 	problems = append(problems, r.checkInfra(ctx)...)
 	if cfg.Image != "" {
 		if _, err := r.infra.Engine.ImageInspect(ctx, cfg.Image); err != nil {
-			problems = append(problems, hinted("load or pull it on "+r.infra.name()+" first (docker pull, or swarmcass lab load)",
+			problems = append(problems, op.Hinted("load or pull it on "+r.infra.name()+" first (docker pull, or swarmcass lab load)",
 				"--image %s is not on the infra engine %s: %v", cfg.Image, r.infra.name(), err))
 		}
 	}
 	if cfg.BaseImage != "" {
 		if _, err := r.infra.Engine.ImageInspect(ctx, cfg.BaseImage); err != nil {
-			problems = append(problems, hinted("build it with scripts/build-images.sh cassandra, then copy it to "+r.infra.name()+" (swarmcass lab load --machine infra "+cfg.BaseImage+", or docker save | docker load)",
+			problems = append(problems, op.Hinted("build it with scripts/build-images.sh cassandra, then copy it to "+r.infra.name()+" (swarmcass lab load --machine infra "+cfg.BaseImage+", or docker save | docker load)",
 				"--base-image %s is not on the infra engine %s: %v", cfg.BaseImage, r.infra.name(), err))
 		}
 	}
@@ -65,10 +64,10 @@ func preflight(ctx context.Context, r *run) error {
 // engines, manager first) and manager.
 func (r *run) connect(ctx context.Context) error {
 	var problems []error
-	info := func(h Host) *host {
+	info := func(h cluster.Host) *host {
 		i, err := h.Engine.Info(ctx)
 		if err != nil {
-			problems = append(problems, withHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
+			problems = append(problems, op.WithHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
 				"check that its Docker daemon runs and that the address and certificates are right (docker --host ... info)"))
 			return nil
 		}
@@ -120,17 +119,17 @@ func (r *run) checkAddresses() []error {
 	for _, h := range r.swarm {
 		if loop {
 			if h != r.infra { // the infra engine itself pulls from its own loopback
-				problems = append(problems, hinted("give the infra host an address the other hosts reach (a docker-machine store or --host tcp://ADDR:2376)",
+				problems = append(problems, op.Hinted("give the infra host an address the other hosts reach (a docker-machine store or --host tcp://ADDR:2376)",
 					"the infra host's address %s is loopback, but swarm host %s is another engine", r.infra.Addr, h.name()))
 			}
 			continue
 		}
 		if !registry.Pullable(h.info.InsecureRegistries, r.pull) {
-			problems = append(problems, hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
+			problems = append(problems, op.Hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
 				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.pull, strings.Join(h.info.InsecureRegistries, ", ")))
 		}
 		if isLoopback(h.Addr) && len(r.swarm) > 1 {
-			problems = append(problems, hinted("give each swarm host an address the others reach",
+			problems = append(problems, op.Hinted("give each swarm host an address the others reach",
 				"swarm host %s has the loopback address %s, but the swarm has %d hosts", h.name(), h.Addr, len(r.swarm)))
 		}
 	}
@@ -158,7 +157,7 @@ func (r *run) checkMemory() []error {
 			need += infraReserve
 		}
 		if need > h.info.MemTotal {
-			problems = append(problems, hinted(fmt.Sprintf("these hosts hold at most %d nodes of %s each: lower --nodes, --heap or --memory, or add swarm hosts", capacity, FormatBytes(r.cfg.Memory)),
+			problems = append(problems, op.Hinted(fmt.Sprintf("these hosts hold at most %d nodes of %s each: lower --nodes, --heap or --memory, or add swarm hosts", capacity, FormatBytes(r.cfg.Memory)),
 				"%d nodes of %s on %s need %s, but it has %s", per[h], FormatBytes(r.cfg.Memory), h.name(), FormatBytes(need), FormatBytes(h.info.MemTotal)))
 		}
 	}
@@ -176,7 +175,7 @@ func (r *run) checkSwarm(ctx context.Context) []error {
 	case "inactive":
 	case "active":
 		if !m.info.Swarm.Manager {
-			return []error{hinted("list a manager of that swarm first, or run `docker swarm leave` on "+m.name(),
+			return []error{op.Hinted("list a manager of that swarm first, or run `docker swarm leave` on "+m.name(),
 				"the first swarm host %s is a worker of a swarm, not its manager", m.name())}
 		}
 		nodes, err := m.Engine.NodeList(ctx)
@@ -188,7 +187,7 @@ func (r *run) checkSwarm(ctx context.Context) []error {
 		}
 		problems = append(problems, r.checkNames(ctx)...)
 	default:
-		return []error{hinted("repair it (docker swarm leave --force, or unlock it) and run again",
+		return []error{op.Hinted("repair it (docker swarm leave --force, or unlock it) and run again",
 			"the swarm on %s is %s", m.name(), m.info.Swarm.State)}
 	}
 	for _, h := range r.swarm[1:] {
@@ -197,10 +196,10 @@ func (r *run) checkSwarm(ctx context.Context) []error {
 		case s.State == "inactive":
 		case s.State == "active" && members[s.NodeID]:
 		case s.State == "active":
-			problems = append(problems, hinted("run `docker swarm leave` on "+h.name()+", or leave it out of --swarm",
+			problems = append(problems, op.Hinted("run `docker swarm leave` on "+h.name()+", or leave it out of --swarm",
 				"engine %s belongs to a different swarm than %s's", h.name(), m.name()))
 		default:
-			problems = append(problems, hinted("repair it (docker swarm leave --force) and run again",
+			problems = append(problems, op.Hinted("repair it (docker swarm leave --force) and run again",
 				"engine %s is in swarm state %s", h.name(), s.State))
 		}
 	}
@@ -217,7 +216,7 @@ func (r *run) checkNetwork(ctx context.Context) []error {
 	case err != nil:
 		problems = append(problems, fmt.Errorf("inspect network %s: %w", r.cfg.Network, err))
 	case n.Driver != "overlay":
-		problems = append(problems, hinted("pass another --network name, or remove that network",
+		problems = append(problems, op.Hinted("pass another --network name, or remove that network",
 			"network %s exists on %s with driver %s, not overlay", n.Name, m.name(), n.Driver))
 	}
 	return problems
@@ -234,7 +233,7 @@ func (r *run) checkNames(ctx context.Context) []error {
 			if owner == "" {
 				owner = "none: swarmcass did not create it"
 			}
-			problems = append(problems, hinted("remove it (docker service rm "+s.Name+") or use a swarm without it",
+			problems = append(problems, op.Hinted("remove it (docker service rm "+s.Name+") or use a swarm without it",
 				"service %s exists and belongs to another cluster (%s)", s.Name, owner))
 		}
 	}
@@ -248,14 +247,14 @@ func (r *run) checkInfra(ctx context.Context) []error {
 		got, err := r.infra.Engine.ContainerInspect(ctx, c.spec.Name)
 		switch {
 		case err == nil && got.Labels[engine.LabelRole] != c.role:
-			problems = append(problems, hinted("remove or rename it (docker rm -f "+c.spec.Name+")",
+			problems = append(problems, op.Hinted("remove or rename it (docker rm -f "+c.spec.Name+")",
 				"container %s on %s was not created by swarmcass", c.spec.Name, r.infra.name()))
 		case err == nil:
 			// ours: ensureInfra starts it if needed
 		case errors.Is(err, engine.ErrNotFound):
 			addr := net.JoinHostPort(r.infra.Addr, strconv.Itoa(c.port))
 			if r.cfg.Remote.Listening(ctx, addr) {
-				problems = append(problems, hinted(fmt.Sprintf("free port %d on %s (docker ps --filter publish=%d shows a container holding it)", c.port, r.infra.name(), c.port),
+				problems = append(problems, op.Hinted(fmt.Sprintf("free port %d on %s (docker ps --filter publish=%d shows a container holding it)", c.port, r.infra.name(), c.port),
 					"port %d on the infra host (%s) is held by something that is not swarmcass's %s", c.port, addr, c.role))
 			}
 			if _, err := r.infra.Engine.ImageInspect(ctx, c.spec.Image); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // Each bad input is refused before anything is created, with a hint.
@@ -68,11 +69,11 @@ func TestPreflightRefuses(t *testing.T) {
 				t.Fatal("Bootstrap succeeded")
 			}
 			if !strings.HasPrefix(err.Error(), "Preflight: ") || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %s\nwant a preflight error containing %q", Explain(err), c.want)
+				t.Fatalf("err = %s\nwant a preflight error containing %q", op.Explain(err), c.want)
 			}
-			var pe *Error
+			var pe *op.Error
 			if !errors.As(err, &pe) || pe.Hint == "" {
-				t.Errorf("no hint in %s", Explain(err))
+				t.Errorf("no hint in %s", op.Explain(err))
 			}
 			if after := l.w.Log()[before:]; len(after) != 0 {
 				t.Errorf("preflight created %v", after)
@@ -86,7 +87,7 @@ func TestExplainListsEveryProblem(t *testing.T) {
 	cfg := l.config(0)
 	cfg.Cluster = "Bad"
 	_, err := Bootstrap(context.Background(), cfg)
-	out := Explain(err)
+	out := op.Explain(err)
 	if !strings.Contains(out, "--nodes is 0") || !strings.Contains(out, `invalid cluster name "Bad"`) || strings.Count(out, "hint: ") != 2 {
 		t.Errorf("Explain:\n%s", out)
 	}

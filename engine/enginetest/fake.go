@@ -714,7 +714,7 @@ func (f *Fake) SwarmInit(ctx context.Context, advertiseAddr string) error {
 	s := &swarm{id: f.w.id("swarm"), networks: map[string]*overlay{}, services: map[string]*service{}, managerAddr: net.JoinHostPort(advertiseAddr, "2377")}
 	s.workerToken = "SWMTKN-1-" + s.id + "-worker"
 	s.managerToken = "SWMTKN-1-" + s.id + "-manager"
-	s.members = append(s.members, &member{fake: f, node: engine.Node{ID: f.w.id("node"), Hostname: f.Spec.Hostname, Addr: advertiseAddr, Role: "manager", State: "ready", EngineID: f.Spec.ID}})
+	s.members = append(s.members, &member{fake: f, node: engine.Node{ID: f.w.id("node"), Hostname: f.Spec.Hostname, Addr: advertiseAddr, Role: "manager", State: "ready"}})
 	f.swarm = s
 	f.w.swarms = append(f.w.swarms, s)
 	f.w.record(f, "SwarmInit %s", advertiseAddr)
@@ -750,7 +750,7 @@ func (f *Fake) SwarmJoin(ctx context.Context, advertiseAddr, remoteAddr, token s
 	if advertiseAddr == "" {
 		advertiseAddr = f.addr
 	}
-	s.members = append(s.members, &member{fake: f, node: engine.Node{ID: f.w.id("node"), Hostname: f.Spec.Hostname, Addr: advertiseAddr, Role: role, State: "ready", EngineID: f.Spec.ID}})
+	s.members = append(s.members, &member{fake: f, node: engine.Node{ID: f.w.id("node"), Hostname: f.Spec.Hostname, Addr: advertiseAddr, Role: role, State: "ready"}})
 	f.swarm = s
 	f.w.record(f, "SwarmJoin %s", remoteAddr)
 	return nil

@@ -1,9 +1,7 @@
 package enginetest
 
 import (
-	"cmp"
 	"context"
-	"os"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -12,16 +10,28 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 )
 
-// Local connects an integration test to the real engine the docker CLI
-// would use (DOCKER_HOST, else the local socket) and closes it when the test
-// ends. Under -short it skips the test: unit tests need no engine.
+// Local connects an integration test to the real engine of the docker
+// CLI's default context (dockercontext.Default: DOCKER_HOST, else the local
+// socket) and closes it when the test ends. Under -short it skips the test:
+// unit tests need no engine.
 func Local(t testing.TB) *engine.Docker {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
 	}
-	host := cmp.Or(os.Getenv(dockercontext.EnvHost), dockercontext.DefaultHost)
-	d, err := engine.NewDocker("local", host, nil)
+	dir, err := dockercontext.ConfigDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dockercontext.Default(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tls *engine.TLSFiles
+	if c.HasTLS() {
+		tls = &engine.TLSFiles{CA: c.CA, Cert: c.Cert, Key: c.Key}
+	}
+	d, err := engine.NewDocker("local", c.Host, tls)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/internal/status"
+	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/provision"
 )
 
@@ -101,28 +103,16 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		return err
 	}
 	st := status.New(cmd.ErrOrStderr(), o.verbose)
-	clients := engineClients{}
+	var opts []cluster.Option
 	if o.verbose {
-		clients.trace = st.Debugf
+		opts = append(opts, cluster.WithTrace(st.Debugf))
 	}
-	defer clients.closeAll()
-	connect := func(ep hosts.Endpoint) (provision.Host, error) {
-		e, err := clients.connect(ep)
-		if err != nil {
-			return provision.Host{}, err
-		}
-		return provision.Host{Engine: e, Addr: ep.Addr}, nil
-	}
-	if cfg.Infra, err = connect(plan.Infra); err != nil {
+	c := cluster.Open(cfg.Cluster, plan, opts...)
+	defer c.Close()
+	if err := c.Err(); err != nil {
 		return err
 	}
-	for _, ep := range plan.Swarm {
-		h, err := connect(ep)
-		if err != nil {
-			return err
-		}
-		cfg.Swarm = append(cfg.Swarm, h)
-	}
+	cfg.Infra, cfg.Swarm = c.Infra, c.Swarm
 
 	cfg.Progress = st
 	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
@@ -146,7 +136,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 // explained prints an error with its hints, and keeps it for errors.Is.
 type explained struct{ err error }
 
-func (e explained) Error() string { return provision.Explain(e.err) }
+func (e explained) Error() string { return op.Explain(e.err) }
 func (e explained) Unwrap() error { return e.err }
 
 // writeTimings writes the steps' timings and the nodes' times to ready.
@@ -157,11 +147,11 @@ func writeTimings(path string, res *provision.Result) error {
 		Created bool    `json:"created"`
 	}
 	out := struct {
-		Cluster string                 `json:"cluster"`
-		At      time.Time              `json:"at"`
-		Steps   []provision.StepTiming `json:"steps"`
-		Total   float64                `json:"total_seconds"`
-		Nodes   []node                 `json:"nodes"`
+		Cluster string      `json:"cluster"`
+		At      time.Time   `json:"at"`
+		Steps   []op.Timing `json:"steps"`
+		Total   float64     `json:"total_seconds"`
+		Nodes   []node      `json:"nodes"`
 	}{Cluster: res.Cluster, At: time.Now().UTC(), Steps: res.Steps}
 	for _, s := range res.Steps {
 		out.Total += s.Seconds

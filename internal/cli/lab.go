@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -12,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/swarmcass/swarmcass/dockercontext"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/lab"
 )
@@ -67,20 +65,18 @@ it reads real docker-machine machines.`,
 }
 
 // hostEngine is the engine the lab's machines run on: the one its store
-// records, else DOCKER_HOST (with DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is
-// set), else the local socket. The record wins because `lab env --machine`
+// records, else the docker CLI's default engine (hosts.Local: DOCKER_HOST,
+// else the local socket). The record wins because `lab env --machine`
 // points DOCKER_HOST at a machine.
 func hostEngine(cfg lab.Config) (*engine.Docker, error) {
 	if rec, err := lab.ReadRecord(cfg.StoreDir); err == nil && rec.HostEngine != "" && !strings.HasPrefix(rec.HostEngine, "tcp://") {
 		return engine.NewDocker("host", rec.HostEngine, nil)
 	}
-	host := cmp.Or(os.Getenv(dockercontext.EnvHost), dockercontext.DefaultHost)
-	var tls *engine.TLSFiles
-	if os.Getenv(dockercontext.EnvTLSVerify) != "" {
-		dir := os.Getenv(dockercontext.EnvCertPath)
-		tls = &engine.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+	ep, err := hosts.Local()
+	if err != nil {
+		return nil, err
 	}
-	return engine.NewDocker("host", host, tls)
+	return engine.NewDocker("host", ep.Host, ep.TLS)
 }
 
 // withLab runs fn on the lab of opts through the host engine.

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/provision"
 	"github.com/swarmcass/swarmcass/ring"
@@ -102,29 +101,16 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 	if err != nil {
 		return err
 	}
-	clients := engineClients{}
-	defer clients.closeAll()
+	c := cluster.Open(o.cluster, plan)
+	defer c.Close()
+	// The swarm's engines come first, the manager leading: Gather asks the
+	// first engine that answers as a manager.
 	cfg := collect.Config{
 		Cluster: o.cluster, Network: o.network, ExecTimeout: o.timeout, EngineTimeout: o.engineTO, Parallel: o.parallel,
-		Broken: map[string]error{},
+		Engines: c.Engines(), Broken: c.Broken,
 	}
-	// The swarm's engines first, the manager leading: Gather asks the
-	// first engine that answers as a manager.
-	seen := map[string]bool{}
-	for _, ep := range append(append([]hosts.Endpoint{}, plan.Swarm...), plan.Infra) {
-		if seen[ep.Host] {
-			continue
-		}
-		seen[ep.Host] = true
-		e, err := clients.connect(ep)
-		if err != nil {
-			cfg.Broken[ep.Name] = err
-			continue
-		}
-		cfg.Engines = append(cfg.Engines, e)
-	}
-	consulAddr := net.JoinHostPort(plan.Infra.Addr, strconv.Itoa(provision.ConsulPort))
-	if cfg.Consul, err = collect.NewConsul(consulAddr); err != nil {
+	consulAddr := c.ConsulAddr()
+	if cfg.Consul, err = c.Store(); err != nil {
 		return err
 	}
 

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/ring/collect"
 )
 
@@ -27,25 +29,8 @@ type oneNode struct {
 
 func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 	t.Helper()
-	ctx := context.Background()
-	w := enginetest.NewWorld()
-	f := w.NewFake("swarm-0", "10.0.0.10")
-	f.AddImage("cassandra:test")
-	if err := f.SwarmInit(ctx, "10.0.0.10"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Subnet: "10.0.1.0/24"}); err != nil {
-		t.Fatal(err)
-	}
-	labels := engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: "cass1"}
-	if _, err := f.ServiceCreate(ctx, engine.ServiceSpec{Name: "cass1", Image: "cassandra:test", Labels: labels, ContainerLabels: labels, Networks: []string{"swarmcass"}}); err != nil {
-		t.Fatal(err)
-	}
-	tasks, err := f.TaskList(ctx, "cass1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := tasks[0].Addresses["swarmcass"]
+	l := clustertest.New(t, 1).Running("test", 1)
+	w, f, addr := l.W, l.Swarm[0], l.Addrs["cass1"]
 	n := &oneNode{up: true}
 	w.Exec = func(_ *enginetest.Fake, _ engine.Container, cmd []string) (engine.ExecResult, error) {
 		n.mu.Lock()
@@ -59,11 +44,10 @@ func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 			on(execs)
 		}
 		if cmd[1] == "describecluster" {
-			return engine.ExecResult{Stdout: "Cluster Information:\n\tName: test\n\tSnitch: s\n\tPartitioner: p\n\tSchema versions:\n\t\t59adb24e-f3cd-3e02-97f0-5b395827453f: [" + addr + "]\n"}, nil
+			return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", []string{addr})}, nil
 		}
-		return engine.ExecResult{Stdout: "Datacenter: dc1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n" +
-			"--  Address    Load       Tokens  Owns (effective)  Host ID                               Rack\n" +
-			code + "  " + addr + "   104.38 KiB  16      100.0%            2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7  rack1\n"}, nil
+		row := nodetooltest.Row{Code: code, Address: addr, HostID: "2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7", Owns: "100.0%"}
+		return engine.ExecResult{Stdout: nodetooltest.Status([]nodetooltest.Row{row})}, nil
 	}
 	return n, collect.Config{Cluster: "test", Engines: []engine.Engine{f}, EngineTimeout: time.Second, ExecTimeout: time.Second}
 }

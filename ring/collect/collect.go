@@ -12,7 +12,6 @@ package collect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,7 +23,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/ring"
 )
 
@@ -33,8 +34,6 @@ const (
 	DefaultExecTimeout   = 30 * time.Second
 	DefaultEngineTimeout = 10 * time.Second
 	DefaultParallel      = 8
-	// ConsulService is the Consul service bootstrap registers every node as.
-	ConsulService = "cassandra"
 )
 
 // Config is what Gather looks at.
@@ -47,7 +46,7 @@ type Config struct {
 	// their nodes are reported as engine unreachable.
 	Broken map[string]error
 	// Consul holds the cluster's record and checks; nil: not asked.
-	Consul Consul
+	Consul consulstore.Store
 	// Network is the overlay network whose addresses nodetool shows; ""
 	// takes the record's, else a task's only network.
 	Network string
@@ -192,21 +191,11 @@ type swarmView struct {
 	others   []string               // clusters seen when this one has no service
 }
 
-// recordedNode is a node as bootstrap records it in Consul KV at
-// swarmcass/<cluster>/nodes/<name> (provision.NodeResult's JSON).
-type recordedNode struct {
-	Name      string `json:"name"`
-	SwarmNode string `json:"swarm_node"`
-	Host      string `json:"host"` // engine name
-	Address   string `json:"address"`
-	HostID    string `json:"host_id"`
-}
-
-// record is what Consul holds about the cluster.
+// record is what Consul holds about the cluster; known is false when
+// Consul was not asked or did not answer.
 type record struct {
-	known   bool
-	nodes   map[string]recordedNode
-	network string
+	known bool
+	consulstore.Record
 }
 
 // discover asks the engines, the manager and Consul at once, then matches
@@ -261,7 +250,7 @@ func (g *gather) discover(ctx context.Context) {
 	for name := range containers {
 		names[name] = true
 	}
-	for name := range rec.nodes {
+	for name := range rec.Nodes {
 		names[name] = true
 	}
 	delete(names, "")
@@ -274,7 +263,7 @@ func (g *gather) discover(ctx context.Context) {
 
 	network := g.cfg.Network
 	if network == "" {
-		network = rec.network
+		network = rec.Network.Name
 	}
 	for _, name := range sortedNodeNames(names) {
 		g.nodes = append(g.nodes, g.place(name, sw, containers[name], rec, network))
@@ -473,40 +462,21 @@ func (g *gather) containers(ctx context.Context) map[string][]located {
 
 // record reads the cluster's record from Consul KV.
 func (g *gather) record(ctx context.Context) record {
-	rec := record{nodes: map[string]recordedNode{}}
+	rec := record{Record: consulstore.Record{Nodes: map[string]consulstore.Node{}}}
 	if g.cfg.Consul == nil {
 		return rec
 	}
 	c, cancel := g.call(ctx)
 	defer cancel()
-	prefix := "swarmcass/" + g.cfg.Cluster + "/"
-	kv, err := g.cfg.Consul.KV(c, prefix)
+	r, err := consulstore.ReadRecord(c, g.cfg.Consul, g.cfg.Cluster)
 	if err != nil {
 		g.note("Consul does not answer, so the record's host IDs and the Consul checks are not judged: %v", err)
 		return rec
 	}
-	rec.known = true
-	for key, value := range kv {
-		rest := strings.TrimPrefix(key, prefix)
-		switch {
-		case rest == "network":
-			var n struct{ Name string }
-			if err := json.Unmarshal(value, &n); err == nil {
-				rec.network = n.Name
-			}
-		case strings.HasPrefix(rest, "nodes/"):
-			var nr recordedNode
-			if err := json.Unmarshal(value, &nr); err != nil {
-				g.note("Consul key %s is not a node record: %v", key, err)
-				continue
-			}
-			if nr.Name == "" {
-				nr.Name = strings.TrimPrefix(rest, "nodes/")
-			}
-			rec.nodes[nr.Name] = nr
-		}
+	for _, bad := range r.Bad {
+		g.note("%v", bad)
 	}
-	return rec
+	return record{known: true, Record: r}
 }
 
 // place decides where node name's view is asked: the container of its
@@ -514,7 +484,7 @@ func (g *gather) record(ctx context.Context) record {
 // nowhere, with the reason.
 func (g *gather) place(name string, sw *swarmView, cs []located, rec record, network string) *node {
 	n := &node{name: name}
-	r, inRecord := rec.nodes[name]
+	r, inRecord := rec.Nodes[name]
 	if inRecord {
 		n.hostID, n.swarmHost = r.HostID, r.Host
 		defer func() { n.addAddress(r.Address) }()
@@ -569,10 +539,8 @@ func (g *gather) place(name string, sw *swarmView, cs []located, rec record, net
 		switch {
 		case h != nil && h.err != nil:
 			n.unavailable(ring.EngineUnreachable, h.err)
-		case t.State != "running" && (t.State != "starting" || t.ContainerID == ""):
-			// "starting" with a container: it runs, its HEALTHCHECK has not
-			// passed yet; nodetool will say how the node is.
-			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, taskWhy(t)))
+		case !nodewait.Runs(t):
+			n.unavailable(ring.ContainerGone, fmt.Errorf("its newest task is %s%s", t.State, nodewait.Why(t)))
 		case h == nil:
 			n.unavailable(ring.EngineUnreachable, fmt.Errorf("its task runs on swarm node %s, which is none of the given engines; name its engine with --swarm, --context or --host", hostName))
 		default:
@@ -656,16 +624,6 @@ func pinnedNode(constraints []string) string {
 		if k, v, ok := strings.Cut(strings.ReplaceAll(c, " ", ""), "=="); ok && k == "node.id" {
 			return v
 		}
-	}
-	return ""
-}
-
-func taskWhy(t engine.Task) string {
-	switch {
-	case t.Err != "":
-		return ": " + t.Err
-	case t.Message != "":
-		return ": " + t.Message
 	}
 	return ""
 }

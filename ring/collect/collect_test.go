@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,26 +9,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
+	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/consulstore/consultest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/ring"
 )
 
 const (
 	schemaA = "59adb24e-f3cd-3e02-97f0-5b395827453f"
 	schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
-	image   = "10.0.0.2:5000/swarmcass/cassandra@sha256:abc"
 )
 
-// lab is a swarm of fakes running one Cassandra service per node, as
-// bootstrap leaves it, with a Consul record and a simulated ring that
-// answers nodetool.
+// lab is the lab fixture running cluster "test" (clustertest), with a
+// ring whose every view a test can change.
 type lab struct {
 	t      *testing.T
+	cl     *clustertest.Lab
 	w      *enginetest.World
 	infra  *enginetest.Fake
 	swarm  []*enginetest.Fake
-	consul *fakeConsul
+	consul *consultest.Fake
 	addrs  map[string]string // node -> overlay address
 	ids    map[string]string // node -> host ID
 	names  []string
@@ -50,58 +52,23 @@ type lab struct {
 
 func newLab(t *testing.T, machines, nodes int) *lab {
 	t.Helper()
-	ctx := context.Background()
-	l := &lab{t: t, w: enginetest.NewWorld(), addrs: map[string]string{}, ids: map[string]string{},
-		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{},
-		consul: &fakeConsul{kv: map[string][]byte{}}}
-	l.infra = l.w.NewFake("infra", "10.0.0.2")
-	for i := 0; i < machines; i++ {
-		f := l.w.NewFake(fmt.Sprintf("swarm-%d", i), fmt.Sprintf("10.0.0.%d", 10+i))
-		f.AddImage(image)
-		l.swarm = append(l.swarm, f)
-	}
-	must(t, l.swarm[0].SwarmInit(ctx, "10.0.0.10"))
-	sw, err := l.swarm[0].SwarmInspect(ctx)
-	must(t, err)
-	for _, f := range l.swarm[1:] {
-		must(t, f.SwarmJoin(ctx, f.Addr(), "10.0.0.10:2377", sw.WorkerToken))
-	}
-	_, err = l.swarm[0].NetworkCreate(ctx, engine.NetworkSpec{Name: "swarmcass", Driver: "overlay", Attachable: true, Subnet: "10.0.1.0/24"})
-	must(t, err)
-	l.consul.kv["swarmcass/test/network"] = []byte(`{"name":"swarmcass","subnet":"10.0.1.0/24","encrypted":false}`)
+	cl := clustertest.New(t, machines).Running("test", nodes)
+	l := &lab{t: t, w: cl.W, infra: cl.Infra, swarm: cl.Swarm, consul: cl.Consul, addrs: cl.Addrs, ids: cl.HostIDs, cl: cl,
+		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{}}
 	for k := 1; k <= nodes; k++ {
-		l.addNode(ctx, "test", k, l.swarm[(k-1)%machines], "any")
+		l.names = append(l.names, fmt.Sprintf("cass%d", k))
 	}
 	l.w.Exec = l.exec
 	return l
 }
 
-// addNode creates node k's service pinned to f, records it in Consul and
-// registers a passing check, as bootstrap does.
+// addNode starts node k of cluster on f as bootstrap does
+// (clustertest.Lab.AddNode).
 func (l *lab) addNode(ctx context.Context, cluster string, k int, f *enginetest.Fake, restart string) {
-	name := fmt.Sprintf("cass%d", k)
-	info, err := f.Info(ctx)
-	must(l.t, err)
-	labels := engine.Labels{engine.LabelCluster: cluster, engine.LabelRole: engine.RoleCassandra, engine.LabelNode: name}
-	_, err = l.swarm[0].ServiceCreate(ctx, engine.ServiceSpec{
-		Name: cluster + "-" + name, Image: image, Labels: labels, ContainerLabels: labels, Hostname: name,
-		Networks: []string{"swarmcass"}, DNSRR: true, Constraints: []string{"node.id==" + info.Swarm.NodeID},
-		RestartCondition: restart,
-	})
-	must(l.t, err)
-	if cluster != "test" {
-		return
+	l.cl.AddNode(cluster, k, f, restart)
+	if cluster == "test" {
+		l.names = append(l.names, fmt.Sprintf("cass%d", k))
 	}
-	tasks, err := l.swarm[0].TaskList(ctx, cluster+"-"+name)
-	must(l.t, err)
-	addr := tasks[0].Addresses["swarmcass"]
-	id := fmt.Sprintf("%08x-8e0e-4b51-9bb0-4a5b7ed0d1a7", k)
-	l.addrs[name], l.ids[name] = addr, id
-	l.names = append(l.names, name)
-	rec, _ := json.Marshal(map[string]any{"name": name, "swarm_node": info.Swarm.NodeID, "host": f.Name(), "address": addr, "host_id": id, "state": "UN"})
-	l.consul.kv["swarmcass/test/nodes/"+name] = rec
-	l.consul.checks = append(l.consul.checks, ConsulCheck{ServiceID: "swarmcass-test-" + name, Tags: []string{"test", name},
-		Meta: map[string]string{"node": name}, Name: "CQL on " + f.Addr() + ":9042", Status: "passing"})
 }
 
 func (l *lab) config() Config {
@@ -137,9 +104,7 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 	}
 	switch strings.Join(cmd, " ") {
 	case "nodetool status":
-		var b strings.Builder
-		b.WriteString("Datacenter: datacenter1\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n")
-		b.WriteString("--  Address    Load        Tokens  Owns (effective)  Host ID                               Rack \n")
+		var rows []nodetooltest.Row
 		for _, n := range l.names {
 			code := "UN"
 			if o, ok := l.codes[viewer][n]; ok {
@@ -148,12 +113,12 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 			if code == "-" {
 				continue
 			}
-			fmt.Fprintf(&b, "%s  %-9s  %-10s  %-6d  %-16s  %-36s  rack1\n", code, l.addrs[n], "104.38 KiB", 16, "33.3%", l.ids[n])
+			rows = append(rows, nodetooltest.Row{Code: code, Address: l.addrs[n], HostID: l.ids[n], Owns: "33.3%"})
 		}
 		for i, a := range l.extra {
-			fmt.Fprintf(&b, "UN  %-9s  %-10s  %-6d  %-16s  %08x-0000-4000-8000-000000000000  rack1\n", a, "1 KiB", 16, "0.0%", 100+i)
+			rows = append(rows, nodetooltest.Row{Code: "UN", Address: a, Load: "1 KiB", Owns: "0.0%", HostID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", 100+i)})
 		}
-		return engine.ExecResult{Stdout: b.String()}, nil
+		return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
 	case "nodetool describecluster":
 		version := schemaA
 		if v, ok := l.schema[viewer]; ok {
@@ -163,48 +128,9 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 		for _, n := range l.names {
 			eps = append(eps, l.addrs[n])
 		}
-		out := "Cluster Information:\n\tName: test\n\tSnitch: org.apache.cassandra.locator.SimpleSnitch\n\tDynamicEndPointSnitch: enabled\n" +
-			"\tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner\n\tSchema versions:\n\t\t" + version + ": [" + strings.Join(eps, ", ") + "]\n\n"
-		return engine.ExecResult{Stdout: out}, nil
+		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", version, eps)}, nil
 	}
 	return engine.ExecResult{ExitCode: 127, Stderr: "unknown command " + strings.Join(cmd, " ")}, nil
-}
-
-type fakeConsul struct {
-	mu     sync.Mutex
-	kv     map[string][]byte
-	checks []ConsulCheck
-	down   error
-}
-
-func (c *fakeConsul) KV(ctx context.Context, prefix string) (map[string][]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down != nil {
-		return nil, c.down
-	}
-	out := map[string][]byte{}
-	for k, v := range c.kv {
-		if strings.HasPrefix(k, prefix) {
-			out[k] = v
-		}
-	}
-	return out, nil
-}
-
-func (c *fakeConsul) Checks(ctx context.Context, service, tag string) ([]ConsulCheck, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down != nil {
-		return nil, c.down
-	}
-	var out []ConsulCheck
-	for _, ch := range c.checks {
-		if service == ConsulService && contains(ch.Tags, tag) {
-			out = append(out, ch)
-		}
-	}
-	return out, nil
 }
 
 func contains(list []string, s string) bool {
@@ -311,18 +237,18 @@ func TestDegradedVerdicts(t *testing.T) {
 		why   ring.Unavailable // and why
 	}{
 		{"container stopped under a running task", func(l *lab, cfg *Config) {
-			tasks, _ := l.swarm[0].TaskList(ctx, "test-cass3")
+			tasks, _ := l.swarm[0].TaskList(ctx, "cass3")
 			must(l.t, l.swarm[2].ContainerStop(ctx, tasks[0].ContainerID, 0))
 			l.setCode("cass1", "cass3", "DN")
 			l.setCode("cass2", "cass3", "DN")
 		}, []string{"no view from cass3: container gone", "cass3 is down, normal (DN) in the views of cass1, cass2"}, "cass3", ring.ContainerGone},
 		{"task failed and not restarted", func(l *lab, cfg *Config) {
 			l.addNode(ctx, "test", 4, l.swarm[0], "none")
-			must(l.t, l.w.KillTask("test-cass4", "task: non-zero exit (137)"))
+			must(l.t, l.w.KillTask("cass4", "task: non-zero exit (137)"))
 			l.setCode("cass1", "cass4", "DN")
 		}, []string{"no view from cass4: container gone: its newest task is failed: task: non-zero exit (137)", "cass4 is down"}, "cass4", ring.ContainerGone},
 		{"daemon starting", func(l *lab, cfg *Config) {
-			l.answer["cass2"] = engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused (Connection refused)'.\n"}
+			l.answer["cass2"] = engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}
 			l.setCode("cass1", "cass2", "UJ")
 		}, []string{"no view from cass2: nodetool cannot connect", "cass2 is up, joining (UJ) in cass1's view"}, "cass2", ring.DaemonStarting},
 		{"nodetool fails", func(l *lab, cfg *Config) {
@@ -364,10 +290,10 @@ func TestDegradedVerdicts(t *testing.T) {
 			l.setCode("cass2", "cass1", "-")
 		}, []string{"cass1 (" + "10.0.1." /* address */}, "", ""},
 		{"consul check failing", func(l *lab, cfg *Config) {
-			l.consul.checks[0].Status, l.consul.checks[0].Output = "critical", "dial tcp 10.0.0.10:9042: connect: connection refused"
+			l.consul.SetCheck("swarmcass-test-cass1", "critical", "dial tcp 10.0.0.10:9042: connect: connection refused")
 		}, []string{`of cass1 is critical: dial tcp 10.0.0.10:9042`}, "", ""},
 		{"service removed but recorded", func(l *lab, cfg *Config) {
-			must(l.t, l.swarm[0].ServiceRemove(ctx, "test-cass3"))
+			must(l.t, l.swarm[0].ServiceRemove(ctx, "cass3"))
 			l.setCode("cass1", "cass3", "-")
 			l.setCode("cass2", "cass3", "-")
 		}, []string{"no view from cass3: container gone: the swarm has no service for cass3", "cass3 (10.0.1."}, "cass3", ring.ContainerGone},
@@ -421,7 +347,7 @@ func TestManagerDown(t *testing.T) {
 // Without Consul the ring is still judged, from the swarm alone.
 func TestConsulDown(t *testing.T) {
 	l := newLab(t, 3, 3)
-	l.consul.down = errors.New("dial tcp 10.0.0.2:8500: connect: connection refused")
+	l.consul.SetDown(errors.New("dial tcp 10.0.0.2:8500: connect: connection refused"))
 	res, r := judge(t, l.config())
 	wantReport(t, r, ring.Healthy, 0)
 	if res.Input.ChecksKnown || !strings.Contains(strings.Join(res.Notes, "\n"), "Consul does not answer") {
@@ -451,7 +377,7 @@ func TestUnknownVerdicts(t *testing.T) {
 		for _, f := range append(l.swarm, l.infra) {
 			f.Fail("Info", errors.New("no route to host"))
 		}
-		l.consul.down = errors.New("no route to host")
+		l.consul.SetDown(errors.New("no route to host"))
 		res, r := judge(t, l.config())
 		wantReport(t, r, ring.Unknown, 2)
 		if res.Judgeable || res.Found {
@@ -530,7 +456,7 @@ func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
 		}
 		return "running", ""
 	}
-	must(t, l.w.KillTask("test-cass3", "task: non-zero exit (137)"))
+	must(t, l.w.KillTask("cass3", "task: non-zero exit (137)"))
 	l.setCode("cass1", "cass3", "DN")
 	l.setCode("cass2", "cass3", "DN")
 	res, r := judge(t, l.config())
@@ -542,7 +468,7 @@ func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
 		t.Errorf("problems:\n%s", problems(r))
 	}
 	// Once the views list the new address, that is the node's.
-	tasks, err := l.swarm[0].TaskList(context.Background(), "test-cass3")
+	tasks, err := l.swarm[0].TaskList(context.Background(), "cass3")
 	must(t, err)
 	newAddr := tasks[0].Addresses["swarmcass"]
 	if newAddr == l.addrs["cass3"] || newAddr == "" {
@@ -561,7 +487,7 @@ func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
 // stale; the node is found in the views by its recorded host ID.
 func TestStaleRecordAddressFoundByHostID(t *testing.T) {
 	l := newLab(t, 3, 3)
-	l.consul.kv["swarmcass/test/nodes/cass3"] = []byte(`{"name":"cass3","swarm_node":"x","host":"swarm-2","address":"10.0.1.200","host_id":"` + l.ids["cass3"] + `"}`)
+	l.consul.SetJSON("swarmcass/test/nodes/cass3", consulstore.Node{Name: "cass3", SwarmNode: "x", Host: "swarm-2", Address: "10.0.1.200", HostID: l.ids["cass3"]})
 	for _, f := range []*enginetest.Fake{l.swarm[0], l.swarm[2]} {
 		f.Fail("Info", errors.New("no route to host"))
 	}
@@ -586,8 +512,8 @@ func TestStartingTaskIsJudgedByItsView(t *testing.T) {
 		}
 		return "running", ""
 	}
-	must(t, l.w.EndTask("test-cass3", "complete", ""))
-	tasks, err := l.swarm[0].TaskList(context.Background(), "test-cass3")
+	must(t, l.w.EndTask("cass3", "complete", ""))
+	tasks, err := l.swarm[0].TaskList(context.Background(), "cass3")
 	must(t, err)
 	l.mu.Lock()
 	l.addrs["cass3"] = tasks[0].Addresses["swarmcass"]

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetool"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/ring"
 )
 
@@ -71,39 +72,21 @@ func (g *gather) view(ctx context.Context, n *node) (ring.View, []Exec) {
 	return v, execs
 }
 
-// execError is an Exec call that failed (not nodetool exiting non-zero).
-type execError struct{ err error }
-
-func (e *execError) Error() string { return e.err.Error() }
-func (e *execError) Unwrap() error { return e.err }
-
 // nodetool runs `nodetool sub` in the node's container under ExecTimeout
-// and returns its standard output. nodetool's connection failure comes
-// back as a *nodetool.ConnectError, an Exec failure as an *execError.
+// and returns its standard output; its errors are nodewait.Nodetool's.
 func (g *gather) nodetool(ctx context.Context, n *node, sub string) (string, Exec, error) {
 	ex := Exec{Node: n.name, Command: "nodetool " + sub}
 	c, cancel := context.WithTimeout(ctx, g.cfg.ExecTimeout)
 	defer cancel()
 	t0 := time.Now()
-	res, err := n.host.e.Exec(c, n.container, []string{"nodetool", sub})
+	out, _, err := nodewait.Nodetool(c, n.host.e, n.container, sub)
 	ex.Seconds = time.Since(t0).Seconds()
-	switch {
-	case err != nil && c.Err() != nil && ctx.Err() == nil:
+	var ee *nodewait.ExecError
+	if errors.As(err, &ee) && c.Err() != nil && ctx.Err() == nil {
 		return "", ex, fmt.Errorf("nodetool %s gave no answer within %s", sub, g.cfg.ExecTimeout)
-	case err != nil:
-		return "", ex, &execError{err}
-	case res.ExitCode != 0:
-		if ce, ok := nodetool.ParseConnectError(res.Stderr); ok {
-			return "", ex, ce
-		}
-		msg := strings.TrimSpace(res.Stderr)
-		if msg == "" {
-			msg = strings.TrimSpace(res.Stdout)
-		}
-		return "", ex, fmt.Errorf("nodetool %s exited %d: %s", sub, res.ExitCode, firstLines(msg, 3))
 	}
-	ex.OK = true
-	return res.Stdout, ex, nil
+	ex.OK = err == nil
+	return out, ex, err
 }
 
 // classify says why nodetool status gave no view. An Exec failure is
@@ -111,7 +94,7 @@ func (g *gather) nodetool(ctx context.Context, n *node, sub string) (string, Exe
 // longer answers.
 func (g *gather) classify(ctx context.Context, n *node, err error) ring.Unavailable {
 	var ce *nodetool.ConnectError
-	var ee *execError
+	var ee *nodewait.ExecError
 	switch {
 	case errors.As(err, &ce):
 		return ring.DaemonStarting
@@ -139,7 +122,7 @@ func (g *gather) checks(ctx context.Context) {
 	}
 	c, cancel := g.call(ctx)
 	defer cancel()
-	cs, err := g.cfg.Consul.Checks(c, ConsulService, g.cfg.Cluster)
+	cs, err := g.cfg.Consul.Checks(c, consulstore.ServiceName, g.cfg.Cluster)
 	if err != nil {
 		g.note("Consul checks not judged: %v", err)
 		return
@@ -147,28 +130,6 @@ func (g *gather) checks(ctx context.Context) {
 	in := &g.res.Input
 	in.ChecksKnown = true
 	for _, ch := range cs {
-		in.Checks = append(in.Checks, ring.Check{Node: g.checkNode(ch), Name: ch.Name, Status: ch.Status, Output: ch.Output})
+		in.Checks = append(in.Checks, ring.Check{Node: ch.Node(g.cfg.Cluster), Name: ch.Name, Status: ch.Status, Output: ch.Output})
 	}
-}
-
-// checkNode names the node a check belongs to: its service's "node" meta,
-// else its tag that is not the cluster's name.
-func (g *gather) checkNode(ch ConsulCheck) string {
-	if name := ch.Meta["node"]; name != "" {
-		return name
-	}
-	for _, tag := range ch.Tags {
-		if tag != g.cfg.Cluster {
-			return tag
-		}
-	}
-	return strings.TrimPrefix(ch.ServiceID, "swarmcass-"+g.cfg.Cluster+"-")
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.SplitN(s, "\n", n+1)
-	if len(lines) > n {
-		lines = append(lines[:n], "...")
-	}
-	return strings.Join(lines, " / ")
 }

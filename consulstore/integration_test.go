@@ -1,14 +1,12 @@
-package provision
+package consulstore
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +17,7 @@ import (
 	"github.com/swarmcass/swarmcass/images"
 )
 
-// TestIntegrationConsulLock runs bootstrap's lock against a real Consul
+// TestIntegrationConsulLock runs the cluster lock against a real Consul
 // agent (the offline image scripts/build-images.sh makes, in -dev mode on
 // the local engine): a second holder is refused and told who holds it, a
 // released lock can be taken again, and giving the lock back while the
@@ -30,17 +28,17 @@ func TestIntegrationConsulLock(t *testing.T) {
 	consul, _ := startConsul(ctx, t)
 
 	key := "swarmcass/itest/lock"
-	release, err := consul.Lock(ctx, key, []byte(`{"host":"first"}`))
+	release, err := consul.Lock(ctx, key, Holder{Operation: "test", Hostname: "first", PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = consul.Lock(ctx, key, []byte(`{"host":"second"}`))
+	_, err = consul.Lock(ctx, key, Holder{Operation: "test", Hostname: "second", PID: 2})
 	var locked *LockedError
 	if !errors.As(err, &locked) || !strings.Contains(string(locked.Holder), "first") {
 		t.Fatalf("second lock: %v, want a LockedError naming the first holder", err)
 	}
 	release()
-	release2, err := consul.Lock(ctx, key, nil)
+	release2, err := consul.Lock(ctx, key, This("test"))
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
@@ -52,7 +50,7 @@ func TestIntegrationConsulLock(t *testing.T) {
 	// next.
 	for i := range 40 {
 		runCtx, interrupt := context.WithCancel(ctx)
-		release, err := consul.Lock(runCtx, key, nil)
+		release, err := consul.Lock(runCtx, key, This("test"))
 		if err != nil {
 			interrupt()
 			t.Fatalf("round %d: %v", i, err)
@@ -86,7 +84,7 @@ func TestIntegrationConsulServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok, err := consul.Registered(ctx, s.ID)
-	if err != nil || !ok || !sameService(got, s) {
+	if err != nil || !ok || !Same(got, s) {
 		t.Fatalf("registered %+v reads back as %+v (ok %v, err %v)", s, got, ok, err)
 	}
 	// The check probes Consul's own HTTP port, which answers.
@@ -116,9 +114,9 @@ func TestIntegrationConsulServices(t *testing.T) {
 func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 	const key = "swarmcass/itest/crash"
 	if addr := os.Getenv("SWARMCASS_LOCK_CHILD"); addr != "" {
-		consul, err := NetRemote{}.Consul(addr)
+		consul, err := Dial(addr)
 		if err == nil {
-			_, err = consul.Lock(context.Background(), key, []byte(`{"hostname":"child","pid":4242}`))
+			_, err = consul.Lock(context.Background(), key, Holder{Operation: "test", Hostname: "child", PID: 4242})
 		}
 		if err != nil {
 			os.Stdout.WriteString(err.Error() + "\n")
@@ -150,13 +148,13 @@ func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 	child.Wait()
 	killed := time.Now()
 
-	_, err = consul.Lock(ctx, key, nil)
+	_, err = consul.Lock(ctx, key, This("test"))
 	var locked *LockedError
 	if !errors.As(err, &locked) || !strings.Contains(locked.Error(), "pid 4242 on child") {
 		t.Fatalf("right after the crash: %v, want the lock still held by the dead child", err)
 	}
 	for {
-		release, err := consul.Lock(ctx, key, nil)
+		release, err := consul.Lock(ctx, key, This("test"))
 		if err == nil {
 			release()
 			break
@@ -170,16 +168,16 @@ func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	waited := time.Since(killed)
-	t.Logf("the lock was free %.1f s after its holder was killed (bound: %s)", waited.Seconds(), lockExpiry)
-	if waited > lockExpiry+10*time.Second {
-		t.Errorf("the lock stayed %s after its holder died; the hint promises about %s", waited.Round(time.Second), lockExpiry)
+	t.Logf("the lock was free %.1f s after its holder was killed (bound: %s)", waited.Seconds(), LockExpiry)
+	if waited > LockExpiry+10*time.Second {
+		t.Errorf("the lock stayed %s after its holder died; the hint promises about %s", waited.Round(time.Second), LockExpiry)
 	}
 }
 
 // startConsul runs a Consul agent in -dev mode on the local engine's
 // default bridge, waits for it to elect itself leader, and returns a
 // client of it and its HTTP address.
-func startConsul(ctx context.Context, t *testing.T) (Consul, string) {
+func startConsul(ctx context.Context, t *testing.T) (Store, string) {
 	t.Helper()
 	d := enginetest.Local(t)
 	image := images.Consul
@@ -215,8 +213,8 @@ func startConsul(ctx context.Context, t *testing.T) (Consul, string) {
 	if ip == "" {
 		t.Fatalf("%s has no address on the default bridge: %+v", name, c.Networks)
 	}
-	addr := net.JoinHostPort(ip, strconv.Itoa(ConsulPort))
-	consul, err := NetRemote{}.Consul(addr)
+	addr := Addr(ip)
+	consul, err := Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package provision
+package op
 
 import (
 	"errors"
@@ -16,15 +16,15 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// hinted makes an *Error from a message and a hint.
-func hinted(hint, format string, args ...any) error {
+// Hinted makes an *Error from a message and a hint.
+func Hinted(hint, format string, args ...any) error {
 	return &Error{Err: fmt.Errorf(format, args...), Hint: hint}
 }
 
-// withHint wraps err with a hint.
-func withHint(err error, hint string) error { return &Error{Err: err, Hint: hint} }
+// WithHint wraps err with a hint.
+func WithHint(err error, hint string) error { return &Error{Err: err, Hint: hint} }
 
-// StepError is the failure of one bootstrap step.
+// StepError is the failure of one step of an operation.
 type StepError struct {
 	Step string
 	Err  error
@@ -60,4 +60,13 @@ func explain(b *strings.Builder, prefix string, err error) {
 	if errors.As(err, &e) && e.Hint != "" {
 		b.WriteString("  hint: " + e.Hint + "\n")
 	}
+}
+
+// Indent indents every line of s by four spaces, for output quoted in an
+// error (log lines, nodetool's); "(empty)" when there is none.
+func Indent(s string) string {
+	if s == "" {
+		return "    (empty)"
+	}
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ")
 }

@@ -1,0 +1,352 @@
+// Package nodewait waits for Cassandra nodes on Docker Swarm, for any
+// operation: it finds a node's container (its service's newest task, on
+// one of the cluster's hosts), runs nodetool in it, and waits until the
+// node is UN in its own view and a seed's, until the ring is quiet (nobody
+// joining, leaving or moving), until a node is down, or until it is gone
+// from every view. A node that does not become ready is reported as a
+// *NodeError with its last log lines and last nodetool output.
+package nodewait
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodetool"
+	"github.com/swarmcass/swarmcass/op"
+)
+
+// Waiter waits for the nodes of one cluster.
+type Waiter struct {
+	// Manager is the swarm manager: it lists the nodes' tasks.
+	Manager engine.Engine
+	// Hosts are the swarm's hosts by swarm node ID: where a task runs.
+	Hosts map[string]cluster.Host
+	// Network is the overlay the nodes' addresses are on.
+	Network string
+	// Seeds are the seed nodes' names: a seed's view is the ring's.
+	Seeds []string
+	// Interval is the time between looks; Timeout bounds each wait.
+	Interval time.Duration
+	Timeout  time.Duration
+	// Debugf hears each look (-v); nil is silent.
+	Debugf func(format string, args ...any)
+}
+
+func (w *Waiter) debugf(format string, args ...any) {
+	if w.Debugf != nil {
+		w.Debugf(format, args...)
+	}
+}
+
+func (w *Waiter) poll(ctx context.Context, what string, check func() (bool, error)) error {
+	return op.Poll(ctx, w.Interval, w.Timeout, what, check)
+}
+
+// Container is where node runs: its newest task when it is running, on
+// one of the Hosts; ok is false when it does not run (yet).
+func (w *Waiter) Container(ctx context.Context, node string) (t engine.Task, h cluster.Host, ok bool, err error) {
+	tasks, err := w.Manager.TaskList(ctx, node)
+	if err != nil {
+		return t, h, false, fmt.Errorf("list tasks of %s: %w", node, err)
+	}
+	if len(tasks) == 0 || tasks[0].State != "running" {
+		return t, h, false, nil
+	}
+	h, ok = w.Hosts[tasks[0].NodeID]
+	return tasks[0], h, ok, nil
+}
+
+// SeedView is nodetool status as the first running seed other than node
+// sees it; nil when no other seed runs.
+func (w *Waiter) SeedView(ctx context.Context, node string) (*nodetool.Status, error) {
+	for _, seed := range w.Seeds {
+		if seed == node {
+			continue
+		}
+		t, h, ok, err := w.Container(ctx, seed)
+		if errors.Is(err, engine.ErrNotFound) || (err == nil && !ok) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("seed %s: %w", seed, err)
+		}
+		s, _, err := Status(ctx, h.Engine, t.ContainerID)
+		if err != nil {
+			return nil, fmt.Errorf("seed %s: %w", seed, err)
+		}
+		return s, nil
+	}
+	return nil, nil
+}
+
+// Look is one look at a node.
+type Look struct {
+	Task     engine.Task
+	Host     *cluster.Host // where Task runs; nil when unknown
+	Nodetool string        // the last nodetool output, kept for the report
+	Address  string        // on the overlay
+	HostID   string
+	Ready    bool
+	Why      string // why it is not ready
+}
+
+// Look checks node once: no task but those in endedBefore has ended, its
+// newest task runs, and nodetool status in it and in a seed shows it UN
+// with at least started UN nodes (later nodes may exist already when an
+// operation resumes). An error means waiting longer will not help.
+//
+// A task's end is judged by its state, not its timestamp: a machine
+// reports a container's death with the time it died, which may be before
+// the wait began although the manager learns of it only later.
+func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
+	var l Look
+	tasks, err := w.Manager.TaskList(ctx, node)
+	if err != nil {
+		return l, fmt.Errorf("list tasks of %s: %w", node, err)
+	}
+	at := func(t engine.Task) {
+		l.Task, l.Host = t, nil
+		if h, ok := w.Hosts[t.NodeID]; ok {
+			l.Host = &h
+		}
+	}
+	for _, t := range tasks {
+		if Failed(t) && !endedBefore[t.ID] {
+			msg := t.Err
+			if msg == "" {
+				msg = t.Message
+			}
+			at(t)
+			return l, fmt.Errorf("its task %s %s: %s", t.ID, t.State, msg)
+		}
+	}
+	if len(tasks) == 0 {
+		l.Why = "no task yet"
+		return l, nil
+	}
+	// An older task that ended during this wait was replaced by Swarm: its
+	// container stopped (as when its HEALTHCHECK failed) although the node
+	// should run. Waiting on its successor would loop the same way.
+	for _, t := range tasks[1:] {
+		if (t.State == "complete" || t.State == "shutdown") && !endedBefore[t.ID] {
+			at(t)
+			return l, fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
+		}
+	}
+	at(tasks[0])
+	if !Runs(l.Task) {
+		l.Why = "task " + l.Task.State
+		if l.Task.Message != "" {
+			l.Why += ": " + l.Task.Message
+		}
+		return l, nil
+	}
+	if l.Host == nil {
+		return l, fmt.Errorf("its task runs on swarm node %s, which is none of the given hosts", l.Task.NodeID)
+	}
+	addr := l.Task.Addresses[w.Network]
+	own, out, err := Status(ctx, l.Host.Engine, l.Task.ContainerID)
+	l.Nodetool = out
+	if err != nil {
+		l.Why = err.Error()
+		return l, nil
+	}
+	if ok, why := upAndCounted(own, addr, started); !ok {
+		l.Why = "own view: " + why
+		return l, nil
+	}
+	seed, err := w.SeedView(ctx, node)
+	if err != nil {
+		l.Why = err.Error()
+		return l, nil
+	}
+	if seed != nil {
+		if ok, why := upAndCounted(seed, addr, started); !ok {
+			l.Why = "seed's view: " + why
+			return l, nil
+		}
+	}
+	n, _ := own.Node(addr)
+	l.Ready, l.Why, l.Address, l.HostID = true, "UN", addr, n.HostID
+	return l, nil
+}
+
+// upAndCounted: addr is UN in the view and the view has at least started
+// UN nodes.
+func upAndCounted(s *nodetool.Status, addr string, started int) (bool, string) {
+	n, ok := s.Node(addr)
+	if !ok {
+		return false, addr + " not listed yet"
+	}
+	if !n.UN() {
+		return false, addr + " is " + n.Code()
+	}
+	if c := s.CountUN(); c < started {
+		return false, fmt.Sprintf("%d UN nodes, want %d", c, started)
+	}
+	return true, ""
+}
+
+// UN waits until node is ready (Look), one of its tasks other than
+// endedBefore ends, the timeout passes or ctx ends; it returns the last
+// look. On failure the error is a *NodeError with the node's last log
+// lines (unless ctx ended) and last nodetool output.
+func (w *Waiter) UN(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
+	var last Look
+	err := w.poll(ctx, node+" to be UN", func() (bool, error) {
+		look, err := w.Look(ctx, node, started, endedBefore)
+		last = look
+		if err != nil {
+			return false, err
+		}
+		w.debugf("%s: %s", node, look.Why)
+		return look.Ready, nil
+	})
+	if err == nil {
+		return last, nil
+	}
+	return last, w.report(ctx, node, last, err)
+}
+
+// report is a *NodeError: what was seen last of node.
+func (w *Waiter) report(ctx context.Context, node string, last Look, err error) *NodeError {
+	nerr := &NodeError{Node: node, Err: err, Nodetool: last.Nodetool}
+	if last.Host != nil {
+		nerr.Host = last.Host.Name()
+		if ctx.Err() == nil && last.Task.ContainerID != "" {
+			logs, lerr := last.Host.Engine.ContainerLogs(ctx, last.Task.ContainerID, 30)
+			if lerr != nil {
+				logs = "(no logs: " + lerr.Error() + ")"
+			}
+			nerr.Logs = logs
+		}
+	}
+	return nerr
+}
+
+// Quiet waits, before node is started, until a seed's view shows no node
+// joining, leaving or moving: Cassandra refuses to bootstrap next to one
+// (consistent range movement), and a node whose start failed stays in the
+// ring as joining until gossip forgets it. On failure busy says who was
+// not normal at the last look.
+func (w *Waiter) Quiet(ctx context.Context, node string) (busy string, err error) {
+	err = w.poll(ctx, "the ring to settle before "+node, func() (bool, error) {
+		seed, err := w.SeedView(ctx, node)
+		if err != nil || seed == nil {
+			return seed == nil, nil
+		}
+		busy = ""
+		for _, n := range seed.Nodes() {
+			if n.State != nodetool.Normal {
+				busy += fmt.Sprintf(" %s is %s;", n.Address, n.Code())
+			}
+		}
+		if busy != "" {
+			w.debugf("before %s:%s", node, busy)
+		}
+		return busy == "", nil
+	})
+	return busy, err
+}
+
+// Down waits until the node at addr is down (D) in the view of a seed
+// other than node, as after it was stopped.
+func (w *Waiter) Down(ctx context.Context, node, addr string) error {
+	var last string
+	err := w.poll(ctx, node+" ("+addr+") to be down in a seed's view", func() (bool, error) {
+		seed, err := w.SeedView(ctx, node)
+		switch {
+		case err != nil:
+			last = err.Error()
+			return false, nil
+		case seed == nil:
+			last = "no other seed runs"
+			return false, nil
+		}
+		n, ok := seed.Node(addr)
+		if !ok {
+			last = addr + " is not listed"
+			return false, nil
+		}
+		last = addr + " is " + n.Code()
+		w.debugf("%s: %s", node, last)
+		return n.Status == nodetool.Down, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w (last: %s)", node, err, last)
+	}
+	return nil
+}
+
+// Gone waits until no view of the nodes among lists addr or hostID
+// (either may be ""), as after the node was removed from the ring. A node
+// that does not run, or whose daemon is down, has no view to ask.
+func (w *Waiter) Gone(ctx context.Context, addr, hostID string, among []string) error {
+	var last string
+	err := w.poll(ctx, cmp.Or(addr, hostID)+" to be gone from every view", func() (bool, error) {
+		for _, viewer := range among {
+			t, h, ok, err := w.Container(ctx, viewer)
+			if errors.Is(err, engine.ErrNotFound) || (err == nil && !ok) {
+				continue
+			}
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			s, _, err := Status(ctx, h.Engine, t.ContainerID)
+			var ce *nodetool.ConnectError
+			if errors.As(err, &ce) {
+				continue
+			}
+			if err != nil {
+				last = viewer + ": " + err.Error()
+				return false, nil
+			}
+			for _, n := range s.Nodes() {
+				if (addr != "" && n.Address == addr) || (hostID != "" && strings.EqualFold(n.HostID, hostID)) {
+					last = fmt.Sprintf("%s lists %s as %s", viewer, n.Address, n.Code())
+					w.debugf("%s", last)
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w (last: %s)", err, last)
+	}
+	return nil
+}
+
+// NodeError is a node that did not become ready: what was seen last.
+type NodeError struct {
+	Node     string
+	Host     string
+	Err      error
+	Logs     string // the container's last log lines
+	Nodetool string // the last nodetool status output, or its error
+}
+
+func (e *NodeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %s", e.Node)
+	if e.Host != "" {
+		fmt.Fprintf(&b, " on %s", e.Host)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	if e.Nodetool != "" {
+		fmt.Fprintf(&b, "\nlast nodetool status:\n%s", op.Indent(strings.TrimRight(e.Nodetool, "\n")))
+	}
+	if e.Logs != "" {
+		fmt.Fprintf(&b, "\nlast log lines:\n%s", op.Indent(strings.TrimRight(e.Logs, "\n")))
+	}
+	return b.String()
+}
+
+func (e *NodeError) Unwrap() error { return e.Err }

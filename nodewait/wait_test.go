@@ -1,0 +1,118 @@
+package nodewait
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
+)
+
+// swarm is the lab fixture running cluster "test" on three machines,
+// and a waiter for it.
+type swarm struct {
+	w     *enginetest.World
+	ring  *nodetooltest.Ring
+	addrs map[string]string
+	ids   map[string]string
+	wait  *Waiter
+}
+
+func newSwarm(t *testing.T) *swarm {
+	t.Helper()
+	l := clustertest.New(t, 3).Running("test", 3)
+	l.W.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string { return "last line of " + c.Name }
+	return &swarm{w: l.W, ring: l.Ring, addrs: l.Addrs, ids: l.HostIDs, wait: &Waiter{
+		Manager: l.Swarm[0], Hosts: l.Hosts(), Network: clustertest.Network, Seeds: []string{"cass1", "cass2", "cass3"},
+		Interval: time.Millisecond, Timeout: 200 * time.Millisecond,
+	}}
+}
+
+func TestUN(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ready", func(t *testing.T) {
+		s := newSwarm(t)
+		l, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err != nil || !l.Ready || l.Address != s.addrs["cass2"] || l.HostID != s.ids["cass2"] || l.Host.Name() != "swarm-1" {
+			t.Errorf("look %+v, %v", l, err)
+		}
+	})
+	t.Run("joining in a seed's view", func(t *testing.T) {
+		s := newSwarm(t)
+		s.ring.SetView("cass1", "cass2", "UJ")
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		var ne *NodeError
+		if !errors.As(err, &ne) || ne.Node != "cass2" || ne.Host != "swarm-1" || !strings.Contains(err.Error(), "gave up waiting") {
+			t.Fatalf("err %v, want a NodeError for cass2 that gave up", err)
+		}
+		if !strings.Contains(ne.Logs, "last line of cass2") || !strings.Contains(ne.Nodetool, "UN  "+s.addrs["cass2"]) {
+			t.Errorf("report lacks the logs or the last nodetool output:\n%s", err)
+		}
+	})
+	t.Run("too few UN", func(t *testing.T) {
+		s := newSwarm(t)
+		s.ring.Set("cass3", s.addrs["cass3"], "DN")
+		if _, err := s.wait.UN(ctx, "cass2", 3, nil); err == nil {
+			t.Error("cass2 counted ready with cass3 down")
+		}
+		if _, err := s.wait.UN(ctx, "cass2", 2, nil); err != nil {
+			t.Errorf("cass2 with 2 started: %v", err)
+		}
+	})
+	t.Run("its task fails", func(t *testing.T) {
+		s := newSwarm(t)
+		if err := s.w.KillTask("cass2", "task: non-zero exit (137)"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err == nil || !strings.Contains(err.Error(), "non-zero exit (137)") {
+			t.Errorf("err %v, want the task's failure", err)
+		}
+	})
+}
+
+func TestQuiet(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	if busy, err := s.wait.Quiet(ctx, "cass4"); err != nil || busy != "" {
+		t.Errorf("quiet ring: %q, %v", busy, err)
+	}
+	for _, code := range []string{"UJ", "UL", "UM"} {
+		s.ring.Set("cass3", s.addrs["cass3"], code)
+		busy, err := s.wait.Quiet(ctx, "cass4")
+		if err == nil || busy != " "+s.addrs["cass3"]+" is "+code+";" {
+			t.Errorf("cass3 %s: busy %q, %v", code, busy, err)
+		}
+	}
+}
+
+func TestDownAndGone(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	addr := s.addrs["cass3"]
+	if err := s.wait.Down(ctx, "cass3", addr); err == nil || !strings.Contains(err.Error(), "is UN") {
+		t.Errorf("down while UN: %v", err)
+	}
+	s.ring.Set("cass3", addr, "DN")
+	if err := s.wait.Down(ctx, "cass3", addr); err != nil {
+		t.Errorf("down: %v", err)
+	}
+	all := []string{"cass1", "cass2", "cass3"}
+	if err := s.wait.Gone(ctx, addr, "", all); err == nil || !strings.Contains(err.Error(), "cass1 lists "+addr+" as DN") {
+		t.Errorf("gone while listed: %v", err)
+	}
+	s.ring.SetView("cass1", "cass3", "-")
+	s.ring.SetView("cass2", "cass3", "-")
+	if err := s.wait.Gone(ctx, "", s.ids["cass3"], all); err != nil {
+		t.Errorf("gone from the views of the running nodes: %v", err)
+	}
+	s.ring.Remove("cass3")
+	if err := s.wait.Gone(ctx, addr, "", all); err != nil {
+		t.Errorf("gone: %v", err)
+	}
+}

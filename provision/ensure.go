@@ -1,0 +1,28 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/swarmcass/swarmcass/engine"
+)
+
+// Helpers that several steps use; what one step alone uses stays in its file.
+
+// ensureVolume creates a labelled volume unless it exists.
+func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels engine.Labels) error {
+	have, err := h.Engine.VolumeList(ctx, labels)
+	if err != nil {
+		return fmt.Errorf("list volumes on %s: %w", h.name(), err)
+	}
+	for _, v := range have {
+		if v == name {
+			return nil
+		}
+	}
+	if err := h.Engine.VolumeCreate(ctx, name, labels); err != nil {
+		return fmt.Errorf("create volume %s on %s: %w", name, h.name(), err)
+	}
+	r.created("volume %s on %s", name, h.name())
+	return nil
+}
