@@ -144,9 +144,11 @@ pypi_lib() {
   if [ ! -f "$dir/.complete" ]; then
     rm -rf "$dir" && mkdir -p "$dir/wheels"
     log "fetching $req for Python $py from PyPI"
-    python3 -m pip download -q -d "$dir/wheels" --python-version "$py" --implementation cp \
-      --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --only-binary=:all: "$req" >"$dir/pip.log" 2>&1 \
-      && python3 -m pip install -q --no-deps --no-index --no-compile --target "$dir/lib" "$dir"/wheels/*.whl >>"$dir/pip.log" 2>&1 \
+    # The target's tags on both steps: the host's own Python may differ.
+    local target=(--python-version "$py" --implementation cp --platform manylinux2014_x86_64
+      --platform manylinux_2_17_x86_64 --only-binary=:all:)
+    python3 -m pip download -q -d "$dir/wheels" "${target[@]}" "$req" >"$dir/pip.log" 2>&1 \
+      && python3 -m pip install -q --no-deps --no-index --no-compile "${target[@]}" --target "$dir/lib" "$dir"/wheels/*.whl >>"$dir/pip.log" 2>&1 \
       || { tail -20 "$dir/pip.log" >&2; log "could not fetch $req: check that PyPI answers (python3 -m pip index versions ${req%%=*})"; exit 1; }
     rm -rf "$dir/lib/bin"
     touch "$dir/.complete"
