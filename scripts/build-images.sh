@@ -12,7 +12,25 @@
 # mvn from Maven Central on this host, cqlsh's wheels from PyPI, and
 # swarmcass's own conf and launchers (cassandra-image/base/).
 #
-# Usage: scripts/build-images.sh [machine] [registry] [consul] [cassandra]   (default: all)
+# Cassandra 4.1 (cassandra41) needs Java 8 or 11, which bookworm lacks: it is
+# the same build on bullseye's openjdk-11-jre-headless, with cqlsh 6.1.x.
+#
+# Targets and what each costs cold (empty cache, no image yet); a second run
+# finds the image and takes a second:
+#   machine      about a minute (debootstrap bookworm)
+#   registry     about 2 minutes (go build)
+#   consul       several minutes (go build)
+#   cassandra    Cassandra 5.0 on bookworm's Java 17: debootstrap, then mvn
+#                (about a minute each), pip and docker build (seconds)
+#   cassandra41  Cassandra 4.1 on bullseye's Java 11: 3 min 20 s measured on 2
+#                shared cores (debootstrap 2 min, mvn 70 s, pip and docker build
+#                10 s); 7 s when its OS image and the mvn and pip caches exist,
+#                but 2 min more whenever the OS image is gone. Not a default:
+#                nothing builds on it unless asked, and scripts/lab-ring.sh runs
+#                the default list for 5.0 alone.
+#
+# Usage: scripts/build-images.sh [machine] [registry] [consul] [cassandra] [cassandra41]
+#        (default: machine registry consul cassandra)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -133,9 +151,11 @@ pypi_lib() {
   if [ ! -f "$dir/.complete" ]; then
     rm -rf "$dir" && mkdir -p "$dir/wheels"
     log "fetching $req for Python $py from PyPI"
-    python3 -m pip download -q -d "$dir/wheels" --python-version "$py" --implementation cp \
-      --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --only-binary=:all: "$req" >"$dir/pip.log" 2>&1 \
-      && python3 -m pip install -q --no-deps --no-index --no-compile --target "$dir/lib" "$dir"/wheels/*.whl >>"$dir/pip.log" 2>&1 \
+    # The target's tags on both steps: the host's own Python may differ.
+    local target=(--python-version "$py" --implementation cp --platform manylinux2014_x86_64
+      --platform manylinux_2_17_x86_64 --only-binary=:all:)
+    python3 -m pip download -q -d "$dir/wheels" "${target[@]}" "$req" >"$dir/pip.log" 2>&1 \
+      && python3 -m pip install -q --no-deps --no-index --no-compile "${target[@]}" --target "$dir/lib" "$dir"/wheels/*.whl >>"$dir/pip.log" 2>&1 \
       || { tail -20 "$dir/pip.log" >&2; log "could not fetch $req: check that PyPI answers (python3 -m pip index versions ${req%%=*})"; exit 1; }
     rm -rf "$dir/lib/bin"
     touch "$dir/.complete"
@@ -143,19 +163,24 @@ pypi_lib() {
   cp -r "$dir/lib/." "$out/"
 }
 
+# build_cassandra IMAGE VERSION SUITE JAVA CQLSH PYTHON REV: a real Cassandra
+# base image: Debian SUITE with the JAVA package (one per REV), cassandra-all
+# VERSION from Maven Central, cqlsh CQLSH from PyPI for CPython PYTHON (SUITE's
+# python3), and cassandra-image/base/ (conf/, the launchers, the entrypoint).
 build_cassandra() {
-  have "$CASSANDRA_BASE_IMAGE" && { log "$CASSANDRA_BASE_IMAGE present"; return; }
-  local os_image="swarmcass/cassandra-os:$CASSANDRA_SUITE-$CASSANDRA_JAVA-$CASSANDRA_BASE_REV" ctx
-  have "$os_image" || debootstrap_import "$os_image" "$CASSANDRA_SUITE" "$CASSANDRA_JAVA,python3,procps,iproute2,gosu" cassandra-os
+  local image=$1 version=$2 suite=$3 java=$4 cqlsh=$5 python=$6 rev=$7 os_image ctx
+  have "$image" && { log "$image present"; return; }
+  os_image="swarmcass/cassandra-os:$suite-$java-$rev"
+  have "$os_image" || debootstrap_import "$os_image" "$suite" "$java,python3,procps,iproute2,gosu" cassandra-os
   ctx=$(mktemp -d "$cache/ctx.XXXXXX")
   cp -r "$root/cassandra-image/base/." "$ctx/"
   mkdir -p "$ctx/lib" "$ctx/pylib"
-  maven_lib "org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION" "$ctx/lib"
-  pypi_lib "cqlsh==$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$ctx/pylib"
-  log "building $CASSANDRA_BASE_IMAGE (Cassandra $CASSANDRA_VERSION, $CASSANDRA_JAVA, cqlsh $CQLSH_VERSION)"
-  docker build -q --build-arg OS_IMAGE="$os_image" --build-arg CASSANDRA_VERSION="$CASSANDRA_VERSION" \
-    --build-arg CQLSH_VERSION="$CQLSH_VERSION" -t "$CASSANDRA_BASE_IMAGE" "$ctx" >/dev/null \
-    || { log "building $CASSANDRA_BASE_IMAGE failed (context kept in $ctx)"; exit 1; }
+  maven_lib "org.apache.cassandra:cassandra-all:$version" "$ctx/lib"
+  pypi_lib "cqlsh==$cqlsh" "$python" "$ctx/pylib"
+  log "building $image (Cassandra $version, $suite's $java, cqlsh $cqlsh)"
+  docker build -q --build-arg OS_IMAGE="$os_image" --build-arg CASSANDRA_VERSION="$version" \
+    --build-arg CQLSH_VERSION="$cqlsh" -t "$image" "$ctx" >/dev/null \
+    || { log "building $image failed (context kept in $ctx)"; exit 1; }
   rm -rf "$ctx"
 }
 
@@ -169,9 +194,12 @@ for t in "${targets[@]}"; do
     machine) build_machine ;;
     registry) build_registry ;;
     consul) build_consul ;;
-    cassandra)
-      if [ ${#targets[@]} -gt 1 ]; then build_cassandra & background+=($!); else build_cassandra; fi ;;
-    *) log "unknown image '$t' (want machine, registry, consul or cassandra)"; exit 2 ;;
+    cassandra) cassandra=(build_cassandra "$CASSANDRA_BASE_IMAGE" "$CASSANDRA_VERSION" "$CASSANDRA_SUITE"
+      "$CASSANDRA_JAVA" "$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$CASSANDRA_BASE_REV")
+      if [ ${#targets[@]} -gt 1 ]; then "${cassandra[@]}" & background+=($!); else "${cassandra[@]}"; fi ;;
+    cassandra41) build_cassandra "$CASSANDRA41_BASE_IMAGE" "$CASSANDRA41_VERSION" "$CASSANDRA41_SUITE" \
+      "$CASSANDRA41_JAVA" "$CASSANDRA41_CQLSH" "$CASSANDRA41_PYTHON" "$CASSANDRA41_BASE_REV" ;;
+    *) log "unknown image '$t' (want machine, registry, consul, cassandra or cassandra41)"; exit 2 ;;
   esac
 done
 for pid in "${background[@]}"; do
