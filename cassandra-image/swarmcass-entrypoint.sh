@@ -128,6 +128,37 @@ if ! [[ $CASSANDRA_SEEDS =~ ^[A-Za-z0-9._:,-]+$ ]]; then
 fi
 export CASSANDRA_SEEDS
 
+# ---- seeds that already run -------------------------------------------------
+
+# SWARMCASS_WAIT_FOR names seeds that already run (bootstrap names them for
+# every node after the first). On a first boot (no data yet) the node starts
+# only once one of them resolves and answers on the storage port: on Swarm a
+# service on another host resolves only seconds after this task's host joins
+# the overlay, and a seed that reaches no other seed founds a ring of its own.
+wait_for="${SWARMCASS_WAIT_FOR:-}"
+wait_for="${wait_for//[[:space:]]/}"
+if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
+	wait_s="${SWARMCASS_WAIT_SECONDS:-120}"
+	[[ $wait_s =~ ^[0-9]+$ ]] || die "SWARMCASS_WAIT_SECONDS=$wait_s is not a number of seconds"
+	IFS=, read -r -a wait_list <<<"$wait_for"
+	deadline=$((SECONDS + wait_s))
+	reached=""
+	while [ -z "$reached" ]; do
+		for h in "${wait_list[@]}"; do
+			if getent hosts "$h" >/dev/null && timeout 2 bash -c "exec 3<>/dev/tcp/$h/7000" 2>/dev/null; then
+				reached=$h
+				break
+			fi
+		done
+		[ -z "$reached" ] || break
+		if [ $SECONDS -ge $deadline ]; then
+			die "none of the running seeds ($wait_for) resolves and answers on port 7000 after ${wait_s}s; not starting, so as not to found a second ring: check the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789, and IP protocol 50 for an encrypted overlay)"
+		fi
+		sleep 1
+	done
+	log "running seed $reached answers on port 7000"
+fi
+
 # ---- snitch, cluster, tokens ---------------------------------------------
 
 : "${CASSANDRA_ENDPOINT_SNITCH:=GossipingPropertyFileSnitch}"

@@ -39,6 +39,8 @@ type Config struct {
 	// CQLTrace logs every CQL request and its answer at DEBUG
 	// (CASSIM_CQL_TRACE=true), to see what a client sends.
 	CQLTrace bool
+	// SeedWait is the first-boot wait for seeds that already run.
+	SeedWait SeedWait
 }
 
 // Ports of the node contract.
@@ -124,6 +126,9 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 	}
 	if len(c.InitialTokens) > 0 {
 		c.NumTokens = len(c.InitialTokens)
+	}
+	if c.SeedWait, err = seedWaitFromEnv(env); err != nil {
+		return c, err
 	}
 	return c, nil
 }

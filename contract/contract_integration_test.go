@@ -65,6 +65,7 @@ func checkImage(ctx context.Context, t *testing.T, eng *engine.Docker, ref strin
 	t.Run("ImageConfig", s.imageConfig)
 	t.Run("AddressOnTwoNetworks", s.addressOnTwoNetworks)
 	t.Run("NoAddressInSubnet", s.noAddressInSubnet)
+	t.Run("WaitForSeeds", s.waitForSeeds)
 	t.Run("Defaults", s.defaults)
 	t.Run("ClusterDCRack", s.clusterDCRack)
 	t.Run("HeapPair", s.heapPair)
@@ -400,6 +401,21 @@ func (s *suite) noAddressInSubnet(t *testing.T) {
 	code, logs := n.waitExit(ctx, t)
 	if code != 1 || !strings.Contains(logs, subnet) || !strings.Contains(logs, n.addr[net]) {
 		t.Errorf("exit %d, want 1 and a message naming %s and the address %s found:\n%s", code, subnet, n.addr[net], logs)
+	}
+}
+
+// SWARMCASS_WAIT_FOR: on a first boot the node does not start before one of
+// the running seeds it names answers on 7000; when none does in time it
+// exits 1 naming them, rather than found a ring of its own. (That a node
+// whose seed answers starts is what every bootstrap after the first node
+// shows, end to end.)
+func (s *suite) waitForSeeds(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{env: env("SWARMCASS_WAIT_FOR=no-such-seed", "SWARMCASS_WAIT_SECONDS=2"), networks: []string{net}})
+	code, logs := n.waitExit(ctx, t)
+	if code != 1 || !strings.Contains(logs, "no-such-seed") || strings.Contains(logs, NodeConfigurationMarker) {
+		t.Errorf("exit %d, want 1 before Cassandra starts, naming no-such-seed:\n%s", code, logs)
 	}
 }
 

@@ -115,6 +115,17 @@ func TestServiceSpec(t *testing.T) {
 				t.Errorf("%s: env %v lacks %s", s.Name, sp.Env, env)
 			}
 		}
+		// Each node after the first waits, on its first boot, for the seeds that already run.
+		wantWait := []string{"", "SWARMCASS_WAIT_FOR=cass1", "SWARMCASS_WAIT_FOR=cass1,cass2", "SWARMCASS_WAIT_FOR=cass1,cass2,cass3"}[k-1]
+		var gotWait string
+		for _, kv := range sp.Env {
+			if strings.HasPrefix(kv, "SWARMCASS_WAIT_FOR=") {
+				gotWait = kv
+			}
+		}
+		if gotWait != wantWait {
+			t.Errorf("%s: wait %q, want %q", s.Name, gotWait, wantWait)
+		}
 		if s.Labels[engine.LabelCluster] != "test" || s.Labels[engine.LabelRole] != engine.RoleCassandra || s.Labels[engine.LabelNode] != s.Name {
 			t.Errorf("%s: labels %v", s.Name, s.Labels)
 		}

@@ -194,6 +194,11 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		"MAX_HEAP_SIZE=" + FormatBytes(r.cfg.Heap),
 		"HEAP_NEWSIZE=" + FormatBytes(max(r.cfg.Heap/4, 16<<20)),
 	}
+	if running := r.res.Seeds[:min(k-1, len(r.res.Seeds))]; len(running) > 0 {
+		// The node contract's first-boot wait: not before a running seed
+		// resolves and answers, or a seed that reaches none founds its own ring.
+		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
+	}
 	env = append(env, r.cfg.NodeEnv...)
 	spec := engine.ServiceSpec{
 		Name:             name,

@@ -42,7 +42,8 @@ MAX_HEAP_SIZE with HEAP_NEWSIZE, JVM_EXTRA_OPTS (-Dcassandra.* flags),
 CASSIM_PROFILE (fast or realistic), CASSIM_*_MS timing overrides,
 CASSIM_RELEASE_VERSION, CASSIM_DATA_DIR (default /var/lib/cassandra),
 CASSIM_NODETOOL_ADDRESS (default 127.0.0.1:7199), CASSIM_CQL_TRACE=true (log
-every CQL request and answer at DEBUG).
+every CQL request and answer at DEBUG), SWARMCASS_WAIT_FOR and
+SWARMCASS_WAIT_SECONDS (on a first boot, wait for a running seed).
 `
 
 func main() {
@@ -86,6 +87,16 @@ func run(ctx context.Context, argv []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cassim:", err)
 		return 1
+	}
+	if id, err := cassim.LoadIdentity(cfg.DataDir); err == nil && id.HostID == "" {
+		seed, err := cfg.SeedWait.Wait(ctx, cassim.GossipPort)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cassim:", err)
+			return 1
+		}
+		if seed != "" {
+			fmt.Fprintf(os.Stderr, "cassim: running seed %s answers on port %d\n", seed, cassim.GossipPort)
+		}
 	}
 	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
 	if err != nil {

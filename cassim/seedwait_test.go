@@ -1,0 +1,41 @@
+package cassim
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSeedWait(t *testing.T) {
+	w, err := seedWaitFromEnv(map[string]string{"SWARMCASS_WAIT_FOR": " cass1, cass2 ", "SWARMCASS_WAIT_SECONDS": "0"})
+	if err != nil || strings.Join(w.Seeds, ",") != "cass1,cass2" || w.Timeout != 0 {
+		t.Fatalf("seedWaitFromEnv = %+v, %v", w, err)
+	}
+	if _, err := seedWaitFromEnv(map[string]string{"SWARMCASS_WAIT_SECONDS": "soon"}); err == nil {
+		t.Error("SWARMCASS_WAIT_SECONDS=soon accepted")
+	}
+	if s, err := (SeedWait{}).Wait(context.Background(), 7000); s != "" || err != nil {
+		t.Errorf("no seeds to wait for: %q, %v; want at once", s, err)
+	}
+
+	// One seed answers: it is named.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	got, err := SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: time.Minute}.Wait(context.Background(), port)
+	if err != nil || got != "127.0.0.1" {
+		t.Errorf("Wait = %q, %v; want 127.0.0.1", got, err)
+	}
+
+	// None answers: refused after the timeout, naming them and the overlay's ports.
+	l.Close()
+	_, err = SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: 0}.Wait(context.Background(), port)
+	if err == nil || !strings.Contains(err.Error(), "no-such-seed.invalid,127.0.0.1") || !strings.Contains(err.Error(), "4789") {
+		t.Errorf("Wait with no seed up: %v", err)
+	}
+}
