@@ -109,6 +109,18 @@ func TestIntegrationLabUpConnectDown(t *testing.T) {
 		}
 	}
 
+	// A machine stopped and started again answers at its own address.
+	if _, err := l.Stop(ctx, "swarm-1"); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := l.Start(ctx, "swarm-1")
+	if err != nil {
+		t.Fatalf("start a stopped machine: %v", err)
+	}
+	if len(ms) != 1 || ms[0].Addr == "" || ms[0].Host != "tcp://"+ms[0].Addr+":2376" {
+		t.Errorf("started machine = %+v, want its address", ms)
+	}
+
 	// A name taken by a lab is not taken over by another lab's store.
 	other := cfg
 	other.StoreDir = t.TempDir()

@@ -285,5 +285,11 @@ func (l *Lab) Start(ctx context.Context, names ...string) ([]Machine, error) {
 			return nil, err
 		}
 	}
+	// A stopped container has no address on its networks: read the
+	// machines again now that they run, or their engines are looked for at
+	// tcp://:2376.
+	if ms, err = l.Machines(ctx, names...); err != nil {
+		return nil, err
+	}
 	return ms, l.waitEngines(ctx, ms)
 }
