@@ -48,13 +48,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "swarmcass")
-	_, file, _, _ := runtime.Caller(0)
 	args := []string{"build", "-o", binary}
 	if raceBuild {
 		args = append(args, "-race")
 	}
 	build := exec.Command("go", append(args, "./cmd/swarmcass")...)
-	build.Dir = filepath.Dir(filepath.Dir(file))
+	build.Dir = moduleDir()
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build swarmcass: %v\n%s", err, out)
 		os.Exit(1)
@@ -62,6 +61,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// moduleDir is the swarmcass module's root.
+func moduleDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
 }
 
 // env is one test's lab and cluster.

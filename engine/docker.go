@@ -191,6 +191,9 @@ func (d *Docker) ContainerCreate(ctx context.Context, s ContainerSpec) (string, 
 			b.HostIP = ip
 		}
 		cfg.ExposedPorts[port] = struct{}{}
+		if s.Network == HostNetwork {
+			continue // the host's own ports: nothing to publish
+		}
 		hc.PortBindings[port] = append(hc.PortBindings[port], b)
 	}
 	hc.Mounts = mountsOf(s.Mounts)

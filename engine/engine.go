@@ -115,6 +115,11 @@ type SwarmInfo struct {
 	RemoteManagers []string
 }
 
+// HostNetwork is the network of a container that shares its host's
+// network namespace (docker run --network host): what the host reaches, it
+// reaches at the same addresses, 127.0.0.1 included.
+const HostNetwork = "host"
+
 // Labels select and mark the things swarmcass creates.
 type Labels = map[string]string
 
@@ -128,13 +133,17 @@ type ContainerSpec struct {
 	Labels     Labels
 	Hostname   string
 	// Network attaches the container to one network, optionally at a fixed
-	// address and with DNS aliases.
+	// address and with DNS aliases; HostNetwork shares the host's network
+	// namespace instead.
 	Network   string
 	IPAddress string
 	Aliases   []string
-	Ports     []PortBinding
-	Mounts    []Mount
-	Tmpfs     map[string]string // path -> mount options
+	// Ports are published on the host. A container on HostNetwork listens on
+	// the host's ports itself: Ports then say which it takes there, and the
+	// engine publishes nothing.
+	Ports  []PortBinding
+	Mounts []Mount
+	Tmpfs  map[string]string // path -> mount options
 	// Restart is the restart policy: "", "no", "always", "unless-stopped", "on-failure".
 	Restart     string
 	CapAdd      []string

@@ -24,7 +24,9 @@ type Removed struct {
 
 // Down removes everything lab cfg.Name created on the host engine
 // (containers, volumes, network, all found by label) and its store, and
-// nothing else. Removing a lab that does not exist is not an error.
+// nothing else. Removing a lab that does not exist is not an error. It
+// removes machines whole, with every cluster and the infra they share on
+// them; removing one cluster keeps shared infra (see provision.ensureInfra).
 func (l *Lab) Down(ctx context.Context) (Removed, error) {
 	var r Removed
 	sel := l.cfg.labels()

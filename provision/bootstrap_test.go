@@ -1,14 +1,18 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
@@ -340,6 +344,65 @@ func TestLocalEngineAlone(t *testing.T) {
 	}
 	if index(l.w.Log(), "local: SwarmInit ") < 0 {
 		t.Errorf("no swarm init: %v", l.w.Log())
+	}
+}
+
+// Consul runs on the infra host's own network, so that it checks each
+// node at the contact point the record and the summary hand out (built
+// from the host's address) from where that address is valid: with one
+// engine alone, 127.0.0.1 is the host's loopback, not Consul's container.
+func TestConsulChecksContactPointsFromHostNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		alone string // one engine at this address plays every role; "": infra and 3 swarm hosts
+	}{{"local engine alone", "127.0.0.1"}, {"one engine by --host", "10.0.0.50"}, {"machine store", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg Config
+			l := newLab(t, 0)
+			if tc.alone != "" {
+				cfg = l.alone("solo", tc.alone, 2)
+			} else {
+				l = newLab(t, 3)
+				cfg = l.config(2)
+			}
+			res := bootstrap(t, cfg)
+			c, err := cfg.Infra.Engine.ContainerInspect(context.Background(), ConsulContainer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := c.Networks[engine.HostNetwork]; !ok || len(c.Networks) != 1 {
+				t.Errorf("Consul's container is on %v, want the host's network alone", c.Networks)
+			}
+			for _, n := range res.Nodes {
+				s, ok := l.remote.consuls[consulstore.Addr(cfg.Infra.Addr)].Service(consulstore.ServiceID("test", n.Name))
+				if !ok || s.Check != n.CQL || net.JoinHostPort(s.Address, strconv.Itoa(s.Port)) != n.CQL {
+					t.Errorf("%s: registered %+v, want its check and address at its contact point %s", n.Name, s, n.CQL)
+				}
+				if host, _, _ := net.SplitHostPort(n.CQL); host != cmp.Or(tc.alone, host) {
+					t.Errorf("%s: contact point %s, want it on %s", n.Name, n.CQL, tc.alone)
+				}
+			}
+		})
+	}
+}
+
+// A Consul container an earlier swarmcass made behind the bridge cannot
+// check nodes at 127.0.0.1: preflight says so before anything is made.
+func TestLocalEngineRefusesConsulBehindBridge(t *testing.T) {
+	l := newLab(t, 0)
+	cfg := l.alone("local", "127.0.0.1", 1)
+	ctx := context.Background()
+	if _, err := cfg.Infra.Engine.ContainerCreate(ctx, engine.ContainerSpec{Name: ConsulContainer, Image: clustertest.ConsulImage,
+		Labels: engine.Labels{engine.LabelRole: engine.RoleConsul}}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(l.w.Log())
+	_, err := Bootstrap(ctx, cfg)
+	if err == nil || !strings.Contains(op.Explain(err), "not on the host's network") || !strings.Contains(op.Explain(err), "docker rm -f swarmcass-consul") {
+		t.Fatalf("err = %v, want preflight to refuse the bridged Consul with a hint", op.Explain(err))
+	}
+	if after := l.w.Log()[before:]; len(after) != 0 {
+		t.Errorf("a refused bootstrap did %v", after)
 	}
 }
 

@@ -20,7 +20,35 @@ type infraContainer struct {
 }
 
 // infraContainers describes the two containers on the infra engine. They
-// serve every cluster on these hosts, so they carry a role but no cluster.
+// serve every cluster on these hosts, so they carry a role but no cluster
+// (see the rule for removing them above ensureInfra).
+//
+// Consul runs on the infra host's own network (engine.HostNetwork), not
+// behind a bridge. Every address swarmcass hands out (a node's CQL contact
+// point in the record, in its Consul registration and so in Consul's DNS
+// answers, and in the summary) is made of cluster.Host.Addr, the address
+// the cluster's hosts and swarmcass itself reach that host at; Consul
+// checks those very addresses, so it must check from one of those places.
+// From the infra host's network that holds in every topology: with one
+// engine alone (the local socket, Addr 127.0.0.1) the infra host is the
+// host whose loopback the nodes' host-mode ports listen on; with several
+// (--host, contexts, a machine store, the lab) Addr is a network address
+// every host reaches. Behind a bridge, 127.0.0.1 was Consul's container.
+//
+// What else was weighed: the cluster's attachable overlay can be joined
+// only from swarm members, and infra often is not one (the lab's is not)
+// while serving several clusters, each perhaps its own swarm, and an engine
+// belongs to one swarm at most; overlay addresses are also not what clients
+// outside the swarm can reach. Checks run on the swarm hosts would need a
+// Consul agent on each. Consul's Docker image documents --net=host as the
+// way to run it, for its gossip's sake.
+//
+// On the host's network Consul takes the host's ports: it binds server RPC
+// and gossip (8300-8302) to loopback, enough for a single server, and so
+// never has to choose among a Docker host's several private addresses,
+// which it refuses to do; HTTP (8500) and DNS (8600) answer on every
+// address (-client 0.0.0.0). Clients on the overlay that want overlay
+// addresses find them in each registration's "overlay_address" meta.
 func (r *run) infraContainers() []infraContainer {
 	labels := func(role string) engine.Labels { return engine.Labels{engine.LabelRole: role} }
 	return []infraContainer{
@@ -31,13 +59,14 @@ func (r *run) infraContainers() []infraContainer {
 			// (consul itself) both take these arguments. raft_multiplier 1
 			// is HashiCorp's production setting (the default 5 suits slow
 			// dev machines): the leader is elected in about 1 s, not 9.
-			Cmd: []string{"agent", "-server", "-bootstrap-expect", "1", "-data-dir", "/consul/data", "-client", "0.0.0.0",
+			Cmd: []string{"agent", "-server", "-bootstrap-expect", "1", "-data-dir", "/consul/data",
+				"-bind", "127.0.0.1", "-client", "0.0.0.0",
 				"-ui=false", "-node", "swarmcass", "-hcl", "performance { raft_multiplier = 1 }"},
-			Labels:   labels(engine.RoleConsul),
-			Hostname: ConsulContainer,
-			Ports:    []engine.PortBinding{{HostPort: consulstore.Port, ContainerPort: consulstore.Port}},
-			Mounts:   []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
-			Restart:  "unless-stopped",
+			Labels:  labels(engine.RoleConsul),
+			Network: engine.HostNetwork,
+			Ports:   []engine.PortBinding{{HostPort: consulstore.Port, ContainerPort: consulstore.Port}},
+			Mounts:  []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
+			Restart: "unless-stopped",
 		}},
 		{role: engine.RoleRegistry, port: registry.Port, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
 			Name:     RegistryContainer,
@@ -53,6 +82,15 @@ func (r *run) infraContainers() []infraContainer {
 
 // ensureInfra makes sure Consul and the registry run on the infra engine,
 // then waits until Consul has a leader and the registry answers /v2/.
+//
+// Removing them: they carry no cluster label, and every cluster on this
+// infra host keeps its record in that Consul and its image in that
+// registry. Whatever removes a cluster (nothing does yet) removes only what
+// carries its swarmcass.cluster label, its services' registrations and its
+// keys under swarmcass/<cluster>/, and never these containers or their
+// volumes; they may go only when Consul holds no cluster's record any more
+// (no key under swarmcass/). `lab down` removes whole lab machines, and
+// with them every cluster on them, which is a different thing.
 func ensureInfra(ctx context.Context, r *run) error {
 	for _, c := range r.infraContainers() {
 		if err := r.ensureVolume(ctx, r.infra, c.volume, engine.Labels{engine.LabelRole: c.role}); err != nil {

@@ -249,6 +249,11 @@ func (r *run) checkInfra(ctx context.Context) []error {
 		case err == nil && got.Labels[engine.LabelRole] != c.role:
 			problems = append(problems, op.Hinted("remove or rename it (docker rm -f "+c.spec.Name+")",
 				"container %s on %s was not created by swarmcass", c.spec.Name, r.infra.name()))
+		case err == nil && c.spec.Network == engine.HostNetwork && !onNetwork(got, engine.HostNetwork) && isLoopback(r.infra.Addr) && r.cfg.CQLPort > 0:
+			// An earlier swarmcass ran Consul behind the bridge, where
+			// 127.0.0.1 is Consul's own container: its checks could never pass.
+			problems = append(problems, op.Hinted(fmt.Sprintf("remove it (docker rm -f %s; its data volume stays) and run again: it is recreated on the host's network", c.spec.Name),
+				"container %s on %s is not on the host's network, so it cannot check the nodes at 127.0.0.1", c.spec.Name, r.infra.name()))
 		case err == nil:
 			// ours: ensureInfra starts it if needed
 		case errors.Is(err, engine.ErrNotFound):
@@ -265,6 +270,11 @@ func (r *run) checkInfra(ctx context.Context) []error {
 		}
 	}
 	return problems
+}
+
+func onNetwork(c engine.Container, network string) bool {
+	_, ok := c.Networks[network]
+	return ok
 }
 
 func isLoopback(addr string) bool {

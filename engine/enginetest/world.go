@@ -94,6 +94,7 @@ func (w *World) NewFake(name, addr string) *Fake {
 		},
 	}
 	f.networks["bridge"] = &engine.Network{ID: w.id("net"), Name: "bridge", Driver: "bridge", Scope: "local", Subnets: []string{"172.17.0.0/16"}}
+	f.networks[engine.HostNetwork] = &engine.Network{ID: w.id("net"), Name: engine.HostNetwork, Driver: "host", Scope: "local"}
 	w.fakes = append(w.fakes, f)
 	return f
 }
