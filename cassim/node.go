@@ -227,6 +227,22 @@ func (n *Node) run(ctx context.Context) error {
 	go n.gossipLoop(ctx)
 
 	tokens := id.Tokens
+	if len(tokens) == 0 && len(n.cfg.InitialTokens) == 0 && !n.hasNormalPeer() {
+		// Token allocation for the local replication factor waits the ring
+		// delay for ring information when the node is alone (5.0.8: 30 s
+		// after `Starting up server gossip`, even for the first seed).
+		if err := sleep(ctx, n.cfg.Timings.RingDelay); err != nil {
+			return err
+		}
+	}
+	if !id.Bootstrapped {
+		// A new node lets gossip settle twice before it takes its tokens.
+		for range 2 {
+			if err := n.settle(ctx); err != nil {
+				return err
+			}
+		}
+	}
 	if len(tokens) == 0 {
 		if len(n.cfg.InitialTokens) > 0 {
 			tokens = slices.Clone(n.cfg.InitialTokens)
@@ -260,12 +276,8 @@ func (n *Node) run(ctx context.Context) error {
 	n.setLocal(func(s *EndpointState) { s.Tokens, s.Status = tokens, StatusNormal })
 	n.log.Info("main", "StorageService.java:2785", "Node /%s:%d state jump to NORMAL", n.addr, GossipPort)
 
-	if d := n.cfg.Timings.GossipSettle; d > 0 {
-		n.log.Info("main", "Gossiper.java:2222", "Waiting for gossip to settle...")
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-		n.log.Info("main", "Gossiper.java:2253", "No gossip backlog; proceeding")
+	if err := n.settle(ctx); err != nil {
+		return err
 	}
 	if err := n.openCQL(); err != nil {
 		return err
@@ -278,6 +290,33 @@ func (n *Node) run(ctx context.Context) error {
 	case err := <-n.done:
 		return err
 	}
+}
+
+// settle is Gossiper.waitToSettle: GossipSettle, logged as Cassandra logs it
+// (nothing when -Dcassandra.skip_wait_for_gossip_to_settle=0 made it zero).
+func (n *Node) settle(ctx context.Context) error {
+	d := n.cfg.Timings.GossipSettle
+	if d <= 0 {
+		return nil
+	}
+	n.log.Info("main", "Gossiper.java:2459", "Waiting for gossip to settle...")
+	if err := sleep(ctx, d); err != nil {
+		return err
+	}
+	n.log.Info("main", "Gossiper.java:2490", "No gossip backlog; proceeding")
+	return nil
+}
+
+// hasNormalPeer says whether this node sees another ring member.
+func (n *Node) hasNormalPeer() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.view.Peers() {
+		if p.Addr != n.addr && (p.Status == StatusNormal || p.Status == StatusLeaving) {
+			return true
+		}
+	}
+	return false
 }
 
 // safeForStartup is Gossiper.isSafeForStartup: prior is what the seeds
@@ -315,6 +354,9 @@ func (n *Node) bootstrap(ctx context.Context, id Identity, tokens []int64) error
 	// taken from the bootstrap time, so that a join lasts as long as before.
 	ringInfo := min(2*n.cfg.Timings.GossipInterval, n.cfg.Timings.Bootstrap)
 	if err := sleep(ctx, ringInfo); err != nil {
+		return err
+	}
+	if err := n.settle(ctx); err != nil { // 5.0.8 lets gossip settle once more here
 		return err
 	}
 	// Tokens asked for explicitly must be free (BootStrapper.getSpecifiedTokens).
@@ -444,7 +486,7 @@ func (n *Node) shadowRound(ctx context.Context, isSeed bool) (prior *EndpointSta
 	if len(n.otherSeeds()) == 0 && isSeed && len(n.cfg.Seeds) <= 1 {
 		return nil, nil // a seed alone in its list starts a new ring
 	}
-	deadline := time.Now().Add(max(n.cfg.Timings.RingDelay, n.cfg.Timings.GossipInterval))
+	deadline := time.Now().Add(max(n.cfg.Timings.ShadowRound, n.cfg.Timings.GossipInterval))
 	for {
 		for _, s := range n.otherSeeds() {
 			states, err := n.exchange(ctx, s, true)

@@ -12,6 +12,9 @@ import (
 type Timings struct {
 	// StartDelay: JVM start, commit log replay, schema load, before gossip starts.
 	StartDelay time.Duration
+	// ShadowRound: how long a starting node asks its seeds before it gives
+	// up on them (a seed then goes on alone, a non-seed stops).
+	ShadowRound time.Duration
 	// RingDelay: cassandra.ring_delay_ms. A joining node sleeps it once for
 	// pending range setup; a node that reaches no seed gives up after it.
 	RingDelay time.Duration
@@ -53,6 +56,7 @@ func ProfileTimings(name string) (Timings, error) {
 		// about two, a silent peer is DOWN after two seconds.
 		return Timings{
 			StartDelay:     100 * time.Millisecond,
+			ShadowRound:    500 * time.Millisecond,
 			RingDelay:      500 * time.Millisecond,
 			GossipSettle:   0,
 			Bootstrap:      1500 * time.Millisecond,
@@ -60,22 +64,32 @@ func ProfileTimings(name string) (Timings, error) {
 			DownAfter:      2 * time.Second,
 		}, nil
 	case ProfileRealistic:
-		// Cassandra 4.x/5.0 with default settings:
-		//   - start to gossip: ~6 s; a tuned 4.0 seed is ready in 7.5 s
-		//     (ecchronos #569), one untuned 3.11 node in ~33 s, tuned ~11 s
-		//     (testcontainers-java #4309).
-		//   - ring_delay_ms defaults to 30000 (StorageService.RING_DELAY).
-		//   - waitForGossipToSettle: 5 s sleep plus at least three 1 s polls
-		//     (CassandraDaemon.java), i.e. at least 8 s.
-		//   - joining nodes 2 and 3 of a 4.0 cluster took ~47 s each when
-		//     started one after another (ecchronos #569): 6 + 30 + 3 + 8.
+		// Real Cassandra 5.0.8 with default settings, measured here on the
+		// offline base image (scripts/compare-cassim.sh; cassim/README.md has
+		// the table), 256M heap, 2 busy cores:
+		//   - container start to gossip: ~7-8 s (JVM start ~4 s to the
+		//     `Node configuration` line, then commit log, schema load).
+		//   - a seed whose other seeds do not answer gives up its shadow
+		//     round ~8 s later (`Unable to gossip with any peers but
+		//     continuing anyway since node is in its own seed list`).
+		//   - ring_delay_ms defaults to 30000 (StorageService.RING_DELAY): a
+		//     node alone in the ring waits it before it allocates tokens
+		//     (allocate_tokens_for_local_replication_factor: 3, the default),
+		//     and a joining node sleeps it for pending range setup.
+		//   - waitForGossipToSettle: 8 s each (5 s plus three 1 s polls),
+		//     twice before a new node takes its tokens, once more while a
+		//     joining node waits for ring information, once after NORMAL.
+		//   - streaming into an empty cluster: under a second.
+		//   So: a first seed NORMAL at ~60 s, CQL ~68 s; a second seed ~30 s,
+		//   ~38 s; a joining node ~70 s, ~80 s (measured 57/65, 29.5/38, 69/80).
 		//   - failure detection: phi_convict_threshold 8 at one heartbeat a
 		//     second convicts a silent peer after roughly 10 s.
 		return Timings{
-			StartDelay:     6 * time.Second,
+			StartDelay:     8 * time.Second,
+			ShadowRound:    8 * time.Second,
 			RingDelay:      30 * time.Second,
 			GossipSettle:   8 * time.Second,
-			Bootstrap:      3 * time.Second,
+			Bootstrap:      1 * time.Second,
 			GossipInterval: time.Second,
 			DownAfter:      10 * time.Second,
 		}, nil
@@ -95,6 +109,7 @@ func TimingsFromEnv(env map[string]string) (Timings, error) {
 	}
 	for name, d := range map[string]*time.Duration{
 		"CASSIM_START_DELAY_MS":     &t.StartDelay,
+		"CASSIM_SHADOW_ROUND_MS":    &t.ShadowRound,
 		"CASSIM_RING_DELAY_MS":      &t.RingDelay,
 		"CASSIM_GOSSIP_SETTLE_MS":   &t.GossipSettle,
 		"CASSIM_BOOTSTRAP_MS":       &t.Bootstrap,
