@@ -47,7 +47,10 @@ Consul service per node.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
-missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
+missing or unhealthy node, and a larger --nodes adds nodes one at a time.
+
+` + exitCodeHelp + `: the lock is given back, and the node
+       being started keeps starting and is recorded as interrupted`,
 		Example: withPins(`  # the lab: infra + swarm-* machines from the lab's store
   eval "$(swarmcass lab env)"
   swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
@@ -123,9 +126,9 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		}
 	}
 	if err != nil {
-		code := 1
+		code := ExitFailure
 		if ctx.Err() != nil {
-			code = 130
+			code = ExitInterrupted
 		}
 		return &ExitError{Code: code, Err: explained{err}}
 	}
