@@ -87,17 +87,21 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	ctx := cmd.Context()
 	cfg := o.cfg
 	var err error
-	if cfg.Heap, err = provision.ParseBytes(o.heap); err != nil {
-		return fmt.Errorf("--heap: %w", err)
+	if cfg.Heap, err = provision.ParseMemory("--heap", o.heap); err != nil {
+		return err
 	}
 	if o.memory != "" {
-		if cfg.Memory, err = provision.ParseBytes(o.memory); err != nil {
-			return fmt.Errorf("--memory: %w", err)
+		if cfg.Memory, err = provision.ParseMemory("--memory", o.memory); err != nil {
+			return err
 		}
 	}
-	cfg.CQLPort = o.cqlPort
-	if o.cqlPort == 0 {
+	switch {
+	case o.cqlPort < 0:
+		return op.Hinted("use a port from 1 to 65535, or 0 to publish none", "--cql-port %d is not a port", o.cqlPort)
+	case o.cqlPort == 0:
 		cfg.CQLPort = -1
+	default:
+		cfg.CQLPort = o.cqlPort
 	}
 	cfg.ImageDir = o.imageDir
 

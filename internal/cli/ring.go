@@ -101,6 +101,14 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 	if o.interval <= 0 || o.timeout <= 0 || o.engineTO <= 0 || o.parallel < 1 {
 		return errors.New("--interval, --timeout and --engine-timeout must be positive durations and --parallel at least 1")
 	}
+	if err := provision.CheckCluster(o.cluster); err != nil {
+		return err
+	}
+	if o.network != "" {
+		if err := provision.CheckNetwork(o.network); err != nil {
+			return err
+		}
+	}
 	plan, err := hosts.Resolve(o.hosts)
 	if err != nil {
 		return err

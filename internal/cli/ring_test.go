@@ -187,6 +187,8 @@ func TestRingRefusesBadFlags(t *testing.T) {
 		{[]string{"ring", "--parallel", "many"}, `invalid argument "many"`},
 		{[]string{"ring", "--machine-storage-path", missing}, missing},
 		{[]string{"ring", "--host", "tcp://10.0.0.1:2376", "--context", "x"}, "choose one source"},
+		{[]string{"ring", "--cluster", "Bad!"}, `invalid cluster name "Bad!"`},
+		{[]string{"ring", "--network", "bad name!"}, `invalid --network "bad name!"`},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(c.args, &out, &errOut)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swarmcass/swarmcass/images"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // Exit codes. Every command exits ExitOK on success, ExitFailure when it
@@ -99,7 +100,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(stderr, "swarmcass: %v\n", err)
+	fmt.Fprintf(stderr, "swarmcass: %s\n", op.Explain(err))
 	if ctx.Err() != nil {
 		return ExitInterrupted
 	}
