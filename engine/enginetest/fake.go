@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -378,6 +379,20 @@ func (f *Fake) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (stri
 		Attachable: spec.Attachable, Encrypted: spec.Encrypted, Labels: maps.Clone(spec.Labels), Subnets: []string{spec.Subnet}}
 	if n.Driver == "" {
 		n.Driver = "bridge"
+	}
+	if spec.Subnet != "" && n.Driver != "overlay" {
+		// As dockerd: a local network's pool may not overlap another's.
+		want, err := netip.ParsePrefix(spec.Subnet)
+		if err != nil {
+			return "", fmt.Errorf("invalid subnet %s: %w", spec.Subnet, err)
+		}
+		for _, other := range f.networks {
+			for _, s := range other.Subnets {
+				if p, err := netip.ParsePrefix(s); err == nil && p.Overlaps(want) {
+					return "", errors.New("Error response from daemon: Pool overlaps with other one on this address space")
+				}
+			}
+		}
 	}
 	if n.Driver == "overlay" {
 		if f.swarm == nil || f.swarm.member(f).node.Role != "manager" {
