@@ -105,7 +105,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	}
 	cfg.ImageDir = o.imageDir
 
-	plan, err := hosts.Resolve(o.hosts)
+	plan, err := resolveEngines(cmd, o.hosts)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,6 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	cfg.Infra, cfg.Swarm = c.Infra, c.Swarm
 
 	cfg.Progress = st
-	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
 	res, err := provision.Bootstrap(ctx, cfg)
 	if o.timings != "" && res != nil {
 		if werr := writeTimings(o.timings, res); werr != nil {

@@ -109,7 +109,7 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 			return err
 		}
 	}
-	plan, err := hosts.Resolve(o.hosts)
+	plan, err := resolveEngines(cmd, o.hosts)
 	if err != nil {
 		return err
 	}
