@@ -404,7 +404,11 @@ func (d *Docker) ExecStream(ctx context.Context, id string, cmd []string, s Exec
 	if s.Stdin != nil {
 		go func() {
 			io.Copy(att.Conn, s.Stdin)
-			att.CloseWrite() // end of input: the command sees EOF
+			if !s.TTY {
+				att.CloseWrite() // end of input: the command sees EOF
+			}
+			// With a TTY, closing our side would end the session and lose
+			// output still to come; the terminal's ^D is a byte it reads.
 		}()
 	}
 	if s.TTY {

@@ -262,7 +262,8 @@ func TestIntegrationDockerExecStream(t *testing.T) {
 		t.Errorf("exec with stdin: exit %d, %v, stdout %q, stderr %q", code, err, out.String(), errOut.String())
 	}
 	out.Reset()
-	code, err = d.ExecStream(ctx, cid, []string{"sh", "-c", "tty; sleep 1; stty size"}, engine.ExecIO{Stdout: &out, Stderr: &out, TTY: true, Width: 91, Height: 27})
+	code, err = d.ExecStream(ctx, cid, []string{"sh", "-c", "tty; sleep 1; stty size"},
+		engine.ExecIO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, TTY: true, Width: 91, Height: 27})
 	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "27 91") {
 		t.Errorf("exec with a terminal: exit %d, %v, output %q", code, err, out.String())
 	}
