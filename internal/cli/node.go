@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,7 +75,9 @@ func (o *nodeOptions) nodeNames(ctx context.Context) ([]string, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	plan, err := hosts.Resolve(o.hosts)
+	h := o.hosts
+	h.Hosts, h.Contexts, h.Swarm = parsedOnce(h.Hosts), parsedOnce(h.Contexts), parsedOnce(h.Swarm)
+	plan, err := hosts.Resolve(h)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +86,16 @@ func (o *nodeOptions) nodeNames(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	return nodewait.Nodes(ctx, c.Engines(), o.cluster)
+}
+
+// parsedOnce undoes cobra's completion parsing a command's flags twice
+// (once with "--" appended, to count the arguments): a slice flag then
+// holds what was given twice over.
+func parsedOnce(v []string) []string {
+	if n := len(v); n > 0 && n%2 == 0 && slices.Equal(v[:n/2], v[n/2:]) {
+		return v[:n/2]
+	}
+	return v
 }
 
 // run opens the cluster and runs fn on its engines.
@@ -101,23 +115,60 @@ func findNode(ctx context.Context, engines []engine.Engine, clusterName, node st
 	return nodewait.Find(fctx, engines, clusterName, node)
 }
 
-// execIn runs argv in node's container, copies its output, and returns its
-// exit code as the command's.
-func execIn(ctx context.Context, engines []engine.Engine, clusterName, node string, argv []string, stdout, stderr io.Writer) error {
+// execIn runs argv in node's container with the streams of s, and returns
+// its exit code as the command's.
+func execIn(ctx context.Context, engines []engine.Engine, clusterName, node string, argv []string, s engine.ExecIO) error {
 	f, err := findNode(ctx, engines, clusterName, node)
 	if err != nil {
 		return err
 	}
-	res, err := f.Engine.Exec(ctx, f.Container.ID, argv)
+	code, err := f.Engine.ExecStream(ctx, f.Container.ID, argv, s)
 	if err != nil {
 		return fmt.Errorf("%s on %s: %w", f.Node, f.Engine.Name(), err)
 	}
-	io.WriteString(stdout, res.Stdout)
-	io.WriteString(stderr, res.Stderr)
-	if res.ExitCode != 0 {
-		return &ExitError{Code: res.ExitCode}
+	if code != 0 {
+		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// streams are the command's streams for an exec: stdin attached when
+// asked, and with tty a terminal of stdout's size, stdin put in raw mode
+// while it runs (restore puts it back).
+func streams(cmd *cobra.Command, stdin, tty bool) (s engine.ExecIO, restore func(), err error) {
+	s = engine.ExecIO{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), TTY: tty}
+	restore = func() {}
+	if stdin || tty {
+		s.Stdin = cmd.InOrStdin()
+	}
+	if !tty {
+		return s, restore, nil
+	}
+	if f, ok := s.Stdout.(*os.File); ok {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+			s.Width, s.Height = uint(w), uint(h)
+		}
+	}
+	if f, ok := s.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		old, err := term.MakeRaw(int(f.Fd()))
+		if err != nil {
+			return s, restore, fmt.Errorf("put the terminal in raw mode: %w", err)
+		}
+		restore = func() { term.Restore(int(f.Fd()), old) }
+	}
+	return s, restore, nil
+}
+
+// runIn runs argv in node with the streams asked for.
+func (o *nodeOptions) runIn(cmd *cobra.Command, node string, argv []string, stdin, tty bool) error {
+	return o.run(cmd, func(ctx context.Context, engines []engine.Engine) error {
+		s, restore, err := streams(cmd, stdin, tty)
+		if err != nil {
+			return err
+		}
+		defer restore()
+		return execIn(ctx, engines, o.cluster, node, argv, s)
+	})
 }
 
 const nodeArgHelp = `NODE is a node name (cass2) or one of its addresses. Its engine is found
@@ -135,21 +186,22 @@ func newNodetoolCommand() *cobra.Command {
   swarmcass nodetool --cluster prod 10.0.1.4 describecluster`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, func(ctx context.Context, engines []engine.Engine) error {
-				return execIn(ctx, engines, o.cluster, args[0], append([]string{"nodetool"}, args[1:]...), cmd.OutOrStdout(), cmd.ErrOrStderr())
-			})
+			return o.runIn(cmd, args[0], append([]string{"nodetool"}, args[1:]...), false, false)
 		},
 	})
 }
 
 func newExecCommand() *cobra.Command {
 	o := &nodeOptions{}
-	return newNodeCommand(o, &cobra.Command{
-		Use:   "exec NODE -- CMD [ARGS...]",
+	var stdin, tty bool
+	c := newNodeCommand(o, &cobra.Command{
+		Use:   "exec [-i] [-t] NODE -- CMD [ARGS...]",
 		Short: "Run a command in a node's container",
-		Long:  "exec runs CMD in NODE's container, without a TTY or stdin, and prints its\noutput.\n\n" + nodeArgHelp,
+		Long: "exec runs CMD in NODE's container and prints its output as it comes; -i\n" +
+			"gives it swarmcass's stdin, -t a terminal, as docker exec does.\n\n" + nodeArgHelp,
 		Example: `  swarmcass exec cass1 -- cat /etc/cassandra/cassandra.yaml
-  swarmcass exec cass2 -- ls -l /var/lib/cassandra`,
+  swarmcass exec cass2 -- ls -l /var/lib/cassandra
+  swarmcass exec -it cass1 -- bash`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			argv := args[1:]
@@ -159,11 +211,12 @@ func newExecCommand() *cobra.Command {
 			if len(argv) == 0 {
 				return op.Hinted("swarmcass exec "+args[0]+" -- CMD [ARGS...]", "exec %s: no command given", args[0])
 			}
-			return o.run(cmd, func(ctx context.Context, engines []engine.Engine) error {
-				return execIn(ctx, engines, o.cluster, args[0], argv, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			})
+			return o.runIn(cmd, args[0], argv, stdin, tty)
 		},
 	})
+	c.Flags().BoolVarP(&stdin, "interactive", "i", false, "give the command swarmcass's stdin")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "give the command a terminal")
+	return c
 }
 
 func newCqlshCommand() *cobra.Command {
@@ -171,59 +224,75 @@ func newCqlshCommand() *cobra.Command {
 	return newNodeCommand(o, &cobra.Command{
 		Use:   "cqlsh NODE [ARGS...]",
 		Short: "Run cqlsh in a node's container (like ccm's `ccm node1 cqlsh`)",
-		Long: "cqlsh runs cqlsh ARGS in NODE's container, connecting to the node itself.\n" +
-			"It runs without a TTY: give the statements with -e (or -f FILE in the\ncontainer).\n\n" + nodeArgHelp,
-		Example: `  swarmcass cqlsh cass1 -e 'DESCRIBE KEYSPACES'
-  swarmcass cqlsh cass2 -e "SELECT peer, rpc_address FROM system.peers"`,
+		Long: "cqlsh runs cqlsh ARGS in NODE's container, connecting to the node itself:\n" +
+			"interactive, with a terminal, when swarmcass runs on one; otherwise the\n" +
+			"statements come from -e, or from stdin.\n\n" + nodeArgHelp,
+		Example: `  swarmcass cqlsh cass1
+  swarmcass cqlsh cass1 -e 'DESCRIBE KEYSPACES'
+  echo "SELECT peer, rpc_address FROM system.peers;" | swarmcass cqlsh cass2`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 && isTerminal(cmd.InOrStdin()) {
-				return op.Hinted("pass the statements with -e: swarmcass cqlsh "+args[0]+" -e 'DESCRIBE KEYSPACES'",
-					"an interactive cqlsh needs a TTY, which swarmcass does not attach to nodes yet")
-			}
-			return o.run(cmd, func(ctx context.Context, engines []engine.Engine) error {
-				return execIn(ctx, engines, o.cluster, args[0], append([]string{"cqlsh"}, args[1:]...), cmd.OutOrStdout(), cmd.ErrOrStderr())
-			})
+			stdin, tty := cqlshStreams(args[1:], isTerminal(cmd.InOrStdin()) && isTerminal(cmd.OutOrStdout()))
+			return o.runIn(cmd, args[0], append([]string{"cqlsh"}, args[1:]...), stdin, tty)
 		},
 	})
+}
+
+// cqlshStreams: with -e or -f cqlsh reads no stdin; else it reads the
+// statements from stdin, through a terminal when swarmcass runs on one.
+func cqlshStreams(args []string, terminal bool) (stdin, tty bool) {
+	for _, a := range args {
+		for _, f := range []string{"-e", "--execute", "-f", "--file"} {
+			if a == f || strings.HasPrefix(a, f+"=") || (len(f) == 2 && strings.HasPrefix(a, f) && len(a) > 2) {
+				return false, false
+			}
+		}
+	}
+	return true, terminal
 }
 
 func newLogsCommand() *cobra.Command {
 	o := &nodeOptions{}
 	var tail int
+	var follow bool
 	c := newNodeCommand(o, &cobra.Command{
 		Use:   "logs NODE",
 		Short: "Print a node's log (like ccm's `ccm node1 showlog`)",
 		Long:  "logs prints the log of NODE's running container: Cassandra's output and the\nwrapper's line.\n\n" + nodeArgHelp,
 		Example: `  swarmcass logs cass1
-  swarmcass logs cass3 --tail 50`,
+  swarmcass logs cass3 --tail 50 -f`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, func(ctx context.Context, engines []engine.Engine) error {
-				return logsOf(ctx, engines, o.cluster, args[0], tail, cmd.OutOrStdout())
+				return logsOf(ctx, engines, o.cluster, args[0], tail, follow, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},
 	})
 	c.Flags().SetInterspersed(true) // logs takes no arguments of its own after NODE
 	c.Flags().IntVar(&tail, "tail", -1, "print only the last N lines (default all)")
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until Ctrl-C")
 	return c
 }
 
-// logsOf prints the last tail lines of node's log, all when tail < 0.
-func logsOf(ctx context.Context, engines []engine.Engine, clusterName, node string, tail int, stdout io.Writer) error {
+// logsOf prints the last tail lines of node's log, all when tail < 0, and
+// with follow the lines that come after.
+func logsOf(ctx context.Context, engines []engine.Engine, clusterName, node string, tail int, follow bool, stdout, stderr io.Writer) error {
 	f, err := findNode(ctx, engines, clusterName, node)
 	if err != nil {
 		return err
 	}
-	out, err := f.Engine.ContainerLogs(ctx, f.Container.ID, tail)
-	io.WriteString(stdout, out)
-	if err != nil {
+	err = f.Engine.ContainerLogsStream(ctx, f.Container.ID, tail, follow, stdout, stderr)
+	switch {
+	case follow && ctx.Err() != nil:
+		return &ExitError{Code: ExitInterrupted} // Ctrl-C is how -f ends: no error to print
+	case err != nil:
 		return fmt.Errorf("%s on %s: %w", f.Node, f.Engine.Name(), err)
 	}
 	return nil
 }
 
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// isTerminal says whether f (a stream of the command) is a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
 }

@@ -54,7 +54,7 @@ func TestNodeCommands(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ran = nil
 			var out, errOut bytes.Buffer
-			err := execIn(ctx, engines, "test", c.node, c.argv, &out, &errOut)
+			err := execIn(ctx, engines, "test", c.node, c.argv, engine.ExecIO{Stdout: &out, Stderr: &errOut})
 			if code := exitCode(err); code != c.code {
 				t.Errorf("exit %d (%v), want %d", code, err, c.code)
 			}
@@ -68,13 +68,18 @@ func TestNodeCommands(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := logsOf(ctx, engines, "test", "cass2", 50, &out); err != nil || out.String() != "log of cass2 on swarm-1\n" {
+	if err := logsOf(ctx, engines, "test", "cass2", 50, false, &out, &out); err != nil || out.String() != "log of cass2 on swarm-1\n" {
 		t.Errorf("logs: %q, %v", out.String(), err)
 	}
-	err := execIn(ctx, engines, "test", "cass7", []string{"nodetool", "status"}, &out, &out)
+	err := execIn(ctx, engines, "test", "cass7", []string{"nodetool", "status"}, engine.ExecIO{Stdout: &out, Stderr: &out})
 	if exitCode(err) != -1 || !strings.Contains(op.Explain(err), `no node "cass7" in cluster test`) ||
 		!strings.Contains(op.Explain(err), "hint: give a node name or address; the cluster's nodes are cass1, cass2, cass3") {
 		t.Errorf("unknown node: %v", op.Explain(err))
+	}
+	// stdin goes to the command when asked (exec -i, cqlsh without -e).
+	in := engine.ExecIO{Stdin: strings.NewReader("SELECT * FROM system.local;\n"), Stdout: &out, Stderr: &out}
+	if err := execIn(ctx, engines, "test", "cass1", []string{"cqlsh"}, in); err != nil || !slices.Equal(l.W.Stdin, []string{"SELECT * FROM system.local;\n"}) {
+		t.Errorf("stdin: %q, %v", l.W.Stdin, err)
 	}
 	if after := l.W.Log()[before:]; len(after) != 0 {
 		t.Errorf("node commands changed %v", after)
@@ -100,5 +105,83 @@ func TestNodeCommandArgs(t *testing.T) {
 		if code := Main(c.args, &out, &errOut); code != c.code || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, errOut.String(), c.code, c.want)
 		}
+	}
+}
+
+func TestCqlshStreams(t *testing.T) {
+	for _, c := range []struct {
+		args       []string
+		terminal   bool
+		stdin, tty bool
+	}{
+		{nil, true, true, true},                  // interactive
+		{nil, false, true, false},                // statements piped in
+		{[]string{"-k", "ks"}, true, true, true}, // interactive in a keyspace
+		{[]string{"-e", "DESCRIBE KEYSPACES"}, true, false, false},
+		{[]string{"--execute=SELECT 1"}, true, false, false},
+		{[]string{"-eSELECT 1"}, false, false, false},
+		{[]string{"-f", "/tmp/x.cql"}, true, false, false},
+		{[]string{"--encoding", "utf8"}, false, true, false},
+	} {
+		if stdin, tty := cqlshStreams(c.args, c.terminal); stdin != c.stdin || tty != c.tty {
+			t.Errorf("cqlshStreams(%q, terminal %v) = stdin %v, tty %v; want %v, %v", c.args, c.terminal, stdin, tty, c.stdin, c.tty)
+		}
+	}
+}
+
+// exec -i gives the command swarmcass's stdin, -t a terminal (and stdin);
+// without them it gets neither.
+func TestExecStreams(t *testing.T) {
+	for _, c := range []struct {
+		stdin, tty, wantStdin bool
+	}{
+		{false, false, false},
+		{true, false, true},
+		{false, true, true},
+		{true, true, true},
+	} {
+		cmd := newExecCommand()
+		in := strings.NewReader("input")
+		cmd.SetIn(in)
+		s, restore, err := streams(cmd, c.stdin, c.tty)
+		restore()
+		if err != nil || (s.Stdin != nil) != c.wantStdin || s.TTY != c.tty || (c.wantStdin && s.Stdin != in) {
+			t.Errorf("-i %v -t %v: %+v, %v", c.stdin, c.tty, s, err)
+		}
+	}
+	cmd := newExecCommand()
+	if err := cmd.ParseFlags([]string{"-it", "cass1", "--", "bash", "-l"}); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := cmd.Flags().GetBool("interactive"); !i {
+		t.Error("-it did not set -i")
+	}
+	if got := cmd.Flags().Args(); !slices.Equal(got, []string{"cass1", "--", "bash", "-l"}) && !slices.Equal(got, []string{"cass1", "bash", "-l"}) {
+		t.Errorf("args after the flags: %q", got)
+	}
+}
+
+func TestParsedOnce(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"a"}, []string{"a"}},
+		{[]string{"a", "a"}, []string{"a"}},
+		{[]string{"infra=a", "swarm=b", "infra=a", "swarm=b"}, []string{"infra=a", "swarm=b"}},
+		{[]string{"swarm=b", "swarm=c"}, []string{"swarm=b", "swarm=c"}},
+	} {
+		if got := parsedOnce(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("parsedOnce(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Completion of NODE offers no files; with no engine to ask it offers
+// nothing and says nothing.
+func TestNodeCompletionWithoutEngine(t *testing.T) {
+	sock := "unix://" + t.TempDir() + "/no.sock"
+	var out, errOut bytes.Buffer
+	code := Main([]string{"__complete", "nodetool", "--host", sock, ""}, &out, &errOut)
+	if code != 0 || out.String() != ":4\n" {
+		t.Errorf("exit %d, completions %q (stderr %q)", code, out.String(), errOut.String())
 	}
 }
