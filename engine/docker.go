@@ -358,21 +358,98 @@ func (d *Docker) Exec(ctx context.Context, id string, cmd []string) (ExecResult,
 		}
 		return ExecResult{}, d.wrap(err, "read output of %q in %s", strings.Join(cmd, " "), id)
 	}
-	// The stream ends a moment before the engine records the exit code.
+	code, err := d.execExitCode(ctx, created.ID, id)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	return ExecResult{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: code}, nil
+}
+
+// execExitCode waits for exec execID in container id to end: its stream
+// ends a moment before the engine records the exit code.
+func (d *Docker) execExitCode(ctx context.Context, execID, id string) (int, error) {
 	for {
-		in, err := d.cli.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+		in, err := d.cli.ExecInspect(ctx, execID, client.ExecInspectOptions{})
 		if err != nil {
-			return ExecResult{}, d.wrap(err, "inspect exec in %s", id)
+			return 0, d.wrap(err, "inspect exec in %s", id)
 		}
 		if !in.Running {
-			return ExecResult{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: in.ExitCode}, nil
+			return in.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ExecResult{}, ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func (d *Docker) ExecStream(ctx context.Context, id string, cmd []string, s ExecIO) (int, error) {
+	size := client.ConsoleSize{Height: s.Height, Width: s.Width}
+	created, err := d.cli.ExecCreate(ctx, id, client.ExecCreateOptions{
+		Cmd: cmd, AttachStdin: s.Stdin != nil, AttachStdout: true, AttachStderr: true, TTY: s.TTY, ConsoleSize: size,
+	})
+	if err != nil {
+		return 0, d.wrap(err, "exec %q in %s", strings.Join(cmd, " "), id)
+	}
+	att, err := d.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: s.TTY, ConsoleSize: size})
+	if err != nil {
+		return 0, d.wrap(err, "exec %q in %s", strings.Join(cmd, " "), id)
+	}
+	defer att.Close()
+	stop := context.AfterFunc(ctx, att.Close)
+	defer stop()
+	if s.TTY && s.Width > 0 && s.Height > 0 {
+		// Engines before API 1.42 ignore ConsoleSize: size it once started,
+		// as the docker CLI does. A failure leaves the default size.
+		d.cli.ExecResize(ctx, created.ID, client.ExecResizeOptions{Height: s.Height, Width: s.Width})
+	}
+	if s.Stdin != nil {
+		go func() {
+			io.Copy(att.Conn, s.Stdin)
+			if !s.TTY {
+				att.CloseWrite() // end of input: the command sees EOF
+			}
+			// With a TTY, closing our side would end the session and lose
+			// output still to come; the terminal's ^D is a byte it reads.
+		}()
+	}
+	if s.TTY {
+		_, err = io.Copy(s.Stdout, att.Reader) // one raw stream
+	} else {
+		_, err = stdcopy.StdCopy(s.Stdout, s.Stderr, att.Reader)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, d.wrap(err, "read output of %q in %s", strings.Join(cmd, " "), id)
+	}
+	return d.execExitCode(ctx, created.ID, id)
+}
+
+func (d *Docker) ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error {
+	rc, err := d.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
+		ShowStdout: true, ShowStderr: true, Tail: tailOption(tail), Follow: follow,
+	})
+	if err != nil {
+		return d.wrap(err, "read logs of %s", id)
+	}
+	defer rc.Close()
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	defer stop()
+	if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil && ctx.Err() == nil {
+		return d.wrap(err, "read logs of %s", id)
+	}
+	return ctx.Err()
+}
+
+// tailOption is the engine's tail parameter: a line count, or all.
+func tailOption(tail int) string {
+	if tail < 0 {
+		return "all"
+	}
+	return strconv.Itoa(tail)
 }
 
 func (d *Docker) VolumeCreate(ctx context.Context, name string, labels map[string]string) error {

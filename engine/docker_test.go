@@ -235,3 +235,56 @@ func TestIntegrationDockerTrace(t *testing.T) {
 		t.Errorf("trace = %q, want the GET of /info", lines)
 	}
 }
+
+// ExecStream attaches stdin and a terminal, and ContainerLogsStream
+// follows until its context ends.
+func TestIntegrationDockerExecStream(t *testing.T) {
+	d := enginetest.Local(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := suffix()
+	cid, err := d.ContainerCreate(ctx, engine.ContainerSpec{
+		Name: "swarmcass-test-" + id, Image: testImage, Labels: engine.Labels{"swarmcass.test": id},
+		Cmd: []string{"sh", "-c", "echo first; echo second >&2; exec sleep 300"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.ContainerRemove(context.Background(), cid) })
+	if err := d.ContainerStart(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	code, err := d.ExecStream(ctx, cid, []string{"sh", "-c", "cat; echo err >&2; exit 4"},
+		engine.ExecIO{Stdin: strings.NewReader("from stdin\n"), Stdout: &out, Stderr: &errOut})
+	if err != nil || code != 4 || out.String() != "from stdin\n" || errOut.String() != "err\n" {
+		t.Errorf("exec with stdin: exit %d, %v, stdout %q, stderr %q", code, err, out.String(), errOut.String())
+	}
+	out.Reset()
+	code, err = d.ExecStream(ctx, cid, []string{"sh", "-c", "tty; sleep 1; stty size"},
+		engine.ExecIO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, TTY: true, Width: 91, Height: 27})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "27 91") {
+		t.Errorf("exec with a terminal: exit %d, %v, output %q", code, err, out.String())
+	}
+
+	out.Reset()
+	errOut.Reset()
+	for i := 0; i < 50 && !strings.Contains(errOut.String(), "second"); i++ {
+		out.Reset()
+		errOut.Reset()
+		if err := d.ContainerLogsStream(ctx, cid, -1, false, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out.String() != "first\n" || errOut.String() != "second\n" {
+		t.Errorf("logs: stdout %q, stderr %q", out.String(), errOut.String())
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer fcancel()
+	start := time.Now()
+	if err := d.ContainerLogsStream(fctx, cid, 1, true, &out, &errOut); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Errorf("follow: %v after %s, want it to follow until its context ends", err, time.Since(start))
+	}
+}

@@ -46,6 +46,13 @@ type Engine interface {
 	// Exec runs cmd in a running container, without a TTY, and waits for it.
 	// A command that runs and exits non-zero is not an error: see ExitCode.
 	Exec(ctx context.Context, id string, cmd []string) (ExecResult, error)
+	// ExecStream runs cmd in a running container with its streams attached
+	// as io says, copying output as it comes, and returns its exit code.
+	ExecStream(ctx context.Context, id string, cmd []string, io ExecIO) (exitCode int, err error)
+	// ContainerLogsStream writes the last tail lines of stdout and stderr
+	// (all when tail < 0) and, with follow, new lines until ctx ends or the
+	// container stops.
+	ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error
 
 	VolumeCreate(ctx context.Context, name string, labels map[string]string) error
 	VolumeRemove(ctx context.Context, name string) error
@@ -182,6 +189,16 @@ type Container struct {
 	// Networks maps each attached network's name to the container's address on it.
 	Networks  map[string]string
 	StartedAt time.Time
+}
+
+// ExecIO are the streams of an ExecStream. Stdin nil attaches none; with
+// TTY the command gets a terminal of Width x Height, and its stderr comes
+// on Stdout, as with docker exec -t.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	Width, Height  uint
 }
 
 // ExecResult is the outcome of a command run with Exec.

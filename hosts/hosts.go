@@ -6,9 +6,13 @@
 //   - docker contexts (--context);
 //   - a docker-machine store (--machine-storage-path, --infra, --swarm, or
 //     MACHINE_STORAGE_PATH set, as `swarmcass lab env` does);
-//   - with nothing given, the engine the docker CLI would use (DOCKER_HOST,
-//     DOCKER_CONTEXT, config.json's currentContext, else the local socket)
-//     alone plays every role.
+//   - with nothing given, the default docker-machine store (~/.docker/machine)
+//     when it holds the infra machine, as docker-machine users expect;
+//   - else the engine the docker CLI would use (DOCKER_HOST, DOCKER_CONTEXT,
+//     config.json's currentContext, else the local socket) alone plays
+//     every role.
+//
+// The plan says which source was chosen and why (Plan.Describe).
 //
 // Resolve checks everything it can without contacting an engine (names,
 // files, certificates, duplicates) before anything is created.
@@ -64,11 +68,27 @@ type Endpoint struct {
 
 // Plan is the engines of one swarmcass run and their roles.
 type Plan struct {
-	// Source says where the engines came from, for messages.
+	// Source says where the engines came from, for messages; Reason why
+	// that source was chosen.
 	Source string
+	Reason string
 	Infra  Endpoint
 	// Swarm are the swarm's engines; Swarm[0] is the manager.
 	Swarm []Endpoint
+}
+
+// Describe is the one line every command prints about its engines: which
+// source, why, and the roles.
+func (p *Plan) Describe() string {
+	return fmt.Sprintf("engines from %s (%s): infra %s, swarm %s", p.Source, p.Reason, p.Infra.Name, strings.Join(names(p.Swarm), ", "))
+}
+
+func names(es []Endpoint) []string {
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.Name)
+	}
+	return out
 }
 
 // Engines lists each distinct engine once (by Host): infra first, then the
@@ -99,7 +119,7 @@ type Options struct {
 // AddFlags registers the options' flags on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MachineStoragePath, "machine-storage-path", "",
-		"docker-machine store to take engines from (default $"+machinestore.EnvStoragePath+", else ~/.docker/machine)")
+		"docker-machine store to take engines from (default $"+machinestore.EnvStoragePath+", else ~/.docker/machine when it holds the infra machine)")
 	fs.StringVar(&o.Infra, "infra", "",
 		"machine that runs Consul and the registry (default \""+DefaultInfra+"\")")
 	fs.StringSliceVar(&o.Swarm, "swarm", nil,
@@ -134,26 +154,72 @@ func Resolve(o Options) (*Plan, error) {
 	}
 
 	var (
-		plan *Plan
-		err  error
+		plan   *Plan
+		reason string
+		err    error
 	)
 	switch {
 	case len(o.Hosts) > 0:
 		plan, err = fromHosts(o)
+		reason = "--host given"
 	case len(o.Contexts) > 0:
 		plan, err = fromContexts(o.Contexts)
-	case storeFlags || os.Getenv(machinestore.EnvStoragePath) != "":
+		reason = "--context given"
+	case storeFlags:
 		plan, err = fromStore(o)
+		reason = strings.Join(storeGiven(o), ", ") + " given"
+	case os.Getenv(machinestore.EnvStoragePath) != "":
+		plan, err = fromStore(o)
+		reason = machinestore.EnvStoragePath + " is set"
 	default:
+		path, holds := defaultStoreHoldsInfra()
+		if holds {
+			plan, err = fromStore(Options{MachineStoragePath: path})
+			reason = "no engine flag, and the default docker-machine store holds machine " + DefaultInfra
+			break
+		}
 		plan, err = fromDockerCLI()
+		reason = "no engine flag, and no machine " + DefaultInfra + " in the default docker-machine store"
+		if path != "" {
+			reason += " " + path
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	plan.Reason = reason
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// storeGiven names the machine store flags given.
+func storeGiven(o Options) []string {
+	var given []string
+	if o.MachineStoragePath != "" {
+		given = append(given, "--machine-storage-path")
+	}
+	if o.Infra != "" {
+		given = append(given, "--infra")
+	}
+	if len(o.Swarm) > 0 {
+		given = append(given, "--swarm")
+	}
+	return given
+}
+
+// defaultStoreHoldsInfra is the default docker-machine store
+// (~/.docker/machine) and whether it holds the infra machine. A store that
+// is missing or cannot be read holds nothing: the docker CLI's engine is
+// used then, as before there was a store.
+func defaultStoreHoldsInfra() (path string, holds bool) {
+	path, err := machinestore.StorePath("")
+	if err != nil {
+		return "", false
+	}
+	known, err := machinestore.New(path).List()
+	return path, err == nil && slices.Contains(known, DefaultInfra)
 }
 
 // roles splits "infra=X" and "swarm=Y" values; a single value without a

@@ -93,14 +93,6 @@ func write(t *testing.T, path string, data []byte) {
 	}
 }
 
-func names(es []Endpoint) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name)
-	}
-	return out
-}
-
 func TestResolve(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -450,5 +442,110 @@ func TestLocal(t *testing.T) {
 	ep, err = Local()
 	if err != nil || ep.Host != "tcp://10.0.0.5:2376" || ep.Addr != "10.0.0.5" || ep.TLS == nil || ep.TLS.CA != filepath.Join(config, "ca.pem") {
 		t.Errorf("DOCKER_TLS_VERIFY without DOCKER_CERT_PATH: %+v (TLS %+v), %v; want the certificates in %s", ep, ep.TLS, err, config)
+	}
+}
+
+// homeStore copies the real docker-machine store of machinestore/testdata
+// (infra and swarm-0, VirtualBox) to HOME's .docker/machine, without the
+// machines not in keep when keep is given.
+func homeStore(t *testing.T, keep ...string) string {
+	t.Helper()
+	dst := filepath.Join(os.Getenv("HOME"), ".docker", "machine")
+	if err := os.CopyFS(dst, os.DirFS("../machinestore/testdata/store")); err != nil {
+		t.Fatal(err)
+	}
+	if len(keep) > 0 {
+		for _, m := range []string{"infra", "swarm-0"} {
+			if !slices.Contains(keep, m) {
+				if err := os.RemoveAll(filepath.Join(dst, "machines", m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// With no engine flag and no MACHINE_STORAGE_PATH, the default store is
+// used when it holds infra; else the docker CLI's engine. The plan says
+// which and why.
+func TestResolveDefaultStore(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		keep       []string // machines of the HOME store; nil: no store at all
+		env        map[string]string
+		opts       func(f *fixture) Options
+		source     string // with {store} for HOME's store, {fixture} for the fixture's
+		reason     string
+		infra      string
+		swarm      []string
+		noHomeRead bool
+	}{
+		{name: "the default store holds infra", keep: []string{"infra", "swarm-0"},
+			source: "machine store {store}", reason: "no engine flag, and the default docker-machine store holds machine infra",
+			infra: "infra", swarm: []string{"swarm-0"}},
+		{name: "it wins over DOCKER_HOST", keep: []string{"infra", "swarm-0"}, env: map[string]string{"DOCKER_HOST": "tcp://10.0.0.5:2376"},
+			source: "machine store {store}", reason: "the default docker-machine store holds machine infra",
+			infra: "infra", swarm: []string{"swarm-0"}},
+		{name: "a default store without infra", keep: []string{"swarm-0"},
+			source: "the local engine", reason: "no engine flag, and no machine infra in the default docker-machine store {store}",
+			infra: "local", swarm: []string{"local"}},
+		{name: "no default store, DOCKER_HOST", env: map[string]string{"DOCKER_HOST": "tcp://10.0.0.5:2376"},
+			source: "DOCKER_HOST", reason: "no machine infra in the default docker-machine store {store}",
+			infra: "default", swarm: []string{"default"}},
+		{name: "no default store, DOCKER_CONTEXT", env: map[string]string{"DOCKER_CONTEXT": "ctx-a"},
+			source: "docker context ctx-a", reason: "no machine infra in the default docker-machine store",
+			infra: "ctx-a", swarm: []string{"ctx-a"}},
+		{name: "MACHINE_STORAGE_PATH", keep: []string{"infra", "swarm-0"}, env: map[string]string{"MACHINE_STORAGE_PATH": "{fixture}"},
+			source: "machine store {fixture}", reason: "MACHINE_STORAGE_PATH is set",
+			infra: "infra", swarm: []string{"swarm-0", "swarm-1", "swarm-2", "swarm-10"}},
+		{name: "store flags", keep: []string{"infra", "swarm-0"},
+			opts:   func(f *fixture) Options { return Options{MachineStoragePath: f.store, Swarm: []string{"swarm-1"}} },
+			source: "machine store {fixture}", reason: "--machine-storage-path, --swarm given",
+			infra: "infra", swarm: []string{"swarm-1"}},
+		{name: "--context", keep: []string{"infra", "swarm-0"},
+			opts:   func(f *fixture) Options { return Options{Contexts: []string{"ctx-b"}} },
+			source: "docker contexts in {config}", reason: "--context given", infra: "ctx-b", swarm: []string{"ctx-b"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			isolate(t, f, nil)
+			store := filepath.Join(os.Getenv("HOME"), ".docker", "machine")
+			if c.keep != nil {
+				homeStore(t, c.keep...)
+			}
+			fill := strings.NewReplacer("{store}", store, "{fixture}", f.store, "{config}", f.config).Replace
+			for k, v := range c.env {
+				t.Setenv(k, fill(v))
+			}
+			var opts Options
+			if c.opts != nil {
+				opts = c.opts(f)
+			}
+			p, err := Resolve(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Source != fill(c.source) || !strings.Contains(p.Reason, fill(c.reason)) || p.Infra.Name != c.infra || !slices.Equal(names(p.Swarm), c.swarm) {
+				t.Errorf("plan from %q (%q): infra %s, swarm %v\nwant from %q (%q): infra %s, swarm %v",
+					p.Source, p.Reason, p.Infra.Name, names(p.Swarm), fill(c.source), fill(c.reason), c.infra, c.swarm)
+			}
+			want := fmt.Sprintf("engines from %s (%s): infra %s, swarm %s", p.Source, p.Reason, c.infra, strings.Join(c.swarm, ", "))
+			if got := p.Describe(); got != want {
+				t.Errorf("Describe = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// The default store found is read like any store: what is wrong in it is
+// reported, not skipped for the local engine.
+func TestResolveDefaultStoreWithoutSwarm(t *testing.T) {
+	f := newFixture(t)
+	isolate(t, f, nil)
+	store := homeStore(t, "infra")
+	_, err := Resolve(Options{})
+	if err == nil || !strings.Contains(err.Error(), "machine store "+store+" has no machine named swarm-*") {
+		t.Errorf("err = %v", err)
 	}
 }

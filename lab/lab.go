@@ -56,8 +56,10 @@ type Config struct {
 	Name         string // lab name; prefixes every container, volume and network
 	Machines     int    // swarm machines; the lab has one more: infra
 	MachineImage string
-	Subnet       string // the lab network; machines take .10 (infra), .11, ...
-	StoreDir     string // the lab's own docker-machine store
+	// Subnet is the lab network; machines take .10 (infra), .11, ... Empty:
+	// Up takes the lab network's, else the first free /24 of SubnetRange.
+	Subnet   string
+	StoreDir string // the lab's own docker-machine store
 	// Load names images of the host engine to load into every machine.
 	Load []string
 }
@@ -80,12 +82,20 @@ func (c *Config) Validate() error {
 	if c.Machines < 1 {
 		return fmt.Errorf("--machines %d: a lab needs at least 1 swarm machine (it also gets an infra machine)", c.Machines)
 	}
-	p, err := netip.ParsePrefix(c.Subnet)
+	subnet := c.Subnet
+	if subnet == "" {
+		subnet = DefaultSubnet // Up chooses a /24 of SubnetRange: of this size
+	}
+	p, err := netip.ParsePrefix(subnet)
 	if err != nil || !p.Addr().Is4() {
 		return fmt.Errorf("--subnet %q: want an IPv4 CIDR such as %s", c.Subnet, DefaultSubnet)
 	}
 	if hosts := 1<<(32-p.Bits()) - 12; c.Machines+1 > hosts {
-		return fmt.Errorf("--subnet %s holds %d machines, not %d: choose a larger subnet", c.Subnet, max(hosts, 0), c.Machines+1)
+		what := "--subnet " + subnet
+		if c.Subnet == "" {
+			what = "the /24 a lab takes without --subnet"
+		}
+		return fmt.Errorf("%s holds %d machines, not %d: choose a larger subnet", what, max(hosts, 0), c.Machines+1)
 	}
 	if c.StoreDir == "" {
 		return errors.New("lab store directory is empty")
@@ -144,13 +154,16 @@ func (c *Config) labels(extra ...string) engine.Labels {
 type Reporter interface {
 	Start(step string)
 	End(ok bool)
+	// Infof says something the user should know, such as a choice made.
+	Infof(format string, args ...any)
 }
 
 // nopReporter discards progress.
 type nopReporter struct{}
 
-func (nopReporter) Start(string) {}
-func (nopReporter) End(bool)     {}
+func (nopReporter) Start(string)         {}
+func (nopReporter) End(bool)             {}
+func (nopReporter) Infof(string, ...any) {}
 
 // Lab works on one lab through the host engine.
 type Lab struct {

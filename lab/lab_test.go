@@ -73,3 +73,15 @@ func TestEnvWithoutMachine(t *testing.T) {
 		t.Error("env for a machine of an empty store succeeded")
 	}
 }
+
+// With no --subnet, Up chooses a /24: Validate holds the lab to that size.
+func TestValidateWithoutSubnet(t *testing.T) {
+	c := Config{Name: "lab1", Machines: 3, StoreDir: "/tmp/x"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("no subnet: %v", err)
+	}
+	c.Machines = 244
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "holds 244 machines, not 245") {
+		t.Errorf("245 machines in a /24: %v", err)
+	}
+}

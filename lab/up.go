@@ -60,17 +60,27 @@ const engineWait = 90 * time.Second
 // before it creates, so a re-run after an interruption finishes the job and
 // a re-run of a complete lab changes nothing.
 func (l *Lab) Up(ctx context.Context) ([]Machine, error) {
-	plan := l.cfg.Plan()
+	var plan []Machine
 	var ca *pki.CA
 	var client *pki.KeyPair
 	steps := []struct {
 		name string
 		run  func() error
 	}{
-		{"Checking the host engine", func() error { return l.preflight(ctx, plan) }},
+		{"Checking the host engine", func() error {
+			note, err := l.chooseSubnet(ctx)
+			if err != nil {
+				return err
+			}
+			if note != "" {
+				l.out.Infof("%s", note)
+			}
+			plan = l.cfg.Plan()
+			return l.preflight(ctx, plan)
+		}},
 		{"Writing certificates", func() (err error) { ca, client, err = l.ensureCA(); return err }},
 		{"Creating network " + l.cfg.NetworkName(), func() error { return l.ensureNetwork(ctx) }},
-		{fmt.Sprintf("Starting %d machines", len(plan)), func() error { return l.ensureMachines(ctx, plan, ca, client) }},
+		{fmt.Sprintf("Starting %d machines", l.cfg.Machines+1), func() error { return l.ensureMachines(ctx, plan, ca, client) }},
 		{"Waiting for their engines (TLS on 2376)", func() error { return l.waitEngines(ctx, plan) }},
 	}
 	if len(l.cfg.Load) > 0 {

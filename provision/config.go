@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/op"
@@ -89,7 +91,41 @@ type Config struct {
 	Remote Remote
 }
 
-var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+var (
+	clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// networkName is a DNS label (RFC 1123) and so a valid Docker name too.
+	networkName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+)
+
+// CheckCluster refuses a cluster name that cannot name services, volumes
+// and Consul keys: it must be a short lowercase DNS label.
+func CheckCluster(name string) error {
+	if !clusterName.MatchString(name) {
+		return op.Hinted("use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
+			"invalid cluster name %q", name)
+	}
+	return nil
+}
+
+// CheckNetwork refuses an overlay network name that is not both a DNS label
+// and a Docker name.
+func CheckNetwork(name string) error {
+	if !networkName.MatchString(name) {
+		return op.Hinted("use 1 to 63 letters, digits and dashes, starting and ending with a letter or digit, e.g. "+DefaultNetwork,
+			"invalid --network %q", name)
+	}
+	return nil
+}
+
+// checkImage refuses what cannot name an image: a reference (repo:tag,
+// repo@digest) or an image ID.
+func checkImage(flag, ref string) error {
+	if _, err := reference.ParseAnyReference(ref); err != nil {
+		return op.Hinted("write an image reference such as "+DefaultConsulImage+" or an image ID",
+			"invalid %s %q: %w", flag, ref, err)
+	}
+	return nil
+}
 
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
@@ -132,9 +168,34 @@ func (c Config) withDefaults() Config {
 // validate checks the input that needs no engine; each problem carries a hint.
 func (c Config) validate() []error {
 	var errs []error
-	if !clusterName.MatchString(c.Cluster) {
-		errs = append(errs, op.Hinted("use 1 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit",
-			"invalid cluster name %q", c.Cluster))
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(CheckCluster(c.Cluster))
+	add(CheckNetwork(c.Network))
+	add(checkImage("--consul-image", c.ConsulImage))
+	add(checkImage("--registry-image", c.RegistryImage))
+	if c.Image != "" {
+		add(checkImage("--image", c.Image))
+	}
+	if c.BaseImage != "" {
+		add(checkImage("--base-image", c.BaseImage))
+	}
+	if c.CQLPort != -1 {
+		last := c.CQLPort
+		if c.Nodes > 0 && len(c.Swarm) > 0 {
+			last += (c.Nodes - 1) / len(c.Swarm) // nodes.go: cqlPort
+		}
+		switch {
+		case c.CQLPort < 1 || c.CQLPort > 65535:
+			errs = append(errs, op.Hinted("use a port from 1 to 65535, or 0 to publish none",
+				"--cql-port %d is not a port", c.CQLPort))
+		case last > 65535:
+			errs = append(errs, op.Hinted(fmt.Sprintf("use --cql-port %d or lower, or add swarm hosts", 65535-(last-c.CQLPort)),
+				"--cql-port %d: %d nodes on %d hosts publish up to port %d, past 65535", c.CQLPort, c.Nodes, len(c.Swarm), last))
+		}
 	}
 	if c.Nodes < 1 {
 		errs = append(errs, op.Hinted("pass --nodes 1 or more", "--nodes is %d: a cluster needs at least one node", c.Nodes))
@@ -203,6 +264,21 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M or G suffix", s)
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// ParseMemory reads a memory size for flag (--heap, --memory), which must
+// carry a unit: 10 is far more likely a forgotten M than ten bytes.
+func ParseMemory(flag, s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t != "" && t[len(t)-1] >= '0' && t[len(t)-1] <= '9' {
+		return 0, op.Hinted("write the size with a unit, e.g. "+flag+" 256M or "+flag+" 1G",
+			"%s %s has no unit", flag, s)
+	}
+	n, err := ParseBytes(s)
+	if err != nil {
+		return 0, op.WithHint(fmt.Errorf("%s: %w", flag, err), "write a size such as 256M or 1G")
+	}
+	return n, nil
 }
 
 // FormatBytes prints a size the way MAX_HEAP_SIZE wants it: whole

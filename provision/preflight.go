@@ -18,11 +18,12 @@ import (
 const infraReserve = 256 << 20
 
 // preflight checks everything it can before anything is created, and
-// reports every problem it finds at once, each with a hint.
+// reports every problem it finds at once, each with a hint. Input that is
+// wrong whatever the engines say is refused before any engine is asked.
 func preflight(ctx context.Context, r *run) error {
 	cfg := r.cfg
 	problems := cfg.validate()
-	if cfg.Infra.Engine == nil || len(cfg.Swarm) == 0 {
+	if len(problems) > 0 {
 		return errors.Join(problems...)
 	}
 	if err := r.connect(ctx); err != nil {

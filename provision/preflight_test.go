@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -106,5 +107,83 @@ func TestParseBytes(t *testing.T) {
 	}
 	if FormatBytes(1<<30) != "1G" || FormatBytes(512<<20) != "512M" || FormatBytes(1536<<20) != "1536M" {
 		t.Error("FormatBytes")
+	}
+}
+
+// Input that is wrong whatever the engines say is refused, naming the value
+// typed, before any engine is asked anything, let alone changed.
+func TestBadInputTouchesNoEngine(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(cfg *Config)
+		want string
+	}{
+		{"port out of range", func(cfg *Config) { cfg.CQLPort = 70000 }, "--cql-port 70000 is not a port"},
+		{"last node's port out of range", func(cfg *Config) { cfg.Nodes, cfg.CQLPort = 4, 65535 },
+			"--cql-port 65535: 4 nodes on 3 hosts publish up to port 65536"},
+		{"network not a name", func(cfg *Config) { cfg.Network = "bad name!" }, `invalid --network "bad name!"`},
+		{"network not a DNS label", func(cfg *Config) { cfg.Network = "my_net" }, `invalid --network "my_net"`},
+		{"network too long", func(cfg *Config) { cfg.Network = strings.Repeat("n", 64) }, "invalid --network"},
+		{"cluster not a name", func(cfg *Config) { cfg.Cluster = "prod ring" }, `invalid cluster name "prod ring"`},
+		{"consul image", func(cfg *Config) { cfg.ConsulImage = "Hashicorp/Consul" }, `invalid --consul-image "Hashicorp/Consul"`},
+		{"registry image", func(cfg *Config) { cfg.RegistryImage = "registry:" }, `invalid --registry-image "registry:"`},
+		{"image", func(cfg *Config) { cfg.Image = "cassandra 5" }, `invalid --image "cassandra 5"`},
+		{"heap", func(cfg *Config) { cfg.Heap = 10 << 20 }, "heap 10M is too small"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, 3)
+			for _, f := range append([]*enginetest.Fake{l.infra}, l.swarm...) {
+				f.Fail("Info", errors.New("asked"))
+			}
+			cfg := l.config(3)
+			c.edit(&cfg)
+			_, err := Bootstrap(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to say %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "asked") {
+				t.Errorf("an engine was asked before the input was refused: %s", op.Explain(err))
+			}
+			var pe *op.Error
+			if !errors.As(err, &pe) || pe.Hint == "" {
+				t.Errorf("no hint in %s", op.Explain(err))
+			}
+			if log := l.w.Log(); len(log) != 0 {
+				t.Errorf("created %v", log)
+			}
+		})
+	}
+}
+
+func TestGoodNamesPass(t *testing.T) {
+	for _, n := range []string{"swarmcass", "a", "Net-1", strings.Repeat("n", 63)} {
+		if err := CheckNetwork(n); err != nil {
+			t.Errorf("CheckNetwork(%q): %v", n, err)
+		}
+	}
+	for _, ref := range []string{"hashicorp/consul:1.20", "registry:3", "10.0.0.2:5000/swarmcass/cassandra@sha256:" + strings.Repeat("a", 64), strings.Repeat("b", 64)} {
+		if err := checkImage("--image", ref); err != nil {
+			t.Errorf("checkImage(%q): %v", ref, err)
+		}
+	}
+}
+
+func TestParseMemory(t *testing.T) {
+	for in, want := range map[string]int64{"256M": 256 << 20, "1G": 1 << 30, "512MiB": 512 << 20, "1.5g": 3 << 29} {
+		if got, err := ParseMemory("--heap", in); err != nil || got != want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"10":   "--heap 10 has no unit",
+		"1024": "--heap 1024 has no unit",
+		"lots": `--heap: invalid size "lots"`,
+	} {
+		_, err := ParseMemory("--heap", in)
+		var pe *op.Error
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &pe) || !strings.Contains(pe.Hint, "256M") {
+			t.Errorf("ParseMemory(%q) = %v, want %q with a hint naming 256M", in, err, want)
+		}
 	}
 }

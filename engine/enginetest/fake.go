@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,18 +285,7 @@ func (f *Fake) ContainerLogs(ctx context.Context, id string, tail int) (string, 
 }
 
 func (f *Fake) Exec(ctx context.Context, id string, cmd []string) (engine.ExecResult, error) {
-	if err := f.begin(ctx, "Exec"); err != nil {
-		return engine.ExecResult{}, err
-	}
-	c, err := f.container(id)
-	var view engine.Container
-	if err == nil {
-		view = c.view()
-		if !c.Running {
-			err = fmt.Errorf("container %s is not running", c.Name)
-		}
-	}
-	f.end()
+	view, err := f.running(ctx, "Exec", id)
 	if err != nil {
 		return engine.ExecResult{}, err
 	}
@@ -303,6 +293,65 @@ func (f *Fake) Exec(ctx context.Context, id string, cmd []string) (engine.ExecRe
 		return engine.ExecResult{}, nil
 	}
 	return f.w.Exec(f, view, cmd)
+}
+
+// running is the running container id, for an exec.
+func (f *Fake) running(ctx context.Context, method, id string) (engine.Container, error) {
+	if err := f.begin(ctx, method); err != nil {
+		return engine.Container{}, err
+	}
+	defer f.end()
+	c, err := f.container(id)
+	if err != nil {
+		return engine.Container{}, err
+	}
+	if !c.Running {
+		return engine.Container{}, fmt.Errorf("container %s is not running", c.Name)
+	}
+	return c.view(), nil
+}
+
+func (f *Fake) ExecStream(ctx context.Context, id string, cmd []string, s engine.ExecIO) (int, error) {
+	view, err := f.running(ctx, "ExecStream", id)
+	if err != nil {
+		return 0, err
+	}
+	if f.w.Streams != nil {
+		return f.w.Streams(f, view, cmd, s)
+	}
+	if s.Stdin != nil {
+		in, err := io.ReadAll(s.Stdin)
+		if err != nil {
+			return 0, err
+		}
+		f.w.mu.Lock()
+		f.w.Stdin = append(f.w.Stdin, string(in))
+		f.w.mu.Unlock()
+	}
+	var res engine.ExecResult
+	if f.w.Exec != nil {
+		if res, err = f.w.Exec(f, view, cmd); err != nil {
+			return 0, err
+		}
+	}
+	stderr := s.Stderr
+	if s.TTY {
+		stderr = s.Stdout
+	}
+	io.WriteString(s.Stdout, res.Stdout)
+	io.WriteString(stderr, res.Stderr)
+	return res.ExitCode, nil
+}
+
+// ContainerLogsStream writes what World.Logs answers on stdout; it does
+// not follow.
+func (f *Fake) ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error {
+	out, err := f.ContainerLogs(ctx, id, tail)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, out)
+	return err
 }
 
 func (f *Fake) VolumeCreate(ctx context.Context, name string, labels map[string]string) error {
@@ -378,6 +427,20 @@ func (f *Fake) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (stri
 		Attachable: spec.Attachable, Encrypted: spec.Encrypted, Labels: maps.Clone(spec.Labels), Subnets: []string{spec.Subnet}}
 	if n.Driver == "" {
 		n.Driver = "bridge"
+	}
+	if spec.Subnet != "" && n.Driver != "overlay" {
+		// As dockerd: a local network's pool may not overlap another's.
+		want, err := netip.ParsePrefix(spec.Subnet)
+		if err != nil {
+			return "", fmt.Errorf("invalid subnet %s: %w", spec.Subnet, err)
+		}
+		for _, other := range f.networks {
+			for _, s := range other.Subnets {
+				if p, err := netip.ParsePrefix(s); err == nil && p.Overlaps(want) {
+					return "", errors.New("Error response from daemon: Pool overlaps with other one on this address space")
+				}
+			}
+		}
 	}
 	if n.Driver == "overlay" {
 		if f.swarm == nil || f.swarm.member(f).node.Role != "manager" {

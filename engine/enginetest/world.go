@@ -38,7 +38,13 @@ type World struct {
 	// Exec answers Exec in running containers. Nil: exit code 0, no output.
 	// It is called without the World's lock held, so it may call the fakes.
 	Exec func(f *Fake, c engine.Container, cmd []string) (engine.ExecResult, error)
-	// Logs answers ContainerLogs. Nil: no output.
+	// Streams, when set, answers ExecStream with the streams themselves;
+	// nil: ExecStream answers as Exec does, after reading all of stdin, and
+	// records what it read in Stdin.
+	Streams func(f *Fake, c engine.Container, cmd []string, io engine.ExecIO) (int, error)
+	// Stdin is what each ExecStream without Streams read, in order.
+	Stdin []string
+	// Logs answers ContainerLogs and ContainerLogsStream. Nil: no output.
 	Logs func(f *Fake, c engine.Container, tail int) string
 	// Clock stamps tasks and containers. Nil: time.Now.
 	Clock func() time.Time

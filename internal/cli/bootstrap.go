@@ -47,7 +47,10 @@ Consul service per node.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
-missing or unhealthy node, and a larger --nodes adds nodes one at a time.`,
+missing or unhealthy node, and a larger --nodes adds nodes one at a time.
+
+` + exitCodeHelp + `: the lock is given back, and the node
+       being started keeps starting and is recorded as interrupted`,
 		Example: withPins(`  # the lab: infra + swarm-* machines from the lab's store
   eval "$(swarmcass lab env)"
   swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
@@ -84,21 +87,25 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	ctx := cmd.Context()
 	cfg := o.cfg
 	var err error
-	if cfg.Heap, err = provision.ParseBytes(o.heap); err != nil {
-		return fmt.Errorf("--heap: %w", err)
+	if cfg.Heap, err = provision.ParseMemory("--heap", o.heap); err != nil {
+		return err
 	}
 	if o.memory != "" {
-		if cfg.Memory, err = provision.ParseBytes(o.memory); err != nil {
-			return fmt.Errorf("--memory: %w", err)
+		if cfg.Memory, err = provision.ParseMemory("--memory", o.memory); err != nil {
+			return err
 		}
 	}
-	cfg.CQLPort = o.cqlPort
-	if o.cqlPort == 0 {
+	switch {
+	case o.cqlPort < 0:
+		return op.Hinted("use a port from 1 to 65535, or 0 to publish none", "--cql-port %d is not a port", o.cqlPort)
+	case o.cqlPort == 0:
 		cfg.CQLPort = -1
+	default:
+		cfg.CQLPort = o.cqlPort
 	}
 	cfg.ImageDir = o.imageDir
 
-	plan, err := hosts.Resolve(o.hosts)
+	plan, err := resolveEngines(cmd, o.hosts)
 	if err != nil {
 		return err
 	}
@@ -115,7 +122,6 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	cfg.Infra, cfg.Swarm = c.Infra, c.Swarm
 
 	cfg.Progress = st
-	st.Debugf("engines from %s: infra %s, swarm %d", plan.Source, plan.Infra.Name, len(plan.Swarm))
 	res, err := provision.Bootstrap(ctx, cfg)
 	if o.timings != "" && res != nil {
 		if werr := writeTimings(o.timings, res); werr != nil {
@@ -123,9 +129,9 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		}
 	}
 	if err != nil {
-		code := 1
+		code := ExitFailure
 		if ctx.Err() != nil {
-			code = 130
+			code = ExitInterrupted
 		}
 		return &ExitError{Code: code, Err: explained{err}}
 	}

@@ -27,3 +27,25 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	}
 	walk(NewRootCommand(io.Discard, io.Discard))
 }
+
+// --help says which exit codes a command has.
+func TestHelpNamesExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"Exit codes:", "130  interrupted"}},
+		{[]string{"bootstrap", "--help"}, []string{"Exit codes:", "1    failure", "130  interrupted"}},
+		{[]string{"ring", "--help"}, []string{"Exit codes:", "1  degraded", "every usage or input error"}},
+	} {
+		var out, errOut strings.Builder
+		if code := Main(c.args, &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d", c.args, code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v does not say %q:\n%s", c.args, w, out.String())
+			}
+		}
+	}
+}

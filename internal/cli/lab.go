@@ -29,7 +29,7 @@ func (o *labOptions) addFlags(fs *pflag.FlagSet) {
 }
 
 func (o *labOptions) config() lab.Config {
-	c := lab.Config{Name: o.name, StoreDir: o.storeDir, Subnet: lab.DefaultSubnet, MachineImage: lab.DefaultMachineImage}
+	c := lab.Config{Name: o.name, StoreDir: o.storeDir, MachineImage: lab.DefaultMachineImage}
 	if c.StoreDir == "" {
 		c.StoreDir = lab.DefaultStoreDir(o.name)
 	}
@@ -108,7 +108,10 @@ whose runc does not know the newest ones. The default machine image is built
 offline by scripts/build-images.sh; with internet, an image with dockerd and
 iptables works too (e.g. docker:dind, with --machine-image).`,
 		Example: withPins(`  swarmcass lab up --machines 3
-  swarmcass lab up --machines 6 --load {consul},{registry}`),
+  swarmcass lab up --machines 6 --load {consul},{registry}
+
+  # a second lab beside the first: it takes the next free subnet
+  swarmcass lab up --name lab2 --machines 2`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := o.config()
@@ -122,7 +125,7 @@ iptables works too (e.g. docker:dind, with --machine-image).`,
 					return err
 				}
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "Lab %s is up: %d machines.\n", cfg.Name, len(ms))
+				fmt.Fprintf(w, "Lab %s is up: %d machines on %s.\n", cfg.Name, len(ms), l.Subnet())
 				printMachines(w, ms)
 				fmt.Fprintf(w, "\nNext:\n  eval \"$(swarmcass lab env --name %s)\"\n  swarmcass bootstrap --nodes %d\n", cfg.Name, len(ms)-1)
 				return nil
@@ -131,7 +134,7 @@ iptables works too (e.g. docker:dind, with --machine-image).`,
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().IntVar(&machines, "machines", 3, "swarm machines (the lab also gets an infra machine)")
-	cmd.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "the lab network's subnet; machines take .10 (infra), .11, ...")
+	cmd.Flags().StringVar(&subnet, "subnet", "", "the lab network's subnet; machines take .10 (infra), .11, ... (default the lab network's, else the first /24 of "+lab.SubnetRange+" no network of the host engine uses)")
 	cmd.Flags().StringVar(&image, "machine-image", lab.DefaultMachineImage, "image of a machine: it must run dockerd and have iptables")
 	cmd.Flags().StringSliceVar(&load, "load", nil, "images of the host engine to load into every machine (machines cannot pull)")
 	return cmd

@@ -57,9 +57,12 @@ Exit codes:
   0  healthy: every node is UN in every view and nothing is amiss
   1  degraded: the ring was judged and something is wrong (the problems say what)
   2  health cannot be judged: no such cluster, or no node answered (engines
-     unreachable, every daemon down)
+     unreachable, every daemon down); and every usage or input error (a bad
+     flag or value, a machine store that is not there), so that a monitor
+     never reads a mistake on the command line as a sick ring
 
-With --watch the exit code is that of the last round before Ctrl-C.`,
+With --watch the exit code is that of the last round before Ctrl-C; a
+single round cut short by Ctrl-C exits 130.`,
 		Example: `  # the lab's cluster, with the engines from the lab's machine store
   eval "$(swarmcass lab env)"
   swarmcass ring --cluster swarmcass
@@ -75,6 +78,7 @@ With --watch the exit code is that of the last round before Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRing(cmd, o) },
 	}
+	withUsageExit(cmd, ring.Unknown.ExitCode())
 	fs := cmd.Flags()
 	o.hosts.AddFlags(fs)
 	fs.StringVar(&o.cluster, "cluster", provision.DefaultCluster, "cluster name, as given to bootstrap")
@@ -97,7 +101,15 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 	if o.interval <= 0 || o.timeout <= 0 || o.engineTO <= 0 || o.parallel < 1 {
 		return errors.New("--interval, --timeout and --engine-timeout must be positive durations and --parallel at least 1")
 	}
-	plan, err := hosts.Resolve(o.hosts)
+	if err := provision.CheckCluster(o.cluster); err != nil {
+		return err
+	}
+	if o.network != "" {
+		if err := provision.CheckNetwork(o.network); err != nil {
+			return err
+		}
+	}
+	plan, err := resolveEngines(cmd, o.hosts)
 	if err != nil {
 		return err
 	}
@@ -116,7 +128,11 @@ func runRing(cmd *cobra.Command, o *ringOptions) error {
 
 	r := &ringRun{o: o, cfg: cfg, plan: plan, consul: consulAddr, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
 	if !o.watch {
-		return r.round(ctx)
+		err := r.round(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("ring interrupted: %w", ctx.Err()) // 130, not a verdict
+		}
+		return err
 	}
 	return r.watchLoop(ctx)
 }
@@ -142,14 +158,14 @@ func (r *ringRun) round(ctx context.Context) error {
 	}
 	switch {
 	case !res.Judgeable:
-		return &ExitError{Code: 2, Err: fmt.Errorf("cannot find cluster %s's nodes: no engine of the plan (%s) and no Consul at %s answered; check that the machines run (swarmcass lab ls) and the host flags",
+		return &ExitError{Code: ring.Unknown.ExitCode(), Err: fmt.Errorf("cannot find cluster %s's nodes: no engine of the plan (%s) and no Consul at %s answered; check that the machines run (swarmcass lab ls) and the host flags",
 			r.cfg.Cluster, r.plan.Source, r.consul)}
 	case !res.Found:
 		hint := "no swarmcass cluster runs on these engines; check the host flags"
 		if len(res.OtherClusters) > 0 {
 			hint = "clusters found: " + strings.Join(res.OtherClusters, ", ") + "; pass --cluster NAME"
 		}
-		return &ExitError{Code: 2, Err: fmt.Errorf("no cluster %q: no service, container or Consul record carries its name (%s)", r.cfg.Cluster, hint)}
+		return &ExitError{Code: ring.Unknown.ExitCode(), Err: fmt.Errorf("no cluster %q: no service, container or Consul record carries its name (%s)", r.cfg.Cluster, hint)}
 	case rep.ExitCode != 0:
 		return &ExitError{Code: rep.ExitCode}
 	}

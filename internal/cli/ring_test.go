@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -170,7 +171,11 @@ func TestRingWatch(t *testing.T) {
 	}
 }
 
+// A usage or input error of ring exits 2, "cannot judge", never 1, which
+// a monitor reads as a sick ring.
 func TestRingRefusesBadFlags(t *testing.T) {
+	t.Setenv("MACHINE_STORAGE_PATH", "")
+	missing := filepath.Join(t.TempDir(), "no-such-store")
 	for _, c := range []struct {
 		args []string
 		want string
@@ -178,11 +183,35 @@ func TestRingRefusesBadFlags(t *testing.T) {
 		{[]string{"ring", "-o", "yaml"}, `--output "yaml": use table or json`},
 		{[]string{"ring", "--interval", "0s"}, "must be positive"},
 		{[]string{"ring", "extra"}, `unknown command "extra"`},
+		{[]string{"ring", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"ring", "--parallel", "many"}, `invalid argument "many"`},
+		{[]string{"ring", "--machine-storage-path", missing}, missing},
+		{[]string{"ring", "--host", "tcp://10.0.0.1:2376", "--context", "x"}, "choose one source"},
+		{[]string{"ring", "--cluster", "Bad!"}, `invalid cluster name "Bad!"`},
+		{[]string{"ring", "--network", "bad name!"}, `invalid --network "bad name!"`},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(c.args, &out, &errOut)
-		if code != 1 || !strings.Contains(errOut.String(), c.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", c.args, code, errOut.String(), c.want)
+		if code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut.String(), c.want)
+		}
+	}
+}
+
+// MACHINE_STORAGE_PATH naming a store that is not there is an input error:
+// ring exits 2, another command 1.
+func TestMissingStoreExitCodes(t *testing.T) {
+	t.Setenv("MACHINE_STORAGE_PATH", filepath.Join(t.TempDir(), "gone"))
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"ring"}, 2},
+		{[]string{"bootstrap", "--nodes", "1"}, 1},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Main(c.args, &out, &errOut); code != c.want || !strings.Contains(errOut.String(), "gone") {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming the store", c.args, code, errOut.String(), c.want)
 		}
 	}
 }

@@ -8,13 +8,55 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/swarmcass/swarmcass/images"
+	"github.com/swarmcass/swarmcass/op"
 )
+
+// Exit codes. Every command exits ExitOK on success, ExitFailure when it
+// fails and ExitInterrupted after Ctrl-C; ring has its own (ring.go).
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitInterrupted = 130
+)
+
+// exitCodeHelp is the paragraph of --help that says so.
+const exitCodeHelp = `Exit codes:
+  0    success
+  1    failure, including a bad flag or argument
+  130  interrupted (Ctrl-C)`
+
+// usageExitKey is the annotation by which a command gives the exit code of
+// its usage and input errors (a bad flag, an argument, a value refused
+// before anything runs, a machine store that is not there): ring's is 2,
+// "cannot judge", so that a monitor never reads a typo as a sick ring.
+const usageExitKey = "swarmcass.usage-exit"
+
+// withUsageExit sets the exit code of cmd's usage and input errors.
+func withUsageExit(cmd *cobra.Command, code int) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[usageExitKey] = strconv.Itoa(code)
+	return cmd
+}
+
+// failureCode is the exit code of an error of cmd that carries none:
+// ExitFailure, or the command's usage exit code when it has one.
+func failureCode(cmd *cobra.Command) int {
+	if cmd != nil {
+		if c, err := strconv.Atoi(cmd.Annotations[usageExitKey]); err == nil {
+			return c
+		}
+	}
+	return ExitFailure
+}
 
 // ExitError carries a specific exit code (ring uses 1 and 2) out of a command.
 type ExitError struct {
@@ -47,9 +89,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	root := NewRootCommand(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return 0
+		return ExitOK
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
@@ -58,11 +100,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(stderr, "swarmcass: %v\n", err)
+	fmt.Fprintf(stderr, "swarmcass: %s\n", op.Explain(err))
 	if ctx.Err() != nil {
-		return 130
+		return ExitInterrupted
 	}
-	return 1
+	return failureCode(cmd)
 }
 
 // NewRootCommand builds the command tree.
@@ -73,7 +115,10 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `swarmcass provisions Apache Cassandra clusters on Docker Swarm through the
 Docker Engine API: a Consul server and an image registry on an infra host, a
 swarm with an attachable overlay network, and Cassandra nodes started one at a
-time, each waited for until nodetool reports it Up/Normal.`,
+time, each waited for until nodetool reports it Up/Normal.
+
+` + exitCodeHelp + `
+ring has codes of its own: see swarmcass ring --help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
