@@ -173,32 +173,47 @@ build_cassandra() {
   os_image="swarmcass/cassandra-os:$suite-$java-$rev"
   have "$os_image" || debootstrap_import "$os_image" "$suite" "$java,python3,procps,iproute2,gosu" cassandra-os
   ctx=$(mktemp -d "$cache/ctx.XXXXXX")
+  # shellcheck disable=SC2064 # ctx is expanded now, on purpose
+  trap "rm -rf '$ctx'" EXIT   # a failed fetch exits: leave no context behind
   cp -r "$root/cassandra-image/base/." "$ctx/"
   mkdir -p "$ctx/lib" "$ctx/pylib"
   maven_lib "org.apache.cassandra:cassandra-all:$version" "$ctx/lib"
   pypi_lib "cqlsh==$cqlsh" "$python" "$ctx/pylib"
   log "building $image (Cassandra $version, $suite's $java, cqlsh $cqlsh)"
   docker build -q --build-arg OS_IMAGE="$os_image" --build-arg CASSANDRA_VERSION="$version" \
-    --build-arg CQLSH_VERSION="$cqlsh" -t "$image" "$ctx" >/dev/null \
-    || { log "building $image failed (context kept in $ctx)"; exit 1; }
-  rm -rf "$ctx"
+    --build-arg CQLSH_VERSION="$cqlsh" -t "$image" "$ctx" >"$ctx.build.log" 2>&1 \
+    || { tail -20 "$ctx.build.log" >&2; rm -f "$ctx.build.log"; log "building $image failed (its last lines are above)"; exit 1; }
+  rm -rf "$ctx" "$ctx.build.log"
+  trap - EXIT
+}
+
+# The pinned 5.0 base (target cassandra) and 4.1 base (cassandra41).
+build_cassandra50() {
+  build_cassandra "$CASSANDRA_BASE_IMAGE" "$CASSANDRA_VERSION" "$CASSANDRA_SUITE" \
+    "$CASSANDRA_JAVA" "$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$CASSANDRA_BASE_REV"
+}
+build_cassandra41() {
+  build_cassandra "$CASSANDRA41_BASE_IMAGE" "$CASSANDRA41_VERSION" "$CASSANDRA41_SUITE" \
+    "$CASSANDRA41_JAVA" "$CASSANDRA41_CQLSH" "$CASSANDRA41_PYTHON" "$CASSANDRA41_BASE_REV"
 }
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(machine registry consul cassandra)
 # Cassandra's build waits mostly on the network (Debian, Maven Central, PyPI),
-# the others on the CPU (Go builds): with others to build, it runs beside them.
+# the others on the CPU (Go builds): with others to build, it starts first and
+# runs beside them.
 background=()
+if [ ${#targets[@]} -gt 1 ] && [[ " ${targets[*]} " == *" cassandra "* ]]; then
+  build_cassandra50 &
+  background+=($!)
+fi
 for t in "${targets[@]}"; do
   case "$t" in
     machine) build_machine ;;
     registry) build_registry ;;
     consul) build_consul ;;
-    cassandra) cassandra=(build_cassandra "$CASSANDRA_BASE_IMAGE" "$CASSANDRA_VERSION" "$CASSANDRA_SUITE"
-      "$CASSANDRA_JAVA" "$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$CASSANDRA_BASE_REV")
-      if [ ${#targets[@]} -gt 1 ]; then "${cassandra[@]}" & background+=($!); else "${cassandra[@]}"; fi ;;
-    cassandra41) build_cassandra "$CASSANDRA41_BASE_IMAGE" "$CASSANDRA41_VERSION" "$CASSANDRA41_SUITE" \
-      "$CASSANDRA41_JAVA" "$CASSANDRA41_CQLSH" "$CASSANDRA41_PYTHON" "$CASSANDRA41_BASE_REV" ;;
+    cassandra) [ ${#background[@]} -gt 0 ] || build_cassandra50 ;;
+    cassandra41) build_cassandra41 ;;
     *) log "unknown image '$t' (want machine, registry, consul, cassandra or cassandra41)"; exit 2 ;;
   esac
 done
