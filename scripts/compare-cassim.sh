@@ -27,7 +27,7 @@ envs=()
 for kv in "$@"; do envs+=(-e "$kv"); done
 
 cleanup() {
-  docker rm -f "$id-n1" "$id-n2" "$id-n3" "$id-n4" >/dev/null 2>&1 || true
+  docker rm -f -v "$id-n1" "$id-n2" "$id-n3" "$id-n4" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
