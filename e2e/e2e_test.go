@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,9 @@ type env struct {
 	nodeEnv  []string
 	timeout  string // --node-timeout
 	heap     string // --heap
+
+	mu      sync.Mutex
+	clients map[string]engine.Engine // by machine name
 }
 
 func suffix() string {
@@ -208,9 +212,15 @@ func (e *env) requireRecord(ctx context.Context, n int) {
 	}
 }
 
-// machine connects to a lab machine over TLS with the store's files.
+// machine connects to a lab machine over TLS with the store's files, once
+// per machine: the polls below ask for it again and again.
 func (e *env) machine(name string) engine.Engine {
 	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if d, ok := e.clients[name]; ok {
+		return d
+	}
 	m, err := machinestore.New(e.store).Load(name)
 	if err != nil {
 		e.t.Fatal(err)
@@ -220,7 +230,27 @@ func (e *env) machine(name string) engine.Engine {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { d.Close() })
+	if e.clients == nil {
+		e.clients = map[string]engine.Engine{}
+	}
+	e.clients[name] = d
 	return d
+}
+
+// swarmMachines are the lab's swarm machines, connected.
+func (e *env) swarmMachines() []engine.Engine {
+	e.t.Helper()
+	names, err := machinestore.New(e.store).List()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []engine.Engine
+	for _, name := range names {
+		if strings.HasPrefix(name, "swarm-") {
+			out = append(out, e.machine(name))
+		}
+	}
+	return out
 }
 
 // nodeContainer is a running Cassandra node container on a swarm machine.
@@ -233,16 +263,8 @@ type nodeContainer struct {
 // nodes finds the running node containers of cluster e2e on every swarm machine.
 func (e *env) nodes(ctx context.Context) []nodeContainer {
 	e.t.Helper()
-	names, err := machinestore.New(e.store).List()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []nodeContainer
-	for _, name := range names {
-		if !strings.HasPrefix(name, "swarm-") {
-			continue
-		}
-		m := e.machine(name)
+	for _, m := range e.swarmMachines() {
 		cs, err := m.ContainerList(ctx, engine.Labels{engine.LabelCluster: "e2e", engine.LabelRole: engine.RoleCassandra})
 		if err != nil {
 			e.t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/images"
-	"github.com/swarmcass/swarmcass/machinestore"
 )
 
 // Real Cassandra end to end: the offline base image (real Apache Cassandra
@@ -102,16 +101,8 @@ func (e *env) client(ctx context.Context, node, mode string, rows int, contacts 
 // answer (a stopped machine is skipped, not an error).
 func (e *env) runningNode(ctx context.Context, node string) nodeContainer {
 	e.t.Helper()
-	names, err := machinestore.New(e.store).List()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var errs []error
-	for _, name := range names {
-		if !strings.HasPrefix(name, "swarm-") {
-			continue
-		}
-		m := e.machine(name)
+	for _, m := range e.swarmMachines() {
 		cs, err := m.ContainerList(ctx, engine.Labels{engine.LabelCluster: "e2e", engine.LabelNode: node})
 		if err != nil {
 			errs = append(errs, err)
