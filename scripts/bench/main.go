@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
+	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/contract"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/hosts"
@@ -196,38 +197,32 @@ func cassandraLimit(ctx context.Context, store string, want int) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
+	c := cluster.Open("bench", plan)
+	defer c.Close()
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
 	var nodes []nodeTimes
-	for _, m := range plan.Swarm {
-		err := func() error {
-			e, err := engine.NewDocker(m.Name, m.Host, m.TLS)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			cs, err := e.ContainerList(ctx, engine.Labels{engine.LabelCluster: "bench", engine.LabelRole: engine.RoleCassandra})
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				full, err := e.ContainerInspect(ctx, c.ID)
-				if err != nil {
-					return err
-				}
-				logs, err := e.ContainerLogs(ctx, c.ID, 100000)
-				if err != nil {
-					return err
-				}
-				nt, ok := logTimes(logs)
-				if !ok {
-					return fmt.Errorf("%s on %s: no NORMAL or CQL line in its log", c.Name, m.Name)
-				}
-				nt.start = full.StartedAt
-				nodes = append(nodes, nt)
-			}
-			return nil
-		}()
+	for _, h := range c.Swarm {
+		cs, err := h.Engine.ContainerList(ctx, engine.Labels{engine.LabelCluster: "bench", engine.LabelRole: engine.RoleCassandra})
 		if err != nil {
 			return 0, err
+		}
+		for _, ct := range cs {
+			full, err := h.Engine.ContainerInspect(ctx, ct.ID)
+			if err != nil {
+				return 0, err
+			}
+			logs, err := h.Engine.ContainerLogs(ctx, ct.ID, 100000)
+			if err != nil {
+				return 0, err
+			}
+			nt, ok := logTimes(logs)
+			if !ok {
+				return 0, fmt.Errorf("%s on %s: no NORMAL or CQL line in its log", ct.Name, h.Name())
+			}
+			nt.start = full.StartedAt
+			nodes = append(nodes, nt)
 		}
 	}
 	if len(nodes) != want {
