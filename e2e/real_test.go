@@ -123,17 +123,51 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// realRows is how many rows the client writes at the start of the real tier;
+// every phase must leave each of them readable at QUORUM.
+const realRows = 1000
+
+// realPhase is one scenario on the real ring. Phases run in order on the same
+// lab and ring: each starts from a healthy ring of cass1..cass3 with realRows
+// rows in e2e.rows (RF 3), and must leave it so.
+type realPhase struct {
+	name string
+	run  func(ctx context.Context, t *testing.T, e *env)
+}
+
+// realPhases are the real tier's scenarios after the bootstrap (realBootstrap);
+// each issue's real-Cassandra scenario is one entry, in its own file.
+var realPhases = []realPhase{
+	{"node down, reads, heal, no-op re-run", realNodeDown},
+}
+
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring
-// healthy in every view; a real client writes at QUORUM to an RF 3 keyspace;
-// with one node's machine stopped, QUORUM reads still return every row and
-// ring says degraded; the machine back, a re-run heals the ring; a re-run on a
-// healthy ring changes nothing.
+// healthy in every view, and a real client writes realRows rows at QUORUM to
+// an RF 3 keyspace; then each of realPhases in order. The first phase that
+// fails stops the test: the later ones would start from a broken ring.
 func TestIntegrationRealCassandra(t *testing.T) {
 	e := realEnv(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	const rows = 1000
+	realBootstrap(ctx, t, e)
+	for _, p := range realPhases {
+		start := time.Now()
+		ok := t.Run(p.name, func(t *testing.T) {
+			e.t = t
+			p.run(ctx, t, e)
+		})
+		e.t = t
+		t.Logf("phase %q: %s", p.name, time.Since(start).Round(100*time.Millisecond))
+		if !ok {
+			t.FailNow()
+		}
+	}
+}
 
+// realBootstrap: three real nodes UN in every view, each a real 5.0 release,
+// ring healthy, and realRows rows written at QUORUM through a real client.
+func realBootstrap(ctx context.Context, t *testing.T, e *env) {
+	rows := realRows
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3 on real Cassandra: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
@@ -150,7 +184,13 @@ func TestIntegrationRealCassandra(t *testing.T) {
 	if w.OK != rows || w.Failed != 0 || len(w.HostsUp) != 3 {
 		t.Fatalf("client wrote %d of %d rows at QUORUM with %d failures, seeing %d hosts up; want all, none, 3", w.OK, rows, w.Failed, len(w.HostsUp))
 	}
+}
 
+// realNodeDown: with one node's machine stopped, QUORUM reads still return
+// every row and ring says degraded; the machine back, a re-run heals the
+// ring; a re-run on a healthy ring changes nothing.
+func realNodeDown(ctx context.Context, t *testing.T, e *env) {
+	rows := realRows
 	// cass3's machine stops: the node is down and stays down.
 	e.must("lab", "stop", "--name", e.lab, "--store", e.store, "swarm-2")
 	rd := e.waitRing(ctx, 1, "cass3")
@@ -163,7 +203,7 @@ func TestIntegrationRealCassandra(t *testing.T) {
 
 	// The machine is back: a re-run waits until cass3 is Up/Normal again.
 	e.must("lab", "start", "--name", e.lab, "--store", e.store, "swarm-2")
-	r = e.must(e.bootstrapArgs(3)...)
+	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("re-run after swarm-2 came back: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
 	e.must("ring", "--cluster", "e2e")
