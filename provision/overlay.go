@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
 	"golang.org/x/sync/errgroup"
@@ -76,8 +77,8 @@ func checkOverlay(ctx context.Context, r *run) error {
 }
 
 // allNodesRun reports whether every node up to --nodes has a service
-// whose newest task runs: a re-run on a healthy cluster, which starts no
-// node.
+// whose one task runs, none having ended: a re-run on a healthy cluster,
+// which starts no node.
 func (r *run) allNodesRun(ctx context.Context) (bool, error) {
 	m := r.manager.Engine
 	list, err := m.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
@@ -96,7 +97,9 @@ func (r *run) allNodesRun(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("list tasks of %s: %w", nodeName(k), err)
 		}
-		if len(tasks) == 0 || tasks[0].State != "running" {
+		// A task that ended (a node in a restart loop, or one that waits
+		// for a seed it cannot reach) may mean the network: check it.
+		if len(tasks) == 0 || tasks[0].State != "running" || len(nodewait.Ended(tasks)) > 0 {
 			return false, nil
 		}
 	}
