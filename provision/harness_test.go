@@ -163,6 +163,9 @@ type ring struct {
 	// reached by none. probes logs the probes' commands.
 	dropped map[string]bool
 	probes  []string
+	// dropESP: encrypted overlays carry nothing (no IPsec ESP in the
+	// kernel, or protocol 50 dropped); plain ones do.
+	dropESP bool
 }
 
 type member struct {
@@ -269,11 +272,14 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 	for _, g := range r.fakes {
 		cs, _ := g.ContainerList(context.Background(), engine.Labels{engine.LabelRole: engine.RoleProbe})
 		for _, c := range cs {
-			r.mu.Lock()
-			dropped := r.dropped[f.Name()] || r.dropped[g.Name()]
-			r.mu.Unlock()
-			if c.Running && c.Networks["swarmcass"] == addr && !dropped {
-				return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
+			for network, a := range c.Networks {
+				n, _ := g.NetworkInspect(context.Background(), network)
+				r.mu.Lock()
+				dropped := r.dropped[f.Name()] || r.dropped[g.Name()] || (r.dropESP && n.Encrypted)
+				r.mu.Unlock()
+				if c.Running && a == addr && !dropped {
+					return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
+				}
 			}
 		}
 	}

@@ -253,7 +253,7 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 	}
 	nr.State = "failed"
 	if se := (*nodewait.SplitError)(nil); errors.As(err, &se) {
-		return r.stopSplitNode(ctx, nr, err) // overlay.go
+		return r.explainNodeFailure(ctx, nr.Name, r.stopSplitNode(ctx, nr, err)) // overlay.go
 	}
 	if ctx.Err() != nil {
 		nr.State = "interrupted" // still starting, when the run was stopped

@@ -109,6 +109,11 @@ func (r *run) allNodesRun(ctx context.Context) (bool, error) {
 // probeOverlay starts the probes, has each reach every other, and removes
 // them; started is how long the probes took to answer on their own hosts.
 func (r *run) probeOverlay(ctx context.Context) (started time.Duration, err error) {
+	return r.probeOn(ctx, r.cfg.Network)
+}
+
+// probeOn is probeOverlay on network.
+func (r *run) probeOn(ctx context.Context, network string) (started time.Duration, err error) {
 	t0 := time.Now()
 	ref, err := r.probeImage(ctx)
 	if err != nil {
@@ -124,7 +129,7 @@ func (r *run) probeOverlay(ctx context.Context) (started time.Duration, err erro
 	var g errgroup.Group
 	for i, h := range r.swarm {
 		g.Go(func() error {
-			p, err := r.startProbe(ctx, h, ref)
+			p, err := r.startProbe(ctx, h, ref, network)
 			probes[i] = p
 			return err
 		})
@@ -138,7 +143,7 @@ func (r *run) probeOverlay(ctx context.Context) (started time.Duration, err erro
 		return started, ctx.Err()
 	}
 	if len(cut) > 0 {
-		return started, r.overlayError(cut)
+		return started, r.overlayError(ctx, network, cut)
 	}
 	return started, nil
 }
@@ -179,7 +184,7 @@ func (r *run) probeImage(ctx context.Context) (string, error) {
 
 // startProbe starts h's probe on the overlay, once any leftover of an
 // earlier run is gone, and waits until it answers on its own host.
-func (r *run) startProbe(ctx context.Context, h *host, ref string) (*probe, error) {
+func (r *run) startProbe(ctx context.Context, h *host, ref, network string) (*probe, error) {
 	if err := r.removeProbe(ctx, h); err != nil {
 		return nil, err
 	}
@@ -196,21 +201,21 @@ func (r *run) startProbe(ctx context.Context, h *host, ref string) (*probe, erro
 		Entrypoint: []string{"/bin/consul"},
 		Cmd:        []string{"agent", "-dev", "-client", "0.0.0.0", "-log-level", "warn"},
 		Labels:     r.labels(engine.RoleProbe, ""),
-		Network:    r.cfg.Network,
+		Network:    network,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("overlay check: create the probe on %s: %w", h.name(), err)
 	}
 	p := &probe{h: h, id: id}
 	if err := h.Engine.ContainerStart(ctx, id); err != nil {
-		return p, fmt.Errorf("overlay check: start the probe on %s (attached to %s): %w", h.name(), r.cfg.Network, err)
+		return p, fmt.Errorf("overlay check: start the probe on %s (attached to %s): %w", h.name(), network, err)
 	}
 	c, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {
 		return p, fmt.Errorf("overlay check: inspect the probe on %s: %w", h.name(), err)
 	}
-	if p.addr = c.Networks[r.cfg.Network]; p.addr == "" {
-		return p, fmt.Errorf("overlay check: the probe on %s has no address on %s", h.name(), r.cfg.Network)
+	if p.addr = c.Networks[network]; p.addr == "" {
+		return p, fmt.Errorf("overlay check: the probe on %s has no address on %s", h.name(), network)
 	}
 	var last string
 	err = op.Poll(ctx, min(r.cfg.PollInterval, 200*time.Millisecond), probeStart, "the probe on "+h.name()+" to answer", func() (bool, error) {
@@ -296,8 +301,10 @@ func reach(ctx context.Context, a, b *probe) string {
 	return ""
 }
 
-// overlayError says which hosts cannot reach which, and what to open.
-func (r *run) overlayError(cut []cutPair) error {
+// overlayError says which hosts cannot reach which on network, and what
+// to open. On an encrypted overlay it tries a plain one too, to tell ESP
+// from the rest.
+func (r *run) overlayError(ctx context.Context, network string, cut []cutPair) error {
 	var pairs []string
 	involved := map[*host]int{}
 	for _, c := range cut {
@@ -319,18 +326,53 @@ func (r *run) overlayError(cut []cutPair) error {
 	if len(suspects) == 0 {
 		suspects = names
 	}
+	encrypted := r.cfg.Encrypted && network == r.cfg.Network && r.encryptedNetwork(ctx)
 	enc := ""
-	if r.cfg.Encrypted {
+	if encrypted {
 		enc = "encrypted "
 	}
 	err := fmt.Errorf("the %soverlay network %s does not carry traffic between the swarm hosts %s: %s; no node was started",
-		enc, r.cfg.Network, strings.Join(suspects, " and "), strings.Join(pairs, "; "))
-	hint := "open between the swarm hosts (" + strings.Join(names, ", ") + ") what Swarm's overlay needs: " + engine.OverlayNeeds(r.cfg.Encrypted) +
+		enc, network, strings.Join(suspects, " and "), strings.Join(pairs, "; "))
+	hint := "open between the swarm hosts (" + strings.Join(names, ", ") + ") what Swarm's overlay needs: " + engine.OverlayNeeds(encrypted) +
 		"; check the firewall of " + strings.Join(suspects, " and ") + " (iptables -S, cloud security groups), then run bootstrap again"
-	if r.cfg.Encrypted {
-		hint += "; where the kernel lacks IPsec ESP (as in this project's labs, see README, Platform notes), use an overlay without --encrypted"
+	if encrypted {
+		switch plain := r.plainWorks(ctx); {
+		case plain == nil:
+			err = fmt.Errorf("%w; a plain (unencrypted) overlay between the same hosts carries traffic, so it is the encryption: IP protocol 50 (ESP) does not pass, or the hosts' kernels lack IPsec ESP with AES-GCM", err)
+			hint = "let IP protocol 50 (ESP) pass between the swarm hosts, on kernels with IPsec ESP and AES-GCM (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM; dockerd's log says \"Failed Adding ... SA ... function not implemented\" without them, as on this project's labs: README, Platform notes); or run without --encrypted (remove network " + r.cfg.Network + " first, or pass another --network)"
+		default:
+			r.p.Debugf("a plain overlay does not carry traffic either: %v", plain)
+		}
 	}
 	return op.WithHint(err, hint)
+}
+
+// encryptedNetwork reports whether the cluster's network is encrypted (an
+// existing one keeps what it was created with).
+func (r *run) encryptedNetwork(ctx context.Context) bool {
+	n, err := r.manager.Engine.NetworkInspect(ctx, r.cfg.Network)
+	return err != nil || n.Encrypted
+}
+
+// plainWorks runs the probes on a plain overlay made for the purpose,
+// removed after: nil when it carries traffic between every pair of hosts.
+func (r *run) plainWorks(ctx context.Context) error {
+	name := r.probeName()
+	m := r.manager.Engine
+	if _, err := m.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Driver: "overlay", Attachable: true,
+		Labels: r.labels(engine.RoleProbe, "")}); err != nil && !errors.Is(err, engine.ErrConflict) {
+		return fmt.Errorf("create the plain overlay %s: %w", name, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		r.removeProbes(cctx) // before the network: they are attached to it
+		if err := m.NetworkRemove(cctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			r.p.Infof("overlay check: remove network %s on %s: %v", name, r.manager.name(), err)
+		}
+	}()
+	_, err := r.probeOn(ctx, name)
+	return err
 }
 
 // removeProbe removes h's probes of this cluster (found by label).

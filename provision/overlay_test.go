@@ -188,3 +188,37 @@ func TestSplitRingStopsTheRun(t *testing.T) {
 		t.Errorf("cass2 did not get a new volume:\n%s", strings.Join(l.w.Log()[before:], "\n"))
 	}
 }
+
+// An encrypted overlay that carries nothing while a plain one between the
+// same hosts does: the encryption (ESP, or a kernel without it) is named,
+// and the plain overlay made to tell is removed with the probes.
+func TestOverlayCheckTellsESP(t *testing.T) {
+	l := newLab(t, 2)
+	l.ring.dropESP = true
+	cfg := l.config(2)
+	cfg.Encrypted = true
+	_, err := Bootstrap(context.Background(), cfg)
+	msg := op.Explain(err)
+	for _, want := range []string{
+		"the encrypted overlay network swarmcass does not carry traffic between the swarm hosts swarm-0 and swarm-1",
+		"a plain (unencrypted) overlay between the same hosts carries traffic, so it is the encryption",
+		"hint: let IP protocol 50 (ESP) pass", "or run without --encrypted",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if left := probesLeft(t, l.swarm...); len(left) > 0 {
+		t.Errorf("probes left behind: %v", left)
+	}
+	if ns, err := l.swarm[0].NetworkList(context.Background(), engine.Labels{engine.LabelRole: engine.RoleProbe}); err != nil || len(ns) > 0 {
+		t.Errorf("probe networks left behind: %v (%v)", ns, err)
+	}
+	if index(l.w.Log(), "ServiceCreate cass") >= 0 {
+		t.Error("a node was started")
+	}
+	// Without encryption the same hosts make the ring.
+	l2 := newLab(t, 2)
+	l2.ring.dropESP = true
+	bootstrap(t, l2.config(2))
+}
