@@ -69,7 +69,7 @@ func checkOverlay(ctx context.Context, r *run) error {
 	t0 := time.Now()
 	started, err := r.probeOverlay(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; no node was started", err)
 	}
 	r.p.Infof("overlay %s carries traffic between all %d swarm hosts (checked in %.1fs, %.1fs of it starting the probes)",
 		r.cfg.Network, len(r.swarm), time.Since(t0).Seconds(), started.Seconds())
@@ -119,6 +119,7 @@ func (r *run) probeOn(ctx context.Context, network string) (started time.Duratio
 	if err != nil {
 		return 0, err
 	}
+	r.p.Debugf("probe image %s pushed in %.1fs", ref, time.Since(t0).Seconds())
 	probes := make([]*probe, len(r.swarm))
 	defer func() {
 		// Also after a failure or Ctrl-C: nothing of the check stays.
@@ -189,9 +190,11 @@ func (r *run) startProbe(ctx context.Context, h *host, ref, network string) (*pr
 		return nil, err
 	}
 	if _, err := h.Engine.ImageInspect(ctx, ref); errors.Is(err, engine.ErrNotFound) {
+		t0 := time.Now()
 		if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
 			return nil, fmt.Errorf("overlay check: pull the probe image %s on %s: %w", ref, h.name(), err)
 		}
+		r.p.Debugf("probe image pulled on %s in %.1fs", h.name(), time.Since(t0).Seconds())
 	} else if err != nil {
 		return nil, fmt.Errorf("overlay check: inspect %s on %s: %w", ref, h.name(), err)
 	}
@@ -331,7 +334,7 @@ func (r *run) overlayError(ctx context.Context, network string, cut []cutPair) e
 	if encrypted {
 		enc = "encrypted "
 	}
-	err := fmt.Errorf("the %soverlay network %s does not carry traffic between the swarm hosts %s: %s; no node was started",
+	err := fmt.Errorf("the %soverlay network %s does not carry traffic between the swarm hosts %s: %s",
 		enc, network, strings.Join(suspects, " and "), strings.Join(pairs, "; "))
 	hint := "open between the swarm hosts (" + strings.Join(names, ", ") + ") what Swarm's overlay needs: " + engine.OverlayNeeds(encrypted) +
 		"; check the firewall of " + strings.Join(suspects, " and ") + " (iptables -S, cloud security groups), then run bootstrap again"
