@@ -206,7 +206,7 @@ func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore
 // SplitLooks is how many looks in a row must show a split before UN gives
 // up: gossip may list a node that has just become NORMAL a round later in
 // its seed's view, but a ring of its own stays one.
-const SplitLooks = 3
+const SplitLooks = 5
 
 // SplitError is a node that is UN in its own view while it and a running
 // seed do not see each other: it has not joined the seeds' ring but founded
