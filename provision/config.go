@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,6 +84,13 @@ type Config struct {
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration
+
+	// DryRun has a day-2 operation show its plan and change nothing.
+	DryRun bool
+	// Confirm is asked before a day-2 operation's destructive plan is
+	// carried out; nil (no terminal, no --yes) refuses it. An error stops
+	// the operation before any change.
+	Confirm func(ctx context.Context, plan []string) error
 
 	// Progress hears about steps; nil is silent.
 	Progress op.Progress
