@@ -31,6 +31,9 @@ Usage:
   cassim [SEEDS]            run a node; SEEDS is a comma-separated seed list
                             (default: the node itself)
   cassim nodetool ARGS...   nodetool (also when invoked as "nodetool")
+  cassim cqlsh [HOST [PORT]] [-e STATEMENTS]
+                            run statements (-e, or stdin) as cqlsh does, no
+                            interactive shell (also when invoked as "cqlsh")
   cassim healthcheck        exit 0 when the local node answers CQL as bootstrapped
 
 Environment: CASSANDRA_CLUSTER_NAME, CASSANDRA_DC, CASSANDRA_RACK,
@@ -59,13 +62,18 @@ func main() {
 
 func run(ctx context.Context, argv []string) int {
 	args := argv[1:]
-	if filepath.Base(argv[0]) == "nodetool" {
+	switch filepath.Base(argv[0]) {
+	case "nodetool":
 		return cassim.NodetoolMain(ctx, args, os.Stdout, os.Stderr)
+	case "cqlsh":
+		return cassim.CqlshMain(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "nodetool":
 			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
+		case "cqlsh":
+			return cassim.CqlshMain(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
 		case "healthcheck":
 			// The node's own CQL listener: loopback when it listens on every address.
 			host := os.Getenv("CASSANDRA_RPC_ADDRESS")
