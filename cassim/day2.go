@@ -233,7 +233,8 @@ type replacement struct {
 // must bootstrap. It returns nil when there is nothing to replace (no
 // replace address, or this node has bootstrapped before: the flag only
 // counts on a first boot).
-func (n *Node) prepareReplacement(id Identity, isSeed bool) (*replacement, error) {
+// prior is what the seeds know of this node's own address.
+func (n *Node) prepareReplacement(id Identity, isSeed bool, prior *EndpointState) (*replacement, error) {
 	addr := n.cfg.ReplaceAddress
 	if addr == "" {
 		return nil, nil
@@ -249,20 +250,32 @@ func (n *Node) prepareReplacement(id Identity, isSeed bool) (*replacement, error
 	n.mu.Lock()
 	old, ok := n.view.State(addr)
 	n.mu.Unlock()
+	if addr == n.addr && prior != nil {
+		old, ok = *prior, true // the view keeps no state for its own address
+	}
 	if !ok || old.Status == StatusLeft || len(old.Tokens) == 0 {
 		return nil, &StartupError{Exception: "java.lang.RuntimeException", Msg: MsgReplaceUnknown(addr)}
+	}
+	if addr == n.addr {
+		n.log.Warn("main", "StorageService.java:1182", "Writes will not be forwarded to this node during replacement because it has the same address as the node to be replaced (/%s:%d). If the previous node has been down for longer than max_hint_window, repair must be run after the replacement process in order to make this node consistent.", addr, GossipPort)
 	}
 	return &replacement{old: old}, nil
 }
 
 // replaceLive is the check after the replacing node has waited: the old
 // node's gossip state must not have changed in that time.
+// (Replacing its own address, the node holds that address itself: the old
+// node cannot be alive there.)
 func (n *Node) replaceLive(r *replacement) error {
+	if r.old.Addr == n.addr {
+		return nil
+	}
 	n.mu.Lock()
 	cur, _ := n.view.State(r.old.Addr)
 	up := !cur.Shutdown && cur.newer(r.old)
 	n.mu.Unlock()
 	if up {
+		n.log.Error("main", "StorageService.java:2169", "Unable to replace node for token=%d. The node is reporting as alive (cassim: its gossip state changed while this node waited)", r.old.Tokens[0])
 		return &StartupError{Exception: "java.lang.UnsupportedOperationException", Msg: MsgReplaceLive}
 	}
 	return nil

@@ -46,6 +46,7 @@ func badUse(msg string) string {
 }
 
 func TestDecommissionAloneIsPointless(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	a := l.start(1, t.TempDir(), nil)
 	a.waitLog(t, "Starting listening for CQL clients")
@@ -64,6 +65,7 @@ func TestDecommissionAloneIsPointless(t *testing.T) {
 // a load that takes its time, LEFT, and a decommissioned node that stays
 // up and refuses to rejoin on its data.
 func TestDecommission(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	// Node 3 streams 600 KiB at 1 MiB/s: about 0.6 s of UL, many gossip rounds.
 	nodes, dirs := ringOf3(t, l, func(c *Config) { c.Timings.StreamBytesPerSecond = 1 << 20 })
@@ -203,6 +205,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // announced), answers nodetool as 5.0.8 does, keeps running, and comes
 // back with its host ID and tokens.
 func TestDrain(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	nodes, dirs := ringOf3(t, l, slowDetector)
 	id, tokens := nodes[2].identity()
@@ -258,6 +261,7 @@ func TestDrain(t *testing.T) {
 // A node that stops announces its shutdown too, as Cassandra's shutdown
 // hook does: its peers see it down at once.
 func TestStopAnnouncesShutdown(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	nodes, _ := ringOf3(t, l, slowDetector)
 	if err := nodes[1].stop(); err != nil {
@@ -271,6 +275,7 @@ func TestStopAnnouncesShutdown(t *testing.T) {
 // a dead node: new host ID, the old tokens, UJ while it streams, then UN;
 // the old address is gone from every view and from system.peers.
 func TestReplace(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	nodes, _ := ringOf3(t, l, func(c *Config) { c.Timings.StreamBytesPerSecond = 1 << 20 })
 	replacing := func(addr string) func(*Config) {
@@ -333,6 +338,7 @@ func TestReplace(t *testing.T) {
 // describecluster and system_schema.keyspaces, kept across a restart, and
 // used by nodetool status's effective ownership.
 func TestKeyspaces(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	nodes, dirs := ringOf3(t, l, nil)
 	cl := dialCQL(t, l.ip(1)+":9042")
@@ -416,6 +422,7 @@ func TestKeyspaces(t *testing.T) {
 // A node made to fail at start fails as a broken upgrade does, exit 3,
 // and leaves its identity as it was.
 func TestFailAtStart(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	dir := t.TempDir()
 	a := l.start(1, dir, nil)
@@ -440,4 +447,24 @@ func TestFailAtStart(t *testing.T) {
 	b := l.start(1, dir, nil)
 	b.waitLog(t, "Loaded host ID")
 	b.waitLog(t, "state jump to NORMAL")
+}
+
+// A replacement at the old node's own address (a rescheduled task that
+// got the same address) keeps the old host ID, as Cassandra does.
+func TestReplaceSameAddress(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	nodes, _ := ringOf3(t, l, nil)
+	oldID, oldTokens := nodes[2].identity()
+	if err := nodes[2].stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "DN "+l.ip(3))
+	r := l.start(3, t.TempDir(), func(c *Config) { c.ReplaceAddress = l.ip(3) }, 1)
+	r.waitLog(t, "Writes will not be forwarded to this node during replacement because it has the same address")
+	r.waitLog(t, "Starting listening for CQL clients")
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(3))
+	if id, tokens := r.identity(); id != oldID || fmt.Sprint(tokens) != fmt.Sprint(oldTokens) {
+		t.Errorf("same-address replacement: %s %v; old %s %v", id, tokens, oldID, oldTokens)
+	}
 }

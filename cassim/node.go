@@ -248,7 +248,7 @@ func (n *Node) run(ctx context.Context) error {
 		return err
 	}
 
-	replacing, err := n.prepareReplacement(id, isSeed)
+	replacing, err := n.prepareReplacement(id, isSeed, priorSelf)
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,18 @@ type lab struct {
 	octet int
 }
 
+// labOctets hands out loopback networks, so that labs of tests that run
+// in parallel never share addresses.
+var labOctets = struct {
+	sync.Mutex
+	next int
+}{next: rand.IntN(250)}
+
 func newLab(t *testing.T) *lab {
-	return &lab{t: t, octet: 2 + rand.IntN(250)}
+	labOctets.Lock()
+	defer labOctets.Unlock()
+	labOctets.next++
+	return &lab{t: t, octet: 2 + labOctets.next%250}
 }
 
 func (l *lab) ip(i int) string { return fmt.Sprintf("127.%d.0.%d", l.octet, i) }
