@@ -262,6 +262,19 @@ func (n *Node) prepareReplacement(id Identity, isSeed bool, prior *EndpointState
 	return &replacement{old: old}, nil
 }
 
+// keepHostID: a node that replaces its own address keeps the old host ID,
+// from before it gossips.
+func (n *Node) keepHostID(id *Identity, r *replacement) {
+	if r == nil || r.old.Addr != n.addr {
+		return
+	}
+	id.HostID = r.old.HostID
+	n.mu.Lock()
+	n.id.HostID = id.HostID
+	n.mu.Unlock()
+	n.setLocal(func(s *EndpointState) { s.HostID = id.HostID })
+}
+
 // replaceLive is the check after the replacing node has waited: the old
 // node's gossip state must not have changed in that time.
 // (Replacing its own address, the node holds that address itself: the old
@@ -286,13 +299,6 @@ func (n *Node) replaceLive(r *replacement) error {
 // interval while it gossips, refuses if the old node is alive, then shows
 // JOINING (UJ) while it streams the old node's load. It returns the tokens.
 func (n *Node) replace(ctx context.Context, id *Identity, r *replacement) ([]int64, error) {
-	if r.old.Addr == n.addr {
-		id.HostID = r.old.HostID // the same address keeps the host ID
-		n.mu.Lock()
-		n.id.HostID = id.HostID
-		n.mu.Unlock()
-		n.setLocal(func(s *EndpointState) { s.HostID = id.HostID })
-	}
 	n.log.Info("main", "StorageService.java:1486", "JOINING: waiting for ring information")
 	if err := sleep(ctx, n.cfg.Timings.RingDelay+n.cfg.Timings.BroadcastInterval); err != nil {
 		return nil, err

@@ -252,6 +252,7 @@ func (n *Node) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.keepHostID(&id, replacing)
 	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
 	if replacing == nil && !safeForStartup(priorSelf, id.HostID, shouldBootstrap) {
 		return &StartupError{"java.lang.RuntimeException", MsgAddressTaken(n.addr)}
