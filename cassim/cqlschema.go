@@ -28,12 +28,13 @@ func (n *Node) hasKeyspace(ks string) bool {
 	return ok && !k.Dropped
 }
 
-// userKeyspaceRows are the user keyspaces as system_schema.keyspaces holds them.
-func (n *Node) userKeyspaceRows() []map[string]any {
+// keyspaceRowsOf are the distributed system keyspaces and the user
+// keyspaces as system_schema.keyspaces holds them.
+func (n *Node) keyspaceRowsOf() []map[string]any {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var rows []map[string]any
-	for _, k := range n.schema.Live() {
+	for _, k := range append(n.schema.System(), n.schema.Live()...) {
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": k.DurableWrites, "replication": k.Replication})
 	}
 	return rows
@@ -117,7 +118,7 @@ func parseKeyspaceStmt(verb, q string) (*keyspaceStmt, error) {
 			return nil, err
 		}
 	}
-	if isKeyspace(s.ks) {
+	if isKeyspace(s.ks) && !(verb == "ALTER" && isDistributedSystem(s.ks)) {
 		return nil, &cqlError{code: errUnauthorized, msg: "Cannot " + strings.ToLower(verb) + " system keyspace " + s.ks}
 	}
 	return s, nil
@@ -155,6 +156,14 @@ func (n *Node) changeKeyspace(s *keyspaceStmt) ([]byte, error) {
 	n.mu.Lock()
 	cur, exists := n.schema[s.ks]
 	exists = exists && !cur.Dropped
+	if isDistributedSystem(s.ks) && !exists { // ALTER of a system keyspace not altered yet
+		for _, d := range n.schema.System() {
+			if d.Name == s.ks {
+				cur, exists = d, true
+				cur.Seq = -1
+			}
+		}
+	}
 	now := time.Now().UnixMicro()
 	if now <= cur.Time { // a later change, even with a clock behind
 		now = cur.Time + 1

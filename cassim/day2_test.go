@@ -393,6 +393,20 @@ func TestKeyspaces(t *testing.T) {
 	if f := run("ALTER KEYSPACE ksn WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}"); f.op != opResult {
 		t.Fatalf("ALTER: %s", describeResponse(f.op, f.body))
 	}
+	// system_auth's replication may be raised, as on Cassandra; dropped, not.
+	if f := run("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}"); f.op != opResult {
+		t.Fatalf("ALTER system_auth: %s", describeResponse(f.op, f.body))
+	}
+	if code, _ := errorOf(t, run("DROP KEYSPACE system_auth")); code != errUnauthorized {
+		t.Errorf("DROP system_auth: 0x%04x", code)
+	}
+	waitFor(t, "node 3 sees system_auth at RF 3", func() bool {
+		out, _ := l.nodetool(3, "describecluster")
+		return strings.Contains(out, "\tsystem_auth -> Replication class: NetworkTopologyStrategy {datacenter1=3}\n")
+	})
+	if rf := nodes[2].node.schemaCopy().System()[2].RF("datacenter1"); rf != 3 {
+		t.Errorf("system_auth's RF for decommission's check: %d", rf)
+	}
 	if f := run("DROP KEYSPACE ks3"); f.op != opResult {
 		t.Fatalf("DROP: %s", describeResponse(f.op, f.body))
 	}
@@ -467,4 +481,12 @@ func TestReplaceSameAddress(t *testing.T) {
 	if id, tokens := r.identity(); id != oldID || fmt.Sprint(tokens) != fmt.Sprint(oldTokens) {
 		t.Errorf("same-address replacement: %s %v; old %s %v", id, tokens, oldID, oldTokens)
 	}
+}
+
+func (n *Node) schemaCopy() Schema {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := Schema{}
+	s.Merge(n.schema.All())
+	return s
 }

@@ -76,14 +76,32 @@ func systemKeyspaceDefs() []Keyspace {
 
 var localKeyspaces = []string{"system_schema", "system"}
 
+// isDistributedSystem: a system keyspace whose replication ALTER KEYSPACE
+// may change (system_auth's is commonly raised), as Cassandra allows.
+func isDistributedSystem(ks string) bool {
+	return ks == "system_traces" || ks == "system_distributed" || ks == "system_auth"
+}
+
+// System returns the distributed system keyspaces with their replication:
+// the defaults, or what ALTER KEYSPACE made of them.
+func (s Schema) System() []Keyspace {
+	defs := systemKeyspaceDefs()
+	for i, d := range defs {
+		if k, ok := s[d.Name]; ok && !k.Dropped {
+			defs[i].Replication, defs[i].DurableWrites = k.Replication, k.DurableWrites
+		}
+	}
+	return defs
+}
+
 // Schema is the user keyspaces a node knows, dropped ones as tombstones.
 type Schema map[string]Keyspace
 
-// Live returns the keyspaces that exist, in the order they were created.
+// Live returns the user keyspaces that exist, in the order they were created.
 func (s Schema) Live() []Keyspace {
 	var out []Keyspace
 	for _, k := range s {
-		if !k.Dropped {
+		if !k.Dropped && !isDistributedSystem(k.Name) {
 			out = append(out, k)
 		}
 	}
@@ -124,8 +142,7 @@ func (s Schema) All() []Keyspace {
 // cluster without user keyspaces, else a name UUID of the definitions, so
 // that nodes that agree on the schema report one version.
 func (s Schema) Version() string {
-	live := s.Live()
-	if len(live) == 0 {
+	if len(s.All()) == 0 {
 		return SchemaVersion
 	}
 	b, _ := json.Marshal(s.All())
@@ -137,7 +154,7 @@ func (s Schema) Version() string {
 // the local ones, as Cassandra 5.0.8 lists them.
 func (s Schema) KeyspaceList() []KeyspaceInfo {
 	var out []KeyspaceInfo
-	for _, k := range append(systemKeyspaceDefs(), s.Live()...) {
+	for _, k := range append(s.System(), s.Live()...) {
 		out = append(out, KeyspaceInfo{k.Name, k.ReplicationInfo()})
 	}
 	for _, k := range localKeyspaces {
@@ -151,7 +168,7 @@ func (s Schema) KeyspaceList() []KeyspaceInfo {
 // system_distributed and system_traces, which also failed), then the
 // distributed system keyspaces.
 func (s Schema) ReplicationCheckOrder() []Keyspace {
-	sys := systemKeyspaceDefs()
+	sys := s.System()
 	return append(s.Live(), sys[1], sys[0], sys[2])
 }
 
@@ -164,7 +181,7 @@ func (s Schema) ReplicationCheckOrder() []Keyspace {
 func (s Schema) ownershipReplication() (repl map[string]string, ok bool) {
 	live := s.Live()
 	if len(live) == 0 {
-		return systemKeyspaceDefs()[0].Replication, true
+		return s.System()[0].Replication, true
 	}
 	first := live[0].Replication
 	for _, k := range live[1:] {

@@ -182,6 +182,9 @@ func isKeyspace(ks string) bool {
 func keyspaceRows(n *Node) []map[string]any {
 	var rows []map[string]any
 	for _, k := range SystemKeyspaces {
+		if n != nil && isDistributedSystem(k.Name) {
+			continue // with their replication as it is now, below
+		}
 		class, opts, _ := strings.Cut(k.Replication, " ")
 		repl := map[string]string{"class": "org.apache.cassandra.locator." + class}
 		for _, kv := range strings.Split(strings.Trim(opts, "{}"), ",") {
@@ -192,7 +195,7 @@ func keyspaceRows(n *Node) []map[string]any {
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
 	}
 	if n != nil {
-		rows = append(rows, n.userKeyspaceRows()...)
+		rows = append(rows, n.keyspaceRowsOf()...)
 	}
 	return rows
 }
