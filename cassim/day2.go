@@ -109,7 +109,13 @@ func (n *Node) Decommission(ctx context.Context, force bool) (string, error) {
 		}
 	}
 	thread := "RMI TCP Connection(2)-127.0.0.1"
-	n.setModeQuiet("LEAVING")
+	n.mu.Lock()
+	if n.mode != mode { // another decommission (or a drain) got here first
+		n.mu.Unlock()
+		return "", &unsupportedOp{MsgStillDecommissining}
+	}
+	n.mode = "LEAVING"
+	n.mu.Unlock()
 	n.setLocal(func(s *EndpointState) { s.Status = StatusLeaving })
 	n.log.Info(thread, "StorageService.java:2086", "LEAVING: sleeping %d ms for batch processing and pending range setup", n.cfg.Timings.RingDelay.Milliseconds())
 	if err := sleep(ctx, n.cfg.Timings.RingDelay); err != nil {
@@ -295,11 +301,14 @@ func (n *Node) replaceLive(r *replacement) error {
 }
 
 // replace takes over the old node's tokens (StorageService.joinTokenRing
-// with a replace address): it waits the ring delay and the load broadcast
-// interval while it gossips, refuses if the old node is alive, then shows
-// JOINING (UJ) while it streams the old node's load. It returns the tokens.
+// with a replace address): JOINING, it waits the ring delay and the load
+// broadcast interval while it gossips (the others do not list it yet, and
+// still show the old node DN), refuses if the old node is alive, then the
+// others show it UJ beside the old node while it streams the old node's
+// load. It returns the tokens.
 func (n *Node) replace(ctx context.Context, id *Identity, r *replacement) ([]int64, error) {
-	n.log.Info("main", "StorageService.java:1486", "JOINING: waiting for ring information")
+	n.setModeQuiet("JOINING")
+	n.log.Info("main", "StorageService.java:2086", "JOINING: waiting for ring information")
 	if err := sleep(ctx, n.cfg.Timings.RingDelay+n.cfg.Timings.BroadcastInterval); err != nil {
 		return nil, err
 	}
@@ -307,7 +316,6 @@ func (n *Node) replace(ctx context.Context, id *Identity, r *replacement) ([]int
 		return nil, err
 	}
 	tokens := append([]int64(nil), r.old.Tokens...)
-	n.setModeQuiet("JOINING")
 	n.log.Info("main", "StorageService.java:2086", "JOINING: Replacing a node with token(s): %v", tokens)
 	id.BootstrapInProgress = true
 	if err := id.Save(n.cfg.DataDir); err != nil {

@@ -309,7 +309,7 @@ func TestReplace(t *testing.T) {
 	r := l.start(4, t.TempDir(), replacing(l.ip(3)), 1)
 	r.waitLog(t, "Gathering node replacement information for /"+l.ip(3)+":7000")
 	r.waitLog(t, "JOINING: Replacing a node with token(s): ")
-	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UJ "+l.ip(4))
+	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "DN "+l.ip(3), "UJ "+l.ip(4))
 	r.waitLog(t, "Starting listening for CQL clients")
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))
 	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))

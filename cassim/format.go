@@ -152,12 +152,9 @@ func BuildStatusSchema(peers []Peer, printPort bool, schema Schema) StatusTable 
 			if taken && (p.Replacing == "" || o != p.Replacing) {
 				continue
 			}
-			if taken {
-				// A replacing node's bootstrap tokens take the place of the
-				// old node's in the token map (TokenMetadata.addReplaceTokens),
-				// so status shows it UJ and no longer lists the old node.
-				count[o]--
-			} else {
+			// A replacing node's tokens are the old node's: status lists
+			// it UJ with them, and the old node still, DN (real 5.0.8).
+			if !taken {
 				tokenOrder = append(tokenOrder, t)
 			}
 			count[p.Addr]++
