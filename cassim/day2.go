@@ -322,6 +322,10 @@ func (n *Node) replace(ctx context.Context, id *Identity, r *replacement) ([]int
 		return nil, err
 	}
 	n.setLocal(func(s *EndpointState) { s.Tokens, s.Status, s.Replacing = tokens, StatusJoining, r.old.Addr })
+	n.log.Info("main", "StorageService.java:2086", "JOINING: sleeping %d ms for pending range setup", n.cfg.Timings.RingDelay.Milliseconds())
+	if err := sleep(ctx, n.cfg.Timings.RingDelay); err != nil {
+		return nil, err
+	}
 	n.log.Info("main", "StorageService.java:2086", "JOINING: Starting to bootstrap...")
 	if err := sleep(ctx, n.cfg.Timings.streamTime(r.old.Load)); err != nil {
 		return nil, err
