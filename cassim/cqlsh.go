@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,15 @@ import (
 // CqlshMain runs cqlsh with args; it returns the exit status.
 func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	host, port := "127.0.0.1", strconv.Itoa(CQLPort)
+	// cqlsh's own variables, then the node's port when it is not 9042
+	for _, v := range []string{"CASSANDRA_NATIVE_TRANSPORT_PORT", "CQLSH_PORT"} {
+		if p := os.Getenv(v); p != "" {
+			port = p
+		}
+	}
+	if h := os.Getenv("CQLSH_HOST"); h != "" {
+		host = h
+	}
 	var exec *string
 	var pos []string
 	for i := 0; i < len(args); i++ {
