@@ -233,10 +233,7 @@ func (c *Config) applyJVMOpts(opts string) error {
 		case "cassandra.auto_bootstrap":
 			c.AutoBootstrap, err = strconv.ParseBool(val)
 		case "cassandra.replace_address_first_boot", "cassandra.replace_address":
-			c.ReplaceAddress = val
-			if ip := net.ParseIP(val); ip == nil {
-				err = fmt.Errorf("%s is not an IP address", val)
-			}
+			c.ReplaceAddress = val // a name is resolved at start, as Cassandra does
 		case "cassandra.allow_unsafe_replace":
 			c.AllowUnsafeReplace, err = strconv.ParseBool(val)
 		case "cassandra.override_decommission":

@@ -3,6 +3,7 @@ package cassim
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -251,6 +252,15 @@ func (n *Node) prepareReplacement(id Identity, isSeed bool, prior *EndpointState
 	}
 	if (isSeed || !n.cfg.AutoBootstrap) && !n.cfg.AllowUnsafeReplace {
 		return nil, &StartupError{Exception: "java.lang.RuntimeException", Msg: MsgReplaceUnsafe}
+	}
+	if net.ParseIP(addr) == nil {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		as, err := n.Resolve(c, addr)
+		cancel()
+		if err != nil || len(as) == 0 {
+			return nil, &FatalConfigError{"org.apache.cassandra.exceptions.ConfigurationException", "Replacement host name could not be resolved or scoped IPv6 address"}
+		}
+		addr = as[0]
 	}
 	n.log.Info("main", "StorageService.java:757", "Gathering node replacement information for /%s:%d", addr, GossipPort)
 	n.mu.Lock()
