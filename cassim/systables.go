@@ -180,9 +180,12 @@ func isKeyspace(ks string) bool {
 // system_schema.keyspaces holds it, e.g. "SimpleStrategy
 // {replication_factor=3}" -> {class: org.apache.cassandra.locator.SimpleStrategy,
 // replication_factor: 3}.
-func keyspaceRows(*Node) []map[string]any {
+func keyspaceRows(n *Node) []map[string]any {
 	var rows []map[string]any
 	for _, k := range SystemKeyspaces {
+		if n != nil && isDistributedSystem(k.Name) {
+			continue // with their replication as it is now, below
+		}
 		class, opts, _ := strings.Cut(k.Replication, " ")
 		repl := map[string]string{"class": "org.apache.cassandra.locator." + class}
 		for _, kv := range strings.Split(strings.Trim(opts, "{}"), ",") {
@@ -191,6 +194,9 @@ func keyspaceRows(*Node) []map[string]any {
 			}
 		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
+	}
+	if n != nil {
+		rows = append(rows, n.keyspaceRowsOf()...)
 	}
 	return rows
 }
@@ -275,7 +281,7 @@ func (n *Node) localRows() []map[string]any {
 		"native_protocol_version": fmt.Sprint(maxProtocolVersion),
 		"partitioner":             "org.apache.cassandra.dht.Murmur3Partitioner", "rack": n.cfg.Rack,
 		"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": n.cfg.NativePort,
-		"schema_version": SchemaVersion, "tokens": tokenStrings(n.id.Tokens)}}
+		"schema_version": n.schema.Version(), "tokens": tokenStrings(n.id.Tokens)}}
 }
 
 // peerRows is system.peers and system.peers_v2: the other ring members
