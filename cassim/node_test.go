@@ -296,7 +296,22 @@ func TestNodeLifecycle(t *testing.T) {
 
 	// describecluster agrees on one schema version and one release, the
 	// one nodetool version, the log and system.local report.
-	out, code := l.nodetool(1, "describecluster")
+	// Gossip carries each node's schema version a round or more after
+	// status shows it UN: wait until all four are listed, as a user would.
+	var out string
+	var code int
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(50 * time.Millisecond) {
+		out, code = l.nodetool(1, "describecluster")
+		listed := 0
+		for _, i := range []int{1, 2, 4, 5} {
+			if strings.Contains(out, l.ip(i)+",") || strings.Contains(out, l.ip(i)+"]") {
+				listed++
+			}
+		}
+		if listed == 4 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if code != 0 || strings.Count(out, SchemaVersion) != 1 || strings.Contains(out, "UNREACHABLE") ||
 		!strings.Contains(out, "Database versions:\n\t"+DefaultReleaseVersion+": [") {
 		t.Errorf("describecluster (%d):\n%s", code, out)
@@ -422,10 +437,12 @@ func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 // too, and a live joining node is not.
 func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	l := newLab(t)
-	// Node 1 judges fat clients: a timeout of a second rather than 300 ms,
-	// so that a live node's heartbeats, delayed on a loaded machine, do
-	// not look like silence.
-	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = time.Second })
+	// Node 1 judges fat clients: a timeout of two seconds, forty gossip
+	// rounds, so that a live node's heartbeats, delayed on a loaded machine
+	// under -race, never look like silence.
+	judge := testTimings
+	judge.RingDelay = 2 * time.Second
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = judge.RingDelay })
 	a.waitLog(t, "state jump to NORMAL")
 	a.node.mu.Lock()
 	tok := a.node.view.LocalState().Tokens[0]
@@ -436,8 +453,9 @@ func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
 	}
 	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
 
-	// A live joining node, JOINING for several fat client timeouts, stays.
-	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 4 * testTimings.FatClientTimeout() }, 1)
+	// A live joining node, JOINING for three of node 1's fat client
+	// timeouts, stays.
+	j := l.start(3, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 3 * judge.FatClientTimeout() }, 1)
 	j.waitLog(t, "JOINING: Starting to bootstrap...")
 	a.waitLog(t, "FatClient /"+l.ip(2)+":7000 has been silent for")
 	a.node.mu.Lock()
