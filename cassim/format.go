@@ -351,6 +351,9 @@ type NodeInfo struct {
 	HeapUsedMB, HeapMB float64
 	DC, Rack           string
 	Tokens             int
+	// TokenList are the node's tokens; ShowTokens is nodetool info -T.
+	TokenList  []int64
+	ShowTokens bool
 }
 
 // FormatInfo renders i as nodetool info (4.0+), with the lines cassim has
@@ -370,6 +373,13 @@ func FormatInfo(i NodeInfo) string {
 	line("Rack", i.Rack)
 	line("Exceptions", 0)
 	line("Percent Repaired", "100.0%")
-	line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
+	// Cassandra's Info: every token with -T, or the one of a single-token node.
+	if i.ShowTokens || len(i.TokenList) == 1 {
+		for _, t := range i.TokenList {
+			line("Token", t)
+		}
+	} else {
+		line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
+	}
 	return b.String()
 }

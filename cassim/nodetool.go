@@ -21,6 +21,9 @@ func (n *Node) serveAdmin(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/nodetool/{cmd}", func(w http.ResponseWriter, r *http.Request) {
 		out, err := n.nodetool(r.Context(), r.PathValue("cmd"), r.URL.Query().Get("pp") == "1")
+		if r.PathValue("cmd") == "info" && r.URL.Query().Get("tokens") == "1" {
+			out, err = n.infoTokens(r.Context()), nil
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -52,7 +55,7 @@ func (n *Node) nodetool(ctx context.Context, cmd string, pp bool) (string, error
 		runtime.ReadMemStats(&ms)
 		return FormatInfo(NodeInfo{ID: id.HostID, Gossip: gossip, Native: cql, Load: id.Load, Generation: gen,
 			UptimeSeconds: int64(time.Since(n.started).Seconds()), HeapUsedMB: float64(ms.HeapAlloc) / (1 << 20),
-			HeapMB: float64(ms.HeapSys) / (1 << 20), DC: n.cfg.DC, Rack: n.cfg.Rack, Tokens: len(id.Tokens)}), nil
+			HeapMB: float64(ms.HeapSys) / (1 << 20), DC: n.cfg.DC, Rack: n.cfg.Rack, Tokens: len(id.Tokens), TokenList: id.Tokens}), nil
 	case "netstats":
 		return "Mode: " + mode + "\nNot sending any streams.\n", nil
 	case "drain":
@@ -72,7 +75,7 @@ func (n *Node) nodetool(ctx context.Context, cmd string, pp bool) (string, error
 // NodetoolMain is the nodetool command line: nodetool [-h HOST] [-p PORT]
 // [-pp] COMMAND. It returns the exit status.
 func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	host, port, pp := "127.0.0.1", strconv.Itoa(NodetoolPort), false
+	host, port, pp, tokens := "127.0.0.1", strconv.Itoa(NodetoolPort), false, false
 	var cmd string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -85,6 +88,8 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			i++
 		case a == "-pp" || a == "--print-port":
 			pp = true
+		case a == "-T" || a == "--tokens":
+			tokens = true
 		case a == "help" || a == "--help" || a == "-?":
 			fmt.Fprint(stdout, nodetoolUsage)
 			return 0
@@ -100,9 +105,14 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	hp := net.JoinHostPort(host, port)
 	u := url.URL{Scheme: "http", Host: hp, Path: "/nodetool/" + cmd}
+	q := url.Values{}
 	if pp {
-		u.RawQuery = "pp=1"
+		q.Set("pp", "1")
 	}
+	if tokens && cmd == "info" {
+		q.Set("tokens", "1")
+	}
+	u.RawQuery = q.Encode()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	// One connection per invocation, as nodetool opens one JMX connection.
 	client := &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}

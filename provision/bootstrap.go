@@ -67,6 +67,9 @@ type run struct {
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service
+	// brandNew: no service and no volume of the cluster existed when the
+	// Nodes step began.
+	brandNew bool
 }
 
 // host is a cluster host with what its engine reported.

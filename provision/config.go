@@ -80,6 +80,10 @@ type Config struct {
 	// -1 publishes nothing (Consul then gets no check).
 	CQLPort int
 
+	// OneAtATime starts the nodes of a brand-new cluster one after
+	// another, as for a cluster that exists, instead of all at once.
+	OneAtATime bool
+
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration

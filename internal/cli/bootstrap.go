@@ -35,7 +35,7 @@ func newBootstrapCommand() *cobra.Command {
 	o := &bootstrapOptions{}
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
-		Short: "Provision a Cassandra cluster on Docker Swarm, one node at a time",
+		Short: "Provision a Cassandra cluster on Docker Swarm (a new one all at once, growth one node at a time)",
 		Long: `bootstrap runs, in order: preflight checks; a Consul server and an image
 registry on the infra host; a lock on the cluster in Consul; the swarm (init
 on the first swarm host, join the others); an attachable overlay network; the
@@ -44,6 +44,13 @@ and pinned by digest; then the nodes cass1..casN, one swarm service each,
 started one after another, each waited for until nodetool status shows it Up
 and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
 Consul service per node.
+
+A brand-new cluster (no node service and no node volume of it yet) starts
+all at once, as ccm starts one: every node together, each with its own
+balanced tokens (num_tokens evenly interleaved over Murmur3's range) and
+auto_bootstrap false, so no node streams and no range-movement conflict can
+arise; bootstrap then checks every node UN in every view, with unique host
+IDs and the planned tokens. --one-at-a-time starts it the old way.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
@@ -54,6 +61,9 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 		Example: withPins(`  # the lab: infra + swarm-* machines from the lab's store
   eval "$(swarmcass lab env)"
   swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
+
+  # a new cluster, its nodes joining one after another as on a live cluster
+  swarmcass bootstrap --nodes 3 --one-at-a-time
 
   # the local engine alone plays every role
   swarmcass bootstrap --nodes 1 --heap 256M`),
@@ -76,6 +86,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap plus 512M for nodetool and cqlsh inside it)")
 	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
 	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
+	fs.BoolVar(&o.cfg.OneAtATime, "one-at-a-time", false, "start the nodes of a brand-new cluster one after another too, instead of all at once with balanced tokens")
 	fs.DurationVar(&o.cfg.PollInterval, "poll-interval", provision.DefaultPollInterval, "how often to poll nodetool status")
 	fs.DurationVar(&o.cfg.NodeTimeout, "node-timeout", provision.DefaultNodeTimeout, "how long a node may take to become Up/Normal")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show engine calls and polls")

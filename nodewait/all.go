@@ -1,0 +1,46 @@
+package nodewait
+
+import (
+	"context"
+	"strings"
+)
+
+// AllUN waits until every one of nodes is ready (Look, with at least
+// started UN nodes in each view), looking at each node not yet ready in
+// every round, as for nodes started together: it takes as long as the
+// slowest. It returns the last look of each node. On failure (a node's
+// task ended, the timeout, ctx) the error is the *NodeError of the first
+// node not ready.
+func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[string]Look, error) {
+	last := map[string]Look{}
+	var failed string
+	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
+		done := true
+		for _, node := range nodes {
+			if last[node].Ready {
+				continue
+			}
+			look, err := w.Look(ctx, node, started, nil)
+			last[node] = look
+			if err != nil {
+				failed = node
+				return false, err
+			}
+			w.debugf("%s: %s", node, look.Why)
+			done = done && look.Ready
+		}
+		return done, nil
+	})
+	if err == nil {
+		return last, nil
+	}
+	if failed == "" {
+		for _, node := range nodes {
+			if !last[node].Ready {
+				failed = node
+				break
+			}
+		}
+	}
+	return last, w.report(ctx, failed, last[failed], err)
+}

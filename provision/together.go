@@ -1,0 +1,257 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
+	"github.com/swarmcass/swarmcass/op"
+)
+
+// A brand-new cluster starts all at once, as ccm starts one: every node
+// at the same time, each with its own precomputed, balanced tokens
+// (balancedTokens) and auto_bootstrap false, so that no node bootstraps
+// (streams) and Cassandra's rule against concurrent range movements never
+// applies. The seeds wait for one another's names to resolve
+// (SWARMCASS_WAIT_RESOLVE), so that none of them skips the others and
+// founds a ring of its own; the other nodes wait for a seed that answers
+// (SWARMCASS_WAIT_FOR). Only a cluster with nothing yet qualifies: a node
+// given tokens without bootstrapping takes its ranges without their data,
+// so growing a cluster stays one node at a time.
+
+// DefaultNumTokens is num_tokens when --node-env does not set
+// CASSANDRA_NUM_TOKENS: the node image's default (CONTRACT.md).
+const DefaultNumTokens = 16
+
+// startPlan is how ensureNodes starts the nodes, and why.
+type startPlan struct {
+	together bool
+	why      string
+}
+
+// planStart chooses between all at once and one at a time. It lists the
+// cluster's volumes on every swarm host: a volume means a node has (or
+// had) data. Whatever it finds, r.brandNew says whether nothing of the
+// cluster exists.
+func (r *run) planStart(ctx context.Context, existing map[string]engine.Service) (startPlan, error) {
+	var volumes []string
+	for _, h := range r.swarm {
+		vs, err := h.Engine.VolumeList(ctx, r.labels(engine.RoleCassandra, ""))
+		if err != nil {
+			return startPlan{}, fmt.Errorf("list the cluster's volumes on %s: %w", h.name(), err)
+		}
+		for _, v := range vs {
+			volumes = append(volumes, v+" on "+h.name())
+		}
+	}
+	r.brandNew = len(existing) == 0 && len(volumes) == 0
+	if _, _, ok := r.plannedTokens(1); !ok {
+		r.brandNew = false // the user's own tokens: swarmcass plans none
+	}
+	return chooseStart(r.cfg, existing, volumes), nil
+}
+
+// chooseStart is planStart's rule: all at once only for a brand-new
+// cluster (no service and no volume of it), unless --one-at-a-time, and
+// unless --node-env sets the tokens itself.
+func chooseStart(cfg Config, existing map[string]engine.Service, volumes []string) startPlan {
+	switch {
+	case cfg.OneAtATime:
+		return startPlan{why: "starting nodes one at a time (--one-at-a-time)"}
+	case len(existing) > 0:
+		return startPlan{why: fmt.Sprintf("the cluster has %d node services: missing nodes join one at a time", len(existing))}
+	case len(volumes) > 0:
+		return startPlan{why: fmt.Sprintf("the cluster has data (volumes %s): nodes join one at a time", strings.Join(volumes, ", "))}
+	case envSet(cfg.NodeEnv, "CASSANDRA_INITIAL_TOKENS"):
+		return startPlan{why: "--node-env sets CASSANDRA_INITIAL_TOKENS: nodes join one at a time"}
+	}
+	return startPlan{together: true, why: fmt.Sprintf("a brand-new cluster: starting all %d nodes at once with balanced tokens", cfg.Nodes)}
+}
+
+// envSet says whether env (KEY=VALUE pairs) sets key.
+func envSet(env []string, key string) bool {
+	_, ok := envValue(env, key)
+	return ok
+}
+
+func envValue(env []string, key string) (string, bool) {
+	v, ok := "", false
+	for _, kv := range env {
+		if k, val, found := strings.Cut(kv, "="); found && k == key {
+			v, ok = val, true // the last one wins, as in --node-env's order
+		}
+	}
+	return v, ok
+}
+
+// plannedTokens are the balanced tokens of n nodes and num_tokens per
+// node (CASSANDRA_NUM_TOKENS from --node-env, else DefaultNumTokens); not
+// ok when --node-env sets the tokens itself or num_tokens is not a number.
+func (r *run) plannedTokens(n int) ([][]int64, int, bool) {
+	if envSet(r.cfg.NodeEnv, "CASSANDRA_INITIAL_TOKENS") {
+		return nil, 0, false
+	}
+	per := DefaultNumTokens
+	if v, ok := envValue(r.cfg.NodeEnv, "CASSANDRA_NUM_TOKENS"); ok {
+		var err error
+		if per, err = strconv.Atoi(v); err != nil || per < 1 {
+			return nil, 0, false
+		}
+	}
+	tokens, err := balancedTokens(n, per)
+	return tokens, per, err == nil
+}
+
+// tokenEnv is the node contract's settings for a node that takes exactly
+// tokens without bootstrapping.
+func tokenEnv(tokens []int64, per int) []string {
+	return []string{
+		"CASSANDRA_INITIAL_TOKENS=" + tokenList(tokens),
+		"CASSANDRA_NUM_TOKENS=" + strconv.Itoa(per),
+		"CASSANDRA_AUTO_BOOTSTRAP=false",
+	}
+}
+
+// ErrHasData is an all-at-once start refused because the cluster exists.
+var ErrHasData = errors.New("the cluster already has nodes or data")
+
+// startTogether creates every node at once and waits until each is UN in
+// its own view and a seed's with all nodes UN, then checks that the nodes'
+// host IDs differ and that each runs with exactly its planned tokens.
+func (r *run) startTogether(ctx context.Context) error {
+	n := r.cfg.Nodes
+	// Checked again here, right before creating: an all-at-once start on
+	// a cluster with data would give nodes ranges without their data.
+	list, err := r.manager.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
+	if err != nil {
+		return fmt.Errorf("list the cluster's services on %s: %w", r.manager.name(), err)
+	}
+	existing := map[string]engine.Service{}
+	for _, s := range list {
+		existing[s.Name] = s
+	}
+	if plan, err := r.planStart(ctx, existing); err != nil {
+		return err
+	} else if !plan.together {
+		return op.WithHint(fmt.Errorf("all-at-once start refused: %w (%s)", ErrHasData, plan.why),
+			"run bootstrap again: nodes then join one at a time")
+	}
+	tokens, per, ok := r.plannedTokens(n)
+	if !ok {
+		return fmt.Errorf("no balanced tokens for %d nodes", n)
+	}
+	t0 := time.Now()
+	results := make([]NodeResult, n)
+	for k := 1; k <= n; k++ {
+		h := r.placement(k)
+		if err := r.createNodeWith(ctx, k, h, r.togetherEnv(k, tokens[k-1], per)); err != nil {
+			return err
+		}
+		nr := NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}
+		if r.cfg.CQLPort > 0 {
+			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
+		}
+		results[k-1] = nr
+	}
+	r.p.Infof("waiting for %d nodes started together", n)
+	names := make([]string, n)
+	for k := range results {
+		names[k] = results[k].Name
+	}
+	looks, werr := r.wait.AllUN(ctx, names, n)
+	if werr != nil {
+		werr = op.WithHint(werr, "the other nodes keep running; fix the cause and run bootstrap again: it continues one node at a time")
+	}
+	var first error
+	for k := range results {
+		nr := &results[k]
+		l, ok := looks[nr.Name]
+		var err error
+		if ok && l.Ready {
+			fillFromLook(nr, l)
+			nr.ReadySeconds = time.Since(t0).Seconds()
+			if err = r.checkTokens(ctx, nr, tokens[k]); err == nil {
+				err = uniqueHostID(results[:k+1])
+			}
+		} else {
+			err = fmt.Errorf("%s is not UN: %w", nr.Name, werr)
+			if l.Host != nil {
+				nr.SwarmNode, nr.Host = l.Task.NodeID, l.Host.Name()
+			}
+		}
+		if err != nil {
+			nr.State = "failed"
+			if ctx.Err() != nil {
+				nr.State = "interrupted"
+			}
+		}
+		// Every node is recorded, also those that did not become UN, so
+		// that the record says where each stands.
+		if err := r.finishNode(ctx, *nr, err); err != nil && first == nil {
+			first = err
+		}
+	}
+	if werr != nil {
+		return werr
+	}
+	return first
+}
+
+// togetherEnv is node k's first-boot settings in an all-at-once start.
+func (r *run) togetherEnv(k int, tokens []int64, per int) []string {
+	env := tokenEnv(tokens, per)
+	seeds := strings.Join(r.res.Seeds, ",")
+	if slices.Contains(r.res.Seeds, nodeName(k)) {
+		// A seed resolves the others before it starts: one that cannot
+		// resolve them yet (the overlay's DNS, on a host that has just
+		// joined) would skip them and found a ring of its own.
+		env = append(env, "SWARMCASS_WAIT_RESOLVE="+seeds)
+	} else {
+		env = append(env, "SWARMCASS_WAIT_FOR="+seeds)
+	}
+	return env
+}
+
+// checkTokens: the node runs with exactly the tokens planned for it
+// (nodetool info -T in its container).
+func (r *run) checkTokens(ctx context.Context, nr *NodeResult, want []int64) error {
+	t, h, ok, err := r.wait.Container(ctx, nr.Name)
+	if err == nil && !ok {
+		err = errors.New("its container does not run")
+	}
+	if err != nil {
+		return fmt.Errorf("tokens of %s: %w", nr.Name, err)
+	}
+	got, err := nodewait.Tokens(ctx, h.Engine, t.ContainerID)
+	if err != nil {
+		return fmt.Errorf("tokens of %s: %w", nr.Name, err)
+	}
+	if !slices.Equal(got, want) {
+		return op.WithHint(fmt.Errorf("node %s runs with tokens %s, not the planned %s", nr.Name, tokenList(got), tokenList(want)),
+			"its volume held an earlier node's state; remove the cluster's volumes and run bootstrap again")
+	}
+	return nil
+}
+
+// uniqueHostID: no two of the nodes share a host ID.
+func uniqueHostID(nodes []NodeResult) error {
+	seen := map[string]string{}
+	for _, n := range nodes {
+		if n.HostID == "" {
+			continue
+		}
+		if o, dup := seen[strings.ToLower(n.HostID)]; dup {
+			return fmt.Errorf("nodes %s and %s have the same host ID %s", o, n.Name, n.HostID)
+		}
+		seen[strings.ToLower(n.HostID)] = n.Name
+	}
+	return nil
+}
