@@ -317,6 +317,7 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
+	e.requireStartedTogether(ctx, r.out, 3)
 	if !pinnedImage.MatchString(r.out) {
 		t.Errorf("summary does not name the image the nodes run, pinned by digest in the infra registry:\n%s", r.out)
 	}

@@ -18,7 +18,7 @@ import (
 
 // A brand-new cluster starts all at once, as ccm starts one: every node
 // at the same time, each with its own precomputed, balanced tokens
-// (balancedTokens) and auto_bootstrap false, so that no node bootstraps
+// (BalancedTokens) and auto_bootstrap false, so that no node bootstraps
 // (streams) and Cassandra's rule against concurrent range movements never
 // applies. The seeds wait for one another's names to resolve
 // (SWARMCASS_WAIT_RESOLVE), so that none of them skips the others and
@@ -106,7 +106,7 @@ func (r *run) plannedTokens(n int) ([][]int64, int, bool) {
 			return nil, 0, false
 		}
 	}
-	tokens, err := balancedTokens(n, per)
+	tokens, err := BalancedTokens(n, per)
 	return tokens, per, err == nil
 }
 
@@ -114,7 +114,7 @@ func (r *run) plannedTokens(n int) ([][]int64, int, bool) {
 // tokens without bootstrapping.
 func tokenEnv(tokens []int64, per int) []string {
 	return []string{
-		"CASSANDRA_INITIAL_TOKENS=" + tokenList(tokens),
+		"CASSANDRA_INITIAL_TOKENS=" + TokenList(tokens),
 		"CASSANDRA_NUM_TOKENS=" + strconv.Itoa(per),
 		"CASSANDRA_AUTO_BOOTSTRAP=false",
 	}
@@ -235,7 +235,7 @@ func (r *run) checkTokens(ctx context.Context, nr *NodeResult, want []int64) err
 		return fmt.Errorf("tokens of %s: %w", nr.Name, err)
 	}
 	if !slices.Equal(got, want) {
-		return op.WithHint(fmt.Errorf("node %s runs with tokens %s, not the planned %s", nr.Name, tokenList(got), tokenList(want)),
+		return op.WithHint(fmt.Errorf("node %s runs with tokens %s, not the planned %s", nr.Name, TokenList(got), TokenList(want)),
 			"its volume held an earlier node's state; remove the cluster's volumes and run bootstrap again")
 	}
 	return nil

@@ -79,11 +79,11 @@ func TestBootstrapTogether(t *testing.T) {
 	if len(l.ring.concurrent) > 0 {
 		t.Errorf("nodes bootstrapped beside a joining one: %v", l.ring.concurrent)
 	}
-	planned, _ := balancedTokens(5, DefaultNumTokens)
+	planned, _ := BalancedTokens(5, DefaultNumTokens)
 	ids := map[string]bool{}
 	for k := 1; k <= 5; k++ {
 		e := env(t, l, nodeName(k))
-		want := []string{"CASSANDRA_INITIAL_TOKENS=" + tokenList(planned[k-1]), "CASSANDRA_NUM_TOKENS=16", "CASSANDRA_AUTO_BOOTSTRAP=false"}
+		want := []string{"CASSANDRA_INITIAL_TOKENS=" + TokenList(planned[k-1]), "CASSANDRA_NUM_TOKENS=16", "CASSANDRA_AUTO_BOOTSTRAP=false"}
 		if k <= 3 { // seeds resolve one another first; the others wait for a seed
 			want = append(want, "SWARMCASS_WAIT_RESOLVE=cass1,cass2,cass3")
 		} else {
@@ -174,8 +174,8 @@ func TestFirstNodeOfNewClusterTakesTokens(t *testing.T) {
 	// alone; later nodes allocate their own while bootstrapping.
 	l := newLab(t, 3)
 	bootstrap(t, l.config(2))
-	planned, _ := balancedTokens(1, DefaultNumTokens)
-	if !slices.Contains(env(t, l, "cass1"), "CASSANDRA_INITIAL_TOKENS="+tokenList(planned[0])) {
+	planned, _ := BalancedTokens(1, DefaultNumTokens)
+	if !slices.Contains(env(t, l, "cass1"), "CASSANDRA_INITIAL_TOKENS="+TokenList(planned[0])) {
 		t.Errorf("cass1: env %v lacks its tokens", env(t, l, "cass1"))
 	}
 	for _, kv := range env(t, l, "cass2") {

@@ -14,7 +14,7 @@ var (
 	ringSize = big.NewInt(0).Lsh(big.NewInt(1), 64)  // 2^64 tokens
 )
 
-// balancedTokens are the initial tokens of n nodes with perNode tokens
+// BalancedTokens are the initial tokens of n nodes with perNode tokens
 // each (num_tokens) for a brand-new cluster whose nodes start together
 // without bootstrapping: the ring of Murmur3Partitioner (-2^63 ..
 // 2^63-1) cut into n*perNode equal ranges, their starts dealt to the
@@ -22,7 +22,7 @@ var (
 // else's and every node owns 1/n of the ring. With perNode 1 these are
 // ccm's tokens: i*(2^64/n) - 2^63. Node i (0-based) gets element i, its
 // tokens ascending.
-func balancedTokens(n, perNode int) ([][]int64, error) {
+func BalancedTokens(n, perNode int) ([][]int64, error) {
 	if n < 1 || perNode < 1 {
 		return nil, fmt.Errorf("balanced tokens for %d nodes of %d tokens each: want at least one of each", n, perNode)
 	}
@@ -46,9 +46,9 @@ func balancedTokens(n, perNode int) ([][]int64, error) {
 	return out, nil
 }
 
-// tokenList is tokens as CASSANDRA_INITIAL_TOKENS and initial_token take
+// TokenList is tokens as CASSANDRA_INITIAL_TOKENS and initial_token take
 // them: comma-separated decimals.
-func tokenList(tokens []int64) string {
+func TokenList(tokens []int64) string {
 	s := make([]string, len(tokens))
 	for i, t := range tokens {
 		s[i] = strconv.FormatInt(t, 10)

@@ -9,7 +9,7 @@ import (
 
 func TestBalancedTokens(t *testing.T) {
 	for _, c := range []struct{ n, per int }{{1, 1}, {2, 1}, {3, 1}, {12, 1}, {3, 16}, {12, 16}, {5, 7}, {1, 256}} {
-		got, err := balancedTokens(c.n, c.per)
+		got, err := BalancedTokens(c.n, c.per)
 		if err != nil {
 			t.Fatalf("%d×%d: %v", c.n, c.per, err)
 		}
@@ -72,7 +72,7 @@ func TestBalancedTokens(t *testing.T) {
 
 func TestBalancedTokensCCM(t *testing.T) {
 	// ccm's single tokens for three nodes (and the contract suite's).
-	got, err := balancedTokens(3, 1)
+	got, err := BalancedTokens(3, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,18 +84,18 @@ func TestBalancedTokensCCM(t *testing.T) {
 
 func TestBalancedTokensRefused(t *testing.T) {
 	for _, c := range []struct{ n, per int }{{0, 1}, {1, 0}, {-1, 16}} {
-		if _, err := balancedTokens(c.n, c.per); err == nil {
+		if _, err := BalancedTokens(c.n, c.per); err == nil {
 			t.Errorf("%d×%d: no error", c.n, c.per)
 		}
 	}
 }
 
 func TestTokenListRoundTrip(t *testing.T) {
-	ts, _ := balancedTokens(4, 16)
+	ts, _ := BalancedTokens(4, 16)
 	for _, node := range ts {
-		back, err := parseTokenList(tokenList(node))
+		back, err := parseTokenList(TokenList(node))
 		if err != nil || !slices.Equal(back, node) {
-			t.Fatalf("%v -> %q -> %v, %v", node, tokenList(node), back, err)
+			t.Fatalf("%v -> %q -> %v, %v", node, TokenList(node), back, err)
 		}
 	}
 	if _, err := parseTokenList("1,x"); err == nil {

@@ -41,6 +41,9 @@ const logTime = "2006-01-02 15:04:05,000"
 
 var consulImage, registryImage = images.Consul, images.Registry
 
+// labPrefix names the labs (-lab).
+var labPrefix = "bench"
+
 type row struct {
 	nodes        int
 	labUp, total time.Duration
@@ -57,6 +60,7 @@ type step struct {
 // kind is what the nodes run.
 type kind struct {
 	node, profile string
+	together      bool
 }
 
 func main() {
@@ -64,12 +68,19 @@ func main() {
 	machines := flag.Int("machines", 3, "swarm machines in each lab")
 	node := flag.String("node", "cassim", "what the nodes run: cassim (the stand-in) or cassandra (real, the offline base image)")
 	profile := flag.String("profile", "fast", "cassim profile: fast or realistic")
+	labName := flag.String("lab", "bench", "lab name prefix (labs bench0, bench1, ...)")
+	start := flag.String("start", "together", "how a new cluster's nodes start: together (bootstrap's default) or one-at-a-time (--one-at-a-time)")
 	flag.Parse()
+	if *start != "together" && *start != "one-at-a-time" {
+		fmt.Fprintf(os.Stderr, "bench: -start %q: want together or one-at-a-time\n", *start)
+		os.Exit(2)
+	}
 	if *node != "cassim" && *node != "cassandra" {
 		fmt.Fprintf(os.Stderr, "bench: -node %q: want cassim or cassandra\n", *node)
 		os.Exit(2)
 	}
-	if err := run(*sizes, *machines, kind{*node, *profile}); err != nil {
+	labPrefix = *labName
+	if err := run(*sizes, *machines, kind{*node, *profile, *start == "together"}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -96,7 +107,7 @@ func run(sizes string, machines int, k kind) error {
 		if err != nil || n < 1 {
 			return fmt.Errorf("-nodes: %q is not a ring size", s)
 		}
-		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("bench%d", i), n, machines, k)
+		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("%s%d", labPrefix, i), n, machines, k)
 		if err != nil {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
@@ -106,7 +117,11 @@ func run(sizes string, machines int, k kind) error {
 	if k.node == "cassim" {
 		what = "cassim (not Cassandra), profile " + k.profile
 	}
-	fmt.Printf("nodes: %s; %d swarm machines; fresh lab per size\n", what, machines)
+	how := "one at a time"
+	if k.together {
+		how = "all at once"
+	}
+	fmt.Printf("nodes: %s, started %s; %d swarm machines; fresh lab per size\n", what, how, machines)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "nodes\tlab up\tbootstrap\tlimit\ttotal/limit\tover limit per node\tring\tsteps\t\n")
 	for _, r := range rows {
@@ -146,6 +161,9 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	timings := filepath.Join(filepath.Dir(store), lab+"-timings.json")
 	args := []string{"bootstrap", "--nodes", strconv.Itoa(n), "--cluster", "bench", "--consul-image", consulImage,
 		"--registry-image", registryImage, "--timings", timings}
+	if !k.together {
+		args = append(args, "--one-at-a-time")
+	}
 	if k.node == "cassandra" {
 		load = append(load, images.CassandraBase)
 		args = append(args, "--base-image", images.CassandraBase, "--heap", "256M")
@@ -171,7 +189,7 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	}
 	r.total = time.Duration(t.Total * float64(time.Second))
 	r.steps = t.Steps
-	if r.limit, err = cassandraLimit(ctx, store, n); err != nil {
+	if r.limit, err = cassandraLimit(ctx, store, n, k.together); err != nil {
 		return r, err
 	}
 	start = time.Now()
@@ -189,10 +207,11 @@ type nodeTimes struct {
 }
 
 // cassandraLimit reads, from the cluster's node containers on every swarm
-// machine of the store bootstrap used, the limit Cassandra imposes on nodes
-// started one after another: the sum of each node's start to NORMAL, plus
-// the last node's NORMAL to CQL.
-func cassandraLimit(ctx context.Context, store string, want int) (time.Duration, error) {
+// machine of the store bootstrap used, the limit Cassandra imposes: for
+// nodes started one after another, the sum of each node's start to NORMAL,
+// plus the last node's NORMAL to CQL; for nodes started together, the
+// slowest node's start to CQL.
+func cassandraLimit(ctx context.Context, store string, want int, together bool) (time.Duration, error) {
 	plan, err := hosts.Resolve(hosts.Options{MachineStoragePath: store})
 	if err != nil {
 		return 0, err
@@ -228,7 +247,20 @@ func cassandraLimit(ctx context.Context, store string, want int) (time.Duration,
 	if len(nodes) != want {
 		return 0, fmt.Errorf("found %d node containers, want %d", len(nodes), want)
 	}
+	if together {
+		return togetherLimitOf(nodes), nil
+	}
 	return limitOf(nodes), nil
+}
+
+// togetherLimitOf is the critical path of nodes started together: the
+// slowest node's own start to CQL.
+func togetherLimitOf(nodes []nodeTimes) time.Duration {
+	var slowest time.Duration
+	for _, n := range nodes {
+		slowest = max(slowest, n.cql.Sub(n.start))
+	}
+	return slowest
 }
 
 // limitOf is the critical path of nodes started one after another.
