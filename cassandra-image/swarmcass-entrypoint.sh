@@ -159,32 +159,6 @@ if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
 	log "running seed $reached answers on port 7000"
 fi
 
-# SWARMCASS_WAIT_RESOLVE names nodes started at the same time as this one
-# (bootstrap names the seeds, for each seed of a brand-new cluster started
-# all at once). On a first boot the node starts only once every one of them
-# resolves: a seed that cannot resolve the others yet skips them, reaches
-# nobody, and founds a ring of its own.
-wait_resolve="${SWARMCASS_WAIT_RESOLVE:-}"
-wait_resolve="${wait_resolve//[[:space:]]/}"
-if [ -n "$wait_resolve" ] && [ ! -d /var/lib/cassandra/data/system ]; then
-	wait_s="${SWARMCASS_WAIT_SECONDS:-120}"
-	[[ $wait_s =~ ^[0-9]+$ ]] || die "SWARMCASS_WAIT_SECONDS=$wait_s is not a number of seconds"
-	IFS=, read -r -a resolve_list <<<"$wait_resolve"
-	deadline=$((SECONDS + wait_s))
-	while :; do
-		missing=""
-		for h in "${resolve_list[@]}"; do
-			getent hosts "$h" >/dev/null || missing="$missing $h"
-		done
-		[ -n "$missing" ] || break
-		if [ $SECONDS -ge $deadline ]; then
-			die "after ${wait_s}s these nodes started with this one still do not resolve:$missing; not starting, so as not to found a second ring: check that their services run and the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789)"
-		fi
-		sleep 1
-	done
-	log "every node started with this one resolves ($wait_resolve)"
-fi
-
 # ---- snitch, cluster, tokens ---------------------------------------------
 
 : "${CASSANDRA_ENDPOINT_SNITCH:=GossipingPropertyFileSnitch}"

@@ -26,12 +26,6 @@ for v in CASSANDRA_LISTEN_ADDRESS CASSANDRA_BROADCAST_ADDRESS CASSANDRA_BROADCAS
 done
 `
 
-const fakeGetent = `#!/bin/sh
-# fake getent: "getent hosts NAME" resolves the names in FAKE_RESOLVES.
-for n in $FAKE_RESOLVES; do [ "$n" = "$2" ] && { echo "10.0.9.9 $2"; exit 0; }; done
-exit 2
-`
-
 // Two networks, as on a Swarm node: the overlay (10.0.9.0/24) second.
 const twoNets = `1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
 40: eth0@if41    inet 172.18.0.3/16 brd 172.18.255.255 scope global eth0\       valid_lft forever preferred_lft forever
@@ -65,7 +59,6 @@ func runWrapper(t *testing.T, env map[string]string, args ...string) run {
 		}
 	}
 	write(filepath.Join(bin, "ip"), fakeIP, 0o755)
-	write(filepath.Join(bin, "getent"), fakeGetent, 0o755)
 	write(filepath.Join(bin, "docker-entrypoint.sh"), recorder, 0o755)
 	stock, err := os.ReadFile("testimage/conf/cassandra.yaml")
 	if err != nil {
@@ -168,8 +161,6 @@ func TestWrapperRefuses(t *testing.T) {
 		{"auto_bootstrap not a bool", map[string]string{"CASSANDRA_AUTO_BOOTSTRAP": "no"}, nil, "must be true or false"},
 		{"fast start not a bool", map[string]string{"CASSANDRA_FAST_START": "yes"}, nil, "must be true or false"},
 		{"seed with a slash", nil, []string{"cass1/x"}, "must be comma-separated hostnames or addresses"},
-		{"nodes started with it do not resolve", map[string]string{"SWARMCASS_WAIT_RESOLVE": "cass1,cass2,cass3", "SWARMCASS_WAIT_SECONDS": "0", "FAKE_RESOLVES": "cass1"}, nil,
-			"after 0s these nodes started with this one still do not resolve: cass2 cass3; not starting, so as not to found a second ring"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runWrapper(t, tc.env, tc.args...)
@@ -237,12 +228,4 @@ func TestWrapperCassandraFlags(t *testing.T) {
 	r := runWrapper(t, nil, "cass1", "-Dfoo=bar")
 	r.want(t, "ARGS", "-Dfoo=bar")
 	r.want(t, "CASSANDRA_SEEDS", "cass1")
-}
-
-func TestWrapperWaitsForNodesStartedWithIt(t *testing.T) {
-	r := runWrapper(t, map[string]string{"SWARMCASS_WAIT_RESOLVE": "cass1, cass2", "FAKE_RESOLVES": "cass1 cass2"})
-	if r.exitCode != 0 || !strings.Contains(r.stderr, "every node started with this one resolves (cass1,cass2)") {
-		t.Errorf("exit %d, stderr %q", r.exitCode, r.stderr)
-	}
-	r.want(t, "ARGS", "cassandra -f")
 }

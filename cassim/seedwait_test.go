@@ -39,25 +39,3 @@ func TestSeedWait(t *testing.T) {
 		t.Errorf("Wait with no seed up: %v", err)
 	}
 }
-
-func TestSeedWaitResolve(t *testing.T) {
-	w, err := seedWaitFromEnv(map[string]string{"SWARMCASS_WAIT_RESOLVE": "cass1, cass2,cass3", "SWARMCASS_WAIT_SECONDS": "0"})
-	if err != nil || strings.Join(w.Resolve, ",") != "cass1,cass2,cass3" {
-		t.Fatalf("seedWaitFromEnv = %+v, %v", w, err)
-	}
-	known := map[string]bool{"cass1": true}
-	w.Lookup = func(_ context.Context, h string) ([]string, error) {
-		if known[h] {
-			return []string{"10.0.9.9"}, nil
-		}
-		return nil, &net.DNSError{Err: "no such host", Name: h, IsNotFound: true}
-	}
-	err = w.WaitResolve(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "still do not resolve: cass2 cass3; not starting") {
-		t.Errorf("WaitResolve with two names unknown: %v", err)
-	}
-	known["cass2"], known["cass3"] = true, true
-	if err := w.WaitResolve(context.Background()); err != nil {
-		t.Errorf("WaitResolve with every name known: %v", err)
-	}
-}

@@ -16,14 +16,19 @@ import (
 	"github.com/swarmcass/swarmcass/op"
 )
 
-// A brand-new cluster starts all at once, as ccm starts one: every node
-// at the same time, each with its own precomputed, balanced tokens
-// (BalancedTokens) and auto_bootstrap false, so that no node bootstraps
-// (streams) and Cassandra's rule against concurrent range movements never
-// applies. The seeds wait for one another's names to resolve
-// (SWARMCASS_WAIT_RESOLVE), so that none of them skips the others and
-// founds a ring of its own; the other nodes wait for a seed that answers
-// (SWARMCASS_WAIT_FOR). Only a cluster with nothing yet qualifies: a node
+// A brand-new cluster starts all at once, as ccm starts one: each node
+// with its own precomputed, balanced tokens (BalancedTokens) and
+// auto_bootstrap false, so that no node bootstraps (streams) and
+// Cassandra's rule against concurrent range movements never applies. Only
+// the first node goes first: Swarm's DNS lists a task only once its health
+// check has passed (Docker activates a container's service binding when it
+// becomes healthy), so seeds started at the same moment cannot resolve one
+// another, and each would skip the others and found a ring of its own.
+// So cass1 starts alone (fast: with its tokens given it skips the ring
+// delay of token allocation, and has no other seed to wait for); once it
+// is UN, every other node starts at the same time, each waiting on its
+// first boot until cass1 resolves and answers (SWARMCASS_WAIT_FOR), and
+// joining through it. Only a cluster with nothing yet qualifies: a node
 // given tokens without bootstrapping takes its ranges without their data,
 // so growing a cluster stays one node at a time.
 
@@ -150,7 +155,7 @@ func (r *run) startTogether(ctx context.Context) error {
 	}
 	t0 := time.Now()
 	results := make([]NodeResult, n)
-	for k := 1; k <= n; k++ {
+	create := func(k int) error {
 		h := r.placement(k)
 		if err := r.createNodeWith(ctx, k, h, r.togetherEnv(k, tokens[k-1], per)); err != nil {
 			return err
@@ -160,19 +165,39 @@ func (r *run) startTogether(ctx context.Context) error {
 			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
 		}
 		results[k-1] = nr
+		return nil
 	}
-	r.p.Infof("waiting for %d nodes started together", n)
-	names := make([]string, n)
-	for k := range results {
-		names[k] = results[k].Name
+	if err := create(1); err != nil {
+		return err
 	}
-	looks, werr := r.wait.AllUN(ctx, names, n)
+	looks := map[string]nodewait.Look{}
+	var werr error
+	if n > 1 {
+		r.p.Infof("waiting for cass1, which the others join through")
+		looks["cass1"], werr = r.wait.UN(ctx, "cass1", 1, nil)
+	}
+	if werr == nil {
+		for k := 2; k <= n; k++ {
+			if err := create(k); err != nil {
+				return err
+			}
+		}
+		r.p.Infof("waiting for %d nodes started together", n)
+		names := make([]string, n)
+		for k := range results {
+			names[k] = results[k].Name
+		}
+		looks, werr = r.wait.AllUN(ctx, names, n)
+	}
 	if werr != nil {
 		werr = op.WithHint(werr, "the other nodes keep running; fix the cause and run bootstrap again: it continues one node at a time")
 	}
 	var first error
 	for k := range results {
 		nr := &results[k]
+		if nr.Name == "" {
+			break // not created: cass1 did not become UN
+		}
 		l, ok := looks[nr.Name]
 		var err error
 		if ok && l.Ready {
@@ -205,17 +230,13 @@ func (r *run) startTogether(ctx context.Context) error {
 	return first
 }
 
-// togetherEnv is node k's first-boot settings in an all-at-once start.
+// togetherEnv is node k's first-boot settings in an all-at-once start:
+// its tokens, and for every node but the first the wait for a seed that
+// answers (only cass1 can, when they start).
 func (r *run) togetherEnv(k int, tokens []int64, per int) []string {
 	env := tokenEnv(tokens, per)
-	seeds := strings.Join(r.res.Seeds, ",")
-	if slices.Contains(r.res.Seeds, nodeName(k)) {
-		// A seed resolves the others before it starts: one that cannot
-		// resolve them yet (the overlay's DNS, on a host that has just
-		// joined) would skip them and found a ring of its own.
-		env = append(env, "SWARMCASS_WAIT_RESOLVE="+seeds)
-	} else {
-		env = append(env, "SWARMCASS_WAIT_FOR="+seeds)
+	if k > 1 {
+		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(r.res.Seeds, ","))
 	}
 	return env
 }

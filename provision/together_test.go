@@ -60,21 +60,23 @@ func TestBootstrapTogether(t *testing.T) {
 	l := newLab(t, 3)
 	cfg := l.config(5)
 	cfg.OneAtATime = false
-	// No node is looked at before every node's service exists.
-	servicesAtFirstLook := -1
-	l.ring.onLook = func(string) {
-		if servicesAtFirstLook < 0 {
-			servicesAtFirstLook = 0
+	// cass1 goes first; once it is UN, all the others are created before
+	// any of them is looked at.
+	servicesAtLook := map[string]int{}
+	l.ring.onLook = func(node string) {
+		if _, ok := servicesAtLook[node]; !ok {
 			for _, e := range l.w.Log() {
 				if strings.Contains(e, ": ServiceCreate cass") {
-					servicesAtFirstLook++
+					servicesAtLook[node]++
 				}
 			}
 		}
 	}
 	res := bootstrap(t, cfg)
-	if servicesAtFirstLook != 5 {
-		t.Errorf("%d node services existed when the first node was looked at, want all 5", servicesAtFirstLook)
+	for node, want := range map[string]int{"cass1": 1, "cass2": 5, "cass3": 5, "cass4": 5, "cass5": 5} {
+		if servicesAtLook[node] != want {
+			t.Errorf("%d node services existed when %s was first looked at, want %d", servicesAtLook[node], node, want)
+		}
 	}
 	if len(l.ring.concurrent) > 0 {
 		t.Errorf("nodes bootstrapped beside a joining one: %v", l.ring.concurrent)
@@ -84,15 +86,16 @@ func TestBootstrapTogether(t *testing.T) {
 	for k := 1; k <= 5; k++ {
 		e := env(t, l, nodeName(k))
 		want := []string{"CASSANDRA_INITIAL_TOKENS=" + TokenList(planned[k-1]), "CASSANDRA_NUM_TOKENS=16", "CASSANDRA_AUTO_BOOTSTRAP=false"}
-		if k <= 3 { // seeds resolve one another first; the others wait for a seed
-			want = append(want, "SWARMCASS_WAIT_RESOLVE=cass1,cass2,cass3")
-		} else {
+		if k > 1 { // the others wait for cass1, the seed that runs
 			want = append(want, "SWARMCASS_WAIT_FOR=cass1,cass2,cass3")
 		}
 		for _, w := range want {
 			if !slices.Contains(e, w) {
 				t.Errorf("cass%d: env %v lacks %s", k, e, w)
 			}
+		}
+		if k == 1 && slices.ContainsFunc(e, func(kv string) bool { return strings.HasPrefix(kv, "SWARMCASS_WAIT_FOR=") }) {
+			t.Errorf("cass1 waits for a seed although none runs: %v", e)
 		}
 		n := res.Nodes[k-1]
 		if n.State != "UN" || n.HostID == "" || ids[n.HostID] || !n.Created || n.ReadySeconds <= 0 {

@@ -97,13 +97,6 @@ func run(ctx context.Context, argv []string) int {
 		if seed != "" {
 			fmt.Fprintf(os.Stderr, "cassim: running seed %s answers on port %d\n", seed, cassim.GossipPort)
 		}
-		if err := cfg.SeedWait.WaitResolve(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "cassim:", err)
-			return 1
-		}
-		if len(cfg.SeedWait.Resolve) > 0 {
-			fmt.Fprintf(os.Stderr, "cassim: every node started with this one resolves (%s)\n", strings.Join(cfg.SeedWait.Resolve, ","))
-		}
 	}
 	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
 	if err != nil {
