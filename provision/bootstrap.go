@@ -70,6 +70,8 @@ type run struct {
 	// brandNew: no service and no volume of the cluster existed when the
 	// Nodes step began.
 	brandNew bool
+	// volumes are the cluster's node volumes, as "NAME on HOST".
+	volumes map[string]bool
 }
 
 // host is a cluster host with what its engine reported.

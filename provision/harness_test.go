@@ -41,7 +41,7 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, joined: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -164,6 +164,7 @@ type ring struct {
 	ghost int
 	// tokens overrides what a node's nodetool info -T lists.
 	tokens map[string]string
+	joined map[string]bool // nodes that were UN once
 }
 
 type member struct {
@@ -184,6 +185,9 @@ func (r *ring) running(ctx context.Context) []member {
 			name := c.Labels[engine.LabelNode]
 			r.mu.Lock()
 			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
+			if up {
+				r.joined[name] = true
+			}
 			r.mu.Unlock()
 			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up})
 		}
@@ -203,10 +207,14 @@ func (r *ring) env(node string) []string {
 }
 
 // bootstraps: the node streams when it joins (Cassandra's auto_bootstrap,
-// true unless its environment says false); one that does not never
-// counts as joining, and minds no one joining beside it.
+// true unless its environment says false), unless it was UN before (its
+// volume holds its data and tokens); one that does not never counts as
+// joining, and minds no one joining beside it.
 func (r *ring) bootstraps(node string) bool {
-	return !slices.Contains(r.env(node), "CASSANDRA_AUTO_BOOTSTRAP=false")
+	r.mu.Lock()
+	joined := r.joined[node]
+	r.mu.Unlock()
+	return !joined && !slices.Contains(r.env(node), "CASSANDRA_AUTO_BOOTSTRAP=false")
 }
 
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,9 +85,34 @@ func ensureNodes(ctx context.Context, r *run) error {
 	if len(existing) > r.cfg.Nodes {
 		r.p.Infof("the cluster has %d nodes, more than --nodes %d; the others are left as they are", len(existing), r.cfg.Nodes)
 	}
+	returning, err := r.returning(ctx, existing)
+	if err != nil {
+		return err
+	}
 	started := 0 // nodes cass1..cassK that exist
+	seedUp := false
+	done := map[string]bool{} // restarted together, ahead of their turn
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
+		if done[name] {
+			continue
+		}
+		if _, has := existing[name]; !has && returning[name] && seedUp {
+			// Nodes that bootstrapped before come back together once a
+			// seed is up, as cass-operator restarts them: none bootstraps.
+			var batch []int
+			for j := k; j <= r.cfg.Nodes; j++ {
+				if _, has := existing[nodeName(j)]; !has && returning[nodeName(j)] {
+					batch = append(batch, j)
+					done[nodeName(j)] = true
+				}
+			}
+			started += len(batch)
+			if err := r.restartTogether(ctx, batch, started); err != nil {
+				return err
+			}
+			continue
+		}
 		t0 := time.Now()
 		nr := NodeResult{Node: consulstore.Node{Name: name}}
 		s, ok := existing[name]
@@ -138,6 +164,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 		if err := r.finishNode(ctx, nr, err); err != nil {
 			return err
 		}
+		seedUp = seedUp || slices.Contains(r.res.Seeds, name)
 	}
 	return nil
 }

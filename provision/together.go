@@ -56,6 +56,12 @@ func (r *run) planStart(ctx context.Context, existing map[string]engine.Service)
 		for _, v := range vs {
 			volumes = append(volumes, v+" on "+h.name())
 		}
+		if r.volumes == nil {
+			r.volumes = map[string]bool{}
+		}
+		for _, v := range vs {
+			r.volumes[v+" on "+h.name()] = true
+		}
 	}
 	r.brandNew = len(existing) == 0 && len(volumes) == 0
 	if _, _, ok := r.plannedTokens(1); !ok {
@@ -275,4 +281,74 @@ func uniqueHostID(nodes []NodeResult) error {
 		seen[strings.ToLower(n.HostID)] = n.Name
 	}
 	return nil
+}
+
+// returning are the nodes without a service that bootstrapped before:
+// the record in Consul has their host ID (they were UN once), and their
+// volume is on the host they are placed on, so their data and identity
+// are there. Such a node does not bootstrap again when it starts.
+func (r *run) returning(ctx context.Context, existing map[string]engine.Service) (map[string]bool, error) {
+	out := map[string]bool{}
+	rec, err := consulstore.ReadRecord(ctx, r.consul, r.cfg.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's record: %w", err)
+	}
+	for k := 1; k <= r.cfg.Nodes; k++ {
+		name := nodeName(k)
+		if _, has := existing[name]; has {
+			continue
+		}
+		if n, ok := rec.Nodes[name]; ok && n.HostID != "" && r.volumes[name+"-data on "+r.placement(k).name()] {
+			out[name] = true
+		}
+	}
+	return out, nil
+}
+
+// restartTogether creates the services of nodes that bootstrapped before
+// (returning) all at once and waits until each is UN with at least started
+// UN nodes in every view.
+func (r *run) restartTogether(ctx context.Context, batch []int, started int) error {
+	t0 := time.Now()
+	var names []string
+	results := map[string]*NodeResult{}
+	for _, k := range batch {
+		h := r.placement(k)
+		if err := r.createNodeWith(ctx, k, h, r.firstBootEnv(k)); err != nil {
+			return err
+		}
+		nr := &NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}
+		if r.cfg.CQLPort > 0 {
+			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
+		}
+		names = append(names, nr.Name)
+		results[nr.Name] = nr
+	}
+	r.p.Infof("restarting %s together: they bootstrapped before (their host IDs are in the record, their volumes on their hosts)", strings.Join(names, ", "))
+	looks, werr := r.wait.AllUN(ctx, names, started)
+	if werr != nil {
+		werr = op.WithHint(werr, "the other nodes keep running; fix the cause and run bootstrap again")
+	}
+	var first error
+	for _, name := range names {
+		nr := results[name]
+		var err error
+		if l, ok := looks[name]; ok && l.Ready {
+			fillFromLook(nr, l)
+			nr.ReadySeconds = time.Since(t0).Seconds()
+		} else {
+			err = fmt.Errorf("%s is not UN: %w", name, werr)
+			nr.State = "failed"
+			if ctx.Err() != nil {
+				nr.State = "interrupted"
+			}
+		}
+		if err := r.finishNode(ctx, *nr, err); err != nil && first == nil {
+			first = err
+		}
+	}
+	if werr != nil {
+		return werr
+	}
+	return first
 }

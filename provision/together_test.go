@@ -201,3 +201,71 @@ func TestUniqueHostID(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRestartTogether(t *testing.T) {
+	// After the node services are removed (swarmcass down keeps the
+	// volumes), a re-run starts cass1 alone, then the other nodes that
+	// bootstrapped before all together; a new node still joins alone.
+	l := newLab(t, 3)
+	bootstrap(t, l.config(3))
+	for k := 1; k <= 3; k++ {
+		if err := l.swarm[0].ServiceRemove(context.Background(), nodeName(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	servicesAtLook := map[string]int{}
+	before := len(l.w.Log())
+	l.ring.onLook = func(node string) {
+		if _, ok := servicesAtLook[node]; !ok {
+			for _, e := range l.w.Log()[before:] {
+				if strings.Contains(e, ": ServiceCreate cass") {
+					servicesAtLook[node]++
+				}
+			}
+		}
+	}
+	cfg := l.config(4)
+	p := &infoLines{}
+	cfg.Progress = p
+	res := bootstrap(t, cfg)
+	for node, want := range map[string]int{"cass1": 1, "cass2": 3, "cass3": 3, "cass4": 4} {
+		if servicesAtLook[node] != want {
+			t.Errorf("%d node services existed when %s was first looked at, want %d", servicesAtLook[node], node, want)
+		}
+	}
+	if !slices.ContainsFunc(p.lines, func(s string) bool { return strings.Contains(s, "restarting cass2, cass3 together") }) {
+		t.Errorf("no word of the restart together in:\n%s", strings.Join(p.lines, "\n"))
+	}
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("nodes bootstrapped beside a joining one: %v", l.ring.concurrent)
+	}
+	for _, n := range res.Nodes {
+		if n.State != "UN" {
+			t.Errorf("node %+v not UN", n)
+		}
+	}
+}
+
+func TestNoRestartTogetherWithoutRecord(t *testing.T) {
+	// Volumes alone, without a host ID in the record, do not make nodes
+	// that bootstrapped before: they join one at a time.
+	l := newLab(t, 3)
+	labels := func(n string) engine.Labels {
+		return engine.Labels{engine.LabelCluster: "test", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: n}
+	}
+	for k := 1; k <= 3; k++ {
+		if err := l.swarm[k-1].VolumeCreate(context.Background(), nodeName(k)+"-data", labels(nodeName(k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &infoLines{}
+	cfg := l.config(3)
+	cfg.Progress = p
+	bootstrap(t, cfg)
+	if slices.ContainsFunc(p.lines, func(s string) bool { return strings.Contains(s, "together") }) {
+		t.Errorf("nodes never recorded were restarted together:\n%s", strings.Join(p.lines, "\n"))
+	}
+	if len(l.ring.concurrent) > 0 {
+		t.Errorf("nodes bootstrapped beside a joining one: %v", l.ring.concurrent)
+	}
+}
