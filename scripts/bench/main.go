@@ -41,8 +41,8 @@ const logTime = "2006-01-02 15:04:05,000"
 
 var consulImage, registryImage = images.Consul, images.Registry
 
-// labPrefix names the labs (-lab).
-var labPrefix = "bench"
+// labPrefix names the labs (-lab); resultsPath is -results.
+var labPrefix, resultsPath = "bench", ""
 
 type row struct {
 	nodes        int
@@ -69,6 +69,8 @@ func main() {
 	node := flag.String("node", "cassim", "what the nodes run: cassim (the stand-in) or cassandra (real, the offline base image)")
 	profile := flag.String("profile", "fast", "cassim profile: fast or realistic")
 	labName := flag.String("lab", "bench", "lab name prefix (labs bench0, bench1, ...)")
+	results := flag.String("results", "", "append each row to this file, one JSON object a line")
+	plotPNG := flag.String("plot", "", "measure nothing: draw the rows of -results as a PNG plot to this file")
 	start := flag.String("start", "together", "how a new cluster's nodes start: together (bootstrap's default) or one-at-a-time (--one-at-a-time)")
 	flag.Parse()
 	if *start != "together" && *start != "one-at-a-time" {
@@ -80,6 +82,18 @@ func main() {
 		os.Exit(2)
 	}
 	labPrefix = *labName
+	if *plotPNG != "" {
+		if *results == "" {
+			fmt.Fprintln(os.Stderr, "bench: -plot needs -results, the rows to draw")
+			os.Exit(2)
+		}
+		if err := plotResults(*results, *plotPNG); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	resultsPath = *results
 	if err := run(*sizes, *machines, kind{*node, *profile, *start == "together"}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -112,6 +126,20 @@ func run(sizes string, machines int, k kind) error {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
 		rows = append(rows, r)
+		if resultsPath != "" {
+			what := "cassandra 5.0.8"
+			if k.node == "cassim" {
+				what = "cassim " + k.profile
+			}
+			start := "one-at-a-time"
+			if k.together {
+				start = "together"
+			}
+			if err := appendResult(resultsPath, result{Nodes: what, Start: start, N: n, Total: r.total.Seconds(),
+				Limit: r.limit.Seconds(), Ratio: r.total.Seconds() / r.limit.Seconds(), Machine: machines}); err != nil {
+				return err
+			}
+		}
 	}
 	what := "real Cassandra (offline base image)"
 	if k.node == "cassim" {
@@ -203,6 +231,7 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 // nodeTimes is when one node's container started, and when its log says it
 // became NORMAL and opened CQL.
 type nodeTimes struct {
+	name               string
 	start, normal, cql time.Time
 }
 
@@ -240,12 +269,22 @@ func cassandraLimit(ctx context.Context, store string, want int, together bool) 
 			if !ok {
 				return 0, fmt.Errorf("%s on %s: no NORMAL or CQL line in its log", ct.Name, h.Name())
 			}
-			nt.start = full.StartedAt
+			nt.start, nt.name = full.StartedAt, ct.Labels[engine.LabelNode]
 			nodes = append(nodes, nt)
 		}
 	}
 	if len(nodes) != want {
 		return 0, fmt.Errorf("found %d node containers, want %d", len(nodes), want)
+	}
+	first := nodes[0].start
+	for _, n := range nodes {
+		if n.start.Before(first) {
+			first = n.start
+		}
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(os.Stderr, "bench: %s: started at +%.1fs, NORMAL after %.1fs, CQL after %.1fs\n", n.name,
+			n.start.Sub(first).Seconds(), n.normal.Sub(n.start).Seconds(), n.cql.Sub(n.start).Seconds())
 	}
 	if together {
 		return togetherLimitOf(nodes), nil
