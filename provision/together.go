@@ -209,7 +209,7 @@ func (r *run) startTogether(ctx context.Context) error {
 		if ok && l.Ready {
 			fillFromLook(nr, l)
 			nr.ReadySeconds = time.Since(t0).Seconds()
-			if err = r.checkTokens(ctx, nr, tokens[k]); err == nil {
+			if err = r.checkTokens(ctx, nr, l, tokens[k]); err == nil {
 				err = uniqueHostID(results[:k+1])
 			}
 		} else {
@@ -248,16 +248,12 @@ func (r *run) togetherEnv(k int, tokens []int64, per int) []string {
 }
 
 // checkTokens: the node runs with exactly the tokens planned for it
-// (nodetool info -T in its container).
-func (r *run) checkTokens(ctx context.Context, nr *NodeResult, want []int64) error {
-	t, h, ok, err := r.wait.Container(ctx, nr.Name)
-	if err == nil && !ok {
-		err = errors.New("its container does not run")
+// (nodetool info -T in the container last seen UN).
+func (r *run) checkTokens(ctx context.Context, nr *NodeResult, l nodewait.Look, want []int64) error {
+	if l.Host == nil {
+		return fmt.Errorf("tokens of %s: its host is unknown", nr.Name)
 	}
-	if err != nil {
-		return fmt.Errorf("tokens of %s: %w", nr.Name, err)
-	}
-	got, err := nodewait.Tokens(ctx, h.Engine, t.ContainerID)
+	got, err := nodewait.Tokens(ctx, l.Host.Engine, l.Task.ContainerID)
 	if err != nil {
 		return fmt.Errorf("tokens of %s: %w", nr.Name, err)
 	}
