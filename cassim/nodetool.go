@@ -135,5 +135,5 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 const nodetoolUsage = `usage: nodetool [(-h <host> | --host <host>)] [(-p <port> | --port <port>)] [(-pp | --print-port)] <command>
 
 cassim's nodetool: a stand-in for tests and labs, NOT Apache Cassandra's.
-Commands it implements: status, describecluster, info, version, netstats, drain, decommission.
+Commands it implements: status, describecluster, info [-T], version, netstats, drain, decommission.
 `
