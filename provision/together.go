@@ -198,19 +198,36 @@ func (r *run) startTogether(ctx context.Context) error {
 	if werr != nil {
 		werr = op.WithHint(werr, "the other nodes keep running; fix the cause and run bootstrap again: it continues one node at a time")
 	}
-	var first error
+	var created []*NodeResult
 	for k := range results {
-		nr := &results[k]
-		if nr.Name == "" {
+		if results[k].Name == "" {
 			break // not created: cass1 did not become UN
 		}
+		created = append(created, &results[k])
+	}
+	return r.finishAll(ctx, created, looks, werr, t0, func(k int, nr *NodeResult, l nodewait.Look) error {
+		if err := r.checkTokens(ctx, nr, l, tokens[k]); err != nil {
+			return err
+		}
+		return uniqueHostID(results[:k+1])
+	})
+}
+
+// finishAll records nodes started together (finishNode), each as its last
+// look found it; check, when not nil, judges node k (0-based) once UN.
+// werr is how waiting for them ended. Every node is recorded, also those
+// that did not become UN, so that the record says where each stands.
+func (r *run) finishAll(ctx context.Context, nodes []*NodeResult, looks map[string]nodewait.Look, werr error, t0 time.Time,
+	check func(k int, nr *NodeResult, l nodewait.Look) error) error {
+	var first error
+	for k, nr := range nodes {
 		l, ok := looks[nr.Name]
 		var err error
 		if ok && l.Ready {
 			fillFromLook(nr, l)
 			nr.ReadySeconds = time.Since(t0).Seconds()
-			if err = r.checkTokens(ctx, nr, l, tokens[k]); err == nil {
-				err = uniqueHostID(results[:k+1])
+			if check != nil {
+				err = check(k, nr, l)
 			}
 		} else {
 			err = fmt.Errorf("%s is not UN: %w", nr.Name, werr)
@@ -224,8 +241,6 @@ func (r *run) startTogether(ctx context.Context) error {
 				nr.State = "interrupted"
 			}
 		}
-		// Every node is recorded, also those that did not become UN, so
-		// that the record says where each stands.
 		if err := r.finishNode(ctx, *nr, err); err != nil && first == nil {
 			first = err
 		}
@@ -325,26 +340,9 @@ func (r *run) restartTogether(ctx context.Context, batch []int, started int) err
 	if werr != nil {
 		werr = op.WithHint(werr, "the other nodes keep running; fix the cause and run bootstrap again")
 	}
-	var first error
+	var nodes []*NodeResult
 	for _, name := range names {
-		nr := results[name]
-		var err error
-		if l, ok := looks[name]; ok && l.Ready {
-			fillFromLook(nr, l)
-			nr.ReadySeconds = time.Since(t0).Seconds()
-		} else {
-			err = fmt.Errorf("%s is not UN: %w", name, werr)
-			nr.State = "failed"
-			if ctx.Err() != nil {
-				nr.State = "interrupted"
-			}
-		}
-		if err := r.finishNode(ctx, *nr, err); err != nil && first == nil {
-			first = err
-		}
+		nodes = append(nodes, results[name])
 	}
-	if werr != nil {
-		return werr
-	}
-	return first
+	return r.finishAll(ctx, nodes, looks, werr, t0, nil)
 }
