@@ -44,6 +44,9 @@ var consulImage, registryImage = images.Consul, images.Registry
 // labPrefix names the labs (-lab); resultsPath is -results.
 var labPrefix, resultsPath = "bench", ""
 
+// subnetOffset is -subnet-offset.
+var subnetOffset int
+
 type row struct {
 	nodes        int
 	labUp, total time.Duration
@@ -69,6 +72,7 @@ func main() {
 	node := flag.String("node", "cassim", "what the nodes run: cassim (the stand-in) or cassandra (real, the offline base image)")
 	profile := flag.String("profile", "fast", "cassim profile: fast or realistic")
 	labName := flag.String("lab", "bench", "lab name prefix (labs bench0, bench1, ...)")
+	octet := flag.Int("subnet-offset", 0, "labs take 10.234.(N+OFFSET).0/24, so that benchmarks run side by side")
 	results := flag.String("results", "", "append each row to this file, one JSON object a line")
 	plotPNG := flag.String("plot", "", "measure nothing: draw the rows of -results as a PNG plot to this file")
 	start := flag.String("start", "together", "how a new cluster's nodes start: together (bootstrap's default) or one-at-a-time (--one-at-a-time)")
@@ -81,7 +85,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -node %q: want cassim or cassandra\n", *node)
 		os.Exit(2)
 	}
-	labPrefix = *labName
+	labPrefix, subnetOffset = *labName, *octet
 	if *plotPNG != "" {
 		if *results == "" {
 			fmt.Fprintln(os.Stderr, "bench: -plot needs -results, the rows to draw")
@@ -181,7 +185,7 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	labArgs := []string{"--name", lab, "--store", store}
 	defer sw(append([]string{"lab", "down"}, labArgs...)...)
 	start := time.Now()
-	if _, err := sw(append([]string{"lab", "up", "--machines", strconv.Itoa(machines), "--subnet", "10.234." + strconv.Itoa(n) + ".0/24"}, labArgs...)...); err != nil {
+	if _, err := sw(append([]string{"lab", "up", "--machines", strconv.Itoa(machines), "--subnet", "10.234." + strconv.Itoa(n+subnetOffset) + ".0/24"}, labArgs...)...); err != nil {
 		return r, err
 	}
 	r.labUp = time.Since(start)
