@@ -1,7 +1,9 @@
 package nodewait
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"strings"
 )
 
@@ -43,4 +45,23 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 		}
 	}
 	return last, w.report(ctx, failed, last[failed], err)
+}
+
+// Address waits until node's newest task has its address on the Network
+// (Swarm gives one when it schedules the task, before the container
+// starts) and returns it.
+func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
+	var addr string
+	err := w.poll(ctx, node+"'s address on "+w.Network, func() (bool, error) {
+		tasks, err := w.Manager.TaskList(ctx, node)
+		if err != nil || len(tasks) == 0 {
+			return false, nil
+		}
+		if Failed(tasks[0]) {
+			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		}
+		addr = tasks[0].Addresses[w.Network]
+		return addr != "", nil
+	})
+	return addr, err
 }

@@ -161,9 +161,9 @@ func (r *run) startTogether(ctx context.Context) error {
 	}
 	t0 := time.Now()
 	results := make([]NodeResult, n)
-	create := func(k int) error {
+	create := func(k int, first string) error {
 		h := r.placement(k)
-		if err := r.createNodeWith(ctx, k, h, r.togetherEnv(k, tokens[k-1], per)); err != nil {
+		if err := r.createNodeWith(ctx, k, h, r.togetherEnv(k, first, tokens[k-1], per)); err != nil {
 			return err
 		}
 		nr := NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}
@@ -173,18 +173,19 @@ func (r *run) startTogether(ctx context.Context) error {
 		results[k-1] = nr
 		return nil
 	}
-	if err := create(1); err != nil {
+	if err := create(1, ""); err != nil {
 		return err
 	}
-	looks := map[string]nodewait.Look{}
-	var werr error
+	var looks map[string]nodewait.Look
+	// The others wait for cass1 by its address: Swarm's DNS lists it only
+	// once its health check passes, after its CQL port opened.
+	addr, werr := "", error(nil)
 	if n > 1 {
-		r.p.Infof("waiting for cass1, which the others join through")
-		looks["cass1"], werr = r.wait.UN(ctx, "cass1", 1, nil)
+		addr, werr = r.wait.Address(ctx, "cass1")
 	}
 	if werr == nil {
 		for k := 2; k <= n; k++ {
-			if err := create(k); err != nil {
+			if err := create(k, addr); err != nil {
 				return err
 			}
 		}
@@ -252,12 +253,13 @@ func (r *run) finishAll(ctx context.Context, nodes []*NodeResult, looks map[stri
 }
 
 // togetherEnv is node k's first-boot settings in an all-at-once start:
-// its tokens, and for every node but the first the wait for a seed that
-// answers (only cass1 can, when they start).
-func (r *run) togetherEnv(k int, tokens []int64, per int) []string {
+// its tokens, and for every node but the first the wait for the first
+// node, by its address first (which then joins the node's seed list, see
+// CONTRACT.md), or for any seed that answers.
+func (r *run) togetherEnv(k int, first string, tokens []int64, per int) []string {
 	env := tokenEnv(tokens, per)
 	if k > 1 {
-		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(r.res.Seeds, ","))
+		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(append([]string{first}, r.res.Seeds...), ","))
 	}
 	return env
 }
