@@ -91,6 +91,7 @@ func plotResults(resultsPath, png string) error {
 	p.X.Label.Text = "nodes (N)"
 	p.Y.Label.Text = "seconds"
 	p.Y.Min = 0
+	p.X.Min, p.X.Max = 0, 13
 	p.Legend.Top = true
 	p.Legend.Left = true
 	names, lines := series(rs)
