@@ -397,6 +397,10 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 		t.Errorf("ring: verdict %q with %d rows, want healthy with 5:\n%s", report.Verdict, len(report.Rows), r.out)
 	}
 
+	// 5b. The node services removed, the volumes kept: the nodes come back
+	// together, each with its identity.
+	e.requireRestartTogether(ctx, 5)
+
 	// 6. One node's container stops: ring says degraded (exit 1), naming it.
 	var cass5 nodeContainer
 	for _, n := range e.nodes(ctx) {

@@ -40,11 +40,14 @@ and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
 Consul service per node.
 
 A brand-new cluster (no node service and no node volume of it yet) starts
-all at once, as ccm starts one: every node together, each with its own
-balanced tokens (num_tokens evenly interleaved over Murmur3's range) and
-auto_bootstrap false, so no node streams and no range-movement conflict can
-arise; bootstrap then checks every node UN in every view, with unique host
-IDs and the planned tokens. --one-at-a-time starts it the old way.
+all at once, as ccm starts one: every node together (the others waiting
+for the first at its overlay address), each with its own balanced tokens
+(num_tokens evenly interleaved over Murmur3's range) and auto_bootstrap
+false, so no node streams and no range-movement conflict can arise;
+bootstrap then checks every node UN in every view, with unique host IDs and
+the planned tokens. --one-at-a-time starts it the old way. Nodes without a
+service that bootstrapped before (host ID in the record, volume on their
+host) restart together once a seed is up.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
