@@ -65,3 +65,22 @@ func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
 	})
 	return addr, err
 }
+
+// Listed waits until node's newest task is running in Swarm's sense: a
+// task whose image has a health check stays "starting" until the check
+// first passes, and only then does Swarm's DNS list it (Docker activates a
+// container's service binding when it becomes healthy), so only then can
+// other nodes resolve it by name.
+func (w *Waiter) Listed(ctx context.Context, node string) error {
+	return w.poll(ctx, node+" to be listed in Swarm's DNS (its health check passing)", func() (bool, error) {
+		tasks, err := w.Manager.TaskList(ctx, node)
+		if err != nil || len(tasks) == 0 {
+			return false, nil
+		}
+		if Failed(tasks[0]) {
+			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		}
+		w.debugf("%s: task %s", node, tasks[0].State)
+		return tasks[0].State == "running", nil
+	})
+}

@@ -94,15 +94,15 @@ func ensureNodes(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	started := 0 // nodes cass1..cassK that exist
-	seedUp := false
+	started := 0              // nodes cass1..cassK that exist
+	upSeed := ""              // a seed found UN
 	done := map[string]bool{} // restarted together, ahead of their turn
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
 		if done[name] {
 			continue
 		}
-		if _, has := existing[name]; !has && returning[name] && seedUp {
+		if _, has := existing[name]; !has && returning[name] && upSeed != "" {
 			// Nodes that bootstrapped before come back together once a
 			// seed is up, as cass-operator restarts them: none bootstraps.
 			var batch []int
@@ -113,6 +113,12 @@ func ensureNodes(ctx context.Context, r *run) error {
 				}
 			}
 			started += len(batch)
+			// A node with data does not wait for a seed before it starts,
+			// and one that cannot resolve a seed stops ("Unable to contact
+			// any seeds!"): wait until Swarm's DNS lists the seed.
+			if err := r.wait.Listed(ctx, upSeed); err != nil {
+				return fmt.Errorf("before restarting the nodes that bootstrapped before: %w", err)
+			}
 			if err := r.restartTogether(ctx, batch, started); err != nil {
 				return err
 			}
@@ -169,7 +175,9 @@ func ensureNodes(ctx context.Context, r *run) error {
 		if err := r.finishNode(ctx, nr, err); err != nil {
 			return err
 		}
-		seedUp = seedUp || slices.Contains(r.res.Seeds, name)
+		if upSeed == "" && slices.Contains(r.res.Seeds, name) {
+			upSeed = name
+		}
 	}
 	return nil
 }
