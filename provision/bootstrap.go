@@ -24,6 +24,7 @@ var steps = []op.Step[*run]{
 	{Name: "Lock", Run: lockFor("bootstrap")},       // operation.go: one operation per cluster at a time
 	{Name: "Swarm", Run: ensureSwarm},               // swarm.go: init the manager, join the others
 	{Name: "Network", Run: ensureNetwork},           // network.go: the attachable overlay
+	{Name: "Overlay check", Run: checkOverlay},      // overlay.go: a probe per host; every host reaches every other over the overlay
 	{Name: "Image", Run: ensureImage},               // image.go: build or take, tag, push, pin by digest
 	{Name: "Nodes", Run: ensureNodes},               // nodes.go: one service per node, one at a time, each waited for
 	{Name: "Record", Run: record},                   // record.go: Consul KV and service registrations

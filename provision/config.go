@@ -50,6 +50,9 @@ const (
 	RegistryContainer = "swarmcass-registry"
 	// ImageRepo is the repository nodes' image is pushed to in the registry.
 	ImageRepo = "swarmcass/cassandra"
+	// ProbeRepo is the repository the overlay check's probe image (the
+	// Consul image) is pushed to, so that every swarm host can pull it.
+	ProbeRepo = "swarmcass/probe"
 )
 
 // Config is one bootstrap. Zero fields take the Default values.

@@ -364,11 +364,15 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 		nr.SwarmNode, nr.Host = last.Task.NodeID, last.Host.Name()
 	}
 	nr.State = "failed"
+	if se := (*nodewait.SplitError)(nil); errors.As(err, &se) {
+		return r.explainNodeFailure(ctx, nr.Name, r.stopSplitNode(ctx, nr, err)) // overlay.go
+	}
 	if ctx.Err() != nil {
 		nr.State = "interrupted" // still starting, when the run was stopped
 		return err
 	}
-	return op.WithHint(err, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
+	err = op.WithHint(err, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
+	return r.explainNodeFailure(ctx, nr.Name, err) // overlay.go
 }
 
 // fillFromLook fills nr from the look that found it UN.

@@ -71,7 +71,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	o.op.addFlags(fs, &o.cfg)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "number of Cassandra nodes")
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
-	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created)")
+	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created): IPsec ESP between the hosts, which needs IP protocol 50 open and kernels with ESP and AES-GCM; the overlay check fails at once where they lack it")
 	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
 	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
