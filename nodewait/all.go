@@ -11,10 +11,12 @@ import (
 // started UN nodes in each view), looking at each node not yet ready in
 // every round, as for nodes started together: it takes as long as the
 // slowest. It returns the last look of each node. On failure (a node's
-// task ended, the timeout, ctx) the error is the *NodeError of the first
-// node not ready.
+// task ended, SplitLooks looks in a row showed a node in a ring of its
+// own, the timeout, ctx) the error is the *NodeError of the first node not
+// ready.
 func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[string]Look, error) {
 	last := map[string]Look{}
+	splits := map[string]int{} // looks in a row that showed a split, as UN counts them
 	var failed string
 	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
 		done := true
@@ -27,6 +29,13 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 			if err != nil {
 				failed = node
 				return false, err
+			}
+			if splits[node] = splits[node] + 1; look.Split == nil {
+				splits[node] = 0
+			}
+			if splits[node] >= SplitLooks {
+				failed = node
+				return false, look.Split
 			}
 			w.debugf("%s: %s", node, look.Why)
 			done = done && look.Ready
