@@ -145,7 +145,7 @@ if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
 	reached=""
 	while [ -z "$reached" ]; do
 		for h in "${wait_list[@]}"; do
-			if getent hosts "$h" >/dev/null && timeout 2 bash -c "exec 3<>/dev/tcp/$h/7000" 2>/dev/null; then
+			if { is_ip4 "$h" || getent hosts "$h" >/dev/null; } && timeout 2 bash -c "exec 3<>/dev/tcp/$h/7000" 2>/dev/null; then
 				reached=$h
 				break
 			fi
@@ -157,6 +157,14 @@ if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
 		sleep 1
 	done
 	log "running seed $reached answers on port 7000"
+	# A seed named by its address (bootstrap names the first node so when
+	# the others start with it: Swarm's DNS lists a task only once its
+	# health check passes) joins the seed list, so that the node gossips
+	# with it although its name does not resolve yet.
+	if is_ip4 "$reached" && ! [[ ",$CASSANDRA_SEEDS," == *",$reached,"* ]]; then
+		CASSANDRA_SEEDS="$CASSANDRA_SEEDS,$reached"
+		export CASSANDRA_SEEDS
+	fi
 fi
 
 # ---- snitch, cluster, tokens ---------------------------------------------

@@ -68,7 +68,7 @@ func runWrapper(t *testing.T, env map[string]string, args ...string) run {
 
 	cmd := exec.Command("bash", append([]string{"swarmcass-entrypoint.sh"}, args...)...)
 	cmd.Env = []string{
-		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH=" + env["PATH_PREFIX"] + string(os.PathListSeparator) + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"CASSANDRA_CONF=" + conf,
 		"FAKE_IP_ADDRS=" + twoNets,
 	}
@@ -248,4 +248,18 @@ func TestWrapperCassandraFlags(t *testing.T) {
 	r := runWrapper(t, nil, "cass1", "-Dfoo=bar")
 	r.want(t, "ARGS", "-Dfoo=bar")
 	r.want(t, "CASSANDRA_SEEDS", "cass1")
+}
+
+func TestWrapperSeedByAddressJoinsSeedList(t *testing.T) {
+	// The running seed named by its address answers (a fake timeout stands
+	// in for the connection to its port 7000): it joins the seed list.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "timeout"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runWrapper(t, map[string]string{"SWARMCASS_WAIT_FOR": "10.0.9.7,cass1", "PATH_PREFIX": dir}, "cass1,cass2")
+	if r.exitCode != 0 || !strings.Contains(r.stderr, "running seed 10.0.9.7 answers on port 7000") {
+		t.Fatalf("exit %d, stderr %q", r.exitCode, r.stderr)
+	}
+	r.want(t, "CASSANDRA_SEEDS", "cass1,cass2,10.0.9.7")
 }

@@ -386,6 +386,9 @@ type NodeInfo struct {
 	// IN_PROGRESS, NEEDS_BOOTSTRAP or DECOMMISSIONED.
 	BootstrapState               string
 	Decommissioning, DecomFailed bool
+	// TokenList are the node's tokens; ShowTokens is nodetool info -T.
+	TokenList  []int64
+	ShowTokens bool
 }
 
 // FormatInfo renders i as nodetool info (4.0+), with the lines cassim has
@@ -405,9 +408,15 @@ func FormatInfo(i NodeInfo) string {
 	line("Rack", i.Rack)
 	line("Exceptions", 0)
 	line("Percent Repaired", "100.0%")
-	if i.BootstrapState == "DECOMMISSIONED" || i.Tokens == 0 {
+	// Cassandra's Info: every token with -T, or the one of a single-token node.
+	switch {
+	case i.BootstrapState == "DECOMMISSIONED" || i.Tokens == 0:
 		line("Token", "(node is not joined to the cluster)")
-	} else {
+	case i.ShowTokens || len(i.TokenList) == 1:
+		for _, t := range i.TokenList {
+			line("Token", t)
+		}
+	default:
 		line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
 	}
 	if i.BootstrapState == "" {

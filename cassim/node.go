@@ -297,6 +297,13 @@ func (n *Node) run(ctx context.Context) error {
 	}
 	if len(tokens) == 0 {
 		if len(n.cfg.InitialTokens) > 0 {
+			// A bootstrapping node checks them once it has ring
+			// information (bootstrap); one that does not, here.
+			if !shouldBootstrap {
+				if err := n.checkSpecifiedTokens(); err != nil {
+					return err
+				}
+			}
 			tokens = slices.Clone(n.cfg.InitialTokens)
 			sort.Slice(tokens, func(i, j int) bool { return tokens[i] < tokens[j] })
 		} else {
@@ -410,16 +417,8 @@ func (n *Node) bootstrap(ctx context.Context, id Identity, tokens []int64) error
 	if err := n.settle(ctx); err != nil { // 5.0.8 lets gossip settle once more here
 		return err
 	}
-	// Tokens asked for explicitly must be free (BootStrapper.getSpecifiedTokens).
-	if len(n.cfg.InitialTokens) > 0 {
-		n.mu.Lock()
-		owners := NormalTokenOwners(n.view.Peers())
-		n.mu.Unlock()
-		for _, t := range tokens {
-			if o, taken := owners[t]; taken && o != n.addr {
-				return &StartupError{"org.apache.cassandra.exceptions.ConfigurationException", MsgExistingToken(t)}
-			}
-		}
+	if err := n.checkSpecifiedTokens(); err != nil {
+		return err
 	}
 	if err := n.checkRangeMovement(true); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,8 @@ func (n *Node) nodetool(ctx context.Context, cmd string, args []string, pp bool)
 		tokens := len(id.Tokens)
 		return FormatInfo(NodeInfo{ID: id.HostID, Gossip: gossip, Native: cql, Load: id.Load, Generation: gen,
 			UptimeSeconds: int64(time.Since(n.started).Seconds()), HeapUsedMB: float64(ms.HeapAlloc) / (1 << 20),
-			HeapMB: float64(ms.HeapSys) / (1 << 20), DC: n.cfg.DC, Rack: n.cfg.Rack, Tokens: tokens,
+			HeapMB: float64(ms.HeapSys) / (1 << 20), DC: n.cfg.DC, Rack: n.cfg.Rack, Tokens: tokens, TokenList: id.Tokens,
+			ShowTokens:     slices.Contains(args, "-T") || slices.Contains(args, "--tokens"),
 			BootstrapState: state, Decommissioning: mode == "LEAVING", DecomFailed: mode == "DECOMMISSION_FAILED"}), nil
 	case "netstats":
 		return "Mode: " + mode + "\nNot sending any streams.\n", nil
@@ -118,7 +120,7 @@ func (n *Node) nodetool(ctx context.Context, cmd string, args []string, pp bool)
 // NodetoolMain is the nodetool command line: nodetool [-h HOST] [-p PORT]
 // [-pp] [-u USER -pw PASSWORD] COMMAND [ARGS]. It returns the exit status.
 func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	host, port, pp := "127.0.0.1", strconv.Itoa(NodetoolPort), false
+	host, port, pp, tokens := "127.0.0.1", strconv.Itoa(NodetoolPort), false, false
 	var cmd string
 	var cmdArgs []string
 	for i := 0; i < len(args); i++ {
@@ -132,6 +134,8 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			i++
 		case a == "-pp" || a == "--print-port":
 			pp = true
+		case a == "-T" || a == "--tokens":
+			tokens = true
 		case a == "help" || a == "--help" || a == "-?":
 			fmt.Fprint(stdout, nodetoolUsage)
 			return 0
@@ -156,6 +160,9 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for _, a := range cmdArgs {
 		q.Add("a", a)
+	}
+	if tokens && cmd == "info" {
+		q.Add("a", "-T")
 	}
 	u := url.URL{Scheme: "http", Host: hp, Path: "/nodetool/" + cmd, RawQuery: q.Encode()}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -186,6 +193,6 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 const nodetoolUsage = `usage: nodetool [(-h <host> | --host <host>)] [(-p <port> | --port <port>)] [(-pp | --print-port)] <command>
 
 cassim's nodetool: a stand-in for tests and labs, NOT Apache Cassandra's.
-Commands it implements: status, describecluster, info, version, netstats, statusgossip,
+Commands it implements: status, describecluster, info [-T], version, netstats, statusgossip,
 statusbinary, drain, decommission [--force].
 `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,4 +69,15 @@ func (w SeedWait) Wait(ctx context.Context, port int) (string, error) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// AddSeedByAddress adds seed, the running seed the first-boot wait
+// reached, to the seed list when it is an address not listed yet, as the
+// real image's wrapper does: bootstrap names the first node by its
+// address when the others start with it, before Swarm's DNS lists it.
+func (c *Config) AddSeedByAddress(seed string) {
+	if net.ParseIP(seed) == nil || slices.Contains(c.Seeds, seed) {
+		return
+	}
+	c.Seeds = append(c.Seeds, seed)
 }

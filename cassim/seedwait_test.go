@@ -39,3 +39,14 @@ func TestSeedWait(t *testing.T) {
 		t.Errorf("Wait with no seed up: %v", err)
 	}
 }
+
+func TestAddSeedByAddress(t *testing.T) {
+	c := Config{Seeds: []string{"cass1", "cass2"}}
+	c.AddSeedByAddress("cass1")
+	c.AddSeedByAddress("10.0.9.7")
+	c.AddSeedByAddress("10.0.9.7")
+	c.AddSeedByAddress("")
+	if got := strings.Join(c.Seeds, ","); got != "cass1,cass2,10.0.9.7" {
+		t.Errorf("seeds %s, want cass1,cass2,10.0.9.7", got)
+	}
+}

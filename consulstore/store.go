@@ -59,7 +59,7 @@ type Service struct {
 	Address string
 	Port    int
 	Meta    map[string]string
-	// Check is a TCP address Consul probes every 5 s; empty: no check.
+	// Check is a TCP address Consul probes every 2 s; empty: no check.
 	Check string
 }
 

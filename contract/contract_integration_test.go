@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/swarmcass/swarmcass/cassim/cassimimage"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetool"
 )
 
 // The contract suite: one set of checks, run against every image that claims
@@ -71,6 +73,7 @@ func checkImage(ctx context.Context, t *testing.T, eng *engine.Docker, ref strin
 	t.Run("HeapPair", s.heapPair)
 	t.Run("FastStart", s.fastStart)
 	t.Run("InitialTokens", s.initialTokens)
+	t.Run("TokensTaken", s.tokensTaken)
 	t.Run("NativeTransportPort", s.nativeTransportPort)
 	t.Run("IdentityInVolume", s.identityInVolume)
 }
@@ -513,6 +516,32 @@ func (s *suite) initialTokens(t *testing.T) {
 		"num_tokens":     "3",
 		"seeds":          "cass1",
 	})
+}
+
+// A node given its tokens and auto_bootstrap false takes exactly those
+// tokens, and nodetool info -T lists them.
+func (s *suite) tokensTaken(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	want := []int64{-9223372036854775808, -3074457345618258603, 3074457345618258602}
+	var list []string
+	for _, tok := range want {
+		list = append(list, strconv.FormatInt(tok, 10))
+	}
+	n := s.start(ctx, t, nodeSpec{
+		env: env("CASSANDRA_INITIAL_TOKENS="+strings.Join(list, ","), "CASSANDRA_AUTO_BOOTSTRAP=false",
+			"CASSANDRA_FAST_START=true"),
+		networks: []string{net},
+	})
+	n.waitLog(ctx, t, NormalMarker)
+	r, err := s.eng.Exec(ctx, n.id, []string{"nodetool", "info", "-T"})
+	if err != nil || r.ExitCode != 0 {
+		t.Fatalf("nodetool info -T: %v %+v", err, r)
+	}
+	got, err := nodetool.ParseInfoTokens(r.Stdout)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("nodetool info -T lists %v (%v), want %v:\n%s", got, err, want, r.Stdout)
+	}
 }
 
 // A node for clients outside the swarm (bootstrap --clients host) listens

@@ -329,6 +329,7 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
+	e.requireStartedTogether(ctx, r.out, 3)
 	if !pinnedImage.MatchString(r.out) {
 		t.Errorf("summary does not name the image the nodes run, pinned by digest in the infra registry:\n%s", r.out)
 	}
@@ -407,6 +408,10 @@ func TestIntegrationEndToEndBootstrap(t *testing.T) {
 	if report.Verdict != "healthy" || len(report.Rows) != 5 {
 		t.Errorf("ring: verdict %q with %d rows, want healthy with 5:\n%s", report.Verdict, len(report.Rows), r.out)
 	}
+
+	// 5b. The node services removed, the volumes kept: the nodes come back
+	// together, each with its identity.
+	e.requireRestartTogether(ctx, 5)
 
 	// 6. One node's container stops: ring says degraded (exit 1), naming it.
 	var cass5 nodeContainer

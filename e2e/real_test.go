@@ -171,6 +171,7 @@ func realBootstrap(ctx context.Context, t *testing.T, e *env) {
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3 on real Cassandra: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
+	e.requireStartedTogether(ctx, r.out, 3)
 	for _, n := range e.nodes(ctx) {
 		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "version"})
 		if err != nil || !strings.Contains(res.Stdout, "ReleaseVersion: 5.0.") {

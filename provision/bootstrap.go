@@ -85,6 +85,11 @@ type run struct {
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service
+	// brandNew: no service and no volume of the cluster existed when the
+	// Nodes step began.
+	brandNew bool
+	// volumes are the cluster's node volumes, as "NAME on HOST".
+	volumes map[string]bool
 }
 
 // host is a cluster host with what its engine reported.

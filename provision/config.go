@@ -97,6 +97,10 @@ type Config struct {
 	// from the ring is the one published).
 	Clients string
 
+	// OneAtATime starts the nodes of a brand-new cluster one after
+	// another, as for a cluster that exists, instead of all at once.
+	OneAtATime bool
+
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration

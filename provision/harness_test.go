@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +41,7 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, dropped: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, joined: map[string]bool{}, dropped: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -79,10 +80,13 @@ func (l *lab) config(n int) Config {
 		RegistryImage: clustertest.RegistryImage,
 		ImageDir:      l.dir,
 		NodeEnv:       []string{"CASSIM_PROFILE=fast"},
-		PollInterval:  time.Millisecond,
-		NodeTimeout:   2 * time.Second,
-		InfraTimeout:  time.Second,
-		Remote:        l.remote,
+		// The one-at-a-time path; tests of the all-at-once start of a
+		// brand-new cluster (together_test.go) clear it.
+		OneAtATime:   true,
+		PollInterval: time.Millisecond,
+		NodeTimeout:  2 * time.Second,
+		InfraTimeout: time.Second,
+		Remote:       l.remote,
 	}
 	for _, f := range l.swarm {
 		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
@@ -158,6 +162,9 @@ type ring struct {
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
 	ghost int
+	// tokens overrides what a node's nodetool info -T lists.
+	tokens map[string]string
+	joined map[string]bool // nodes that were UN once
 	// dropped are the machines whose overlay traffic is dropped (a
 	// firewall without 4789/udp): probes on them reach none and are
 	// reached by none. probes logs the probes' commands.
@@ -187,6 +194,9 @@ func (r *ring) running(ctx context.Context) []member {
 			name := c.Labels[engine.LabelNode]
 			r.mu.Lock()
 			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
+			if up {
+				r.joined[name] = true
+			}
 			r.mu.Unlock()
 			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up, host: f.Name()})
 		}
@@ -195,14 +205,54 @@ func (r *ring) running(ctx context.Context) []member {
 	return out
 }
 
+// env is the environment node's service gives its containers.
+func (r *ring) env(node string) []string {
+	for _, f := range r.fakes {
+		if s, err := f.ServiceInspect(context.Background(), node); err == nil {
+			return s.Spec.Env
+		}
+	}
+	return nil
+}
+
+// bootstraps: the node streams when it joins (Cassandra's auto_bootstrap,
+// true unless its environment says false), unless it was UN before (its
+// volume holds its data and tokens); one that does not never counts as
+// joining, and minds no one joining beside it.
+func (r *ring) bootstraps(node string) bool {
+	r.mu.Lock()
+	joined := r.joined[node]
+	r.mu.Unlock()
+	return !joined && !slices.Contains(r.env(node), "CASSANDRA_AUTO_BOOTSTRAP=false")
+}
+
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
 	if c.Labels[engine.LabelRole] == engine.RoleProbe {
 		return r.probe(f, cmd)
 	}
+	name := c.Labels[engine.LabelNode]
+	if strings.Join(cmd, " ") == "nodetool info -T" {
+		// The tokens it was given, or one of its own.
+		tokens := "42"
+		for _, kv := range r.env(name) {
+			if v, ok := strings.CutPrefix(kv, "CASSANDRA_INITIAL_TOKENS="); ok {
+				tokens = v
+			}
+		}
+		r.mu.Lock()
+		if t, ok := r.tokens[name]; ok {
+			tokens = t
+		}
+		r.mu.Unlock()
+		var b strings.Builder
+		for _, t := range strings.Split(tokens, ",") {
+			fmt.Fprintf(&b, "%-23s: %s\n", "Token", t)
+		}
+		return engine.ExecResult{Stdout: b.String()}, nil
+	}
 	if strings.Join(cmd, " ") != "nodetool status" {
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
-	name := c.Labels[engine.LabelNode]
 	r.mu.Lock()
 	r.looks[c.ID]++
 	first := r.looks[c.ID] == 1
@@ -222,9 +272,9 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		r.concurrent = append(r.concurrent, name+" while a failed joining node was in the ring")
 		r.mu.Unlock()
 	}
-	if first {
+	if first && r.bootstraps(name) {
 		for _, m := range r.running(context.Background()) {
-			if m.name != name && !m.up {
+			if m.name != name && !m.up && r.bootstraps(m.name) {
 				r.mu.Lock()
 				r.concurrent = append(r.concurrent, name+" while "+m.name+" joined")
 				r.mu.Unlock()

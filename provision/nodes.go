@@ -79,12 +79,51 @@ func ensureNodes(ctx context.Context, r *run) error {
 	}
 	r.res.Seeds = chooseSeeds(existing, r.cfg.Nodes)
 	r.wait = r.waiter()
+	plan, err := r.planStart(ctx, existing)
+	if err != nil {
+		return err
+	}
+	r.p.Infof("%s", plan.why)
+	if plan.together {
+		return r.startTogether(ctx)
+	}
 	if len(existing) > r.cfg.Nodes {
 		r.p.Infof("the cluster has %d nodes, more than --nodes %d; the others are left as they are", len(existing), r.cfg.Nodes)
 	}
-	started := 0 // nodes cass1..cassK that exist
+	returning, err := r.returning(ctx, existing)
+	if err != nil {
+		return err
+	}
+	started := 0              // nodes cass1..cassK that exist
+	upSeed := ""              // a seed found UN
+	done := map[string]bool{} // restarted together, ahead of their turn
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
+		if done[name] {
+			continue
+		}
+		if _, has := existing[name]; !has && returning[name] && upSeed != "" {
+			// Nodes that bootstrapped before come back together once a
+			// seed is up, as cass-operator restarts them: none bootstraps.
+			var batch []int
+			for j := k; j <= r.cfg.Nodes; j++ {
+				if _, has := existing[nodeName(j)]; !has && returning[nodeName(j)] {
+					batch = append(batch, j)
+					done[nodeName(j)] = true
+				}
+			}
+			started += len(batch)
+			// A node with data does not wait for a seed before it starts,
+			// and one that cannot resolve a seed stops ("Unable to contact
+			// any seeds!"): wait until Swarm's DNS lists the seed.
+			if err := r.wait.Listed(ctx, upSeed); err != nil {
+				return fmt.Errorf("before restarting the nodes that bootstrapped before: %w", err)
+			}
+			if err := r.restartTogether(ctx, batch, started); err != nil {
+				return err
+			}
+			continue
+		}
 		t0 := time.Now()
 		nr := NodeResult{Node: consulstore.Node{Name: name}}
 		s, ok := existing[name]
@@ -133,24 +172,36 @@ func ensureNodes(ctx context.Context, r *run) error {
 		if nr.Created || err != nil {
 			nr.ReadySeconds = time.Since(t0).Seconds()
 		}
-		r.res.Nodes = append(r.res.Nodes, nr)
-		// Written also after Ctrl-C, so that the record says where the
-		// run stopped; Consul answers in milliseconds.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		rerr := r.recordNode(rctx, nr)
-		cancel()
-		if rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		if err != nil {
+		if err := r.finishNode(ctx, nr, err); err != nil {
 			return err
 		}
-		if err := r.registerNode(ctx, nr); err != nil {
-			return err
+		if upSeed == "" && slices.Contains(r.res.Seeds, name) {
+			upSeed = name
 		}
-		if nr.Created {
-			r.p.Infof("%s is UN after %.1fs", name, nr.ReadySeconds)
-		}
+	}
+	return nil
+}
+
+// finishNode notes node nr in the result and records it in Consul (also
+// after Ctrl-C, so that the record says where the run stopped; Consul
+// answers in milliseconds); a node that became UN is registered. waitErr
+// is how waiting for it ended.
+func (r *run) finishNode(ctx context.Context, nr NodeResult, waitErr error) error {
+	r.res.Nodes = append(r.res.Nodes, nr)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rerr := r.recordNode(rctx, nr)
+	cancel()
+	if rerr != nil {
+		return errors.Join(waitErr, rerr)
+	}
+	if waitErr != nil {
+		return waitErr
+	}
+	if err := r.registerNode(ctx, nr); err != nil {
+		return err
+	}
+	if nr.Created {
+		r.p.Infof("%s is UN after %.1fs", nr.Name, nr.ReadySeconds)
 	}
 	return nil
 }
@@ -188,6 +239,30 @@ func (r *run) waitQuiet(ctx context.Context, node string) error {
 // createNode creates node k's labelled volume on its host and its service,
 // pinned to that host.
 func (r *run) createNode(ctx context.Context, k int, h *host) error {
+	return r.createNodeWith(ctx, k, h, r.firstBootEnv(k))
+}
+
+// firstBootEnv is what node k, started after nodes 1..k-1, is told for
+// its first boot: the seeds among those to wait for, and for the first
+// node of a brand-new cluster its own balanced tokens (so that it skips
+// the ring delay Cassandra's token allocation waits when alone).
+func (r *run) firstBootEnv(k int) []string {
+	var env []string
+	if running := r.res.Seeds[:min(k-1, len(r.res.Seeds))]; len(running) > 0 {
+		// The node contract's first-boot wait: not before a running seed
+		// resolves and answers, or a seed that reaches none founds its own ring.
+		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
+	}
+	if k == 1 && r.brandNew {
+		if tokens, per, ok := r.plannedTokens(1); ok {
+			env = append(env, tokenEnv(tokens[0], per)...)
+		}
+	}
+	return env
+}
+
+// createNodeWith creates node k with first-boot settings extra.
+func (r *run) createNodeWith(ctx context.Context, k int, h *host, extra []string) error {
 	name := nodeName(k)
 	labels := r.labels(engine.RoleCassandra, name)
 	volume := name + "-data"
@@ -200,11 +275,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		"MAX_HEAP_SIZE=" + FormatBytes(r.cfg.Heap),
 		"HEAP_NEWSIZE=" + FormatBytes(max(r.cfg.Heap/4, 16<<20)),
 	}
-	if running := r.res.Seeds[:min(k-1, len(r.res.Seeds))]; len(running) > 0 {
-		// The node contract's first-boot wait: not before a running seed
-		// resolves and answers, or a seed that reaches none founds its own ring.
-		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
-	}
+	env = append(env, extra...)
 	port := 9042 // inside the container
 	if r.cfg.Clients == ClientsHost {
 		// Drivers outside the swarm: the node tells them its host's
@@ -285,15 +356,12 @@ func publishedCQL(s engine.Service) string {
 // from what was seen; on failure the *nodewait.NodeError carries a hint.
 func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBefore map[string]bool) error {
 	last, err := r.wait.UN(ctx, nr.Name, started, endedBefore)
-	if last.Host != nil { // always, once the node is ready
-		nr.SwarmNode, nr.Host = last.Task.NodeID, last.Host.Name()
-	}
 	if err == nil {
-		nr.State, nr.Address, nr.HostID = "UN", last.Address, last.HostID
-		if nr.CQL != "" && !strings.Contains(nr.CQL, ":") {
-			nr.CQL = net.JoinHostPort(last.Host.Addr, nr.CQL)
-		}
+		fillFromLook(nr, last)
 		return nil
+	}
+	if last.Host != nil {
+		nr.SwarmNode, nr.Host = last.Task.NodeID, last.Host.Name()
 	}
 	nr.State = "failed"
 	if se := (*nodewait.SplitError)(nil); errors.As(err, &se) {
@@ -305,6 +373,17 @@ func (r *run) waitNode(ctx context.Context, nr *NodeResult, started int, endedBe
 	}
 	err = op.WithHint(err, fmt.Sprintf("the nodes before %s keep running; fix the cause and run bootstrap again to continue from %s", nr.Name, nr.Name))
 	return r.explainNodeFailure(ctx, nr.Name, err) // overlay.go
+}
+
+// fillFromLook fills nr from the look that found it UN.
+func fillFromLook(nr *NodeResult, last nodewait.Look) {
+	if last.Host != nil { // always, once the node is ready
+		nr.SwarmNode, nr.Host = last.Task.NodeID, last.Host.Name()
+	}
+	nr.State, nr.Address, nr.HostID = "UN", last.Address, last.HostID
+	if nr.CQL != "" && !strings.Contains(nr.CQL, ":") {
+		nr.CQL = net.JoinHostPort(last.Host.Addr, nr.CQL)
+	}
 }
 
 // recordNode writes the node's record to Consul (consulstore.WriteNode).

@@ -109,6 +109,7 @@ func run(ctx context.Context, argv []string) int {
 		if seed != "" {
 			fmt.Fprintf(os.Stderr, "cassim: running seed %s answers on port %d\n", seed, cassim.GossipPort)
 		}
+		cfg.AddSeedByAddress(seed)
 	}
 	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
 	if err != nil {

@@ -29,7 +29,7 @@ func newBootstrapCommand() *cobra.Command {
 	o := &bootstrapOptions{}
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
-		Short: "Provision a Cassandra cluster on Docker Swarm, one node at a time",
+		Short: "Provision a Cassandra cluster on Docker Swarm (a new one all at once, growth one node at a time)",
 		Long: `bootstrap runs, in order: preflight checks; a Consul server and an image
 registry on the infra host; a lock on the cluster in Consul; the swarm (init
 on the first swarm host, join the others); an attachable overlay network; the
@@ -38,6 +38,16 @@ and pinned by digest; then the nodes cass1..casN, one swarm service each,
 started one after another, each waited for until nodetool status shows it Up
 and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
 Consul service per node.
+
+A brand-new cluster (no node service and no node volume of it yet) starts
+all at once, as ccm starts one: every node together (the others waiting
+for the first at its overlay address), each with its own balanced tokens
+(num_tokens evenly interleaved over Murmur3's range) and auto_bootstrap
+false, so no node streams and no range-movement conflict can arise;
+bootstrap then checks every node UN in every view, with unique host IDs and
+the planned tokens. --one-at-a-time starts it the old way. Nodes without a
+service that bootstrapped before (host ID in the record, volume on their
+host) restart together once a seed is up.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
@@ -48,6 +58,9 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 		Example: withPins(`  # the lab: infra + swarm-* machines from the lab's store
   eval "$(swarmcass lab env)"
   swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
+
+  # a new cluster, its nodes joining one after another as on a live cluster
+  swarmcass bootstrap --nodes 3 --one-at-a-time
 
   # the local engine alone plays every role
   swarmcass bootstrap --nodes 1 --heap 256M`),
@@ -70,6 +83,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
 	fs.StringVar(&o.cfg.Clients, "clients", provision.ClientsOverlay, "what nodes tell drivers: overlay (their overlay addresses, for clients that are services on the network) or host (their host's address and published CQL port, for clients outside the swarm)")
 	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
+	fs.BoolVar(&o.cfg.OneAtATime, "one-at-a-time", false, "start the nodes of a brand-new cluster one after another too, instead of all at once with balanced tokens")
 	return cmd
 }
 

@@ -41,6 +41,12 @@ const logTime = "2006-01-02 15:04:05,000"
 
 var consulImage, registryImage = images.Consul, images.Registry
 
+// labPrefix names the labs (-lab); resultsPath is -results.
+var labPrefix, resultsPath = "bench", ""
+
+// subnetOffset is -subnet-offset.
+var subnetOffset int
+
 type row struct {
 	nodes        int
 	labUp, total time.Duration
@@ -57,6 +63,7 @@ type step struct {
 // kind is what the nodes run.
 type kind struct {
 	node, profile string
+	together      bool
 }
 
 func main() {
@@ -64,12 +71,34 @@ func main() {
 	machines := flag.Int("machines", 3, "swarm machines in each lab")
 	node := flag.String("node", "cassim", "what the nodes run: cassim (the stand-in) or cassandra (real, the offline base image)")
 	profile := flag.String("profile", "fast", "cassim profile: fast or realistic")
+	labName := flag.String("lab", "bench", "lab name prefix (labs bench0, bench1, ...)")
+	octet := flag.Int("subnet-offset", 0, "labs take 10.234.(N+OFFSET).0/24, so that benchmarks run side by side")
+	results := flag.String("results", "", "append each row to this file, one JSON object a line")
+	plotPNG := flag.String("plot", "", "measure nothing: draw the rows of -results as a PNG plot to this file")
+	start := flag.String("start", "together", "how a new cluster's nodes start: together (bootstrap's default) or one-at-a-time (--one-at-a-time)")
 	flag.Parse()
+	if *start != "together" && *start != "one-at-a-time" {
+		fmt.Fprintf(os.Stderr, "bench: -start %q: want together or one-at-a-time\n", *start)
+		os.Exit(2)
+	}
 	if *node != "cassim" && *node != "cassandra" {
 		fmt.Fprintf(os.Stderr, "bench: -node %q: want cassim or cassandra\n", *node)
 		os.Exit(2)
 	}
-	if err := run(*sizes, *machines, kind{*node, *profile}); err != nil {
+	labPrefix, subnetOffset = *labName, *octet
+	if *plotPNG != "" {
+		if *results == "" {
+			fmt.Fprintln(os.Stderr, "bench: -plot needs -results, the rows to draw")
+			os.Exit(2)
+		}
+		if err := plotResults(*results, *plotPNG); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	resultsPath = *results
+	if err := run(*sizes, *machines, kind{*node, *profile, *start == "together"}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -96,17 +125,35 @@ func run(sizes string, machines int, k kind) error {
 		if err != nil || n < 1 {
 			return fmt.Errorf("-nodes: %q is not a ring size", s)
 		}
-		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("bench%d", i), n, machines, k)
+		r, err := measure(ctx, bin, imageDir, filepath.Join(dir, "store"+s), fmt.Sprintf("%s%d", labPrefix, i), n, machines, k)
 		if err != nil {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
 		rows = append(rows, r)
+		if resultsPath != "" {
+			what := "cassandra 5.0.8"
+			if k.node == "cassim" {
+				what = "cassim " + k.profile
+			}
+			start := "one-at-a-time"
+			if k.together {
+				start = "together"
+			}
+			if err := appendResult(resultsPath, result{Nodes: what, Start: start, N: n, Total: r.total.Seconds(),
+				Limit: r.limit.Seconds(), Ratio: r.total.Seconds() / r.limit.Seconds(), Machine: machines}); err != nil {
+				return err
+			}
+		}
 	}
 	what := "real Cassandra (offline base image)"
 	if k.node == "cassim" {
 		what = "cassim (not Cassandra), profile " + k.profile
 	}
-	fmt.Printf("nodes: %s; %d swarm machines; fresh lab per size\n", what, machines)
+	how := "one at a time"
+	if k.together {
+		how = "all at once"
+	}
+	fmt.Printf("nodes: %s, started %s; %d swarm machines; fresh lab per size\n", what, how, machines)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "nodes\tlab up\tbootstrap\tlimit\ttotal/limit\tover limit per node\tring\tsteps\t\n")
 	for _, r := range rows {
@@ -138,7 +185,7 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	labArgs := []string{"--name", lab, "--store", store}
 	defer sw(append([]string{"lab", "down"}, labArgs...)...)
 	start := time.Now()
-	if _, err := sw(append([]string{"lab", "up", "--machines", strconv.Itoa(machines), "--subnet", "10.234." + strconv.Itoa(n) + ".0/24"}, labArgs...)...); err != nil {
+	if _, err := sw(append([]string{"lab", "up", "--machines", strconv.Itoa(machines), "--subnet", "10.234." + strconv.Itoa(n+subnetOffset) + ".0/24"}, labArgs...)...); err != nil {
 		return r, err
 	}
 	r.labUp = time.Since(start)
@@ -146,6 +193,9 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	timings := filepath.Join(filepath.Dir(store), lab+"-timings.json")
 	args := []string{"bootstrap", "--nodes", strconv.Itoa(n), "--cluster", "bench", "--consul-image", consulImage,
 		"--registry-image", registryImage, "--timings", timings}
+	if !k.together {
+		args = append(args, "--one-at-a-time")
+	}
 	if k.node == "cassandra" {
 		load = append(load, images.CassandraBase)
 		args = append(args, "--base-image", images.CassandraBase, "--heap", "256M")
@@ -171,7 +221,7 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	}
 	r.total = time.Duration(t.Total * float64(time.Second))
 	r.steps = t.Steps
-	if r.limit, err = cassandraLimit(ctx, store, n); err != nil {
+	if r.limit, err = cassandraLimit(ctx, store, n, k.together); err != nil {
 		return r, err
 	}
 	start = time.Now()
@@ -185,14 +235,16 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 // nodeTimes is when one node's container started, and when its log says it
 // became NORMAL and opened CQL.
 type nodeTimes struct {
+	name               string
 	start, normal, cql time.Time
 }
 
 // cassandraLimit reads, from the cluster's node containers on every swarm
-// machine of the store bootstrap used, the limit Cassandra imposes on nodes
-// started one after another: the sum of each node's start to NORMAL, plus
-// the last node's NORMAL to CQL.
-func cassandraLimit(ctx context.Context, store string, want int) (time.Duration, error) {
+// machine of the store bootstrap used, the limit Cassandra imposes: for
+// nodes started one after another, the sum of each node's start to NORMAL,
+// plus the last node's NORMAL to CQL; for nodes started together, the
+// slowest node's start to CQL.
+func cassandraLimit(ctx context.Context, store string, want int, together bool) (time.Duration, error) {
 	plan, err := hosts.Resolve(hosts.Options{MachineStoragePath: store})
 	if err != nil {
 		return 0, err
@@ -221,14 +273,37 @@ func cassandraLimit(ctx context.Context, store string, want int) (time.Duration,
 			if !ok {
 				return 0, fmt.Errorf("%s on %s: no NORMAL or CQL line in its log", ct.Name, h.Name())
 			}
-			nt.start = full.StartedAt
+			nt.start, nt.name = full.StartedAt, ct.Labels[engine.LabelNode]
 			nodes = append(nodes, nt)
 		}
 	}
 	if len(nodes) != want {
 		return 0, fmt.Errorf("found %d node containers, want %d", len(nodes), want)
 	}
+	first := nodes[0].start
+	for _, n := range nodes {
+		if n.start.Before(first) {
+			first = n.start
+		}
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(os.Stderr, "bench: %s: started at +%.1fs, NORMAL after %.1fs, CQL after %.1fs\n", n.name,
+			n.start.Sub(first).Seconds(), n.normal.Sub(n.start).Seconds(), n.cql.Sub(n.start).Seconds())
+	}
+	if together {
+		return togetherLimitOf(nodes), nil
+	}
 	return limitOf(nodes), nil
+}
+
+// togetherLimitOf is the critical path of nodes started together: the
+// slowest node's own start to CQL.
+func togetherLimitOf(nodes []nodeTimes) time.Duration {
+	var slowest time.Duration
+	for _, n := range nodes {
+		slowest = max(slowest, n.cql.Sub(n.start))
+	}
+	return slowest
 }
 
 // limitOf is the critical path of nodes started one after another.

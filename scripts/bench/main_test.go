@@ -43,3 +43,17 @@ func TestLimitOf(t *testing.T) {
 		t.Errorf("limit %v exceeds the wall time %v", got, wall)
 	}
 }
+
+func TestTogetherLimitOf(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	// Three nodes started together: the slowest one's start to CQL.
+	nodes := []nodeTimes{
+		{start: at(0), normal: at(20), cql: at(25)},
+		{start: at(1), normal: at(30), cql: at(33)},
+		{start: at(2), normal: at(22), cql: at(24)},
+	}
+	if got, want := togetherLimitOf(nodes), 32*time.Second; got != want {
+		t.Errorf("togetherLimitOf = %v, want %v", got, want)
+	}
+}

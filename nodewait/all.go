@@ -1,0 +1,95 @@
+package nodewait
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+)
+
+// AllUN waits until every one of nodes is ready (Look, with at least
+// started UN nodes in each view), looking at each node not yet ready in
+// every round, as for nodes started together: it takes as long as the
+// slowest. It returns the last look of each node. On failure (a node's
+// task ended, SplitLooks looks in a row showed a node in a ring of its
+// own, the timeout, ctx) the error is the *NodeError of the first node not
+// ready.
+func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[string]Look, error) {
+	last := map[string]Look{}
+	splits := map[string]int{} // looks in a row that showed a split, as UN counts them
+	var failed string
+	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
+		done := true
+		for _, node := range nodes {
+			if last[node].Ready {
+				continue
+			}
+			look, err := w.Look(ctx, node, started, nil)
+			last[node] = look
+			if err != nil {
+				failed = node
+				return false, err
+			}
+			if splits[node] = splits[node] + 1; look.Split == nil {
+				splits[node] = 0
+			}
+			if splits[node] >= SplitLooks {
+				failed = node
+				return false, look.Split
+			}
+			w.debugf("%s: %s", node, look.Why)
+			done = done && look.Ready
+		}
+		return done, nil
+	})
+	if err == nil {
+		return last, nil
+	}
+	if failed == "" {
+		for _, node := range nodes {
+			if !last[node].Ready {
+				failed = node
+				break
+			}
+		}
+	}
+	return last, w.report(ctx, failed, last[failed], err)
+}
+
+// Address waits until node's newest task has its address on the Network
+// (Swarm gives one when it schedules the task, before the container
+// starts) and returns it.
+func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
+	var addr string
+	err := w.poll(ctx, node+"'s address on "+w.Network, func() (bool, error) {
+		tasks, err := w.Manager.TaskList(ctx, node)
+		if err != nil || len(tasks) == 0 {
+			return false, nil
+		}
+		if Failed(tasks[0]) {
+			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		}
+		addr = tasks[0].Addresses[w.Network]
+		return addr != "", nil
+	})
+	return addr, err
+}
+
+// Listed waits until node's newest task is running in Swarm's sense: a
+// task whose image has a health check stays "starting" until the check
+// first passes, and only then does Swarm's DNS list it (Docker activates a
+// container's service binding when it becomes healthy), so only then can
+// other nodes resolve it by name.
+func (w *Waiter) Listed(ctx context.Context, node string) error {
+	return w.poll(ctx, node+" to be listed in Swarm's DNS (its health check passing)", func() (bool, error) {
+		tasks, err := w.Manager.TaskList(ctx, node)
+		if err != nil || len(tasks) == 0 {
+			return false, nil
+		}
+		if Failed(tasks[0]) {
+			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		}
+		w.debugf("%s: task %s", node, tasks[0].State)
+		return tasks[0].State == "running", nil
+	})
+}

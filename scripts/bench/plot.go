@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// result is one measured row as -results keeps it: one JSON object a line.
+type result struct {
+	Nodes   string  `json:"nodes"` // what ran: "cassim realistic", "cassandra 5.0.8"
+	Start   string  `json:"start"` // together or one-at-a-time
+	N       int     `json:"n"`
+	Total   float64 `json:"total_seconds"`
+	Limit   float64 `json:"limit_seconds"`
+	Ratio   float64 `json:"total_over_limit"`
+	Machine int     `json:"swarm_machines"`
+}
+
+// appendResult adds r to the file at path.
+func appendResult(path string, r result) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := json.NewEncoder(f).Encode(r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func readResults(path string) ([]result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []result
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+// series groups results by what ran and how they started: each a line of
+// total against N; the limits are lines of their own.
+func series(rs []result) (names []string, lines map[string]plotter.XYs) {
+	lines = map[string]plotter.XYs{}
+	add := func(name string, x int, y float64) {
+		if _, ok := lines[name]; !ok {
+			names = append(names, name)
+		}
+		lines[name] = append(lines[name], plotter.XY{X: float64(x), Y: y})
+	}
+	for _, r := range rs {
+		add(fmt.Sprintf("%s, %s", r.Nodes, r.Start), r.N, r.Total)
+		add(fmt.Sprintf("%s, %s: limit", r.Nodes, r.Start), r.N, r.Limit)
+	}
+	sort.Strings(names)
+	for _, xy := range lines {
+		sort.Slice(xy, func(i, j int) bool { return xy[i].X < xy[j].X })
+	}
+	return names, lines
+}
+
+// plotResults draws bootstrap time against N for every series in the
+// results file, as a PNG.
+func plotResults(resultsPath, png string) error {
+	rs, err := readResults(resultsPath)
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("%s holds no results", resultsPath)
+	}
+	p := plot.New()
+	p.Title.Text = "swarmcass bootstrap: total time against Cassandra's own limit"
+	p.X.Label.Text = "nodes (N)"
+	p.Y.Label.Text = "seconds"
+	p.Y.Min = 0
+	p.X.Min, p.X.Max = 0, 13
+	p.Legend.Top = true
+	p.Legend.Left = true
+	names, lines := series(rs)
+	var vs []any
+	for _, name := range names {
+		vs = append(vs, name, lines[name])
+	}
+	if err := plotutil.AddLinePoints(p, vs...); err != nil {
+		return err
+	}
+	return p.Save(9*vg.Inch, 6*vg.Inch, png)
+}
