@@ -2,10 +2,13 @@ package provision
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +43,10 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = newRing(l.w, append([]*enginetest.Fake{l.infra}, l.swarm...))
+	if len(l.swarm) > 0 {
+		l.ring.manager = l.swarm[0]
+	}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -63,6 +69,7 @@ func (l *lab) alone(name, addr string, n int) Config {
 	e.AddImage(clustertest.ConsulImage)
 	e.AddImage(clustertest.RegistryImage)
 	l.ring.fakes = append(l.ring.fakes, e)
+	l.ring.manager = e
 	cfg := l.config(n)
 	cfg.Infra = cluster.Host{Engine: e, Addr: addr}
 	cfg.Swarm = []cluster.Host{{Engine: e, Addr: addr}}
@@ -145,8 +152,19 @@ func (l *lab) kv(key string) string {
 // ring simulates Cassandra nodes: a node becomes UN after readyAfter
 // looks of nodetool in its own container; a node that starts while another
 // is still joining fails, as Cassandra refuses concurrent bootstraps.
+//
+// A node's identity (its host ID) lives in its data volume, as
+// Cassandra's does: the same volume on the same engine gives the same host
+// ID; a removed and recreated volume a new one. A node once UN stays in
+// every view: DN while its container does not run or after nodetool drain,
+// UL while nodetool decommission runs, gone once it has left, or once a
+// node started with replace_address_first_boot=<its address> is UN. The
+// views answer nodetool status, describecluster (with keyspaces) and
+// decommission, drain and df.
 type ring struct {
 	fakes      []*enginetest.Fake
+	w          *enginetest.World
+	manager    *enginetest.Fake // reads a node's service spec (replace option)
 	mu         sync.Mutex
 	looks      map[string]int // container ID -> nodetool calls in it
 	readyAfter int
@@ -158,12 +176,70 @@ type ring struct {
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
 	ghost int
+
+	ids     map[string]string  // volume identity -> host ID
+	known   map[string]*joined // host ID -> a node that has been UN
+	order   []string           // host IDs of known, in the order they joined
+	drained map[string]bool    // container IDs
+	// Keyspaces are describecluster's lines ("ks -> Replication class: ..."):
+	// a fresh cluster's system keyspaces unless a test changes them.
+	Keyspaces []string
+	free      map[string]int64  // node -> bytes df reports free (default 100 GiB)
+	load      map[string]string // node -> its load in nodetool status
+	// leaveLooks is how many looks by other nodes a decommission stays UL for.
+	leaveLooks int
+	// decommissions, drains count the commands run in each node.
+	decommissions, drains map[string]int
+	// refused are nodes that asked to replace a live node.
+	refused []string
+}
+
+type joined struct {
+	name, addr string
+	leaving    int  // looks left UL; -1: not leaving
+	left       bool // decommissioned, or replaced
 }
 
 type member struct {
 	name, addr, id string
 	up             bool
 	down           bool // down and joining
+	container      string
+}
+
+func newRing(w *enginetest.World, fakes []*enginetest.Fake) *ring {
+	return &ring{w: w, fakes: fakes, looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2,
+		ids: map[string]string{}, known: map[string]*joined{}, drained: map[string]bool{},
+		Keyspaces: []string{
+			"system_schema -> Replication class: LocalStrategy {}",
+			"system -> Replication class: LocalStrategy {}",
+			"system_auth -> Replication class: SimpleStrategy {replication_factor=1}",
+			"system_distributed -> Replication class: SimpleStrategy {replication_factor=3}",
+			"system_traces -> Replication class: SimpleStrategy {replication_factor=2}",
+		},
+		free: map[string]int64{}, load: map[string]string{}, leaveLooks: 2, decommissions: map[string]int{}, drains: map[string]int{}}
+}
+
+// identity is the host ID the node's volume on f holds.
+func (r *ring) identity(f *enginetest.Fake, node string) string {
+	volume := node + "-data"
+	gen := 0
+	for _, e := range r.w.Log() {
+		if e == f.Name()+": VolumeRemove "+volume {
+			gen++
+		}
+	}
+	key := fmt.Sprintf("%s/%s#%d", f.Name(), volume, gen)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.ids[key]; ok {
+		return id
+	}
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:16])
+	id := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	r.ids[key] = id
+	return id
 }
 
 // running lists the running Cassandra containers of the world, by name.
@@ -176,21 +252,104 @@ func (r *ring) running(ctx context.Context) []member {
 				continue
 			}
 			name := c.Labels[engine.LabelNode]
+			id := r.identity(f, name)
 			r.mu.Lock()
-			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
+			up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && !slices.Contains(r.refused, c.ID)
 			r.mu.Unlock()
-			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up})
+			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: id, up: up, container: c.ID})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
+// replaces is the address node's service asks to replace, if any.
+func (r *ring) replaces(node string) string {
+	if r.manager == nil {
+		return ""
+	}
+	s, err := r.manager.ServiceInspect(context.Background(), node)
+	if err != nil {
+		return ""
+	}
+	for _, kv := range s.Spec.Env {
+		if v, ok := strings.CutPrefix(kv, "JVM_EXTRA_OPTS="); ok {
+			for _, opt := range strings.Fields(v) {
+				if a, ok := strings.CutPrefix(opt, replaceOption+"="); ok {
+					return a
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// rows is the ring as any node sees it now; viewer is the one looking.
+func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	runningByID := map[string]member{}
+	for _, m := range ms {
+		runningByID[m.id] = m
+		if m.up {
+			k, ok := r.known[m.id]
+			if !ok {
+				k = &joined{name: m.name, leaving: -1}
+				r.known[m.id] = k
+				r.order = append(r.order, m.id)
+			}
+			k.addr = m.addr
+		}
+	}
+	var rows []nodetooltest.Row
+	for _, id := range r.order {
+		k := r.known[id]
+		if k.left {
+			continue
+		}
+		code := "DN"
+		if m, ok := runningByID[id]; ok && m.up && !r.drained[m.container] {
+			code = "UN"
+			if k.leaving >= 0 {
+				code = "UL"
+				if viewer != k.name && k.leaving > 0 {
+					k.leaving--
+				}
+			}
+		}
+		rows = append(rows, nodetooltest.Row{Code: code, Address: k.addr, HostID: id, Load: r.load[k.name]})
+	}
+	for _, m := range ms {
+		if _, ok := r.known[m.id]; !ok {
+			rows = append(rows, nodetooltest.Row{Code: "UJ", Address: m.addr, HostID: m.id})
+		}
+	}
+	return rows
+}
+
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
-	if strings.Join(cmd, " ") != "nodetool status" {
+	name := c.Labels[engine.LabelNode]
+	switch strings.Join(cmd, " ") {
+	case "nodetool status", "nodetool describecluster":
+	case "nodetool decommission":
+		return r.decommission(name), nil
+	case "nodetool drain":
+		r.mu.Lock()
+		r.drained[c.ID] = true
+		r.drains[name]++
+		r.mu.Unlock()
+		return engine.ExecResult{}, nil
+	case "df -Pk /var/lib/cassandra":
+		r.mu.Lock()
+		free, ok := r.free[name]
+		r.mu.Unlock()
+		if !ok {
+			free = 100 << 30
+		}
+		return engine.ExecResult{Stdout: fmt.Sprintf("Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1        %d  1234 %d       1%% /var/lib/cassandra\n", free>>10+1234, free>>10)}, nil
+	default:
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
-	name := c.Labels[engine.LabelNode]
 	r.mu.Lock()
 	r.looks[c.ID]++
 	first := r.looks[c.ID] == 1
@@ -211,20 +370,99 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		r.mu.Unlock()
 	}
 	if first {
-		for _, m := range r.running(context.Background()) {
+		ms := r.running(context.Background())
+		r.mu.Lock()
+		for _, m := range ms {
 			if m.name != name && !m.up {
-				r.mu.Lock()
 				r.concurrent = append(r.concurrent, name+" while "+m.name+" joined")
-				r.mu.Unlock()
 			}
+		}
+		r.mu.Unlock()
+		if addr := r.replaces(name); addr != "" {
+			r.mu.Lock()
+			for _, m := range ms {
+				if m.addr == addr && m.up && r.known[m.id] != nil && !r.drained[m.container] {
+					r.refused = append(r.refused, c.ID)
+				}
+			}
+			r.mu.Unlock()
 		}
 		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}
 	ms := r.running(context.Background())
-	if ghost {
-		ms = append(ms, member{name: "ghost", addr: "10.0.9.99", id: "ghost", down: true})
+	rows := r.rows(name, ms)
+	r.mu.Lock()
+	// A replacing node, once UN, has taken over the dead node's entry.
+	for _, m := range ms {
+		if m.name == name && m.up {
+			if addr := r.replaces(name); addr != "" {
+				for id, k := range r.known {
+					if k.addr == addr && id != m.id {
+						k.left = true
+					}
+				}
+			}
+		}
 	}
-	return engine.ExecResult{Stdout: statusOutput(ms)}, nil
+	r.mu.Unlock()
+	if ghost {
+		rows = append(rows, nodetooltest.Row{Code: "DJ", Address: "10.0.9.99", HostID: nodetooltest.HostID("ghost")})
+	}
+	if cmd[1] == "describecluster" {
+		return engine.ExecResult{Stdout: describeOutput(rows, r.Keyspaces)}, nil
+	}
+	return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
+}
+
+// decommission answers nodetool decommission in node: Cassandra's
+// refusals, else UL for leaveLooks looks by other nodes, then gone from
+// every view; it returns when the node has left, as nodetool does.
+func (r *ring) decommission(node string) engine.ExecResult {
+	r.mu.Lock()
+	r.decommissions[node]++
+	var k *joined
+	for _, j := range r.known {
+		if j.name == node && !j.left {
+			k = j
+		}
+	}
+	switch {
+	case k == nil:
+		r.mu.Unlock()
+		return engine.ExecResult{ExitCode: 1, Stdout: "nodetool: Unsupported operation: local node is not a member of the token ring yet\n"}
+	case k.leaving >= 0:
+		r.mu.Unlock()
+		return engine.ExecResult{ExitCode: 1, Stdout: "nodetool: Unsupported operation: Node is still decommissioning. Check nodetool netstats.\n"}
+	}
+	k.leaving = r.leaveLooks
+	r.mu.Unlock()
+	for range 2000 {
+		r.mu.Lock()
+		done := k.leaving == 0
+		r.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.mu.Lock()
+	k.left = true
+	r.mu.Unlock()
+	return engine.ExecResult{}
+}
+
+// describeOutput is nodetool describecluster (4.0+) for the ring's rows.
+func describeOutput(rows []nodetooltest.Row, keyspaces []string) string {
+	var eps []string
+	for _, row := range rows {
+		eps = append(eps, row.Address)
+	}
+	out := nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)
+	out += "Keyspaces:\n"
+	for _, k := range keyspaces {
+		out += "\t" + k + "\n"
+	}
+	return out
 }
 
 func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {
@@ -236,21 +474,4 @@ func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, str
 		return "failed", "task: non-zero exit (1)"
 	}
 	return "running", ""
-}
-
-// statusOutput prints members as nodetool does: UN once up, UJ while
-// joining, DJ for a node that died joining.
-func statusOutput(ms []member) string {
-	var rows []nodetooltest.Row
-	for _, m := range ms {
-		code := "UJ"
-		if m.down {
-			code = "DJ"
-		}
-		if m.up {
-			code = "UN"
-		}
-		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.id)})
-	}
-	return nodetooltest.Status(rows)
 }
