@@ -139,6 +139,7 @@ type realPhase struct {
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
 	{"node down, reads, heal, no-op re-run", realNodeDown},
+	{"scale 4 then 3, replace a dead node, down and bootstrap", realDay2}, // real_day2_test.go
 }
 
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring

@@ -58,6 +58,9 @@ func run(ctx context.Context, argv []string) int {
 	if filepath.Base(argv[0]) == "nodetool" {
 		return cassim.NodetoolMain(ctx, args, os.Stdout, os.Stderr)
 	}
+	if filepath.Base(argv[0]) == "df" {
+		return cassim.DfMain(args, os.Stdout, os.Stderr)
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "nodetool":
