@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/machinestore"
 )
@@ -64,24 +63,6 @@ func TestIntegrationDay2(t *testing.T) {
 	r = e.must("down", "--cluster", "e2e", "--purge", "--yes")
 	t.Logf("down --purge: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireClusterGone(ctx)
-}
-
-// record is cluster e2e's record in Consul on infra.
-func (e *env) record(ctx context.Context) consulstore.Record {
-	e.t.Helper()
-	m, err := machinestore.New(e.store).Load("infra")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	store, err := consulstore.Dial(consulstore.Addr(m.IP))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rec, err := consulstore.ReadRecord(ctx, store, "e2e")
-	if err != nil {
-		e.t.Fatalf("read the record: %v", err)
-	}
-	return rec
 }
 
 // hostIDs are the recorded nodes' host IDs, "cass1=... cass2=...".
