@@ -179,7 +179,7 @@ func isKeyspace(ks string) bool {
 // system_schema.keyspaces holds it, e.g. "SimpleStrategy
 // {replication_factor=3}" -> {class: org.apache.cassandra.locator.SimpleStrategy,
 // replication_factor: 3}.
-func keyspaceRows(*Node) []map[string]any {
+func keyspaceRows(n *Node) []map[string]any {
 	var rows []map[string]any
 	for _, k := range SystemKeyspaces {
 		class, opts, _ := strings.Cut(k.Replication, " ")
@@ -190,6 +190,9 @@ func keyspaceRows(*Node) []map[string]any {
 			}
 		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
+	}
+	if n != nil {
+		rows = append(rows, n.userKeyspaceRows()...)
 	}
 	return rows
 }
