@@ -18,7 +18,10 @@ func TestIntegrationDay2(t *testing.T) {
 	e := newEnv(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	e.must(e.bootstrapArgs(4)...)
+	// Each node holds 120 MiB: cass4 streams it for about 5 s (cassim's
+	// 24 MiB/s), long enough to be seen UL.
+	load := "CASSIM_LOAD=120MiB"
+	e.must(e.bootstrapArgs(4, load)...)
 	e.requireRing(ctx, 4)
 
 	// 1. Shrink to 3: cass4 decommissioned, and no trace of it is left.
@@ -52,7 +55,7 @@ func TestIntegrationDay2(t *testing.T) {
 	if ns := e.nodes(ctx); len(ns) != 0 {
 		t.Fatalf("%d node containers run after down", len(ns))
 	}
-	r = e.must(e.bootstrapArgs(3)...)
+	r = e.must(e.bootstrapArgs(3, load)...)
 	t.Logf("bootstrap after down: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
 	if after := e.hostIDs(ctx); after != before {
