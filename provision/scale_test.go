@@ -3,8 +3,10 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/swarmcass/swarmcass/consulstore"
@@ -279,5 +281,40 @@ func TestScaleResume(t *testing.T) {
 				t.Errorf("cass4 left %v", tr)
 			}
 		})
+	}
+}
+
+// said records what an operation tells the user.
+type said struct {
+	op.Silent
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *said) Infof(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, fmt.Sprintf(format, args...))
+}
+
+func (s *said) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.lines, "\n")
+}
+
+// While a node streams its data away, the user sees it leaving.
+func TestScaleReportsLeaving(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(4)
+	bootstrap(t, cfg)
+	l.ring.leaveLooks = 5
+	p := &said{}
+	cfg.Progress = p
+	scaled(t, cfg, 3)
+	for _, want := range []string{"decommissioning cass4", "cass4 is UL (up, leaving) in cass1's view", "cass4 has left the ring"} {
+		if !strings.Contains(p.text(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, p.text())
+		}
 	}
 }
