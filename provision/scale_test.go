@@ -318,3 +318,20 @@ func TestScaleReportsLeaving(t *testing.T) {
 		}
 	}
 }
+
+func TestParseReplication(t *testing.T) {
+	for in, want := range map[string]string{
+		"SimpleStrategy {replication_factor=3}":                       "SimpleStrategy map[:3]",
+		"NetworkTopologyStrategy {dc1=3, dc2=2}":                      "NetworkTopologyStrategy map[dc1:3 dc2:2]",
+		"org.apache.cassandra.locator.NetworkTopologyStrategy {dc1=1}": "NetworkTopologyStrategy map[dc1:1]",
+		"LocalStrategy {}":                                             "LocalStrategy map[]",
+	} {
+		class, rfs, err := parseReplication(in)
+		if got := fmt.Sprint(class, " ", rfs); err != nil || got != want {
+			t.Errorf("%q: %s (%v), want %s", in, got, err, want)
+		}
+	}
+	if _, _, err := parseReplication("NetworkTopologyStrategy {dc1=three}"); err == nil {
+		t.Error("a factor that is not a number was read")
+	}
+}
