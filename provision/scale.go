@@ -475,6 +475,15 @@ func (s *scaling) cleanUp(ctx context.Context, r *run, l leaver, done int) error
 	} else {
 		r.p.Infof("volume %s-data on %s stays: that engine does not answer; remove it once it is back (docker volume rm %s-data)", l.name, l.node.Host, l.name)
 	}
+	// The seeds: the record (and so every node created from now on, see
+	// chooseSeeds) loses the node that left. The nodes that run keep
+	// their list: Cassandra reads its seeds at start, and the list is the
+	// service's Args[0], whose change makes Swarm restart the task, a
+	// needless restart of every node. Their stale entry names a service
+	// that no longer exists, which Cassandra skips at their next start
+	// while the other seeds in it remain (a shrink never removes cass1,
+	// and the seeds that stay are a subset of the old list); the list is
+	// renewed whenever a node's service is next created.
 	seeds := s.seedsAfter(r, done+1)
 	if !slices.Equal(seeds, r.res.Seeds) {
 		network := r.rec.Network
