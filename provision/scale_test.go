@@ -321,10 +321,10 @@ func TestScaleReportsLeaving(t *testing.T) {
 
 func TestParseReplication(t *testing.T) {
 	for in, want := range map[string]string{
-		"SimpleStrategy {replication_factor=3}":                       "SimpleStrategy map[:3]",
-		"NetworkTopologyStrategy {dc1=3, dc2=2}":                      "NetworkTopologyStrategy map[dc1:3 dc2:2]",
+		"SimpleStrategy {replication_factor=3}":                        "SimpleStrategy map[:3]",
+		"NetworkTopologyStrategy {dc1=3, dc2=2}":                       "NetworkTopologyStrategy map[dc1:3 dc2:2]",
 		"org.apache.cassandra.locator.NetworkTopologyStrategy {dc1=1}": "NetworkTopologyStrategy map[dc1:1]",
-		"LocalStrategy {}":                                             "LocalStrategy map[]",
+		"LocalStrategy {}": "LocalStrategy map[]",
 	} {
 		class, rfs, err := parseReplication(in)
 		if got := fmt.Sprint(class, " ", rfs); err != nil || got != want {
