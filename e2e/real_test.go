@@ -148,7 +148,9 @@ var realPhases = []realPhase{
 // fails stops the test: the later ones would start from a broken ring.
 func TestIntegrationRealCassandra(t *testing.T) {
 	e := realEnv(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	// A bootstrap of three real nodes takes 3 to 6 minutes on 2 busy
+	// cores, and each phase minutes more (realDay2 about 10).
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	realBootstrap(ctx, t, e)
 	for _, p := range realPhases {
