@@ -192,6 +192,9 @@ type ring struct {
 	decommissions, drains map[string]int
 	// refused are nodes that asked to replace a live node.
 	refused []string
+	// shutAfterLeave: a decommissioned node's JVM ends, and nodetool
+	// decommission fails as real 5.0.8's did here.
+	shutAfterLeave bool
 }
 
 type joined struct {
@@ -447,7 +450,11 @@ func (r *ring) decommission(node string) engine.ExecResult {
 	}
 	r.mu.Lock()
 	k.left = true
+	shut := r.shutAfterLeave
 	r.mu.Unlock()
+	if shut {
+		return engine.ExecResult{ExitCode: 2, Stdout: "Cassandra has shutdown.\n", Stderr: "error: null\n-- StackTrace --\njava.io.EOFException\n"}
+	}
 	return engine.ExecResult{}
 }
 

@@ -335,3 +335,18 @@ func TestParseReplication(t *testing.T) {
 		t.Error("a factor that is not a number was read")
 	}
 }
+
+// Real Cassandra 5.0.8 ended its JVM once decommissioned, so nodetool
+// decommission failed although the node had left: the shrink goes on.
+func TestScaleNodetoolCutOffAfterLeaving(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(4)
+	bootstrap(t, cfg)
+	l.ring.shutAfterLeave = true
+	p := &said{}
+	cfg.Progress = p
+	scaled(t, cfg, 3)
+	if tr := l.traces("cass4"); len(tr) > 0 || !strings.Contains(p.text(), "ended with an error, but cass4 has left every view") {
+		t.Errorf("cass4 left %v; progress:\n%s", tr, p.text())
+	}
+}
