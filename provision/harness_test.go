@@ -193,7 +193,7 @@ type ring struct {
 	// refused are nodes that asked to replace a live node.
 	refused []string
 	// shutAfterLeave: a decommissioned node's JVM ends, and nodetool
-	// decommission fails as real 5.0.8's did here.
+	// decommission fails as it did on real 5.0.8 here.
 	shutAfterLeave bool
 }
 

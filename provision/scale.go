@@ -404,10 +404,13 @@ func (s *scaling) decommission(ctx context.Context, r *run, l *leaver) error {
 			select {
 			case err := <-done:
 				if err != nil {
-					// Real Cassandra 5.0.8 (seen here) ends its JVM once
-					// decommissioned, and nodetool, its connection cut, says
-					// "Cassandra has shutdown." and exits 2: the ring's word
-					// decides whether the node has left.
+					// Seen on real Cassandra 5.0.8 here: nodetool
+					// decommission exited 2 ("Cassandra has shutdown.",
+					// an EOFException) some 40 s after the node had left
+					// every view: its JVM was ended, most likely by Swarm
+					// replacing the task once the image's CQL health check
+					// failed (a decommissioned node serves no CQL). The
+					// ring's word decides whether the node has left.
 					w := *r.wait
 					w.Timeout = 30 * time.Second
 					if gerr := w.Gone(ctx, "", l.node.HostID, s.inRing(l)); gerr != nil {

@@ -336,8 +336,8 @@ func TestParseReplication(t *testing.T) {
 	}
 }
 
-// Real Cassandra 5.0.8 ended its JVM once decommissioned, so nodetool
-// decommission failed although the node had left: the shrink goes on.
+// On real Cassandra 5.0.8 nodetool decommission was cut off after the
+// node had left (its JVM ended): the shrink goes on.
 func TestScaleNodetoolCutOffAfterLeaving(t *testing.T) {
 	l := newLab(t, 3)
 	cfg := l.config(4)
