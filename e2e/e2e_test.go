@@ -201,6 +201,21 @@ var pinnedImage = regexp.MustCompile(`(?m)^Image \S+:5000/swarmcass/cassandra@sh
 // UN with a host ID, and the seeds and the image.
 func (e *env) requireRecord(ctx context.Context, n int) {
 	e.t.Helper()
+	rec := e.record(ctx)
+	if len(rec.Nodes) != n || len(rec.Bad) > 0 || len(rec.Seeds) == 0 || !strings.Contains(rec.Image, "@sha256:") {
+		e.t.Errorf("record %+v: want %d nodes, the seeds and the pinned image", rec, n)
+	}
+	for k := 1; k <= n; k++ {
+		name := fmt.Sprintf("cass%d", k)
+		if node, ok := rec.Nodes[name]; !ok || node.State != "UN" || node.HostID == "" || node.Address == "" {
+			e.t.Errorf("record of %s: %+v (listed %v), want UN with its host ID and address", name, node, ok)
+		}
+	}
+}
+
+// record is cluster e2e's record in Consul on the infra machine.
+func (e *env) record(ctx context.Context) consulstore.Record {
+	e.t.Helper()
 	m, err := machinestore.New(e.store).Load("infra")
 	if err != nil {
 		e.t.Fatal(err)
@@ -213,15 +228,7 @@ func (e *env) requireRecord(ctx context.Context, n int) {
 	if err != nil {
 		e.t.Fatalf("read the record from Consul on infra: %v", err)
 	}
-	if len(rec.Nodes) != n || len(rec.Bad) > 0 || len(rec.Seeds) == 0 || !strings.Contains(rec.Image, "@sha256:") {
-		e.t.Errorf("record %+v: want %d nodes, the seeds and the pinned image", rec, n)
-	}
-	for k := 1; k <= n; k++ {
-		name := fmt.Sprintf("cass%d", k)
-		if node, ok := rec.Nodes[name]; !ok || node.State != "UN" || node.HostID == "" || node.Address == "" {
-			e.t.Errorf("record of %s: %+v (listed %v), want UN with its host ID and address", name, node, ok)
-		}
-	}
+	return rec
 }
 
 // machine connects to a lab machine over TLS with the store's files, once

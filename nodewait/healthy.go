@@ -15,8 +15,10 @@ import (
 // many nodes as there are, every one Up and Normal, with the same host IDs
 // as the other views. It is the check before a day-2 operation takes a
 // node out (Cassandra needs the rest of the ring whole for that); the error
-// names the first node or view that differs, and how.
-func (w *Waiter) Healthy(ctx context.Context, nodes []string) error {
+// names the first node or view that differs, and how. Rows whose host ID is
+// among ignore are left out of every view (a node an operation is taking
+// out, which may be leaving or gone already).
+func (w *Waiter) Healthy(ctx context.Context, nodes []string, ignore ...string) error {
 	var first []string // host IDs in the first view
 	var firstNode string
 	for _, node := range nodes {
@@ -31,10 +33,10 @@ func (w *Waiter) Healthy(ctx context.Context, nodes []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", node, err)
 		}
-		if err := allUN(s, len(nodes)); err != nil {
+		if err := allUN(s, len(nodes), ignore); err != nil {
 			return fmt.Errorf("in %s's view %w", node, err)
 		}
-		ids := hostIDs(s)
+		ids := hostIDs(s, ignore)
 		if first == nil {
 			first, firstNode = ids, node
 			continue
@@ -47,10 +49,15 @@ func (w *Waiter) Healthy(ctx context.Context, nodes []string) error {
 	return nil
 }
 
-// allUN: the view lists want nodes, all UN.
-func allUN(s *nodetool.Status, want int) error {
+// allUN: the view lists want nodes besides those ignored, all UN.
+func allUN(s *nodetool.Status, want int, ignore []string) error {
 	var bad []string
+	got := 0
 	for _, n := range s.Nodes() {
+		if ignored(n, ignore) {
+			continue
+		}
+		got++
 		if !n.UN() {
 			bad = append(bad, fmt.Sprintf("%s is %s", n.Address, n.Code()))
 		}
@@ -58,16 +65,22 @@ func allUN(s *nodetool.Status, want int) error {
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, ", "))
 	}
-	if got := len(s.Nodes()); got != want {
+	if got != want {
 		return fmt.Errorf("%d nodes are listed, not %d", got, want)
 	}
 	return nil
 }
 
-func hostIDs(s *nodetool.Status) []string {
+func ignored(n nodetool.Node, ignore []string) bool {
+	return slices.ContainsFunc(ignore, func(id string) bool { return id != "" && strings.EqualFold(id, n.HostID) })
+}
+
+func hostIDs(s *nodetool.Status, ignore []string) []string {
 	var ids []string
 	for _, n := range s.Nodes() {
-		ids = append(ids, strings.ToLower(n.HostID))
+		if !ignored(n, ignore) {
+			ids = append(ids, strings.ToLower(n.HostID))
+		}
 	}
 	slices.Sort(ids)
 	return ids

@@ -36,3 +36,20 @@ func TestHealthy(t *testing.T) {
 		})
 	}
 }
+
+// A node an operation is taking out (its host ID ignored) may be leaving
+// or gone from some views; the others must still be whole.
+func TestHealthyIgnoring(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	s.ring.SetView("cass1", "cass3", "UL")
+	s.ring.SetView("cass2", "cass3", "-")
+	cass3 := s.ids["cass3"]
+	if err := s.wait.Healthy(ctx, []string{"cass1", "cass2"}, cass3); err != nil {
+		t.Fatalf("Healthy ignoring the leaving cass3 = %v", err)
+	}
+	s.ring.SetView("cass1", "cass2", "DN")
+	if err := s.wait.Healthy(ctx, []string{"cass1", "cass2"}, cass3); err == nil || !strings.Contains(err.Error(), "is DN") {
+		t.Fatalf("Healthy = %v, want cass2 down in cass1's view reported", err)
+	}
+}

@@ -80,8 +80,11 @@ type run struct {
 	rec      consulstore.Record
 	services map[string]engine.Service // by node name
 	plan     []string
-	pull     string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
-	res      *Result
+	// unlock gives the lock back before the run ends (down --purge, before
+	// it removes Consul itself); the run gives it back anyway.
+	unlock func()
+	pull   string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
+	res    *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

@@ -300,7 +300,7 @@ func TestSeeds(t *testing.T) {
 		n    int
 		want string
 	}{{1, "cass1"}, {2, "cass1,cass2"}, {3, "cass1,cass2,cass3"}, {7, "cass1,cass2,cass3"}} {
-		if got := strings.Join(chooseSeeds(nil, c.n), ","); got != c.want {
+		if got := strings.Join(chooseSeeds(nil, nil, c.n), ","); got != c.want {
 			t.Errorf("seeds for %d nodes: %s, want %s", c.n, got, c.want)
 		}
 	}

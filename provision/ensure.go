@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/swarmcass/swarmcass/engine"
 )
@@ -25,4 +26,11 @@ func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels eng
 	}
 	r.created("volume %s on %s", name, h.name())
 	return nil
+}
+
+// firstLine is the first line of s, without surrounding space: an error's
+// or a command's output shortened for a message.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }

@@ -2,6 +2,8 @@ package provision
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -41,7 +43,10 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, joined: map[string]bool{}, dropped: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = newRing(l.w, append([]*enginetest.Fake{l.infra}, l.swarm...))
+	if len(l.swarm) > 0 {
+		l.ring.manager = l.swarm[0]
+	}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -64,6 +69,7 @@ func (l *lab) alone(name, addr string, n int) Config {
 	e.AddImage(clustertest.ConsulImage)
 	e.AddImage(clustertest.RegistryImage)
 	l.ring.fakes = append(l.ring.fakes, e)
+	l.ring.manager = e
 	cfg := l.config(n)
 	cfg.Infra = cluster.Host{Engine: e, Addr: addr}
 	cfg.Swarm = []cluster.Host{{Engine: e, Addr: addr}}
@@ -149,8 +155,19 @@ func (l *lab) kv(key string) string {
 // ring simulates Cassandra nodes: a node becomes UN after readyAfter
 // looks of nodetool in its own container; a node that starts while another
 // is still joining fails, as Cassandra refuses concurrent bootstraps.
+//
+// A node's identity (its host ID) lives in its data volume, as
+// Cassandra's does: the same volume on the same engine gives the same host
+// ID; a removed and recreated volume a new one. A node once UN stays in
+// every view: DN while its container does not run or after nodetool drain,
+// UL while nodetool decommission runs, gone once it has left, or once a
+// node started with replace_address_first_boot=<its address> is UN. The
+// views answer nodetool status, describecluster (with keyspaces) and
+// decommission, drain and df.
 type ring struct {
 	fakes      []*enginetest.Fake
+	w          *enginetest.World
+	manager    *enginetest.Fake // reads a node's service spec (replace option)
 	mu         sync.Mutex
 	looks      map[string]int // container ID -> nodetool calls in it
 	readyAfter int
@@ -164,15 +181,40 @@ type ring struct {
 	ghost int
 	// tokens overrides what a node's nodetool info -T lists.
 	tokens map[string]string
-	joined map[string]bool // nodes that were UN once
 	// dropped are the machines whose overlay traffic is dropped (a
 	// firewall without 4789/udp): probes on them reach none and are
-	// reached by none. probes logs the probes' commands.
+	// reached by none, and nodes there see only each other. probes logs
+	// the probes' commands.
 	dropped map[string]bool
 	probes  []string
 	// dropESP: encrypted overlays carry nothing (no IPsec ESP in the
 	// kernel, or protocol 50 dropped); plain ones do.
 	dropESP bool
+
+	ids     map[string]string  // volume identity -> host ID
+	known   map[string]*joined // host ID -> a node that has been UN
+	order   []string           // host IDs of known, in the order they joined
+	drained map[string]bool    // container IDs
+	// Keyspaces are describecluster's lines ("ks -> Replication class: ..."):
+	// a fresh cluster's system keyspaces unless a test changes them.
+	Keyspaces []string
+	free      map[string]int64  // node -> bytes df reports free (default 100 GiB)
+	load      map[string]string // node -> its load in nodetool status
+	// leaveLooks is how many looks by other nodes a decommission stays UL for.
+	leaveLooks int
+	// decommissions, drains count the commands run in each node.
+	decommissions, drains map[string]int
+	// refused are nodes that asked to replace a live node.
+	refused []string
+	// shutAfterLeave: a decommissioned node's JVM ends, and nodetool
+	// decommission fails as it did on real 5.0.8 here.
+	shutAfterLeave bool
+}
+
+type joined struct {
+	name, addr string
+	leaving    int  // looks left UL; -1: not leaving
+	left       bool // decommissioned, or replaced
 }
 
 type member struct {
@@ -180,6 +222,43 @@ type member struct {
 	host           string // the machine it runs on
 	up             bool
 	down           bool // down and joining
+	container      string
+}
+
+func newRing(w *enginetest.World, fakes []*enginetest.Fake) *ring {
+	return &ring{w: w, fakes: fakes, looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2,
+		ids: map[string]string{}, known: map[string]*joined{}, drained: map[string]bool{},
+		Keyspaces: []string{
+			"system_schema -> Replication class: LocalStrategy {}",
+			"system -> Replication class: LocalStrategy {}",
+			"system_auth -> Replication class: SimpleStrategy {replication_factor=1}",
+			"system_distributed -> Replication class: SimpleStrategy {replication_factor=3}",
+			"system_traces -> Replication class: SimpleStrategy {replication_factor=2}",
+		},
+		free: map[string]int64{}, load: map[string]string{}, leaveLooks: 2, decommissions: map[string]int{}, drains: map[string]int{},
+		tokens: map[string]string{}, dropped: map[string]bool{}}
+}
+
+// identity is the host ID the node's volume on f holds.
+func (r *ring) identity(f *enginetest.Fake, node string) string {
+	volume := node + "-data"
+	gen := 0
+	for _, e := range r.w.Log() {
+		if e == f.Name()+": VolumeRemove "+volume {
+			gen++
+		}
+	}
+	key := fmt.Sprintf("%s/%s#%d", f.Name(), volume, gen)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.ids[key]; ok {
+		return id
+	}
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:16])
+	id := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	r.ids[key] = id
+	return id
 }
 
 // running lists the running Cassandra containers of the world, by name.
@@ -192,13 +271,11 @@ func (r *ring) running(ctx context.Context) []member {
 				continue
 			}
 			name := c.Labels[engine.LabelNode]
+			id := r.identity(f, name)
 			r.mu.Lock()
-			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
-			if up {
-				r.joined[name] = true
-			}
+			up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && !slices.Contains(r.refused, c.ID)
 			r.mu.Unlock()
-			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up, host: f.Name()})
+			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: id, up: up, container: c.ID, host: f.Name()})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
@@ -216,14 +293,78 @@ func (r *ring) env(node string) []string {
 }
 
 // bootstraps: the node streams when it joins (Cassandra's auto_bootstrap,
-// true unless its environment says false), unless it was UN before (its
-// volume holds its data and tokens); one that does not never counts as
+// true unless its environment says false), unless it was UN before (the
+// identity its volume holds is known); one that does not never counts as
 // joining, and minds no one joining beside it.
-func (r *ring) bootstraps(node string) bool {
+func (r *ring) bootstraps(node, identity string) bool {
 	r.mu.Lock()
-	joined := r.joined[node]
+	joined := r.known[identity] != nil
 	r.mu.Unlock()
 	return !joined && !slices.Contains(r.env(node), "CASSANDRA_AUTO_BOOTSTRAP=false")
+}
+
+// replaces is the address node's service asks to replace, if any.
+func (r *ring) replaces(node string) string {
+	if r.manager == nil {
+		return ""
+	}
+	s, err := r.manager.ServiceInspect(context.Background(), node)
+	if err != nil {
+		return ""
+	}
+	for _, kv := range s.Spec.Env {
+		if v, ok := strings.CutPrefix(kv, "JVM_EXTRA_OPTS="); ok {
+			for _, opt := range strings.Fields(v) {
+				if a, ok := strings.CutPrefix(opt, replaceOption+"="); ok {
+					return a
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// rows is the ring as any node sees it now; viewer is the one looking.
+func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	runningByID := map[string]member{}
+	for _, m := range ms {
+		runningByID[m.id] = m
+		if m.up {
+			k, ok := r.known[m.id]
+			if !ok {
+				k = &joined{name: m.name, leaving: -1}
+				r.known[m.id] = k
+				r.order = append(r.order, m.id)
+			}
+			k.addr = m.addr
+		}
+	}
+	var rows []nodetooltest.Row
+	for _, id := range r.order {
+		k := r.known[id]
+		if k.left {
+			continue
+		}
+		code := "DN"
+		if m, ok := runningByID[id]; ok && m.up && !r.drained[m.container] {
+			code = "UN"
+			if k.leaving >= 0 {
+				code = "UL"
+				if viewer != k.name && k.leaving > 0 {
+					k.leaving--
+				}
+			}
+		}
+		rows = append(rows, nodetooltest.Row{Code: code, Address: k.addr, HostID: id, Load: r.load[k.name]})
+	}
+	for _, m := range ms {
+		if _, ok := r.known[m.id]; !ok {
+			rows = append(rows, nodetooltest.Row{Code: "UJ", Address: m.addr, HostID: m.id})
+		}
+	}
+	return rows
 }
 
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
@@ -231,7 +372,8 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		return r.probe(f, cmd)
 	}
 	name := c.Labels[engine.LabelNode]
-	if strings.Join(cmd, " ") == "nodetool info -T" {
+	switch strings.Join(cmd, " ") {
+	case "nodetool info -T":
 		// The tokens it was given, or one of its own.
 		tokens := "42"
 		for _, kv := range r.env(name) {
@@ -249,8 +391,24 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 			fmt.Fprintf(&b, "%-23s: %s\n", "Token", t)
 		}
 		return engine.ExecResult{Stdout: b.String()}, nil
-	}
-	if strings.Join(cmd, " ") != "nodetool status" {
+	case "nodetool status", "nodetool describecluster":
+	case "nodetool decommission":
+		return r.decommission(name), nil
+	case "nodetool drain":
+		r.mu.Lock()
+		r.drained[c.ID] = true
+		r.drains[name]++
+		r.mu.Unlock()
+		return engine.ExecResult{}, nil
+	case "df -Pk /var/lib/cassandra":
+		r.mu.Lock()
+		free, ok := r.free[name]
+		r.mu.Unlock()
+		if !ok {
+			free = 100 << 30
+		}
+		return engine.ExecResult{Stdout: fmt.Sprintf("Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1        %d  1234 %d       1%% /var/lib/cassandra\n", free>>10+1234, free>>10)}, nil
+	default:
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
 	r.mu.Lock()
@@ -272,33 +430,127 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		r.concurrent = append(r.concurrent, name+" while a failed joining node was in the ring")
 		r.mu.Unlock()
 	}
-	if first && r.bootstraps(name) {
-		for _, m := range r.running(context.Background()) {
-			if m.name != name && !m.up && r.bootstraps(m.name) {
-				r.mu.Lock()
-				r.concurrent = append(r.concurrent, name+" while "+m.name+" joined")
-				r.mu.Unlock()
+	if first {
+		ms := r.running(context.Background())
+		if r.bootstraps(name, r.identity(f, name)) {
+			var joining []string
+			for _, m := range ms {
+				if m.name != name && !m.up && r.bootstraps(m.name, m.id) {
+					joining = append(joining, m.name)
+				}
 			}
+			r.mu.Lock()
+			for _, j := range joining {
+				r.concurrent = append(r.concurrent, name+" while "+j+" joined")
+			}
+			r.mu.Unlock()
+		}
+		if addr := r.replaces(name); addr != "" {
+			r.mu.Lock()
+			for _, m := range ms {
+				if m.addr == addr && m.up && r.known[m.id] != nil && !r.drained[m.container] {
+					r.refused = append(r.refused, c.ID)
+				}
+			}
+			r.mu.Unlock()
 		}
 		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}
-	ms := r.partitioned(f.Name(), r.running(context.Background()))
-	if ghost {
-		ms = append(ms, member{name: "ghost", addr: "10.0.9.99", id: "ghost", down: true})
+	ms := r.running(context.Background())
+	rows := r.partitioned(f.Name(), ms, r.rows(name, ms))
+	r.mu.Lock()
+	// A replacing node, once UN, has taken over the dead node's entry.
+	for _, m := range ms {
+		if m.name == name && m.up {
+			if addr := r.replaces(name); addr != "" {
+				for id, k := range r.known {
+					if k.addr == addr && id != m.id {
+						k.left = true
+					}
+				}
+			}
+		}
 	}
-	return engine.ExecResult{Stdout: statusOutput(ms)}, nil
+	r.mu.Unlock()
+	if ghost {
+		rows = append(rows, nodetooltest.Row{Code: "DJ", Address: "10.0.9.99", HostID: nodetooltest.HostID("ghost")})
+	}
+	if cmd[1] == "describecluster" {
+		return engine.ExecResult{Stdout: describeOutput(rows, r.Keyspaces)}, nil
+	}
+	return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
 }
 
-// partitioned is what a node on host sees of ms when machines drop
-// overlay traffic (ring.dropped): on such a machine only the nodes there,
-// elsewhere every node but those.
-func (r *ring) partitioned(host string, ms []member) []member {
+// decommission answers nodetool decommission in node: Cassandra's
+// refusals, else UL for leaveLooks looks by other nodes, then gone from
+// every view; it returns when the node has left, as nodetool does.
+func (r *ring) decommission(node string) engine.ExecResult {
+	r.mu.Lock()
+	r.decommissions[node]++
+	var k *joined
+	for _, j := range r.known {
+		if j.name == node && !j.left {
+			k = j
+		}
+	}
+	switch {
+	case k == nil:
+		r.mu.Unlock()
+		return engine.ExecResult{ExitCode: 1, Stdout: "nodetool: Unsupported operation: local node is not a member of the token ring yet\n"}
+	case k.leaving >= 0:
+		r.mu.Unlock()
+		return engine.ExecResult{ExitCode: 1, Stdout: "nodetool: Unsupported operation: Node is still decommissioning. Check nodetool netstats.\n"}
+	}
+	k.leaving = r.leaveLooks
+	r.mu.Unlock()
+	for range 2000 {
+		r.mu.Lock()
+		done := k.leaving == 0
+		r.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.mu.Lock()
+	k.left = true
+	shut := r.shutAfterLeave
+	r.mu.Unlock()
+	if shut {
+		return engine.ExecResult{ExitCode: 2, Stdout: "Cassandra has shutdown.\n", Stderr: "error: null\n-- StackTrace --\njava.io.EOFException\n"}
+	}
+	return engine.ExecResult{}
+}
+
+// describeOutput is nodetool describecluster (4.0+) for the ring's rows.
+func describeOutput(rows []nodetooltest.Row, keyspaces []string) string {
+	var eps []string
+	for _, row := range rows {
+		eps = append(eps, row.Address)
+	}
+	out := nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)
+	out += "Keyspaces:\n"
+	for _, k := range keyspaces {
+		out += "\t" + k + "\n"
+	}
+	return out
+}
+
+// partitioned is what a node on host sees of the ring's rows when
+// machines drop overlay traffic (ring.dropped): on such a machine only the
+// nodes running there, elsewhere every node but those.
+func (r *ring) partitioned(host string, ms []member, rows []nodetooltest.Row) []nodetooltest.Row {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []member
+	hostOf := map[string]string{}
 	for _, m := range ms {
-		if m.host == host || (!r.dropped[host] && !r.dropped[m.host]) {
-			out = append(out, m)
+		hostOf[m.addr] = m.host
+	}
+	var out []nodetooltest.Row
+	for _, row := range rows {
+		h, running := hostOf[row.Address]
+		if h == host || (!r.dropped[host] && (!running || !r.dropped[h])) {
+			out = append(out, row)
 		}
 	}
 	return out
@@ -345,21 +597,4 @@ func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, str
 		return "failed", "task: non-zero exit (1)"
 	}
 	return "running", ""
-}
-
-// statusOutput prints members as nodetool does: UN once up, UJ while
-// joining, DJ for a node that died joining.
-func statusOutput(ms []member) string {
-	var rows []nodetooltest.Row
-	for _, m := range ms {
-		code := "UJ"
-		if m.down {
-			code = "DJ"
-		}
-		if m.up {
-			code = "UN"
-		}
-		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.id)})
-	}
-	return nodetooltest.Status(rows)
 }

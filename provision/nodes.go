@@ -23,13 +23,81 @@ import (
 // and label value.
 func nodeName(k int) string { return "cass" + strconv.Itoa(k) }
 
-// placement is the host of the k-th node: one per host while hosts
-// suffice, then round-robin.
+// placement is the host of the k-th node of a new cluster: one per host
+// while hosts suffice, then round-robin.
 func (r *run) placement(k int) *host { return r.swarm[(k-1)%len(r.swarm)] }
 
-// cqlPort is the host port node k publishes its CQL port on: CQLPort plus
-// the number of earlier nodes on the same host.
-func (r *run) cqlPort(k int) int { return r.cfg.CQLPort + (k-1)/len(r.swarm) }
+// nodeHost is where node k is (re)created. A node that ran before goes
+// back where its data is, since a volume lives on one host: the host its
+// record names (as after swarmcass down, or a replace onto another
+// machine), else a host holding its labelled volume (a record lost); a
+// new node goes where placement says.
+func (r *run) nodeHost(ctx context.Context, k int) (*host, error) {
+	name := nodeName(k)
+	if n, ok := r.rec.Nodes[name]; ok {
+		if h := r.byNode[n.SwarmNode]; h != nil && n.SwarmNode != "" {
+			return h, nil
+		}
+		if h := r.hostNamed(n.Host); h != nil {
+			return h, nil
+		}
+	}
+	for _, h := range r.swarm {
+		vols, err := h.Engine.VolumeList(ctx, r.labels(engine.RoleCassandra, name))
+		if err != nil {
+			return nil, fmt.Errorf("list volumes on %s: %w", h.name(), err)
+		}
+		if slices.Contains(vols, name+"-data") {
+			return h, nil
+		}
+	}
+	return r.placement(k), nil
+}
+
+// hostNamed is the swarm host whose engine is called name, or nil.
+func (r *run) hostNamed(name string) *host {
+	for _, h := range r.swarm {
+		if h.name() == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// newPort is the host port node k of a brand-new cluster publishes CQL
+// on, all its nodes placed at once: CQLPort plus the number of earlier
+// nodes on the same host (placement).
+func (r *run) newPort(k int) int { return r.cfg.CQLPort + (k-1)/len(r.swarm) }
+
+// cqlPort is the host port node k publishes its CQL port on when it is
+// created on h: the one its record names on that host (its contact point
+// stays the same), else the lowest from CQLPort up that no other node
+// service pinned to h publishes. For a cluster grown in order that is
+// CQLPort plus the number of earlier nodes on h.
+func (r *run) cqlPort(k int, h *host, existing map[string]engine.Service) int {
+	name := nodeName(k)
+	if n, ok := r.rec.Nodes[name]; ok && n.Host == h.name() {
+		if _, port, err := net.SplitHostPort(n.CQL); err == nil {
+			if p, err := strconv.Atoi(port); err == nil && p > 0 {
+				return p
+			}
+		}
+	}
+	taken := map[int]bool{}
+	for other, s := range existing {
+		if other == name || !slices.Contains(s.Spec.Constraints, "node.id=="+h.info.Swarm.NodeID) {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			taken[p.HostPort] = true
+		}
+	}
+	p := r.cfg.CQLPort
+	for taken[p] {
+		p++
+	}
+	return p
+}
 
 // waiter waits for this run's nodes.
 func (r *run) waiter() *nodewait.Waiter {
@@ -43,10 +111,14 @@ func (r *run) waiter() *nodewait.Waiter {
 	}
 }
 
-// chooseSeeds: the seed list the existing nodes run with, so that every
-// node keeps the same list as the cluster grows; for a new cluster the
-// first min(3, N) nodes.
-func chooseSeeds(existing map[string]engine.Service, n int) []string {
+// chooseSeeds: the seed list of the record (recorded), which day-2
+// operations keep current (a shrink drops a seed that left); else the list
+// the existing nodes run with, so that every node keeps the same list as
+// the cluster grows; for a new cluster the first min(3, N) nodes.
+func chooseSeeds(existing map[string]engine.Service, recorded []string, n int) []string {
+	if len(recorded) > 0 {
+		return recorded
+	}
 	for k := 1; k <= len(existing)+n; k++ {
 		if s, ok := existing[nodeName(k)]; ok && len(s.Spec.Args) > 0 && s.Spec.Args[0] != "" {
 			return strings.Split(s.Spec.Args[0], ",")
@@ -77,7 +149,12 @@ func ensureNodes(ctx context.Context, r *run) error {
 	if err := r.sameClients(existing); err != nil {
 		return err
 	}
-	r.res.Seeds = chooseSeeds(existing, r.cfg.Nodes)
+	// The record says where nodes that ran before belong (nodeHost) and
+	// which seeds the cluster has.
+	if r.rec, err = consulstore.ReadRecord(ctx, r.consul, r.cfg.Cluster); err != nil {
+		return fmt.Errorf("read the record of cluster %s: %w", r.cfg.Cluster, err)
+	}
+	r.res.Seeds = chooseSeeds(existing, r.rec.Seeds, r.cfg.Nodes)
 	r.wait = r.waiter()
 	plan, err := r.planStart(ctx, existing)
 	if err != nil {
@@ -153,19 +230,26 @@ func ensureNodes(ctx context.Context, r *run) error {
 			nr.CQL = publishedCQL(s)
 			started++
 		} else {
-			h := r.placement(k)
+			h, err := r.nodeHost(ctx, k)
+			if err != nil {
+				return err
+			}
+			port := r.cqlPort(k, h, existing)
 			if err := r.waitQuiet(ctx, name); err != nil {
 				return err
 			}
-			if err := r.createNode(ctx, k, h); err != nil {
+			if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k), nil); err != nil {
 				return err
 			}
 			started++
 			nr.Created = true
-			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
+			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(port))
 			if r.cfg.CQLPort < 0 {
 				nr.CQL = ""
 			}
+			existing[name] = engine.Service{Name: name, Spec: engine.ServiceSpec{
+				Constraints: []string{"node.id==" + h.info.Swarm.NodeID},
+				Ports:       []engine.PortBinding{{HostPort: port, ContainerPort: 9042}}}}
 		}
 		r.p.Infof("waiting for %s (%d of %d)", name, k, r.cfg.Nodes)
 		err := r.waitNode(ctx, &nr, started, endedBefore)
@@ -236,12 +320,6 @@ func (r *run) waitQuiet(ctx context.Context, node string) error {
 	return err
 }
 
-// createNode creates node k's labelled volume on its host and its service,
-// pinned to that host.
-func (r *run) createNode(ctx context.Context, k int, h *host) error {
-	return r.createNodeWith(ctx, k, h, r.firstBootEnv(k))
-}
-
 // firstBootEnv is what node k, started after nodes 1..k-1, is told for
 // its first boot: the seeds among those to wait for, and for the first
 // node of a brand-new cluster its own balanced tokens (so that it skips
@@ -261,8 +339,11 @@ func (r *run) firstBootEnv(k int) []string {
 	return env
 }
 
-// createNodeWith creates node k with first-boot settings extra.
-func (r *run) createNodeWith(ctx context.Context, k int, h *host, extra []string) error {
+// createNode creates node k's labelled volume on its host and its service,
+// pinned to that host, publishing CQL on port, with the first-boot
+// settings extra (firstBootEnv, togetherEnv). with, when not nil, changes
+// the spec before it is created (replace adds its JVM option).
+func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []string, with func(*engine.ServiceSpec)) error {
 	name := nodeName(k)
 	labels := r.labels(engine.RoleCassandra, name)
 	volume := name + "-data"
@@ -276,11 +357,11 @@ func (r *run) createNodeWith(ctx context.Context, k int, h *host, extra []string
 		"HEAP_NEWSIZE=" + FormatBytes(max(r.cfg.Heap/4, 16<<20)),
 	}
 	env = append(env, extra...)
-	port := 9042 // inside the container
+	inside := 9042 // the CQL port inside the container
 	if r.cfg.Clients == ClientsHost {
 		// Drivers outside the swarm: the node tells them its host's
 		// address and listens on the port it publishes there.
-		port = r.cqlPort(k)
+		inside = port
 		env = append(env, "CASSANDRA_BROADCAST_RPC_ADDRESS="+h.Addr, "CASSANDRA_NATIVE_TRANSPORT_PORT="+strconv.Itoa(port))
 	}
 	env = append(env, r.cfg.NodeEnv...)
@@ -301,7 +382,10 @@ func (r *run) createNodeWith(ctx context.Context, k int, h *host, extra []string
 		StopGracePeriod:  30 * time.Second,
 	}
 	if r.cfg.CQLPort > 0 {
-		spec.Ports = []engine.PortBinding{{HostPort: r.cqlPort(k), ContainerPort: port, Protocol: "tcp"}}
+		spec.Ports = []engine.PortBinding{{HostPort: port, ContainerPort: inside, Protocol: "tcp"}}
+	}
+	if with != nil {
+		with(&spec)
 	}
 	if _, err := r.manager.Engine.ServiceCreate(ctx, spec); err != nil {
 		return fmt.Errorf("create service %s: %w", name, err)

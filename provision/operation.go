@@ -23,9 +23,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
@@ -107,7 +110,7 @@ func attach(ctx context.Context, r *run) error {
 	r.res.Clients = r.cfg.Clients
 	r.res.Seeds = r.rec.Seeds
 	if len(r.res.Seeds) == 0 {
-		r.res.Seeds = chooseSeeds(r.services, 0)
+		r.res.Seeds = chooseSeeds(r.services, nil, 0)
 	}
 	r.wait = r.waiter()
 	return nil
@@ -125,7 +128,8 @@ func lockFor(name string) func(context.Context, *run) error {
 		if err != nil {
 			return err
 		}
-		r.Hold(release)
+		r.unlock = sync.OnceFunc(release)
+		r.Hold(r.unlock)
 		return nil
 	}
 }
@@ -194,17 +198,204 @@ func (r *run) ringHealthy(ctx context.Context) error {
 // memtables, stops accepting writes and leaves gossip, so that stopping it
 // next loses nothing and replays no commit log.
 func (r *run) drain(ctx context.Context, node string) error {
-	t, h, ok, err := r.wait.Container(ctx, node)
-	if err != nil {
+	if _, err := r.inNode(ctx, node, "nodetool", "drain"); err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("%s does not run: nothing to drain", node)
-	}
-	if _, out, err := nodewait.Nodetool(ctx, h.Engine, t.ContainerID, "drain"); err != nil {
-		return fmt.Errorf("nodetool drain in %s: %w\n%s", node, err, op.Indent(out))
-	}
 	r.p.Debugf("%s drained", node)
+	return nil
+}
+
+// inNode runs cmd (nodetool ARGS..., df ...) in node's running container
+// and returns its standard output; a command that fails comes back with
+// what it printed.
+func (r *run) inNode(ctx context.Context, node string, cmd ...string) (string, error) {
+	t, h, ok, err := r.wait.Container(ctx, node)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("%s does not run", node)
+	}
+	if cmd[0] == "nodetool" {
+		stdout, out, err := nodewait.Nodetool(ctx, h.Engine, t.ContainerID, cmd[1:]...)
+		if err != nil {
+			return "", fmt.Errorf("nodetool %s in %s: %w\n%s", strings.Join(cmd[1:], " "), node, err, op.Indent(out))
+		}
+		return stdout, nil
+	}
+	res, err := h.Engine.Exec(ctx, t.ContainerID, cmd)
+	if err != nil {
+		return "", fmt.Errorf("%s in %s: %w", strings.Join(cmd, " "), node, err)
+	}
+	if res.ExitCode != 0 {
+		return "", fmt.Errorf("%s in %s exited %d: %s", strings.Join(cmd, " "), node, res.ExitCode, strings.TrimSpace(res.Stderr+res.Stdout))
+	}
+	return res.Stdout, nil
+}
+
+// freeDisk is the space free for Cassandra's data in node's container:
+// df on /var/lib/cassandra, its volume (the real image has coreutils' df,
+// cassim a df of its own).
+func (r *run) freeDisk(ctx context.Context, node string) (int64, error) {
+	out, err := r.inNode(ctx, node, "df", "-Pk", "/var/lib/cassandra")
+	if err != nil {
+		return 0, err
+	}
+	return parseDF(out)
+}
+
+// parseDF reads the available space from `df -Pk PATH` (POSIX format:
+// a header, then "FS 1024-blocks Used Available Capacity Mounted-on").
+func parseDF(out string) (int64, error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 {
+		return 0, fmt.Errorf("df printed no filesystem line: %q", out)
+	}
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 6 {
+		return 0, fmt.Errorf("df line %q has not the 6 POSIX columns", lines[len(lines)-1])
+	}
+	kb, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("df available %q is not a number: %w", f[3], err)
+	}
+	return kb << 10, nil
+}
+
+// allNodes are the cluster's nodes, those with a service and those only
+// in the record (a node an interrupted operation was taking out, or every
+// node after swarmcass down), in node order.
+func (r *run) allNodes() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, name := range append(r.nodeNames(), slices.Collect(maps.Keys(r.rec.Nodes))...) {
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(nodeNumber(a), nodeNumber(b)) })
+	return names
+}
+
+// adoptNodeSettings takes what a node the operation creates must have
+// from the cluster's lowest-numbered node service (heap, memory limit,
+// extra environment, CQL port base) and from the record (image, subnet),
+// so that it is made like its peers whatever flags this command got.
+// Bootstrap's own environment and a replace's JVM option are not taken.
+func (r *run) adoptNodeSettings() error {
+	names := r.nodeNames()
+	if len(names) == 0 {
+		return op.Hinted("bring it back first: swarmcass bootstrap --cluster "+r.cfg.Cluster,
+			"cluster %s has no node service (it is down): there is no node to take the settings of new nodes from", r.cfg.Cluster)
+	}
+	sp := r.services[names[0]].Spec
+	r.res.Image = cmp.Or(r.rec.Image, sp.Image)
+	r.cfg.Memory = sp.MemoryLimit
+	r.cfg.NodeEnv = nil
+	subnet := ""
+	for _, kv := range sp.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "MAX_HEAP_SIZE":
+			if heap, err := ParseBytes(v); err == nil {
+				r.cfg.Heap = heap
+			}
+		case "CASSANDRA_LISTEN_SUBNET":
+			subnet = v
+		case "CASSANDRA_CLUSTER_NAME", "HEAP_NEWSIZE", "SWARMCASS_WAIT_FOR":
+		case "JVM_EXTRA_OPTS":
+			var keep []string
+			for _, opt := range strings.Fields(v) {
+				if !strings.HasPrefix(opt, replaceOption+"=") {
+					keep = append(keep, opt)
+				}
+			}
+			if len(keep) > 0 {
+				r.cfg.NodeEnv = append(r.cfg.NodeEnv, k+"="+strings.Join(keep, " "))
+			}
+		default:
+			r.cfg.NodeEnv = append(r.cfg.NodeEnv, kv)
+		}
+	}
+	r.res.Subnet = cmp.Or(r.rec.Network.Subnet, subnet)
+	r.cfg.CQLPort = -1
+	for _, s := range r.services {
+		if p, err := strconv.Atoi(publishedCQL(s)); err == nil && (r.cfg.CQLPort < 0 || p < r.cfg.CQLPort) {
+			r.cfg.CQLPort = p
+		}
+	}
+	return nil
+}
+
+// setState records node's state (leaving, replacing, down, ...), keeping
+// the rest of its record; written also after Ctrl-C, so that a re-run
+// knows where the operation stopped.
+func (r *run) setState(ctx context.Context, node, state string) error {
+	n := r.rec.Nodes[node]
+	n.Name, n.State = node, state
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := consulstore.WriteNode(rctx, r.consul, r.cfg.Cluster, n, false); err != nil {
+		return err
+	}
+	r.rec.Nodes[node] = n
+	return nil
+}
+
+// removeService removes node's service, if it exists, and waits until no
+// container of the node is left on the hosts that answer (Swarm stops
+// the task's container after the service is gone).
+func (r *run) removeService(ctx context.Context, node string) error {
+	err := r.manager.Engine.ServiceRemove(ctx, node)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("remove service %s: %w", node, err)
+	default:
+		r.removed("service %s", node)
+	}
+	delete(r.services, node)
+	labels := r.labels(engine.RoleCassandra, node)
+	return op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "the containers of "+node+" to be gone", func() (bool, error) {
+		for _, h := range r.swarm {
+			cs, err := h.Engine.ContainerList(ctx, labels)
+			if err != nil {
+				return false, fmt.Errorf("list containers on %s: %w", h.name(), err)
+			}
+			if len(cs) > 0 {
+				r.p.Debugf("%s: %d containers of %s left", h.name(), len(cs), node)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// removeVolume removes node's data volume on h, if it is there.
+func (r *run) removeVolume(ctx context.Context, h *host, node string) error {
+	volume := node + "-data"
+	err := h.Engine.VolumeRemove(ctx, volume)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove volume %s on %s: %w", volume, h.name(), err)
+	}
+	r.removed("volume %s on %s", volume, h.name())
+	return nil
+}
+
+// forget takes node out of Consul: its registration and its record.
+func (r *run) forget(ctx context.Context, node string) error {
+	if err := r.consul.Deregister(ctx, consulstore.ServiceID(r.cfg.Cluster, node)); err != nil {
+		return fmt.Errorf("deregister %s from Consul: %w", node, err)
+	}
+	if err := r.consul.Delete(ctx, consulstore.Key(r.cfg.Cluster, "nodes", node)); err != nil {
+		return fmt.Errorf("delete the record of %s: %w", node, err)
+	}
+	delete(r.rec.Nodes, node)
+	r.removed("%s's Consul registration and record", node)
 	return nil
 }
 

@@ -407,12 +407,6 @@ func (r *run) removeProbes(ctx context.Context) {
 	wg.Wait()
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
 // stopSplitNode handles a node that founded a ring of its own
 // (nodewait.SplitError): it is stopped before it takes data, by removing
 // its service, and its volume goes too. Such a node holds its own ring's

@@ -162,13 +162,13 @@ func (r *run) startTogether(ctx context.Context) error {
 	t0 := time.Now()
 	results := make([]NodeResult, n)
 	create := func(k int, first string) error {
-		h := r.placement(k)
-		if err := r.createNodeWith(ctx, k, h, r.togetherEnv(k, first, tokens[k-1], per)); err != nil {
+		h, port := r.placement(k), r.newPort(k)
+		if err := r.createNode(ctx, k, h, port, r.togetherEnv(k, first, tokens[k-1], per), nil); err != nil {
 			return err
 		}
 		nr := NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}
 		if r.cfg.CQLPort > 0 {
-			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
+			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(port))
 		}
 		results[k-1] = nr
 		return nil
@@ -311,7 +311,15 @@ func (r *run) returning(ctx context.Context, existing map[string]engine.Service)
 		if _, has := existing[name]; has {
 			continue
 		}
-		if n, ok := rec.Nodes[name]; ok && n.HostID != "" && r.volumes[name+"-data on "+r.placement(k).name()] {
+		n, ok := rec.Nodes[name]
+		if !ok || n.HostID == "" {
+			continue
+		}
+		h, err := r.nodeHost(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if r.volumes[name+"-data on "+h.name()] {
 			out[name] = true
 		}
 	}
@@ -326,13 +334,17 @@ func (r *run) restartTogether(ctx context.Context, batch []int, started int) err
 	var names []string
 	results := map[string]*NodeResult{}
 	for _, k := range batch {
-		h := r.placement(k)
-		if err := r.createNodeWith(ctx, k, h, r.firstBootEnv(k)); err != nil {
+		h, err := r.nodeHost(ctx, k) // where its volume is
+		if err != nil {
+			return err
+		}
+		port := r.cqlPort(k, h, nil) // its recorded port
+		if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k), nil); err != nil {
 			return err
 		}
 		nr := &NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}
 		if r.cfg.CQLPort > 0 {
-			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(r.cqlPort(k)))
+			nr.CQL = net.JoinHostPort(h.Addr, strconv.Itoa(port))
 		}
 		names = append(names, nr.Name)
 		results[nr.Name] = nr

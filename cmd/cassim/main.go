@@ -68,6 +68,9 @@ func run(ctx context.Context, argv []string) int {
 	case "cqlsh":
 		return cassim.CqlshMain(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 	}
+	if filepath.Base(argv[0]) == "df" {
+		return cassim.DfMain(args, os.Stdout, os.Stderr)
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "nodetool":

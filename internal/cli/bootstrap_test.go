@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// Bad flag values are refused before any engine is contacted.
+// Bad flag values are refused before any engine is contacted, by
+// bootstrap and by the day-2 commands.
 func TestBootstrapRefusesBadFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -23,6 +24,13 @@ func TestBootstrapRefusesBadFlags(t *testing.T) {
 		{[]string{"bootstrap", "--host", "tcp://127.0.0.1:1", "--cql-port", "70000"}, "--cql-port 70000 is not a port"},
 		{[]string{"bootstrap", "--host", "tcp://127.0.0.1:1", "--network", "bad name!"}, `invalid --network "bad name!"`},
 		{[]string{"bootstrap", "--host", "tcp://127.0.0.1:1", "--cluster", "Prod"}, `invalid cluster name "Prod"`},
+		// The day-2 commands, likewise.
+		{[]string{"scale"}, `required flag(s) "nodes" not set`},
+		{[]string{"scale", "--host", "tcp://127.0.0.1:1", "--nodes", "0"}, "--nodes 0: a cluster keeps at least one node"},
+		{[]string{"replace"}, "accepts 1 arg(s), received 0"},
+		{[]string{"replace", "cass1", "cass2"}, "accepts 1 arg(s), received 2"},
+		{[]string{"down", "extra"}, `unknown command "extra"`},
+		{[]string{"down", "--host", "tcp://127.0.0.1:1", "--cluster", "Prod"}, `invalid cluster name "Prod"`},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(c.args, &out, &errOut)

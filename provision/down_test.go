@@ -1,0 +1,175 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
+)
+
+func TestDownThenBootstrap(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	first := bootstrap(t, cfg)
+	before := len(l.w.Log())
+	res, err := Down(context.Background(), cfg, false) // no confirmation needed: nothing is lost
+	if err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	log := l.w.Log()[before:]
+	for _, node := range []string{"cass1", "cass2", "cass3"} {
+		if l.ring.drains[node] != 1 {
+			t.Errorf("%s drained %d times", node, l.ring.drains[node])
+		}
+		if i := index(log, "ServiceRemove "+node); i < 0 {
+			t.Errorf("no ServiceRemove %s", node)
+		}
+		if tr := l.traces(node); strings.Join(tr, ",") != "volume on "+l.recorded(node).Host+",record,registration" {
+			t.Errorf("%s after down: %v, want its volume, record and registration", node, tr)
+		}
+		if st := l.recorded(node).State; st != "down" {
+			t.Errorf("%s recorded %s", node, st)
+		}
+	}
+	if index(log, "VolumeRemove") >= 0 || index(log, "NetworkRemove") >= 0 || index(log, "ContainerRemove") >= 0 {
+		t.Errorf("down removed more than services:\n%s", strings.Join(log, "\n"))
+	}
+	if len(res.Removed) != 3 {
+		t.Errorf("removed %v", res.Removed)
+	}
+	// Again: nothing to do.
+	if again, err := Down(context.Background(), cfg, false); err != nil || len(again.Removed) != 0 {
+		t.Errorf("second down: %v %v", err, again.Removed)
+	}
+	// Bootstrap brings the same nodes back, each on its volume and host,
+	// with its host ID and contact point.
+	back := bootstrap(t, cfg)
+	for i, n := range back.Nodes {
+		was := first.Nodes[i]
+		if n.HostID != was.HostID || n.Host != was.Host || n.CQL != was.CQL || n.State != "UN" {
+			t.Errorf("%s came back as %+v, was %+v", n.Name, n.Node, was.Node)
+		}
+	}
+}
+
+// Placement follows the record: after a replace onto another machine,
+// down and bootstrap put the node back there, on its volume.
+func TestDownBootstrapFollowsRecord(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	cs, _ := l.swarm[2].ContainerList(context.Background(), engine.Labels{engine.LabelNode: "cass3"})
+	l.swarm[2].ContainerStop(context.Background(), cs[0].ID, 0)
+	replaced(t, cfg, "cass3", "swarm-0")
+	moved := l.recorded("cass3")
+	if _, err := Down(context.Background(), cfg, false); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	back := bootstrap(t, cfg)
+	if n := back.Nodes[2]; n.Host != "swarm-0" || n.HostID != moved.HostID || n.CQL != moved.CQL {
+		t.Errorf("cass3 came back as %+v, recorded %+v", n.Node, moved)
+	}
+}
+
+func TestDownPurge(t *testing.T) {
+	for _, other := range []bool{false, true} {
+		name := "last cluster"
+		if other {
+			name = "another cluster's record stays"
+		}
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := l.config(3)
+			bootstrap(t, cfg)
+			if other {
+				l.consul().SetValue("swarmcass/other/seeds", []byte("cass1"))
+			}
+			ctx := context.Background()
+			c := cfg
+			c.DryRun = true
+			before := len(l.w.Log())
+			if res, err := Down(ctx, c, true); err != nil || !res.DryRun || len(l.w.Log()) != before {
+				t.Fatalf("dry run: %v, did %v", err, l.w.Log()[before:])
+			}
+			if _, err := Down(ctx, cfg, true); err == nil || !strings.Contains(op.Explain(err), "--yes") {
+				t.Fatalf("purge without confirmation: %v", err)
+			}
+			if _, err := Down(ctx, yes(cfg), true); err != nil {
+				t.Fatal(op.Explain(err))
+			}
+			mine := engine.Labels{engine.LabelCluster: "test"}
+			for _, f := range append(l.swarm, l.infra) {
+				cs, _ := f.ContainerList(ctx, mine)
+				vs, _ := f.VolumeList(ctx, mine)
+				ns, _ := f.NetworkList(ctx, mine)
+				if len(cs)+len(vs)+len(ns) > 0 {
+					t.Errorf("%s keeps containers %v, volumes %v, networks %v", f.Name(), cs, vs, ns)
+				}
+			}
+			if ss, _ := l.swarm[0].ServiceList(ctx, mine); len(ss) > 0 {
+				t.Errorf("services %v", ss)
+			}
+			kv, _ := l.consul().List(ctx, "swarmcass/test/")
+			if len(kv) > 0 || l.consul().Registrations() > 0 && l.consulHasTest() {
+				t.Errorf("Consul keeps %v", kv)
+			}
+			_, err := l.infra.ContainerInspect(ctx, ConsulContainer)
+			if gone := errors.Is(err, engine.ErrNotFound); gone == other {
+				t.Errorf("Consul container gone %v, want %v", gone, !other)
+			}
+			vols, _ := l.infra.VolumeList(ctx, nil)
+			if kept := strings.Contains(strings.Join(vols, ","), ConsulContainer+"-data"); kept != other {
+				t.Errorf("infra volumes %v", vols)
+			}
+		})
+	}
+}
+
+// consulHasTest: a registration of cluster test is left.
+func (l *lab) consulHasTest() bool {
+	for _, n := range []string{"cass1", "cass2", "cass3"} {
+		if _, ok := l.consul().Service("swarmcass-test-" + n); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// A failed drain stops down before any service goes; a re-run finishes.
+func TestDownResume(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	l.swarm[1].Fail("Exec", errors.New("engine hiccup"))
+	before := len(l.w.Log())
+	if _, err := Down(context.Background(), cfg, false); err == nil || !strings.Contains(op.Explain(err), "no service was removed") {
+		t.Fatalf("err %v", err)
+	}
+	if index(l.w.Log()[before:], "ServiceRemove") >= 0 {
+		t.Error("a service was removed although a drain failed")
+	}
+	l.swarm[1].Fail("Exec", nil)
+	if _, err := Down(context.Background(), cfg, false); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if ss, _ := l.swarm[0].ServiceList(context.Background(), nil); len(ss) > 0 {
+		t.Errorf("services left %v", ss)
+	}
+}
+
+// A node whose machine is gone has nothing to drain; the rest go down.
+func TestDownWithMachineGone(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	l.stopMachine(l.swarm[2])
+	if _, err := Down(context.Background(), cfg, false); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if l.ring.drains["cass3"] != 0 || l.ring.drains["cass1"] != 1 {
+		t.Errorf("drains %v", l.ring.drains)
+	}
+}
