@@ -50,6 +50,9 @@ type Result struct {
 	// there.
 	Plan   []string
 	DryRun bool
+	// Rolled are the nodes a rolling operation (restart, upgrade,
+	// rollback) acted on, in order, with how long each was down.
+	Rolled []RolledNode
 }
 
 // NodeResult is one Cassandra node: its record in Consul, and whether this
@@ -77,8 +80,14 @@ type run struct {
 	rec      consulstore.Record
 	services map[string]engine.Service // by node name
 	plan     []string
-	pull     string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
-	res      *Result
+	// Rolling operations: what the Roll step does (rolling.go), the tasks
+	// each node had before it was acted on, the releases nodes reported.
+	roll        *rollout
+	tasksBefore map[string]map[string]bool
+	versions    map[string]string
+	imageLabels engine.Labels // of the image ensureImage pushed
+	pull        string        // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
+	res         *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

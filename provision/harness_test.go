@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +41,7 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, drained: map[string]bool{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -158,12 +159,17 @@ type ring struct {
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
 	ghost int
+	// drained are the containers nodetool drain ran in; calls the
+	// nodetool commands other than status, as "drain cass2".
+	drained map[string]bool
+	calls   []string
 }
 
 type member struct {
 	name, addr, id string
 	up             bool
 	down           bool // down and joining
+	drained        bool // left gossip: down, normal
 }
 
 // running lists the running Cassandra containers of the world, by name.
@@ -177,20 +183,29 @@ func (r *ring) running(ctx context.Context) []member {
 			}
 			name := c.Labels[engine.LabelNode]
 			r.mu.Lock()
-			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
+			up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && c.Labels["test.broken"] == ""
+			drained := r.drained[c.ID]
 			r.mu.Unlock()
-			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up})
+			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up && !drained, drained: drained})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
+// defaultRelease is the release a node reports when its image's labels
+// name none.
+const defaultRelease = "5.0.8"
+
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
-	if strings.Join(cmd, " ") != "nodetool status" {
+	name := c.Labels[engine.LabelNode]
+	line := strings.Join(cmd, " ")
+	if line != "nodetool status" && strings.HasPrefix(line, "nodetool ") {
+		return r.nodetool(c, name, strings.TrimPrefix(line, "nodetool "))
+	}
+	if line != "nodetool status" {
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
-	name := c.Labels[engine.LabelNode]
 	r.mu.Lock()
 	r.looks[c.ID]++
 	first := r.looks[c.ID] == 1
@@ -227,6 +242,49 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 	return engine.ExecResult{Stdout: statusOutput(ms)}, nil
 }
 
+// nodetool answers the other nodetool commands day-2 operations run, as
+// Cassandra does once the node is up: drain (the node leaves gossip: every
+// view shows it DN until its container is replaced), version (its image's
+// version label), describecluster (one schema), upgradesstables. Each is
+// noted in calls, in order.
+func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult, error) {
+	r.mu.Lock()
+	up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && c.Labels["test.broken"] == ""
+	drained := r.drained[c.ID]
+	r.calls = append(r.calls, cmd+" "+name)
+	if cmd == "drain" {
+		r.drained[c.ID] = true
+	}
+	r.mu.Unlock()
+	if !up || (drained && cmd != "drain") {
+		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
+	}
+	switch cmd {
+	case "drain", "upgradesstables":
+		return engine.ExecResult{}, nil
+	case "version":
+		v := c.Labels[VersionLabel]
+		if v == "" {
+			v = defaultRelease
+		}
+		return engine.ExecResult{Stdout: "ReleaseVersion: " + v + "\n"}, nil
+	case "describecluster":
+		var eps []string
+		for _, m := range r.running(context.Background()) {
+			eps = append(eps, m.addr+":7000")
+		}
+		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)}, nil
+	}
+	return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: unknown command " + cmd}, nil
+}
+
+// callsOf are the nodetool commands run other than status, in order.
+func (r *ring) callsOf() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
 func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,13 +302,17 @@ func statusOutput(ms []member) string {
 	var rows []nodetooltest.Row
 	for _, m := range ms {
 		code := "UJ"
-		if m.down {
+		switch {
+		case m.down:
 			code = "DJ"
+		case m.drained:
+			code = "DN"
 		}
 		if m.up {
 			code = "UN"
 		}
-		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.id)})
+		// The host ID is the node's, kept in its volume across containers.
+		rows = append(rows, nodetooltest.Row{Code: code, Address: m.addr, HostID: nodetooltest.HostID(m.name)})
 	}
 	return nodetooltest.Status(rows)
 }
