@@ -198,8 +198,12 @@ func checkUpgrade(ch change) func(context.Context, *run) error {
 		if pending != "" {
 			r.plan = append([]string{fmt.Sprintf("wait for %s, which an interrupted run was acting on", pending)}, r.plan...)
 		}
-		ro.after = afterUpgrade(from)
-		if r.cfg.UpgradeSSTables {
+		only := len(ro.nodes) == 0 && pending == "" // every node is on the release: --upgradesstables alone
+		ro.after = afterUpgrade(from, only)
+		switch {
+		case r.cfg.UpgradeSSTables && only:
+			r.plan = append(r.plan, "nodetool upgradesstables on each node in turn")
+		case r.cfg.UpgradeSSTables:
 			r.plan = append(r.plan, "then nodetool upgradesstables on each node in turn, if the major version changed")
 		}
 		r.roll = ro
@@ -292,9 +296,10 @@ func checkVersionStep(from, to string) error {
 	return nil
 }
 
-// afterUpgrade: after a major upgrade, nodetool upgradesstables on each
-// node in turn (--upgradesstables), or the advice to run it.
-func afterUpgrade(from string) func(ctx context.Context, r *run) error {
+// afterUpgrade: after a major upgrade (or always, with only: nothing
+// else to do), nodetool upgradesstables on each node in turn
+// (--upgradesstables), or the advice to run it.
+func afterUpgrade(from string, only bool) func(ctx context.Context, r *run) error {
 	return func(ctx context.Context, r *run) error {
 		fm, _, ok := majorMinor(from)
 		var to string
@@ -302,10 +307,13 @@ func afterUpgrade(from string) func(ctx context.Context, r *run) error {
 			to = v
 		}
 		tm, _, ok2 := majorMinor(to)
-		if !ok || !ok2 || tm <= fm {
+		if !only && (!ok || !ok2 || tm <= fm) {
 			return nil
 		}
 		if !r.cfg.UpgradeSSTables {
+			if only {
+				return nil
+			}
 			r.p.Infof("a major upgrade (%s to %s): rewrite the SSTables in the new format with swarmcass upgrade --cluster %s --upgradesstables", from, to, r.cfg.Cluster)
 			return nil
 		}
