@@ -139,6 +139,7 @@ type realPhase struct {
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
 	{"node down, reads, heal, no-op re-run", realNodeDown},
+	{"rolling restart under QUORUM load", realRolling},
 }
 
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring

@@ -19,6 +19,9 @@ var (
 	// CassandraBase is real Cassandra assembled offline from Maven Central
 	// artifacts (images/cassandra-base/), with the official image's interface.
 	CassandraBase = pin("CASSANDRA_BASE_IMAGE")
+	// CassandraBasePrev is the 5.0 patch release before CassandraBase's,
+	// built the same way (scripts/build-images.sh cassandra-prev).
+	CassandraBasePrev = pin("CASSANDRA_PREV_BASE_IMAGE")
 	// CassandraBase41 is the same for Cassandra 4.1, on Java 11.
 	CassandraBase41 = pin("CASSANDRA41_BASE_IMAGE")
 )
