@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -152,5 +154,40 @@ func realRolling(ctx context.Context, t *testing.T, e *env) {
 	t.Logf("client read after the restart: %+v", got)
 	if got.OK != realRows || got.Failed != 0 {
 		t.Fatalf("after the restart: %d of %d rows, %d failed", got.OK, realRows, got.Failed)
+	}
+}
+
+// realPatchUpgrade: the 5.0 patch release before the pin (the offline base
+// images.CassandraBasePrev, scripts/build-images.sh cassandra-prev) rolled
+// out with a canary under the QUORUM load, every node then reporting it;
+// then rollback to the pinned release, an upgrade from one patch release
+// to the next, under the same load. Neither may fail a request or lose a
+// row.
+func realPatchUpgrade(ctx context.Context, t *testing.T, e *env) {
+	prev := images.CassandraBasePrev
+	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", prev)
+	prevVersion := images.CassandraPrevVersion
+	common := []string{"--cluster", "e2e", "--node-timeout", e.timeout, "--yes"}
+
+	load := e.startLoad(ctx)
+	r := e.must(append([]string{"upgrade", "--base-image", prev}, common...)...)
+	t.Logf("rolling upgrade to %s: %s\n%s", prev, r.duration.Round(100*time.Millisecond), r.out)
+	load.stop(ctx, "the rolling upgrade to "+prevVersion)
+	if !strings.Contains(r.out, "canary cass1 is back on "+prevVersion) {
+		t.Errorf("no canary step for %s in the upgrade's output", prevVersion)
+	}
+	e.requireRing(ctx, 3)
+	e.requireVersions(ctx, prevVersion)
+
+	load = e.startLoad(ctx)
+	r = e.must(append([]string{"rollback"}, common...)...)
+	t.Logf("rollback to the pinned release: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
+	load.stop(ctx, "the rolling upgrade back to "+images.CassandraVersion)
+	e.requireRing(ctx, 3)
+	e.requireVersions(ctx, images.CassandraVersion)
+	e.must("ring", "--cluster", "e2e")
+	got := e.client(ctx, "cass3", "read", realRows, "cass1,cass2,cass3")
+	if got.OK != realRows || got.Failed != 0 {
+		t.Fatalf("after the upgrades: %d of %d rows, %d failed", got.OK, realRows, got.Failed)
 	}
 }

@@ -27,8 +27,12 @@ var (
 )
 
 // CassandraVersion is the Cassandra release the real image runs (the pin
-// CASSANDRA_VERSION); cassim reports it as its own.
-var CassandraVersion = pin("CASSANDRA_VERSION")
+// CASSANDRA_VERSION); cassim reports it as its own. CassandraPrevVersion
+// is CassandraBasePrev's, the 5.0 patch release before it.
+var (
+	CassandraVersion     = pin("CASSANDRA_VERSION")
+	CassandraPrevVersion = pin("CASSANDRA_PREV_VERSION")
+)
 
 func pin(key string) string {
 	for _, line := range strings.Split(versions, "\n") {
