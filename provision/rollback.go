@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
@@ -50,13 +49,7 @@ func checkRollback(ctx context.Context, r *run) error {
 		}
 		target, history = h[len(h)-2], h[:len(h)-1]
 	}
-	pending, _ := r.resumeFrom("rollback")
-	if pending == "" {
-		if err := r.rollGate(ctx); err != nil {
-			return err
-		}
-	}
-	from, err := r.clusterVersion(ctx, pending)
+	pending, from, err := r.startRoll(ctx, "rollback")
 	if err != nil {
 		return err
 	}
@@ -78,13 +71,7 @@ func checkRollback(ctx context.Context, r *run) error {
 			ro.done = append(ro.done, n)
 			continue
 		}
-		ro.nodes = append(ro.nodes, n)
-		ro.target[n], ro.before[n] = withRelease(cur, target), cur
-		role := ""
-		if len(ro.nodes) <= ro.canary {
-			role = " (canary)"
-		}
-		r.plan = append(r.plan, fmt.Sprintf("%s%s: back to %s: %s", n, role, releaseName(target), strings.Join(describeChange(releaseOf(cur), target), "; ")))
+		r.plan = append(r.plan, ro.add(n, cur, withRelease(cur, target), "back to "+releaseName(target)+": "))
 	}
 	if pending != "" {
 		r.plan = append([]string{fmt.Sprintf("wait for %s, which an interrupted run was acting on", pending)}, r.plan...)

@@ -429,6 +429,33 @@ func (r *run) finishRollout(ctx context.Context) error {
 	return consulstore.ClearRollout(ctx, r.consul, r.cfg.Cluster)
 }
 
+// startRoll begins the checks of upgrade and rollback: the node an
+// interrupted run of opName was acting on, if any (the ring is judged
+// later then: that node may still be starting), else the gate; and the
+// release the nodes report.
+func (r *run) startRoll(ctx context.Context, opName string) (pending, from string, err error) {
+	pending, _ = r.resumeFrom(opName)
+	if pending == "" {
+		if err := r.rollGate(ctx); err != nil {
+			return "", "", err
+		}
+	}
+	from, err = r.clusterVersion(ctx, pending)
+	return pending, from, err
+}
+
+// add plans node n to go from spec cur to spec to, and returns the plan's
+// line: what changes on it, after what; the first canary nodes say so.
+func (ro *rollout) add(n string, cur, to engine.ServiceSpec, what string) string {
+	ro.nodes = append(ro.nodes, n)
+	ro.target[n], ro.before[n] = to, cur
+	role := ""
+	if len(ro.nodes) <= ro.canary {
+		role = " (canary)"
+	}
+	return fmt.Sprintf("%s%s: %s%s", n, role, what, strings.Join(describeChange(releaseOf(cur), releaseOf(to)), "; "))
+}
+
 // resumeFrom reads the record's rollout: the node an interrupted run was
 // acting on (waited for first) and, for a rollout of the same operation,
 // the nodes it did.

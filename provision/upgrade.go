@@ -137,13 +137,7 @@ func upgradeImage(ch change) func(context.Context, *run) error {
 // interrupted run) left out.
 func checkUpgrade(ch change) func(context.Context, *run) error {
 	return func(ctx context.Context, r *run) error {
-		pending, _ := r.resumeFrom("upgrade")
-		if pending == "" {
-			if err := r.rollGate(ctx); err != nil {
-				return err
-			}
-		}
-		from, err := r.clusterVersion(ctx, pending)
+		pending, from, err := r.startRoll(ctx, "upgrade")
 		if err != nil {
 			return err
 		}
@@ -182,13 +176,7 @@ func checkUpgrade(ch change) func(context.Context, *run) error {
 				ro.done = append(ro.done, n)
 				continue
 			}
-			ro.nodes = append(ro.nodes, n)
-			ro.target[n], ro.before[n] = t, cur
-			role := ""
-			if len(ro.nodes) <= ro.canary {
-				role = " (canary)"
-			}
-			r.plan = append(r.plan, fmt.Sprintf("%s%s: %s", n, role, strings.Join(describeChange(releaseOf(cur), rel), "; ")))
+			r.plan = append(r.plan, ro.add(n, cur, t, ""))
 		}
 		rel.Version, rel.By = to, "upgrade"
 		ro.release = &rel
