@@ -169,6 +169,7 @@ func rollNodes(ctx context.Context, r *run) error {
 	}
 	_, err := loop.Run(ctx)
 	if err != nil {
+		r.res.Image = r.rec.Image // the new image is not every node's
 		var ne *op.NodeError
 		hint := "fix the cause and run again: it continues with the node it stopped at"
 		if errors.As(err, &ne) && ne.Undo == nil && ro.undo && ctx.Err() == nil && ne.Stage != op.StageGate {
