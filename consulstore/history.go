@@ -53,8 +53,10 @@ type Rollout struct {
 	Op    string   `json:"op"`
 	Nodes []string `json:"nodes"`
 	Done  []string `json:"done"`
-	// Current is the node being acted on: a re-run waits for it first.
+	// Current is the node being acted on: a re-run waits for it first;
+	// Acted once its new task was asked for (else the re-run asks again).
 	Current string    `json:"current,omitempty"`
+	Acted   bool      `json:"acted,omitempty"`
 	Started time.Time `json:"started"`
 }
 

@@ -83,6 +83,7 @@ type run struct {
 	// Rolling operations: what the Roll step does (rolling.go), the tasks
 	// each node had before it was acted on, the releases nodes reported.
 	roll        *rollout
+	resumeActed bool // the interrupted rollout had asked for its current node's new task
 	tasksBefore map[string]map[string]bool
 	versions    map[string]string
 	imageLabels engine.Labels // of the image ensureImage pushed

@@ -163,6 +163,8 @@ type ring struct {
 	// nodetool commands other than status, as "drain cass2".
 	drained map[string]bool
 	calls   []string
+	// onNodetool hears each of those commands once it has run.
+	onNodetool func(cmd, node string)
 }
 
 type member struct {
@@ -255,7 +257,11 @@ func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult
 	if cmd == "drain" {
 		r.drained[c.ID] = true
 	}
+	hook := r.onNodetool
 	r.mu.Unlock()
+	if hook != nil {
+		hook(cmd, name)
+	}
 	if !up || (drained && cmd != "drain") {
 		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}

@@ -51,9 +51,10 @@ func checkRestart(names []string) func(context.Context, *run) error {
 		if pending != "" && !slices.Contains(nodes, pending) {
 			pending = "" // not ours to wait for: the gate judges it
 		}
-		ro := &rollout{op: "restart", force: true, pending: pending, target: map[string]engine.ServiceSpec{}}
+		ro := &rollout{op: "restart", force: true, pending: pending, acted: r.resumeActed, target: map[string]engine.ServiceSpec{}}
 		for _, n := range nodes {
 			if n == pending {
+				ro.target[n] = r.services[n].Spec
 				continue
 			}
 			if slices.Contains(done, n) {

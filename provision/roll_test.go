@@ -245,6 +245,51 @@ func TestRestartInterruptedThenResumes(t *testing.T) {
 	}
 }
 
+// Ctrl-C between a node's drain and its new task: the re-run gives that
+// node its new task (no second drain: it is drained already), waits for
+// it, and goes on.
+func TestRestartInterruptedAfterDrainThenResumes(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l.ring.mu.Lock()
+	l.ring.onNodetool = func(cmd, node string) {
+		if cmd == "drain" && node == "cass2" {
+			cancel()
+		}
+	}
+	l.ring.mu.Unlock()
+	if _, err := Restart(ctx, cfg, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want interrupted", err)
+	}
+	l.ring.mu.Lock()
+	l.ring.onNodetool = nil
+	l.ring.mu.Unlock()
+	if got := strings.Join(l.updates(), ","); got != "cass1" {
+		t.Fatalf("updates %s: cass2 was drained, not restarted", got)
+	}
+	if ro := l.record(t).Rollout; ro == nil || ro.Current != "cass2" || ro.Acted {
+		t.Fatalf("rollout %+v, want cass2 current, its new task not asked for", ro)
+	}
+	if _, err := Restart(context.Background(), cfg, nil); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if got := strings.Join(l.updates(), ","); got != "cass1,cass2,cass3" {
+		t.Errorf("updates %s, want each node once", got)
+	}
+	drains := 0
+	for _, c := range l.ring.callsOf() {
+		if c == "drain cass2" {
+			drains++
+		}
+	}
+	if drains != 1 {
+		t.Errorf("cass2 drained %d times", drains)
+	}
+}
+
 func TestUpgradeWithCanary(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t, 3)

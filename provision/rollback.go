@@ -64,7 +64,7 @@ func checkRollback(ctx context.Context, r *run) error {
 	for _, n := range names {
 		cur := r.services[n].Spec
 		if n == pending {
-			ro.pending = n
+			ro.pending, ro.acted, ro.target[n] = n, r.resumeActed, withRelease(cur, target)
 			continue
 		}
 		if releaseOf(cur).Same(target) {

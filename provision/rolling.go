@@ -34,9 +34,11 @@ import (
 type rollout struct {
 	op    string
 	nodes []string // to act on, in order
-	// pending is a node an interrupted run acted on: waited for (and
-	// recorded) before the others, not acted on again.
+	// pending is a node an interrupted run was acting on: waited for
+	// (and recorded) before the others; acted: its new task was asked
+	// for, else it gets one first.
 	pending string
+	acted   bool
 	// target is each node's new spec; force restarts a node whose spec
 	// is unchanged (restart).
 	target map[string]engine.ServiceSpec
@@ -82,15 +84,30 @@ func rollNodes(ctx context.Context, r *run) error {
 	}
 	progress := consulstore.Rollout{Op: ro.op, Nodes: append(all, ro.nodes...), Done: slices.Clone(ro.done), Started: time.Now().UTC()}
 	if ro.pending != "" {
-		r.p.Infof("%s: acted on by an interrupted run; waiting for it first", ro.pending)
 		start := time.Now()
-		tasks, err := r.manager.Engine.TaskList(ctx, ro.pending)
-		if err != nil {
-			return fmt.Errorf("list tasks of %s: %w", ro.pending, err)
+		if ro.acted {
+			r.p.Infof("%s: acted on by an interrupted run; waiting for it first", ro.pending)
+			tasks, err := r.manager.Engine.TaskList(ctx, ro.pending)
+			if err != nil {
+				return fmt.Errorf("list tasks of %s: %w", ro.pending, err)
+			}
+			// Tasks that ended before now (a failed start the earlier run saw)
+			// are history: Swarm's restart policy has started another.
+			r.tasksBefore = map[string]map[string]bool{ro.pending: nodewait.Ended(tasks)}
+		} else {
+			// Stopped between its drain and its new task: it may be drained
+			// (no drain again), and it needs the new task all the same.
+			r.p.Infof("%s: an interrupted run stopped while taking it out; restarting it first", ro.pending)
+			if err := r.writeRollout(ctx, progress, ro.pending, false); err != nil {
+				return err
+			}
+			if err := r.replaceTask(ctx, ro.pending, ro.target[ro.pending], true, false); err != nil {
+				return err
+			}
+			if err := r.writeRollout(ctx, progress, ro.pending, true); err != nil {
+				return err
+			}
 		}
-		// Tasks that ended before now (a failed start the earlier run saw)
-		// are history: Swarm's restart policy has started another.
-		r.tasksBefore = map[string]map[string]bool{ro.pending: nodewait.Ended(tasks)}
 		if err := r.waitBack(ctx, ro.pending, r.tasksBefore[ro.pending], ro.version); err != nil {
 			return op.WithHint(err, "fix the cause and run again: it continues with "+ro.pending)
 		}
@@ -115,10 +132,13 @@ func rollNodes(ctx context.Context, r *run) error {
 			downSince = time.Now()
 			cur := progress
 			cur.Done = slices.Clone(progress.Done)
-			if err := r.writeRollout(ctx, cur, node); err != nil {
+			if err := r.writeRollout(ctx, cur, node, false); err != nil {
 				return err
 			}
-			return r.replaceTask(ctx, node, ro.target[node], ro.force, true)
+			if err := r.replaceTask(ctx, node, ro.target[node], ro.force, true); err != nil {
+				return err
+			}
+			return r.writeRollout(ctx, cur, node, true)
 		},
 		Wait: func(ctx context.Context, node string) error {
 			r.p.Infof("%s: waiting until it is UN in every view, answers CQL and agrees on the schema", node)
@@ -390,15 +410,15 @@ func (r *run) recordRolled(ctx context.Context, node string, progress consulstor
 			return err
 		}
 	}
-	return r.writeRollout(rctx, progress, "")
+	return r.writeRollout(rctx, progress, "", false)
 }
 
 // writeRollout records the rollout's progress, with current the node
-// being acted on.
-func (r *run) writeRollout(ctx context.Context, progress consulstore.Rollout, current string) error {
+// being acted on, and acted once its new task was asked for.
+func (r *run) writeRollout(ctx context.Context, progress consulstore.Rollout, current string, acted bool) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	progress.Current = current
+	progress.Current, progress.Acted = current, acted
 	if err := consulstore.WriteRollout(rctx, r.consul, r.cfg.Cluster, progress); err != nil {
 		return fmt.Errorf("record the %s's progress in Consul: %w", progress.Op, err)
 	}
@@ -465,6 +485,7 @@ func (r *run) resumeFrom(opName string) (pending string, done []string) {
 	if ro == nil {
 		return "", nil
 	}
+	r.resumeActed = ro.Acted
 	if _, ok := r.services[ro.Current]; ok {
 		pending = ro.Current
 	}

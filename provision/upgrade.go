@@ -169,7 +169,7 @@ func checkUpgrade(ch change) func(context.Context, *run) error {
 				ro.history = []consulstore.Release{first}
 			}
 			if n == pending {
-				ro.pending = n
+				ro.pending, ro.acted, ro.target[n] = n, r.resumeActed, t
 				continue
 			}
 			if sameRelease(cur, t) {
