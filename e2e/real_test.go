@@ -149,7 +149,7 @@ var realPhases = []realPhase{
 // fails stops the test: the later ones would start from a broken ring.
 func TestIntegrationRealCassandra(t *testing.T) {
 	e := realEnv(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	realBootstrap(ctx, t, e)
 	for _, p := range realPhases {

@@ -108,12 +108,13 @@ func rollNodes(ctx context.Context, r *run) error {
 				return err
 			}
 		}
-		if err := r.waitBack(ctx, ro.pending, r.tasksBefore[ro.pending], ro.version); err != nil {
+		look, err := r.waitBack(ctx, ro.pending, r.tasksBefore[ro.pending], ro.version)
+		if err != nil {
 			return op.WithHint(err, "fix the cause and run again: it continues with "+ro.pending)
 		}
 		r.res.Rolled = append(r.res.Rolled, RolledNode{Name: ro.pending, Down: time.Since(start)})
 		progress.Done = append(progress.Done, ro.pending)
-		if err := r.recordRolled(ctx, ro.pending, progress); err != nil {
+		if err := r.recordRolled(ctx, ro.pending, look, progress); err != nil {
 			return err
 		}
 	}
@@ -142,14 +143,15 @@ func rollNodes(ctx context.Context, r *run) error {
 		},
 		Wait: func(ctx context.Context, node string) error {
 			r.p.Infof("%s: waiting until it is UN in every view, answers CQL and agrees on the schema", node)
-			if err := r.waitBack(ctx, node, r.tasksBefore[node], ro.version); err != nil {
+			look, err := r.waitBack(ctx, node, r.tasksBefore[node], ro.version)
+			if err != nil {
 				return err
 			}
 			down := time.Since(downSince)
 			r.p.Infof("%s: back after %.1fs down", node, down.Seconds())
 			r.res.Rolled = append(r.res.Rolled, RolledNode{Name: node, Down: down, Version: r.versions[node]})
 			progress.Done = append(progress.Done, node)
-			return r.recordRolled(ctx, node, progress)
+			return r.recordRolled(ctx, node, look, progress)
 		},
 		KeepOnInterrupt: true,
 		Canary:          ro.canary,
@@ -166,11 +168,12 @@ func rollNodes(ctx context.Context, r *run) error {
 			if err := r.replaceTask(ctx, node, prev, false, false); err != nil {
 				return err
 			}
-			if err := r.waitBack(ctx, node, r.tasksBefore[node], ""); err != nil {
+			look, err := r.waitBack(ctx, node, r.tasksBefore[node], "")
+			if err != nil {
 				return err
 			}
 			r.res.Rolled = append(r.res.Rolled, RolledNode{Name: node, Down: time.Since(downSince), Version: r.versions[node], Undone: true})
-			return r.recordRolled(ctx, node, progress)
+			return r.recordRolled(ctx, node, look, progress)
 		}
 	}
 	if ro.canary > 0 && ro.canary < len(ro.nodes) {
@@ -259,22 +262,24 @@ func (r *run) replaceTask(ctx context.Context, node string, spec engine.ServiceS
 // waitBack waits until node runs a task not in before, is UN in its own
 // view and a seed's (nodewait), then until every view lists every node UN,
 // its CQL port answers, the schema agrees and, when version is set, it
-// reports that release. On failure the error carries its last log lines.
-func (r *run) waitBack(ctx context.Context, node string, before map[string]bool, version string) error {
+// reports that release; it returns the look that saw it UN. On failure
+// the error carries its last log lines.
+func (r *run) waitBack(ctx context.Context, node string, before map[string]bool, version string) (nodewait.Look, error) {
 	if len(before) > 0 {
 		err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "Swarm to start a new task of "+node, func() (bool, error) {
 			tasks, err := r.manager.Engine.TaskList(ctx, node)
 			return err == nil && len(tasks) > 0 && !before[tasks[0].ID], nil
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", node, err)
+			return nodewait.Look{}, fmt.Errorf("%s: %w", node, err)
 		}
 	}
-	if _, err := r.wait.UN(ctx, node, len(r.services), before); err != nil {
-		return err
+	look, err := r.wait.UN(ctx, node, len(r.services), before)
+	if err != nil {
+		return look, err
 	}
 	var why string
-	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, node+" to be UN in every view with CQL and one schema", func() (bool, error) {
+	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, node+" to be UN in every view with CQL and one schema", func() (bool, error) {
 		why = r.backWhy(ctx, node, version)
 		if why != "" {
 			r.p.Debugf("%s: %s", node, why)
@@ -282,9 +287,9 @@ func (r *run) waitBack(ctx context.Context, node string, before map[string]bool,
 		return why == "", nil
 	})
 	if err != nil {
-		return r.nodeReport(ctx, node, fmt.Errorf("%w (last: %s)", err, why))
+		return look, r.nodeReport(ctx, node, fmt.Errorf("%w (last: %s)", err, why))
 	}
-	return nil
+	return look, nil
 }
 
 // backWhy says why node is not back yet, or "".
@@ -384,39 +389,37 @@ func (r *run) nodeReport(ctx context.Context, node string, err error) error {
 	return ne
 }
 
-// recordRolled writes node's record as it is now and the rollout's
-// progress: the record says which nodes are done after each one.
-func (r *run) recordRolled(ctx context.Context, node string, progress consulstore.Rollout) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// recordRolled writes node's record as look saw it back and the
+// rollout's progress: the record says which nodes are done after each one.
+func (r *run) recordRolled(ctx context.Context, node string, look nodewait.Look, progress consulstore.Rollout) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	nr := NodeResult{Node: r.rec.Nodes[node]}
-	nr.Name = node
-	look, err := r.wait.Look(rctx, node, 0, r.tasksBefore[node])
-	if err == nil && look.Ready {
-		nr.State, nr.Address, nr.HostID = "UN", look.Address, look.HostID
-		if look.Host != nil {
-			nr.SwarmNode, nr.Host = look.Task.NodeID, look.Host.Name()
-			if port := publishedCQL(r.services[node]); port != "" {
-				nr.CQL = net.JoinHostPort(look.Host.Addr, port)
-			}
+	nr.Name, nr.State, nr.Address, nr.HostID = node, "UN", look.Address, look.HostID
+	if look.Host != nil {
+		nr.SwarmNode, nr.Host = look.Task.NodeID, look.Host.Name()
+		if port := publishedCQL(r.services[node]); port != "" {
+			nr.CQL = net.JoinHostPort(look.Host.Addr, port)
 		}
 	}
 	if err := r.recordNode(rctx, nr); err != nil {
 		return err
 	}
 	r.rec.Nodes[node] = nr.Node
-	if nr.State == "UN" {
-		if err := r.registerNode(rctx, nr); err != nil {
-			return err
-		}
+	if err := r.registerNode(rctx, nr); err != nil {
+		return err
 	}
 	return r.writeRollout(rctx, progress, "", false)
 }
 
+// recordTimeout bounds the writes to Consul after a node, which go on
+// after Ctrl-C so that the record says where the run stopped.
+const recordTimeout = 15 * time.Second
+
 // writeRollout records the rollout's progress, with current the node
 // being acted on, and acted once its new task was asked for.
 func (r *run) writeRollout(ctx context.Context, progress consulstore.Rollout, current string, acted bool) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	progress.Current, progress.Acted = current, acted
 	if err := consulstore.WriteRollout(rctx, r.consul, r.cfg.Cluster, progress); err != nil {
