@@ -266,6 +266,8 @@ func (r *run) replaceTask(ctx context.Context, node string, spec engine.ServiceS
 // the error carries its last log lines.
 func (r *run) waitBack(ctx context.Context, node string, before map[string]bool, version string) (nodewait.Look, error) {
 	if len(before) > 0 {
+		t0 := time.Now()
+		defer func() { r.p.Debugf("%s: back %.1fs after its new task was asked for", node, time.Since(t0).Seconds()) }()
 		err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "Swarm to start a new task of "+node, func() (bool, error) {
 			tasks, err := r.manager.Engine.TaskList(ctx, node)
 			return err == nil && len(tasks) > 0 && !before[tasks[0].ID], nil
@@ -274,10 +276,12 @@ func (r *run) waitBack(ctx context.Context, node string, before map[string]bool,
 			return nodewait.Look{}, fmt.Errorf("%s: %w", node, err)
 		}
 	}
+	start := time.Now()
 	look, err := r.wait.UN(ctx, node, len(r.services), before)
 	if err != nil {
 		return look, err
 	}
+	r.p.Infof("%s: UN in its own view and a seed's after %.1fs", node, time.Since(start).Seconds())
 	var why string
 	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, node+" to be UN in every view with CQL and one schema", func() (bool, error) {
 		why = r.backWhy(ctx, node, version)
