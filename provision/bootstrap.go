@@ -39,8 +39,10 @@ type Result struct {
 	Network   string
 	Subnet    string
 	Seeds     []string
-	Nodes     []NodeResult
-	Steps     []op.Timing
+	// Clients is what the nodes tell drivers (Config.Clients).
+	Clients string
+	Nodes   []NodeResult
+	Steps   []op.Timing
 	// Created lists what this run created ("service cass4", "volume
 	// cass4-data on swarm-1", ...), Removed what it removed; both empty
 	// when it changed nothing.
@@ -106,7 +108,7 @@ func (h *host) name() string { return h.Engine.Name() }
 // fails. The Result is filled as far as the run got, also on error.
 func Bootstrap(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, p: cfg.Progress, res: &Result{Operation: "bootstrap", Cluster: cfg.Cluster, Network: cfg.Network}}
+	r := &run{cfg: cfg, p: cfg.Progress, res: &Result{Operation: "bootstrap", Cluster: cfg.Cluster, Network: cfg.Network, Clients: cfg.Clients}}
 	var err error
 	r.res.Steps, err = op.Run(ctx, r.p, steps, r)
 	return r.res, err

@@ -101,6 +101,10 @@ func attach(ctx context.Context, r *run) error {
 		r.cfg.Network, r.res.Network = r.rec.Network.Name, r.rec.Network.Name
 	}
 	r.res.Subnet, r.res.Image = r.rec.Network.Subnet, r.rec.Image
+	// What the nodes tell drivers, as they were started: nodes a day-2
+	// operation creates tell the same.
+	r.cfg.Clients = cmp.Or(r.rec.Network.Clients, ClientsOverlay)
+	r.res.Clients = r.cfg.Clients
 	r.res.Seeds = r.rec.Seeds
 	if len(r.res.Seeds) == 0 {
 		r.res.Seeds = chooseSeeds(r.services, 0)

@@ -504,7 +504,10 @@ func (r *run) resumeFrom(opName string) (pending string, done []string) {
 
 // ownedEnv are the environment variables swarmcass sets on a node for
 // its place in the cluster; the rest (heap, --node-env) are its settings.
-var ownedEnv = []string{"CASSANDRA_CLUSTER_NAME", "CASSANDRA_LISTEN_SUBNET", "SWARMCASS_WAIT_FOR"}
+// (CASSANDRA_BROADCAST_RPC_ADDRESS and CASSANDRA_NATIVE_TRANSPORT_PORT
+// are a node's host address and port with --clients host).
+var ownedEnv = []string{"CASSANDRA_CLUSTER_NAME", "CASSANDRA_LISTEN_SUBNET", "SWARMCASS_WAIT_FOR",
+	"CASSANDRA_BROADCAST_RPC_ADDRESS", "CASSANDRA_NATIVE_TRANSPORT_PORT"}
 
 func envKey(kv string) string { k, _, _ := strings.Cut(kv, "="); return k }
 

@@ -3,6 +3,9 @@ package provision
 import (
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/swarmcass/swarmcass/consulstore"
 	"text/tabwriter"
 )
 
@@ -36,6 +39,7 @@ func (res *Result) Summary(w io.Writer) {
 	if len(res.Nodes) > 0 {
 		res.nodeTable(w)
 	}
+	res.contactPoints(w)
 	if res.Image != "" {
 		fmt.Fprintf(w, "Image %s\n", res.Image)
 	}
@@ -82,6 +86,32 @@ func (res *Result) rolledTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%.1fs\t%s\t%s\n", n.Name, n.Down.Seconds(), dash(n.Version), note)
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// ContactPoints are the addresses drivers connect to, on the overlay and
+// outside the swarm (consulstore.ContactPoints).
+func (res *Result) ContactPoints() (overlay, outside []string) {
+	nodes := make([]consulstore.Node, len(res.Nodes))
+	for i, n := range res.Nodes {
+		nodes[i] = n.Node
+	}
+	return consulstore.ContactPoints(res.Clients, nodes)
+}
+
+func (res *Result) contactPoints(w io.Writer) {
+	overlay, outside := res.ContactPoints()
+	if len(overlay) > 0 {
+		fmt.Fprintf(w, "Contact points for drivers on the overlay %s: %s\n", res.Network, strings.Join(overlay, ","))
+	}
+	switch {
+	case len(outside) == 0:
+		fmt.Fprintf(w, "No CQL port is published: only drivers on the overlay reach the nodes.\n")
+	case res.Clients == ClientsHost:
+		fmt.Fprintf(w, "Contact points for drivers outside the swarm: %s\n", strings.Join(outside, ","))
+	default:
+		fmt.Fprintf(w, "Published CQL ports: %s (the nodes tell drivers their overlay addresses, which a driver outside the swarm cannot reach: bootstrap with --clients host for those)\n", strings.Join(outside, ","))
+	}
 	fmt.Fprintln(w)
 }
 

@@ -68,6 +68,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap plus 512M for nodetool and cqlsh inside it)")
 	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
+	fs.StringVar(&o.cfg.Clients, "clients", provision.ClientsOverlay, "what nodes tell drivers: overlay (their overlay addresses, for clients that are services on the network) or host (their host's address and published CQL port, for clients outside the swarm)")
 	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
 	return cmd
 }
