@@ -214,7 +214,11 @@ func (r *run) rollGate(ctx context.Context) error {
 	if err := r.ringHealthy(ctx); err != nil {
 		return err
 	}
-	if why := r.schemaDisagrees(ctx, r.nodeNames()[0]); why != "" {
+	names := r.nodeNames()
+	if len(names) == 0 {
+		return op.Hinted("swarmcass bootstrap recreates the nodes' services from the record", "cluster %s has no node service", r.cfg.Cluster)
+	}
+	if why := r.schemaDisagrees(ctx, names[0]); why != "" {
 		return op.WithHint(errors.New(why), "wait for the schema to settle (nodetool describecluster) and run again")
 	}
 	return nil
@@ -368,11 +372,10 @@ func (r *run) cqlAddr(ctx context.Context, node string) string {
 	if port == "" {
 		return ""
 	}
-	t, h, ok, err := r.wait.Container(ctx, node)
+	_, h, ok, err := r.wait.Container(ctx, node)
 	if err != nil || !ok {
 		return ""
 	}
-	_ = t
 	return net.JoinHostPort(h.Addr, port)
 }
 
