@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -540,4 +541,25 @@ func TestUpgradeRefusals(t *testing.T) {
 			t.Errorf("err %v", err)
 		}
 	})
+}
+
+// A node whose task is still "starting" (its image's health check has not
+// passed yet) but which nodetool shows UN counts as running: the gate and
+// the wait judge by nodetool, as bootstrap does.
+func TestRestartWhileHealthChecksPending(t *testing.T) {
+	l := newLab(t, 3)
+	l.w.TaskState = func(spec engine.ServiceSpec, node engine.Node) (string, string) {
+		if st, msg := l.ring.taskState(spec, node); st != "running" {
+			return st, msg
+		}
+		return "starting", ""
+	}
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	if _, err := Restart(context.Background(), cfg, nil); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if got := strings.Join(l.updates(), ","); got != "cass1,cass2,cass3" {
+		t.Errorf("restarted %s", got)
+	}
 }
