@@ -117,6 +117,9 @@ func rollNodes(ctx context.Context, r *run) error {
 		if err := r.recordRolled(ctx, ro.pending, look, progress); err != nil {
 			return err
 		}
+		if err := r.checkPasses(ctx, ro.pending); err != nil {
+			return err
+		}
 	}
 	if len(r.rec.History) == 0 && len(ro.history) > 0 {
 		// The release the nodes ran before the first change: what a
@@ -151,7 +154,10 @@ func rollNodes(ctx context.Context, r *run) error {
 			r.p.Infof("%s: back after %.1fs down", node, down.Seconds())
 			r.res.Rolled = append(r.res.Rolled, RolledNode{Name: node, Down: down, Version: r.versions[node]})
 			progress.Done = append(progress.Done, node)
-			return r.recordRolled(ctx, node, look, progress)
+			if err := r.recordRolled(ctx, node, look, progress); err != nil {
+				return err
+			}
+			return r.checkPasses(ctx, node)
 		},
 		KeepOnInterrupt: true,
 		Canary:          ro.canary,
@@ -173,7 +179,10 @@ func rollNodes(ctx context.Context, r *run) error {
 				return err
 			}
 			r.res.Rolled = append(r.res.Rolled, RolledNode{Name: node, Down: time.Since(downSince), Version: r.versions[node], Undone: true})
-			return r.recordRolled(ctx, node, look, progress)
+			if err := r.recordRolled(ctx, node, look, progress); err != nil {
+				return err
+			}
+			return r.checkPasses(ctx, node)
 		}
 	}
 	if ro.canary > 0 && ro.canary < len(ro.nodes) {
@@ -417,6 +426,13 @@ func (r *run) recordRolled(ctx context.Context, node string, look nodewait.Look,
 		return err
 	}
 	return r.writeRollout(rctx, progress, "", false)
+}
+
+// checkPasses waits until Consul's check of node's CQL port passes, so
+// that Consul offers it as a contact point again before the next node
+// goes out.
+func (r *run) checkPasses(ctx context.Context, node string) error {
+	return r.waitChecks(ctx, []consulstore.Service{consulstore.NodeService(r.cfg.Cluster, r.rec.Nodes[node])})
 }
 
 // recordTimeout bounds the writes to Consul after a node, which go on

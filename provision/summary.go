@@ -39,7 +39,9 @@ func (res *Result) Summary(w io.Writer) {
 	if len(res.Nodes) > 0 {
 		res.nodeTable(w)
 	}
-	res.contactPoints(w)
+	if len(res.Nodes) > 0 || len(res.Rolled) == 0 {
+		res.contactPoints(w) // from the nodes this run knows; a rolling operation lists none
+	}
 	if res.Image != "" {
 		fmt.Fprintf(w, "Image %s\n", res.Image)
 	}
