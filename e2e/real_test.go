@@ -140,7 +140,6 @@ type realPhase struct {
 var realPhases = []realPhase{
 	{"node down, reads, heal, no-op re-run", realNodeDown},
 	{"rolling restart under QUORUM load", realRolling},
-	{"patch upgrade and rollback under QUORUM load", realPatchUpgrade},
 }
 
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring

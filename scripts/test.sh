@@ -61,9 +61,6 @@ fi
 
 step "real Cassandra tier (offline base image: contract suite, end to end)"
 . images/versions.env
-# The patch release before the pin: what the tier's rolling upgrade goes to
-# and back from (seconds once built; about 4 minutes the first time).
-bash scripts/build-images.sh cassandra-prev
 real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
 DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
 SWARMCASS_REAL=1 SWARMCASS_CONTRACT_IMAGES="$real_image" \
