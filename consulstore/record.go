@@ -1,8 +1,9 @@
 // Package consulstore is the cluster's shared record in Consul, written and
 // read by the same code: the KV keys under swarmcass/<cluster>/ (the nodes,
-// seeds, image and network), the cluster's lock naming the operation that
-// holds it and its holder, and each node's registration as the Consul service
-// "cassandra" with a check on its CQL port.
+// seeds, image and network, the image history and a rollout in progress),
+// the cluster's lock naming the operation that holds it and its holder, and
+// each node's registration as the Consul service "cassandra" with a check
+// on its CQL port.
 //
 // Store is what swarmcass asks of Consul; Dial is the real one over the
 // HTTP API, and consultest.Fake the one unit tests use.
@@ -86,6 +87,11 @@ type Record struct {
 	Network Network
 	Seeds   []string
 	Image   string
+	// History are the images and settings the nodes ran, the newest (the
+	// current one) last; Rollout is the rolling operation in progress, if
+	// one stopped before its end.
+	History []Release
+	Rollout *Rollout
 	// Bad are the keys under the prefix that could not be read, with why.
 	Bad []error
 }
@@ -112,6 +118,17 @@ func ReadRecord(ctx context.Context, s Store, cluster string) (Record, error) {
 			}
 		case rest == "image":
 			rec.Image = string(value)
+		case rest == "history":
+			if err := readJSON(key, value, &rec.History, "an image history"); err != nil {
+				rec.Bad = append(rec.Bad, err)
+			}
+		case rest == "rollout":
+			var ro Rollout
+			if err := readJSON(key, value, &ro, "a rollout record"); err != nil {
+				rec.Bad = append(rec.Bad, err)
+				continue
+			}
+			rec.Rollout = &ro
 		case strings.HasPrefix(rest, "nodes/"):
 			var n Node
 			if err := json.Unmarshal(value, &n); err != nil {

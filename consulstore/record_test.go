@@ -116,3 +116,44 @@ func TestNodeServiceAndCheck(t *testing.T) {
 		t.Errorf("unpublished node's service %+v", svc)
 	}
 }
+
+// The image history and a rollout in progress are read back as written;
+// the history keeps its last HistoryLen releases.
+func TestHistoryAndRollout(t *testing.T) {
+	ctx := context.Background()
+	s := consultest.New()
+	var h []consulstore.Release
+	for i := range consulstore.HistoryLen + 2 {
+		h = append(h, consulstore.Release{Image: "reg/img@sha256:" + strings.Repeat("a", i+1), Env: []string{"MAX_HEAP_SIZE=256M"}, Memory: 1 << 30, By: "upgrade"})
+	}
+	if err := consulstore.WriteHistory(ctx, s, "c", h); err != nil {
+		t.Fatal(err)
+	}
+	ro := consulstore.Rollout{Op: "restart", Nodes: []string{"cass1", "cass2"}, Done: []string{"cass1"}}
+	if err := consulstore.WriteRollout(ctx, s, "c", ro); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := consulstore.ReadRecord(ctx, s, "c")
+	if err != nil || len(rec.Bad) > 0 {
+		t.Fatal(err, rec.Bad)
+	}
+	if len(rec.History) != consulstore.HistoryLen || !rec.History[len(rec.History)-1].Same(h[len(h)-1]) || !rec.History[0].Same(h[2]) {
+		t.Errorf("history %+v: want the last %d of what was written", rec.History, consulstore.HistoryLen)
+	}
+	if rec.History[0].Same(rec.History[1]) {
+		t.Error("two different releases are the Same")
+	}
+	if rec.Rollout == nil || !reflect.DeepEqual(*rec.Rollout, ro) {
+		t.Errorf("rollout %+v, want %+v", rec.Rollout, ro)
+	}
+	if err := consulstore.ClearRollout(ctx, s, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := consulstore.ReadRecord(ctx, s, "c"); rec.Rollout != nil {
+		t.Errorf("rollout %+v after ClearRollout", rec.Rollout)
+	}
+	s.SetValue("swarmcass/c/history", []byte("["))
+	if rec, _ := consulstore.ReadRecord(ctx, s, "c"); len(rec.Bad) != 1 || !strings.Contains(rec.Bad[0].Error(), "image history") {
+		t.Errorf("bad %v, want the broken history named", rec.Bad)
+	}
+}

@@ -724,6 +724,37 @@ func (d *Docker) NodeList(ctx context.Context) ([]Node, error) {
 }
 
 func (d *Docker) ServiceCreate(ctx context.Context, s ServiceSpec) (string, error) {
+	res, err := d.cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarmSpecOf(s)})
+	if err != nil {
+		return "", d.wrap(err, "create service %s", s.Name)
+	}
+	return res.ID, nil
+}
+
+// ServiceUpdate replaces the service's spec, stopping its task before
+// starting the new one (one replica: stop-first, as a node's volume and
+// ports allow no other order); force restarts the task even when the spec
+// is unchanged. A new task that fails is left to the caller: Swarm neither
+// pauses nor rolls back the update itself.
+func (d *Docker) ServiceUpdate(ctx context.Context, name string, s ServiceSpec, force bool) error {
+	old, err := d.cli.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	if err != nil {
+		return d.wrap(err, "inspect service %s", name)
+	}
+	spec := swarmSpecOf(s)
+	spec.TaskTemplate.ForceUpdate = old.Service.Spec.TaskTemplate.ForceUpdate
+	if force {
+		spec.TaskTemplate.ForceUpdate++
+	}
+	spec.UpdateConfig = &swarm.UpdateConfig{Parallelism: 1, Order: swarm.UpdateOrderStopFirst, FailureAction: swarm.UpdateFailureActionContinue}
+	if _, err := d.cli.ServiceUpdate(ctx, old.Service.ID, client.ServiceUpdateOptions{Version: old.Service.Version, Spec: spec}); err != nil {
+		return d.wrap(err, "update service %s", name)
+	}
+	return nil
+}
+
+// swarmSpecOf is the Engine API's spec of s: one replica.
+func swarmSpecOf(s ServiceSpec) swarm.ServiceSpec {
 	one := uint64(1)
 	cs := &swarm.ContainerSpec{
 		Image: s.Image, Args: s.Args, Env: s.Env, Labels: s.ContainerLabels,
@@ -763,11 +794,7 @@ func (d *Docker) ServiceCreate(ctx context.Context, s ServiceSpec) (string, erro
 			PublishedPort: uint32(p.HostPort), PublishMode: swarm.PortConfigPublishModeHost,
 		})
 	}
-	res, err := d.cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
-	if err != nil {
-		return "", d.wrap(err, "create service %s", s.Name)
-	}
-	return res.ID, nil
+	return spec
 }
 
 func serviceOf(s swarm.Service) Service {

@@ -88,6 +88,11 @@ type Engine interface {
 	NodeList(ctx context.Context) ([]Node, error)
 	ServiceCreate(ctx context.Context, spec ServiceSpec) (id string, err error)
 	ServiceInspect(ctx context.Context, name string) (Service, error)
+	// ServiceUpdate replaces the service's spec; its task is stopped and a
+	// new one started from spec (on the same host when the constraints
+	// say so, with the same volumes). force starts a new task even when
+	// spec is unchanged: a restart.
+	ServiceUpdate(ctx context.Context, name string, spec ServiceSpec, force bool) error
 	ServiceRemove(ctx context.Context, name string) error
 	ServiceList(ctx context.Context, labels map[string]string) ([]Service, error)
 	// TaskList lists the tasks of one service, newest first.

@@ -48,14 +48,15 @@ func (w *Waiter) poll(ctx context.Context, what string, check func() (bool, erro
 	return op.Poll(ctx, w.Interval, w.Timeout, what, check)
 }
 
-// Container is where node runs: its newest task when it is running, on
-// one of the Hosts; ok is false when it does not run (yet).
+// Container is where node runs: its newest task when it runs (Runs: also
+// while its health check has not passed yet), on one of the Hosts; ok is
+// false when it does not run (yet).
 func (w *Waiter) Container(ctx context.Context, node string) (t engine.Task, h cluster.Host, ok bool, err error) {
 	tasks, err := w.Manager.TaskList(ctx, node)
 	if err != nil {
 		return t, h, false, fmt.Errorf("list tasks of %s: %w", node, err)
 	}
-	if len(tasks) == 0 || tasks[0].State != "running" {
+	if len(tasks) == 0 || !Runs(tasks[0]) {
 		return t, h, false, nil
 	}
 	h, ok = w.Hosts[tasks[0].NodeID]

@@ -186,6 +186,54 @@ func TestRolling(t *testing.T) {
 			t.Errorf("err %v, done %v, undo's ctx %v", err, done, r.undoCtxErr)
 		}
 	})
+	t.Run("Ctrl-C with KeepOnInterrupt: the node is left for a re-run", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := rolling{cancelAt: "cass2", cancel: cancel}
+		loop := r.loop(nodes...)
+		loop.KeepOnInterrupt = true
+		done, err := loop.Run(ctx)
+		if got := strings.Join(r.log, ","); got != "gate,act cass1,wait cass1,gate,act cass2,wait cass2" {
+			t.Errorf("did %s", got)
+		}
+		if !errors.Is(err, context.Canceled) || len(done) != 1 {
+			t.Errorf("err %v, done %v", err, done)
+		}
+	})
+	t.Run("canaries first, then the check, then the others", func(t *testing.T) {
+		r := rolling{}
+		loop := r.loop(nodes...)
+		loop.Canary = 2
+		loop.AfterCanary = func(ctx context.Context, c []string) error {
+			r.log = append(r.log, "check "+strings.Join(c, "+"))
+			return nil
+		}
+		done, err := loop.Run(context.Background())
+		want := "gate,act cass1,wait cass1,gate,act cass2,wait cass2,check cass1+cass2,gate,act cass3,wait cass3"
+		if got := strings.Join(r.log, ","); got != want || err != nil || len(done) != 3 {
+			t.Errorf("did %s (err %v, done %v)\nwant %s", got, err, done, want)
+		}
+	})
+	t.Run("canary check refuses: the canaries are undone, the others untouched", func(t *testing.T) {
+		r := rolling{}
+		loop := r.loop(nodes...)
+		loop.Canary = 2
+		loop.AfterCanary = func(context.Context, []string) error { return errors.New("wrong version") }
+		done, err := loop.Run(context.Background())
+		want := "gate,act cass1,wait cass1,gate,act cass2,wait cass2,undo cass2,undo cass1"
+		var ne *NodeError
+		if got := strings.Join(r.log, ","); got != want || len(done) != 0 || !errors.As(err, &ne) || ne.Stage != StageCanary || ne.Node != "cass2" {
+			t.Errorf("did %s (err %v, done %v)\nwant %s", got, err, done, want)
+		}
+	})
+	t.Run("no check when the canaries are all the nodes", func(t *testing.T) {
+		r := rolling{}
+		loop := r.loop("cass1")
+		loop.Canary = 1
+		loop.AfterCanary = func(context.Context, []string) error { return errors.New("asked") }
+		if done, err := loop.Run(context.Background()); err != nil || len(done) != 1 {
+			t.Errorf("err %v, done %v", err, done)
+		}
+	})
 }
 
 func TestExplain(t *testing.T) {

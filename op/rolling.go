@@ -2,6 +2,7 @@ package op
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -25,6 +26,14 @@ type Rolling struct {
 	// Undo puts node back after Act or Wait failed; nil: nothing to undo.
 	// It runs even when ctx has ended (Ctrl-C), under its own context.
 	Undo func(ctx context.Context, node string) error
+	// KeepOnInterrupt leaves the node being acted on or waited for as it
+	// is when ctx ends (Ctrl-C), instead of Undo: a re-run continues with it.
+	KeepOnInterrupt bool
+	// Canary is how many of the first Nodes go before the others; once
+	// they are done AfterCanary is asked, and its error undoes them all
+	// (the last first) and stops the loop before the others are touched.
+	Canary      int
+	AfterCanary func(ctx context.Context, canaries []string) error
 	// Progress hears about each node; nil is silent.
 	Progress Progress
 }
@@ -58,6 +67,8 @@ const (
 	StageGate = "ring not healthy before it"
 	StageAct  = "act"
 	StageWait = "wait"
+	// StageCanary: AfterCanary refused the canaries.
+	StageCanary = "canary check"
 )
 
 // Run walks the nodes; it returns the nodes done and, on failure, a
@@ -85,13 +96,30 @@ func (r Rolling) Run(ctx context.Context) (done []string, err error) {
 		}
 		if err != nil {
 			ne := &NodeError{Node: node, Stage: stage, Err: err}
-			if r.Undo != nil {
+			if r.Undo != nil && !(r.KeepOnInterrupt && ctx.Err() != nil) {
 				p.Infof("%s failed (%v): undoing", node, err)
 				ne.Undo = r.Undo(context.WithoutCancel(ctx), node)
 			}
 			return done, ne
 		}
 		done = append(done, node)
+		if len(done) == r.Canary && r.AfterCanary != nil && i+1 < len(r.Nodes) {
+			if err := r.AfterCanary(ctx, done); err != nil {
+				ne := &NodeError{Node: node, Stage: StageCanary, Err: err}
+				if r.Undo != nil {
+					var undo []error
+					for j := len(done) - 1; j >= 0; j-- {
+						p.Infof("canary %s refused (%v): undoing", done[j], err)
+						if err := r.Undo(context.WithoutCancel(ctx), done[j]); err != nil {
+							undo = append(undo, err)
+						}
+					}
+					ne.Undo = errors.Join(undo...)
+					done = nil
+				}
+				return done, ne
+			}
+		}
 	}
 	return done, nil
 }

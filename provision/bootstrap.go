@@ -53,6 +53,9 @@ type Result struct {
 	// there.
 	Plan   []string
 	DryRun bool
+	// Rolled are the nodes a rolling operation (restart, upgrade,
+	// rollback) acted on, in order, with how long each was down.
+	Rolled []RolledNode
 }
 
 // NodeResult is one Cassandra node: its record in Consul, and whether this
@@ -83,8 +86,15 @@ type run struct {
 	// unlock gives the lock back before the run ends (down --purge, before
 	// it removes Consul itself); the run gives it back anyway.
 	unlock func()
-	pull   string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
-	res    *Result
+	// Rolling operations: what the Roll step does (rolling.go), the tasks
+	// each node had before it was acted on, the releases nodes reported.
+	roll        *rollout
+	resumeActed bool // the interrupted rollout had asked for its current node's new task
+	tasksBefore map[string]map[string]bool
+	versions    map[string]string
+	imageLabels engine.Labels // of the image ensureImage pushed
+	pull        string        // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
+	res         *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

@@ -105,6 +105,13 @@ type Config struct {
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration
 
+	// Canary is how many nodes an upgrade or rollback does first, each
+	// waited for and its release checked, before the others (0: 1).
+	// UpgradeSSTables has an upgrade run nodetool upgradesstables on each
+	// node in turn after a major version upgrade.
+	Canary          int
+	UpgradeSSTables bool
+
 	// DryRun has a day-2 operation show its plan and change nothing.
 	DryRun bool
 	// Confirm is asked before a day-2 operation's destructive plan is
@@ -319,6 +326,12 @@ func ParseMemory(flag, s string) (int64, error) {
 		return 0, op.WithHint(fmt.Errorf("%s: %w", flag, err), "write a size such as 256M or 1G")
 	}
 	return n, nil
+}
+
+// heapEnv is the node environment that sets heap: MAX_HEAP_SIZE, and
+// HEAP_NEWSIZE a quarter of it.
+func heapEnv(heap int64) []string {
+	return []string{"MAX_HEAP_SIZE=" + FormatBytes(heap), "HEAP_NEWSIZE=" + FormatBytes(max(heap/4, 16<<20))}
 }
 
 // FormatBytes prints a size the way MAX_HEAP_SIZE wants it: whole

@@ -209,6 +209,10 @@ type ring struct {
 	// shutAfterLeave: a decommissioned node's JVM ends, and nodetool
 	// decommission fails as it did on real 5.0.8 here.
 	shutAfterLeave bool
+	// calls are the nodetool commands run other than status, as "drain
+	// cass2"; onNodetool hears each once it has run.
+	calls      []string
+	onNodetool func(cmd, node string)
 }
 
 type joined struct {
@@ -273,7 +277,7 @@ func (r *ring) running(ctx context.Context) []member {
 			name := c.Labels[engine.LabelNode]
 			id := r.identity(f, name)
 			r.mu.Lock()
-			up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && !slices.Contains(r.refused, c.ID)
+			up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && !slices.Contains(r.refused, c.ID) && c.Labels["test.broken"] == ""
 			r.mu.Unlock()
 			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: id, up: up, container: c.ID, host: f.Name()})
 		}
@@ -396,10 +400,9 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		return r.decommission(name), nil
 	case "nodetool drain":
 		r.mu.Lock()
-		r.drained[c.ID] = true
 		r.drains[name]++
 		r.mu.Unlock()
-		return engine.ExecResult{}, nil
+		return r.nodetool(c, name, "drain")
 	case "df -Pk /var/lib/cassandra":
 		r.mu.Lock()
 		free, ok := r.free[name]
@@ -409,6 +412,9 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		}
 		return engine.ExecResult{Stdout: fmt.Sprintf("Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1        %d  1234 %d       1%% /var/lib/cassandra\n", free>>10+1234, free>>10)}, nil
 	default:
+		if sub, ok := strings.CutPrefix(strings.Join(cmd, " "), "nodetool "); ok {
+			return r.nodetool(c, name, sub) // version, upgradesstables, ...
+		}
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
 	r.mu.Lock()
@@ -586,6 +592,57 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 		}
 	}
 	return engine.ExecResult{ExitCode: 1, Stderr: "Error retrieving members: Get \"http://" + target + "/v1/agent/members\": dial tcp " + target + ": i/o timeout\n"}, nil
+}
+
+// nodetool answers the other nodetool commands day-2 operations run, as
+// Cassandra does once the node is up: drain (the node leaves gossip: every
+// view shows it DN until its container is replaced), version (its image's
+// version label), describecluster (one schema), upgradesstables. Each is
+// noted in calls, in order.
+// defaultRelease is the release a node reports when its image's labels
+// name none.
+const defaultRelease = "5.0.8"
+
+func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult, error) {
+	r.mu.Lock()
+	up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && c.Labels["test.broken"] == ""
+	drained := r.drained[c.ID]
+	r.calls = append(r.calls, cmd+" "+name)
+	if cmd == "drain" {
+		r.drained[c.ID] = true
+	}
+	hook := r.onNodetool
+	r.mu.Unlock()
+	if hook != nil {
+		hook(cmd, name)
+	}
+	if !up || (drained && cmd != "drain") {
+		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
+	}
+	switch cmd {
+	case "drain", "upgradesstables":
+		return engine.ExecResult{}, nil
+	case "version":
+		v := c.Labels[VersionLabel]
+		if v == "" {
+			v = defaultRelease
+		}
+		return engine.ExecResult{Stdout: "ReleaseVersion: " + v + "\n"}, nil
+	case "describecluster":
+		var eps []string
+		for _, m := range r.running(context.Background()) {
+			eps = append(eps, m.addr+":7000")
+		}
+		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)}, nil
+	}
+	return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: unknown command " + cmd}, nil
+}
+
+// callsOf are the nodetool commands run other than status, in order.
+func (r *ring) callsOf() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
 }
 
 func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {

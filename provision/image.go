@@ -50,6 +50,7 @@ func ensureImage(ctx context.Context, r *run) error {
 	if err != nil {
 		return fmt.Errorf("inspect image %s on %s: %w", source, r.infra.name(), err)
 	}
+	r.imageLabels = im.Labels
 	tag := strings.TrimPrefix(im.ID, "sha256:")
 	if len(tag) > 12 {
 		tag = tag[:12]

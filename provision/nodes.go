@@ -224,8 +224,8 @@ func ensureNodes(ctx context.Context, r *run) error {
 			}
 		}
 		if ok {
-			if s.Spec.Image != r.res.Image {
-				r.p.Infof("%s runs %s, not this run's image; it is left as it is", name, s.Spec.Image)
+			if diff := r.differs(s.Spec); diff != "" {
+				r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
 			}
 			nr.CQL = publishedCQL(s)
 			started++
@@ -350,12 +350,10 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 	if err := r.ensureVolume(ctx, h, volume, labels); err != nil {
 		return err
 	}
-	env := []string{
+	env := append([]string{
 		"CASSANDRA_CLUSTER_NAME=" + r.cfg.Cluster,
 		"CASSANDRA_LISTEN_SUBNET=" + r.res.Subnet,
-		"MAX_HEAP_SIZE=" + FormatBytes(r.cfg.Heap),
-		"HEAP_NEWSIZE=" + FormatBytes(max(r.cfg.Heap/4, 16<<20)),
-	}
+	}, heapEnv(r.cfg.Heap)...)
 	env = append(env, extra...)
 	inside := 9042 // the CQL port inside the container
 	if r.cfg.Clients == ClientsHost {

@@ -30,12 +30,7 @@ func preflight(ctx context.Context, r *run) error {
 		return errors.Join(append(problems, err)...)
 	}
 	r.res.Registry = registry.Addr(r.infra.Addr)
-	r.pull = r.res.Registry
-	if len(r.allHosts()) == 1 {
-		// One engine plays every role: its nodes pull through loopback,
-		// which every engine trusts, whatever address it is reached at.
-		r.pull = registry.Addr("127.0.0.1")
-	}
+	r.pull = r.pullAddr()
 	for _, h := range r.allHosts() {
 		if !apiAtLeast(h.info.APIVersion, engine.MinAPIVersion) {
 			problems = append(problems, op.Hinted("upgrade Docker Engine on "+h.name()+" to 19.03 or newer",

@@ -24,6 +24,9 @@ func (res *Result) Summary(w io.Writer) {
 			fmt.Fprintf(w, "  - %s\n", line)
 		}
 		fmt.Fprintln(w)
+	case len(res.Rolled) > 0:
+		fmt.Fprintf(w, "Cluster %s: %d nodes, one at a time.\n", what, len(res.Rolled))
+		res.rolledTable(w)
 	case len(res.Created) == 0 && len(res.Removed) == 0:
 		fmt.Fprintf(w, "Cluster %s: nothing to do, everything was in place.\n\n", what)
 	default:
@@ -36,7 +39,9 @@ func (res *Result) Summary(w io.Writer) {
 	if len(res.Nodes) > 0 {
 		res.nodeTable(w)
 	}
-	res.contactPoints(w)
+	if len(res.Nodes) > 0 || len(res.Rolled) == 0 {
+		res.contactPoints(w) // from the nodes this run knows; a rolling operation lists none
+	}
 	if res.Image != "" {
 		fmt.Fprintf(w, "Image %s\n", res.Image)
 	}
@@ -65,6 +70,22 @@ func (res *Result) nodeTable(w io.Writer) {
 			ready = fmt.Sprintf("%.1fs", n.ReadySeconds)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Host, n.Address, n.State, dash(n.CQL), dash(n.HostID), ready)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// rolledTable lists the nodes a rolling operation acted on, with how long
+// each was down.
+func (res *Result) rolledTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tDOWN\tRELEASE\t")
+	for _, n := range res.Rolled {
+		note := ""
+		if n.Undone {
+			note = "did not come back: put back as it was"
+		}
+		fmt.Fprintf(tw, "%s\t%.1fs\t%s\t%s\n", n.Name, n.Down.Seconds(), dash(n.Version), note)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -22,6 +22,8 @@
 #   consul       several minutes (go build)
 #   cassandra    Cassandra 5.0 on bookworm's Java 17: debootstrap, then mvn
 #                (about a minute each), pip and docker build (seconds)
+#   cassandra-prev  Cassandra 5.0.7 (CASSANDRA_PREV_VERSION) the same way, on
+#                the 5.0 OS image: what the real tier upgrades from; not a default
 #   cassandra41  Cassandra 4.1 on bullseye's Java 11: 3 min 20 s measured on 2
 #                shared cores (debootstrap 2 min, mvn 70 s, pip and docker build
 #                10 s); 7 s when its OS image and the mvn and pip caches exist,
@@ -29,7 +31,7 @@
 #                nothing builds on it unless asked, and scripts/lab-ring.sh runs
 #                the default list for 5.0 alone.
 #
-# Usage: scripts/build-images.sh [machine] [registry] [consul] [cassandra] [cassandra41]
+# Usage: scripts/build-images.sh [machine] [registry] [consul] [cassandra] [cassandra-prev] [cassandra41]
 #        (default: machine registry consul cassandra)
 set -euo pipefail
 
@@ -192,6 +194,10 @@ build_cassandra50() {
   build_cassandra "$CASSANDRA_BASE_IMAGE" "$CASSANDRA_VERSION" "$CASSANDRA_SUITE" \
     "$CASSANDRA_JAVA" "$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$CASSANDRA_BASE_REV"
 }
+build_cassandra_prev() {
+  build_cassandra "$CASSANDRA_PREV_BASE_IMAGE" "$CASSANDRA_PREV_VERSION" "$CASSANDRA_SUITE" \
+    "$CASSANDRA_JAVA" "$CQLSH_VERSION" "$CASSANDRA_PYTHON" "$CASSANDRA_BASE_REV"
+}
 build_cassandra41() {
   build_cassandra "$CASSANDRA41_BASE_IMAGE" "$CASSANDRA41_VERSION" "$CASSANDRA41_SUITE" \
     "$CASSANDRA41_JAVA" "$CASSANDRA41_CQLSH" "$CASSANDRA41_PYTHON" "$CASSANDRA41_BASE_REV"
@@ -214,7 +220,8 @@ for t in "${targets[@]}"; do
     consul) build_consul ;;
     cassandra) [ ${#background[@]} -gt 0 ] || build_cassandra50 ;;
     cassandra41) build_cassandra41 ;;
-    *) log "unknown image '$t' (want machine, registry, consul, cassandra or cassandra41)"; exit 2 ;;
+    cassandra-prev) build_cassandra_prev ;;
+    *) log "unknown image '$t' (want machine, registry, consul, cassandra, cassandra-prev or cassandra41)"; exit 2 ;;
   esac
 done
 for pid in "${background[@]}"; do

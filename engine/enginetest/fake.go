@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -603,6 +604,7 @@ func (f *Fake) ImageBuild(ctx context.Context, spec engine.BuildSpec, progress i
 	}
 	h := sha256.New()
 	found := false
+	var labels engine.Labels
 	tr := tar.NewReader(spec.Context)
 	for {
 		hdr, err := tr.Next()
@@ -612,12 +614,14 @@ func (f *Fake) ImageBuild(ctx context.Context, spec engine.BuildSpec, progress i
 		if err != nil {
 			return fmt.Errorf("read build context: %w", err)
 		}
+		var content bytes.Buffer
+		fmt.Fprintf(h, "%s %d\n", hdr.Name, hdr.Mode)
+		if _, err := io.Copy(io.MultiWriter(h, &content), tr); err != nil {
+			return fmt.Errorf("read build context: %w", err)
+		}
 		if strings.TrimPrefix(hdr.Name, "./") == dockerfile {
 			found = true
-		}
-		fmt.Fprintf(h, "%s %d\n", hdr.Name, hdr.Mode)
-		if _, err := io.Copy(h, tr); err != nil {
-			return fmt.Errorf("read build context: %w", err)
+			labels = dockerfileLabels(content.String())
 		}
 	}
 	if !found {
@@ -629,7 +633,8 @@ func (f *Fake) ImageBuild(ctx context.Context, spec engine.BuildSpec, progress i
 	id := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	im, ok := f.images[id]
 	if !ok {
-		im = &image{engine.Image{ID: id, Labels: maps.Clone(spec.Labels), Size: 1 << 20}}
+		maps.Copy(labels, spec.Labels)
+		im = &image{engine.Image{ID: id, Labels: labels, Size: 1 << 20}}
 		f.images[id] = im
 	}
 	for _, t := range spec.Tags {
@@ -640,6 +645,25 @@ func (f *Fake) ImageBuild(ctx context.Context, spec engine.BuildSpec, progress i
 	}
 	f.w.record(f, "ImageBuild %s", strings.Join(spec.Tags, ","))
 	return nil
+}
+
+// dockerfileLabels are the LABEL key=value pairs of a Dockerfile, one
+// instruction a line (values unquoted); the image carries them, as a build
+// would.
+func dockerfileLabels(dockerfile string) engine.Labels {
+	labels := engine.Labels{}
+	for line := range strings.SplitSeq(dockerfile, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "LABEL ")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Fields(rest) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+	}
+	return labels
 }
 
 func (f *Fake) tag(id, ref string) {
@@ -922,6 +946,49 @@ func (f *Fake) ServiceInspect(ctx context.Context, name string) (engine.Service,
 		return engine.Service{}, err
 	}
 	return svc.Service, nil
+}
+
+// ServiceUpdate replaces the service's spec, shuts its running task down
+// (its container stops, as Swarm's stop-first update does) and schedules a
+// new task from the new spec. With force and an unchanged spec it restarts
+// the task all the same; without force an unchanged spec changes nothing.
+func (f *Fake) ServiceUpdate(ctx context.Context, name string, spec engine.ServiceSpec, force bool) error {
+	if err := f.begin(ctx, "ServiceUpdate"); err != nil {
+		return err
+	}
+	defer f.end()
+	s, svc, err := f.service(name)
+	if err != nil {
+		return err
+	}
+	for _, n := range spec.Networks {
+		if _, ok := s.networks[n]; !ok {
+			return fmt.Errorf("network %s: %w", n, engine.ErrNotFound)
+		}
+	}
+	spec.Name = svc.Name
+	spec.Labels = maps.Clone(spec.Labels)
+	spec.ContainerLabels = maps.Clone(spec.ContainerLabels)
+	if !force && reflect.DeepEqual(spec, svc.Spec) {
+		return nil
+	}
+	svc.Spec, svc.Image, svc.Labels = spec, spec.Image, spec.Labels
+	for _, t := range svc.tasks {
+		if t.DesiredState == "running" {
+			t.DesiredState = "shutdown"
+			if t.State == "running" || t.State == "starting" {
+				t.State = "shutdown"
+			}
+			t.Updated = f.w.now()
+			if c := f.w.containerByID(t.ContainerID); c != nil && c.Running {
+				c.Running, c.State, c.ExitCode = false, "exited", 0
+			}
+		}
+	}
+	svc.restart = false
+	f.w.record(f, "ServiceUpdate %s", svc.Name)
+	f.w.schedule(s, svc)
+	return nil
 }
 
 func (f *Fake) ServiceRemove(ctx context.Context, name string) error {

@@ -89,6 +89,34 @@ func TestSwarmAcrossFakes(t *testing.T) {
 	if len(tasks) != 2 || tasks[0].State != "running" || tasks[1].State != "failed" {
 		t.Errorf("after kill: %+v", tasks)
 	}
+
+	// An update stops the running task and starts one of the new spec on
+	// the same node; unchanged, only a forced one does.
+	spec.Env = []string{"X=1"}
+	if err := a.ServiceUpdate(ctx, "s2", spec, false); err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ = a.TaskList(ctx, "s2")
+	if len(tasks) != 3 || tasks[0].State != "running" || tasks[1].State != "shutdown" || tasks[0].NodeID != ib.Swarm.NodeID {
+		t.Fatalf("after an update: %+v", tasks)
+	}
+	if old, _ := b.ContainerInspect(ctx, tasks[1].ContainerID); old.Running {
+		t.Error("the old task's container still runs")
+	}
+	if s, _ := a.ServiceInspect(ctx, "s2"); len(s.Spec.Env) != 1 {
+		t.Errorf("spec after the update: %+v", s.Spec)
+	}
+	a.ServiceUpdate(ctx, "s2", spec, false)
+	if tasks, _ = a.TaskList(ctx, "s2"); len(tasks) != 3 {
+		t.Errorf("an unchanged spec made a new task: %+v", tasks)
+	}
+	a.ServiceUpdate(ctx, "s2", spec, true)
+	if tasks, _ = a.TaskList(ctx, "s2"); len(tasks) != 4 || tasks[0].State != "running" {
+		t.Errorf("a forced update made no new task: %+v", tasks)
+	}
+	if err := a.ServiceUpdate(ctx, "nope", spec, true); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("update of a missing service: %v", err)
+	}
 }
 
 func TestConflictsAndPorts(t *testing.T) {

@@ -13,6 +13,7 @@ package enginetest
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -245,7 +246,8 @@ func (w *World) schedule(s *swarm, svc *service) {
 	}
 	t.NodeID = m.node.ID
 	f := m.fake
-	if _, ok := f.resolve(svc.Spec.Image); !ok {
+	im, ok := f.resolve(svc.Spec.Image)
+	if !ok {
 		t.State, t.Err = "rejected", "No such image: "+svc.Spec.Image
 		return
 	}
@@ -261,9 +263,8 @@ func (w *World) schedule(s *swarm, svc *service) {
 		Networks:  map[string]string{},
 		StartedAt: w.now(),
 	}, spec: engine.ContainerSpec{Hostname: svc.Spec.Hostname, Env: svc.Spec.Env, Cmd: svc.Spec.Args}}
-	for k, v := range svc.Spec.ContainerLabels {
-		c.Labels[k] = v
-	}
+	maps.Copy(c.Labels, im.Labels) // a container carries its image's labels, then its own
+	maps.Copy(c.Labels, svc.Spec.ContainerLabels)
 	for _, name := range svc.Spec.Networks {
 		if n, ok := s.networks[name]; ok {
 			n.next++
@@ -278,6 +279,9 @@ func (w *World) schedule(s *swarm, svc *service) {
 	t.State, t.Err = state, errMsg
 	if state == "running" || state == "starting" { // starting: running, health check pending
 		c.Running, c.State = true, "running"
+		for _, p := range svc.Spec.Ports { // published in host mode, on the task's host
+			w.ports[net.JoinHostPort(f.addr, strconv.Itoa(p.HostPort))] = c
+		}
 	} else {
 		c.State, c.ExitCode = "exited", 1
 		svc.restart = state == "failed" && restarts(svc.Spec)

@@ -77,6 +77,10 @@ func runOperation(cmd *cobra.Command, o *opOptions, cfg provision.Config,
 		}
 	}
 	if err != nil {
+		if res != nil && len(res.Rolled) > 0 {
+			// A rolling operation that stopped: which nodes it did, and how long each was down.
+			res.Summary(cmd.ErrOrStderr())
+		}
 		code := ExitFailure
 		if ctx.Err() != nil {
 			code = ExitInterrupted
