@@ -296,15 +296,16 @@ func (r *run) adoptNodeSettings() error {
 	subnet := ""
 	for _, kv := range sp.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "MAX_HEAP_SIZE":
+		switch {
+		case k == "MAX_HEAP_SIZE":
 			if heap, err := ParseBytes(v); err == nil {
 				r.cfg.Heap = heap
 			}
-		case "CASSANDRA_LISTEN_SUBNET":
+		case k == "CASSANDRA_LISTEN_SUBNET":
 			subnet = v
-		case "CASSANDRA_CLUSTER_NAME", "HEAP_NEWSIZE", "SWARMCASS_WAIT_FOR":
-		case "JVM_EXTRA_OPTS":
+		case k == "HEAP_NEWSIZE" || slices.Contains(ownedEnv, k):
+			// a node's own place (rolling.go: ownedEnv), not a setting
+		case k == "JVM_EXTRA_OPTS":
 			var keep []string
 			for _, opt := range strings.Fields(v) {
 				if !strings.HasPrefix(opt, replaceOption+"=") {

@@ -167,9 +167,15 @@ func (r *run) explainNodeFailure(ctx context.Context, node string, err error) er
 // and returns the reference the swarm hosts pull.
 func (r *run) probeImage(ctx context.Context) (string, error) {
 	e := r.infra.Engine
-	im, err := e.ImageInspect(ctx, r.cfg.ConsulImage)
+	// The image Consul runs from (a day-2 operation is not told which),
+	// else the one this run was given.
+	ref := r.cfg.ConsulImage
+	if c, err := e.ContainerInspect(ctx, ConsulContainer); err == nil && c.Image != "" {
+		ref = c.Image
+	}
+	im, err := e.ImageInspect(ctx, ref)
 	if err != nil {
-		return "", fmt.Errorf("inspect the probe image %s on %s: %w", r.cfg.ConsulImage, r.infra.name(), err)
+		return "", fmt.Errorf("inspect the probe image %s on %s: %w", ref, r.infra.name(), err)
 	}
 	tag := strings.TrimPrefix(im.ID, "sha256:")
 	if len(tag) > 12 {

@@ -231,6 +231,18 @@ func TestScaleGrowsAsBootstrap(t *testing.T) {
 	if len(res.Nodes) != 4 || res.Nodes[3].Host != "swarm-0" || res.Nodes[3].State != "UN" {
 		t.Errorf("nodes %+v", res.Nodes)
 	}
+	// cass1, the first node of a new cluster, started with tokens of its
+	// own, and new nodes are made from its spec: a grown node must not take
+	// them (a token owned by another node is refused) and must bootstrap.
+	s1, _ := l.swarm[0].ServiceInspect(context.Background(), "cass1")
+	if !slices.ContainsFunc(s1.Spec.Env, func(kv string) bool { return strings.HasPrefix(kv, "CASSANDRA_INITIAL_TOKENS=") }) {
+		t.Fatalf("cass1 started without planned tokens: %v", s1.Spec.Env)
+	}
+	for _, kv := range s4.Spec.Env {
+		if strings.HasPrefix(kv, "CASSANDRA_INITIAL_TOKENS=") || kv == "CASSANDRA_AUTO_BOOTSTRAP=false" {
+			t.Errorf("cass4 took %s from its peers", kv)
+		}
+	}
 	if len(l.ring.concurrent) > 0 {
 		t.Errorf("concurrent joins: %v", l.ring.concurrent)
 	}
