@@ -114,7 +114,7 @@ func TestIntegrationConsulServices(t *testing.T) {
 func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 	const key = "swarmcass/itest/crash"
 	if addr := os.Getenv("SWARMCASS_LOCK_CHILD"); addr != "" {
-		consul, err := Dial(addr)
+		consul, err := Dial(addr, nil)
 		if err == nil {
 			_, err = consul.Lock(context.Background(), key, Holder{Operation: "test", Hostname: "child", PID: 4242})
 		}
@@ -214,7 +214,7 @@ func startConsul(ctx context.Context, t *testing.T) (Store, string) {
 		t.Fatalf("%s has no address on the default bridge: %+v", name, c.Networks)
 	}
 	addr := Addr(ip)
-	consul, err := Dial(addr)
+	consul, err := Dial(addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -428,6 +429,28 @@ func (d *Docker) ExecStream(ctx context.Context, id string, cmd []string, s Exec
 	return d.execExitCode(ctx, created.ID, id)
 }
 
+func (d *Docker) ContainerWriteFile(ctx context.Context, id, dir, name string, data []byte, mode os.FileMode) error {
+	archive, err := FileTar(name, data, mode)
+	if err != nil {
+		return fmt.Errorf("write %s in container %s on %s: %w", name, id, d.name, err)
+	}
+	_, err = d.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: bytes.NewReader(archive)})
+	return d.wrap(err, "write %s/%s in container %s", dir, name, id)
+}
+
+func (d *Docker) ContainerReadFile(ctx context.Context, id, path string) ([]byte, error) {
+	res, err := d.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, d.wrap(err, "read %s in container %s", path, id)
+	}
+	defer res.Content.Close()
+	b, err := ReadTarFile(res.Content)
+	if err != nil {
+		return nil, fmt.Errorf("read %s in container %s on %s: %w", path, id, d.name, err)
+	}
+	return b, nil
+}
+
 func (d *Docker) ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error {
 	rc, err := d.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Tail: tailOption(tail), Follow: follow,
@@ -610,9 +633,13 @@ func (d *Docker) ImageTag(ctx context.Context, source, target string) error {
 	return d.wrap(err, "tag %s as %s", source, target)
 }
 
-func (d *Docker) ImagePush(ctx context.Context, ref string, progress io.Writer) (string, error) {
+func (d *Docker) ImagePush(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) (string, error) {
 	// An unauthenticated push still needs a (empty) X-Registry-Auth header.
-	res, err := d.cli.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: "e30="})
+	header := "e30="
+	if auth != nil {
+		header = auth.Encode()
+	}
+	res, err := d.cli.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: header})
 	if err != nil {
 		return "", d.wrap(err, "push %s", ref)
 	}
@@ -763,7 +790,11 @@ func (d *Docker) ServiceCreate(ctx context.Context, s ServiceSpec) (string, erro
 			PublishedPort: uint32(p.HostPort), PublishMode: swarm.PortConfigPublishModeHost,
 		})
 	}
-	res, err := d.cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
+	opts := client.ServiceCreateOptions{Spec: spec}
+	if s.RegistryAuth != nil {
+		opts.EncodedRegistryAuth = s.RegistryAuth.Encode()
+	}
+	res, err := d.cli.ServiceCreate(ctx, opts)
 	if err != nil {
 		return "", d.wrap(err, "create service %s", s.Name)
 	}

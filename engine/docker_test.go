@@ -193,7 +193,7 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	t.Cleanup(func() { enginetest.RemoveImage(t, tag) })
 	var digest string
 	for i := 0; i < 50; i++ { // the registry takes a moment to listen
-		if digest, err = d.ImagePush(ctx, tag, nil); err == nil {
+		if digest, err = d.ImagePush(ctx, tag, nil, nil); err == nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -15,6 +15,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // steps is the whole flow.
@@ -42,6 +43,11 @@ type Result struct {
 	// Created lists what this run created ("service cass4", "volume
 	// cass4-data on swarm-1", ...); empty when it changed nothing.
 	Created []string
+	// ConsulACL and RegistryAuth are "on" or "off" (made by an older
+	// swarmcass; Warnings say how to turn them on), "" when not reached.
+	ConsulACL, RegistryAuth string
+	// Warnings are what the user should act on.
+	Warnings []string
 }
 
 // NodeResult is one Cassandra node: its record in Consul, and whether this
@@ -63,7 +69,12 @@ type run struct {
 	wait    *nodewait.Waiter // for the nodes, once the seeds are chosen
 	consul  consulstore.Store
 	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
-	res     *Result
+	// registryUser is who pushes and pulls the nodes' image (nil: the
+	// registry wants no credentials); aclFresh: this run bootstrapped
+	// Consul's ACL system, so registrations made before it carry no token.
+	registryUser *registry.User
+	aclFresh     bool
+	res          *Result
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

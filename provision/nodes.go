@@ -215,6 +215,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		MemoryLimit:      r.cfg.Memory,
 		RestartCondition: "any",
 		StopGracePeriod:  30 * time.Second,
+		RegistryAuth:     r.pullAuth(),
 	}
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: r.cqlPort(k), ContainerPort: 9042, Protocol: "tcp"}}
