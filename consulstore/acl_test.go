@@ -84,3 +84,20 @@ func TestRefusedTokenExplained(t *testing.T) {
 		}
 	}
 }
+
+// Leader needs no token, and asks Tokens for none.
+func TestLeaderWithoutToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`"10.0.0.2:8300"`))
+	}))
+	defer srv.Close()
+	s, err := Dial(strings.TrimPrefix(srv.URL, "http://"), func(context.Context, string) (string, error) {
+		return "", errors.New("Tokens asked")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leader, err := s.Leader(context.Background()); err != nil || leader != "10.0.0.2:8300" {
+		t.Errorf("Leader = %q, %v", leader, err)
+	}
+}

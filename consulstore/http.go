@@ -22,7 +22,7 @@ func Dial(addr string, tokens Tokens) (Store, error) {
 		tokens = Token("")
 	}
 	h := &httpStore{addr: addr, tokens: tokens}
-	if _, err := h.newClient(""); err != nil {
+	if err := h.setToken(""); err != nil {
 		return nil, err
 	}
 	return h, nil
