@@ -23,8 +23,12 @@ type Config struct {
 	BroadcastAddress string // "" means the listen address
 	BroadcastRPC     string // "" means the broadcast address
 	RPCAddress       string // where CQL listens (rpc_address); 0.0.0.0 by default, as in the official image
-	AutoBootstrap    bool
-	InitialTokens    []int64
+	// NativePort is native_transport_port, the CQL port (CQLPort unless
+	// CASSANDRA_NATIVE_TRANSPORT_PORT says otherwise); drivers are told it
+	// with the broadcast RPC address, through gossip and system.peers_v2.
+	NativePort    int
+	AutoBootstrap bool
+	InitialTokens []int64
 	// ConsistentRangeMovement is -Dcassandra.consistent.rangemovement (default true).
 	ConsistentRangeMovement bool
 	ReleaseVersion          string
@@ -41,6 +45,22 @@ type Config struct {
 	CQLTrace bool
 	// SeedWait is the first-boot wait for seeds that already run.
 	SeedWait SeedWait
+	// ReplaceAddress is -Dcassandra.replace_address_first_boot (or
+	// -Dcassandra.replace_address): on a first boot, take over the tokens
+	// of the dead node at that address.
+	ReplaceAddress string
+	// AllowUnsafeReplace is -Dcassandra.allow_unsafe_replace.
+	AllowUnsafeReplace bool
+	// OverrideDecommission is -Dcassandra.override_decommission: a
+	// decommissioned node's data may rejoin.
+	OverrideDecommission bool
+	// FailAtStart (CASSIM_FAIL_AT_START) makes the node fail at start as a
+	// broken upgrade does (version.go).
+	FailAtStart bool
+	// LoadBytes (CASSIM_LOAD, e.g. 200MiB) is the load the node reports and
+	// streams when it leaves; 0 keeps the saved one (about 100 KiB, a fresh
+	// node's system tables).
+	LoadBytes float64
 }
 
 // Ports of the node contract.
@@ -78,13 +98,22 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 		ReleaseVersion:          get("CASSIM_RELEASE_VERSION", DefaultReleaseVersion),
 		DataDir:                 get("CASSIM_DATA_DIR", "/var/lib/cassandra"),
 	}
-	if len(args) > 0 {
-		for _, s := range strings.Split(args[0], ",") {
+	seeds := env["CASSANDRA_SEEDS"] // the contract: when argument 1 is absent or empty
+	if len(args) > 0 && strings.TrimSpace(args[0]) != "" {
+		seeds = args[0]
+	}
+	if seeds != "" {
+		for _, s := range strings.Split(seeds, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				c.Seeds = append(c.Seeds, s)
 			}
 		}
 	}
+	port, err := strconv.Atoi(get("CASSANDRA_NATIVE_TRANSPORT_PORT", strconv.Itoa(CQLPort)))
+	if err != nil || port < 1 || port > 65535 {
+		return c, fmt.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=%q: want a port from 1 to 65535", env["CASSANDRA_NATIVE_TRANSPORT_PORT"])
+	}
+	c.NativePort = port
 	n, err := strconv.Atoi(get("CASSANDRA_NUM_TOKENS", "16"))
 	if err != nil || n < 1 {
 		return c, fmt.Errorf("CASSANDRA_NUM_TOKENS=%q: want a positive number", env["CASSANDRA_NUM_TOKENS"])
@@ -103,6 +132,16 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 	if v := env["CASSIM_CQL_TRACE"]; v != "" {
 		if c.CQLTrace, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("CASSIM_CQL_TRACE=%q: want true or false", v)
+		}
+	}
+	if v := env["CASSIM_FAIL_AT_START"]; v != "" {
+		if c.FailAtStart, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("CASSIM_FAIL_AT_START=%q: want 1, true, 0 or false", v)
+		}
+	}
+	if v := env["CASSIM_LOAD"]; v != "" {
+		if c.LoadBytes, err = ParseSize(v); err != nil {
+			return c, fmt.Errorf("CASSIM_LOAD=%q: %w", v, err)
 		}
 	}
 	if v := env["CASSANDRA_AUTO_BOOTSTRAP"]; v != "" {
@@ -142,7 +181,8 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 // own when that is shorter (the fast profile's 500 ms), so that the opt-in
 // never slows a node down.
 func fastStartOpts(env map[string]string, t Timings) (string, error) {
-	opts := env["JVM_EXTRA_OPTS"]
+	// cassandra-env.sh starts from JVM_OPTS and appends JVM_EXTRA_OPTS last.
+	opts := strings.TrimSpace(env["JVM_OPTS"] + " " + env["JVM_EXTRA_OPTS"])
 	switch v := env["CASSANDRA_FAST_START"]; v {
 	case "", "false":
 		return opts, nil
@@ -192,6 +232,12 @@ func (c *Config) applyJVMOpts(opts string) error {
 			c.InitialTokens, err = parseTokens(val)
 		case "cassandra.auto_bootstrap":
 			c.AutoBootstrap, err = strconv.ParseBool(val)
+		case "cassandra.replace_address_first_boot", "cassandra.replace_address":
+			c.ReplaceAddress = val // a name is resolved at start, as Cassandra does
+		case "cassandra.allow_unsafe_replace":
+			c.AllowUnsafeReplace, err = strconv.ParseBool(val)
+		case "cassandra.override_decommission":
+			c.OverrideDecommission, err = strconv.ParseBool(val)
 		}
 		if err != nil {
 			return fmt.Errorf("JVM_EXTRA_OPTS %s: %w", f, err)
@@ -262,4 +308,26 @@ func InterfaceAddrs() []net.IP {
 		}
 	}
 	return ips
+}
+
+// ParseSize reads a size in bytes: a number with an optional binary unit
+// (B, KiB, MiB, GiB, TiB; K, M, G, T and KB, MB, GB, TB mean the same).
+func ParseSize(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], strings.ToUpper(strings.TrimSpace(v[i:]))
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("want a size such as 200MiB or 1GiB")
+	}
+	mult := map[string]float64{"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
+		"G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+	m, ok := mult[unit]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q: want B, KiB, MiB, GiB or TiB", unit)
+	}
+	return f * m, nil
 }

@@ -102,4 +102,48 @@ func TestLoadConfigListeners(t *testing.T) {
 	if _, err := LoadConfig(nil, map[string]string{"CASSIM_CQL_TRACE": "yes please"}); err == nil {
 		t.Error("CASSIM_CQL_TRACE=yes please accepted")
 	}
+	if cfg.NativePort != CQLPort {
+		t.Errorf("native port %d by default, want %d", cfg.NativePort, CQLPort)
+	}
+	if cfg, err := LoadConfig(nil, map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": "9043"}); err != nil || cfg.NativePort != 9043 {
+		t.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=9043: %d, %v", cfg.NativePort, err)
+	}
+	for _, bad := range []string{"0", "65536", "cql"} {
+		if _, err := LoadConfig(nil, map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": bad}); err == nil {
+			t.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=%s accepted", bad)
+		}
+	}
+}
+
+func TestLoadConfigDay2(t *testing.T) {
+	cfg, err := LoadConfig(nil, map[string]string{
+		"CASSANDRA_SEEDS": "s1, s2", "JVM_OPTS": "-Dcassandra.override_decommission=true",
+		"JVM_EXTRA_OPTS":       "-Dcassandra.replace_address_first_boot=10.0.9.4 -Dcassandra.allow_unsafe_replace=true",
+		"CASSIM_LOAD":          "200MiB",
+		"CASSIM_FAIL_AT_START": "1", "CASSIM_STREAM_THROUGHPUT": "10MiB/s", "CASSIM_BROADCAST_INTERVAL_MS": "1500",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Seeds, []string{"s1", "s2"}) || cfg.ReplaceAddress != "10.0.9.4" || !cfg.AllowUnsafeReplace ||
+		!cfg.OverrideDecommission || cfg.LoadBytes != 200<<20 || !cfg.FailAtStart ||
+		cfg.Timings.StreamBytesPerSecond != 10<<20 || cfg.Timings.BroadcastInterval != 1500*time.Millisecond {
+		t.Errorf("%+v", cfg)
+	}
+	if cfg, _ := LoadConfig([]string{"a1"}, map[string]string{"CASSANDRA_SEEDS": "s1"}); !slices.Equal(cfg.Seeds, []string{"a1"}) {
+		t.Errorf("argument 1 wins over CASSANDRA_SEEDS: %q", cfg.Seeds)
+	}
+	if d := (Timings{Bootstrap: time.Second, StreamBytesPerSecond: 24 << 20}).streamTime(240 << 20); d != 11*time.Second {
+		t.Errorf("240 MiB at 24 MiB/s after 1 s: %s", d)
+	}
+	for env, want := range map[string]string{
+		"CASSIM_LOAD=lots":           "CASSIM_LOAD",
+		"CASSIM_FAIL_AT_START=maybe": "CASSIM_FAIL_AT_START",
+		"CASSIM_STREAM_THROUGHPUT=0": "CASSIM_STREAM_THROUGHPUT",
+	} {
+		k, v, _ := strings.Cut(env, "=")
+		if _, err := LoadConfig(nil, map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", env, err)
+		}
+	}
 }

@@ -335,6 +335,10 @@ func errorBody(e *cqlError) []byte {
 	if e.code == errUnprepared {
 		b.shortBytes(e.id)
 	}
+	if e.code == errAlreadyExists {
+		b.str(e.alreadyExists)
+		b.str("") // no table: a keyspace
+	}
 	return b
 }
 
@@ -378,6 +382,9 @@ func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 	var b buf
 	switch s := s.(type) {
 	case *useStmt:
+		if !isKeyspace(s.ks) && !cc.n.hasKeyspace(s.ks) {
+			return 0, nil, invalid("Keyspace '%s' does not exist", s.ks)
+		}
 		cc.keyspace = s.ks
 		b.int(resultSetKeyspace)
 		b.str(s.ks)
@@ -403,6 +410,16 @@ func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 			for _, cell := range row {
 				b.bytes(cell)
 			}
+		}
+	case *keyspaceStmt:
+		body, err := cc.n.changeKeyspace(s)
+		if err != nil {
+			return 0, nil, err
+		}
+		if body == nil {
+			b.int(resultVoid)
+		} else {
+			b = body
 		}
 	}
 	return opResult, b, nil

@@ -23,6 +23,8 @@ type cqlError struct {
 	code int
 	msg  string
 	id   []byte // the statement ID of an Unprepared error
+	// alreadyExists is the keyspace of an Already_exists error.
+	alreadyExists string
 }
 
 func (e *cqlError) Error() string { return e.msg }
@@ -131,7 +133,7 @@ func tokenize(q string) ([]token, error) {
 		case strings.HasPrefix(rest, "<=") || strings.HasPrefix(rest, ">=") || strings.HasPrefix(rest, "!="):
 			toks = append(toks, token{tokPunct, rest[:2]})
 			i += 2
-		case strings.ContainsRune("(),.*=;<>[]{}+-", rune(c)):
+		case strings.ContainsRune("(),.*=;<>[]{}+-:", rune(c)):
 			toks = append(toks, token{tokPunct, string(c)})
 			i++
 		default:
@@ -239,6 +241,9 @@ func parseStatement(q, keyspace string) (statement, error) {
 	case "BEGIN":
 		return nil, invalid("cassim does not run BATCH statements: %s", cassimServes)
 	case "CREATE", "ALTER", "DROP":
+		if kw := strings.ToUpper(m[2]); kw == "KEYSPACE" || kw == "SCHEMA" {
+			return parseKeyspaceStmt(verb, q)
+		}
 		return nil, invalid("cassim does not run %s %s statements: %s", verb, strings.ToUpper(m[2]), cassimServes)
 	default:
 		return nil, syntaxErr("line 1:0 no viable alternative at input '%s' (cassim understands SELECT and USE only)", m[1])
@@ -259,10 +264,7 @@ func parseStatement(q, keyspace string) (statement, error) {
 	if p.peek().kind != tokEOF {
 		return nil, syntaxErr("line 1:%d extraneous input '%s'", p.pos, p.peek().text)
 	}
-	if !isKeyspace(ks) {
-		return nil, invalid("Keyspace '%s' does not exist: %s", ks, cassimServes)
-	}
-	return &useStmt{ks}, nil
+	return &useStmt{ks}, nil // the keyspace must exist when it runs
 }
 
 func firstWord(q string) string {

@@ -124,8 +124,14 @@ func FormatOwns(f float32) string {
 // BuildStatus turns a node's view of the ring into the status table.
 // printPort is nodetool's -pp.
 func BuildStatus(peers []Peer, printPort bool) StatusTable {
+	return BuildStatusSchema(peers, printPort, nil)
+}
+
+// BuildStatusSchema is BuildStatus on a cluster with the user keyspaces
+// of schema, whose replication effective ownership follows (ownership.go).
+func BuildStatusSchema(peers []Peer, printPort bool, schema Schema) StatusTable {
 	owners := NormalTokenOwners(peers)
-	own := EffectiveOwnership(owners, 2)
+	own, effective := schemaOwnership(owners, peers, schema)
 	// tokens shown: normal owners plus bootstrapping tokens (getTokenToEndpointMap)
 	count := map[string]int{}
 	var tokenOrder []int64
@@ -142,12 +148,18 @@ func BuildStatus(peers []Peer, printPort bool) StatusTable {
 			continue
 		}
 		for _, t := range p.Tokens {
-			if _, taken := owners[t]; !taken {
-				count[p.Addr]++
+			o, taken := owners[t]
+			if taken && (p.Replacing == "" || o != p.Replacing) {
+				continue
+			}
+			// A replacing node's tokens are the old node's: status lists
+			// it UJ with them, and the old node still, DN (real 5.0.8).
+			if !taken {
 				tokenOrder = append(tokenOrder, t)
-				if f, ok := first[p.Addr]; !ok || t < f {
-					first[p.Addr] = t
-				}
+			}
+			count[p.Addr]++
+			if f, ok := first[p.Addr]; !ok || t < f {
+				first[p.Addr] = t
 			}
 		}
 	}
@@ -157,7 +169,10 @@ func BuildStatus(peers []Peer, printPort bool) StatusTable {
 			byDC[p.DC] = append(byDC[p.DC], p)
 		}
 	}
-	t := StatusTable{Effective: true, TokenPerNode: len(byDC) >= len(tokenOrder)}
+	t := StatusTable{Effective: effective, TokenPerNode: len(byDC) >= len(tokenOrder)}
+	if !effective {
+		t.Note = MsgOwnershipMeaningless
+	}
 	names := make([]string, 0, len(byDC))
 	for n := range byDC {
 		names = append(names, n)
@@ -212,6 +227,7 @@ type ClusterInfo struct {
 	DataCenters                                 []DCCount
 	DatabaseVersions                            []KeyList
 	Keyspaces                                   []KeyspaceInfo
+	Note                                        string // after the keyspaces, as "Note: ..."
 }
 
 // KeyList is one "key: [a, b]" entry.
@@ -256,6 +272,9 @@ func FormatDescribeCluster(c ClusterInfo) string {
 	for _, k := range c.Keyspaces {
 		fmt.Fprintf(&b, "\t%s -> Replication class: %s\n", k.Name, k.Replication)
 	}
+	if c.Note != "" {
+		fmt.Fprintf(&b, "\nNote: %s\n", c.Note)
+	}
 	return b.String()
 }
 
@@ -271,8 +290,20 @@ var SystemKeyspaces = []KeyspaceInfo{
 
 // BuildClusterInfo turns a node's view into describecluster's content.
 func BuildClusterInfo(clusterName string, peers []Peer, printPort bool) ClusterInfo {
+	return BuildClusterInfoSchema(clusterName, peers, printPort, nil)
+}
+
+// BuildClusterInfoSchema is BuildClusterInfo with the user keyspaces of
+// schema in the Keyspaces section, as 5.0.8 lists them.
+func BuildClusterInfoSchema(clusterName string, peers []Peer, printPort bool, schema Schema) ClusterInfo {
 	c := ClusterInfo{Name: clusterName, Snitch: "org.apache.cassandra.locator.GossipingPropertyFileSnitch",
 		DynamicSnitch: true, Partitioner: "org.apache.cassandra.dht.Murmur3Partitioner", Keyspaces: SystemKeyspaces}
+	if schema != nil {
+		c.Keyspaces = schema.KeyspaceList()
+		if _, ok := schema.ownershipReplication(); !ok {
+			c.Note = MsgOwnershipMeaningless
+		}
+	}
 	var keys []string
 	byKey := map[string]Peer{}
 	for _, p := range peers {
@@ -351,6 +382,10 @@ type NodeInfo struct {
 	HeapUsedMB, HeapMB float64
 	DC, Rack           string
 	Tokens             int
+	// BootstrapState is system.local's bootstrapped: COMPLETED,
+	// IN_PROGRESS, NEEDS_BOOTSTRAP or DECOMMISSIONED.
+	BootstrapState               string
+	Decommissioning, DecomFailed bool
 }
 
 // FormatInfo renders i as nodetool info (4.0+), with the lines cassim has
@@ -370,6 +405,17 @@ func FormatInfo(i NodeInfo) string {
 	line("Rack", i.Rack)
 	line("Exceptions", 0)
 	line("Percent Repaired", "100.0%")
-	line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
+	if i.BootstrapState == "DECOMMISSIONED" || i.Tokens == 0 {
+		line("Token", "(node is not joined to the cluster)")
+	} else {
+		line("Token", fmt.Sprintf("(invoke with -T/--tokens to see all %d tokens)", i.Tokens))
+	}
+	if i.BootstrapState == "" {
+		i.BootstrapState = "COMPLETED"
+	}
+	line("Bootstrap state", i.BootstrapState)
+	line("Bootstrap failed", false)
+	line("Decommissioning", i.Decommissioning)
+	line("Decommission failed", i.DecomFailed)
 	return b.String()
 }

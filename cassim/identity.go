@@ -21,6 +21,9 @@ type Identity struct {
 	// bootstrap began and did not finish (the node died while JOINING).
 	BootstrapInProgress bool    `json:"bootstrap_in_progress,omitempty"`
 	Load                float64 `json:"load"`
+	// Decommissioned is system.local's bootstrapped = DECOMMISSIONED: the
+	// node left the ring, and its data does not rejoin it.
+	Decommissioned bool `json:"decommissioned,omitempty"`
 }
 
 func identityPath(dataDir string) string { return filepath.Join(dataDir, "cassim", "local.json") }

@@ -29,6 +29,15 @@ type StartupError struct {
 
 func (e *StartupError) Error() string { return e.Msg }
 
+// FatalConfigError is a configuration error found at start-up: Cassandra
+// prints the message and "Fatal configuration error; unable to start
+// server.  See log for stacktrace." and exits with status 1.
+type FatalConfigError struct {
+	Exception, Msg string
+}
+
+func (e *FatalConfigError) Error() string { return e.Msg }
+
 // Cassandra's messages for the rules cassim enforces.
 const (
 	MsgRangeMovement = "Other bootstrapping/leaving/moving nodes detected, cannot bootstrap while cassandra.consistent.rangemovement is true"
@@ -58,13 +67,14 @@ type Node struct {
 	mu         sync.Mutex
 	view       *View
 	id         Identity
-	mode       string // STARTING, JOINING, NORMAL, LEAVING, DECOMMISSIONED, DRAINED
+	mode       string // STARTING, JOINING, NORMAL, LEAVING, DECOMMISSIONED, DECOMMISSION_FAILED, DRAINING, DRAINED
+	schema     Schema // user keyspaces (schema.go)
+	runCtx     context.Context
 	gossiping  bool
 	started    time.Time
 	seedAddrs  []string
 	badSeeds   map[string]bool
 	tokenWarns map[int64]bool
-	done       chan error // a decommission ends the node through it
 
 	gossipLn, cqlLn, adminLn net.Listener
 	cql                      cqlConns
@@ -84,6 +94,9 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 	if cfg.RPCAddress == "" {
 		cfg.RPCAddress = "0.0.0.0"
 	}
+	if cfg.NativePort == 0 {
+		cfg.NativePort = CQLPort
+	}
 	if cfg.NodetoolAddress == "" {
 		cfg.NodetoolAddress = fmt.Sprintf("127.0.0.1:%d", NodetoolPort)
 	}
@@ -92,8 +105,8 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		},
 		view: NewView(addr, cfg.Timings.DownAfter, cfg.Timings.FatClientTimeout()), mode: "STARTING",
-		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1),
-		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(CQLPort))}
+		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, schema: Schema{},
+		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(cfg.NativePort))}
 }
 
 // Run starts the node and serves until ctx ends, the node is
@@ -101,11 +114,21 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a node that failed to start stops gossiping too
+	n.mu.Lock()
+	n.runCtx = ctx // day-2 operations outlive the nodetool call that started them
+	n.mu.Unlock()
 	err := n.run(ctx)
 	var se *StartupError
-	if errors.As(err, &se) {
+	var fe *FatalConfigError
+	switch {
+	case errors.As(err, &fe):
+		fmt.Fprintf(n.log.w, "%s\n%s\n", fe.Msg, MsgFatalConfig)
+		n.log.Error("main", "CassandraDaemon.java:887", "Fatal configuration error\n%s: %s", fe.Exception, fe.Msg)
+	case errors.As(err, &se):
 		n.log.Error("main", "CassandraDaemon.java:911", "Exception encountered during startup\n%s: %s", se.Exception, se.Msg)
 		fmt.Fprintf(n.log.w, "Exception (%s) encountered during startup: %s\n", se.Exception, se.Msg)
+	case err == nil || errors.Is(err, context.Canceled):
+		n.announceShutdown(context.Background()) // StorageServiceShutdownHook
 	}
 	n.closeAll()
 	return err
@@ -140,7 +163,7 @@ func (n *Node) logConfig() {
 		seeds = n.addr
 	}
 	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; rpc_address=%s; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
-		c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, CQLPort)
+		c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, c.NativePort)
 	n.log.Info("main", "CassandraDaemon.java:625", "JVM Arguments: [%s] (cassim: not a JVM; these -D flags are what it understood)", strings.Join(c.JVMOpts, ", "))
 }
 
@@ -166,15 +189,25 @@ func (n *Node) run(ctx context.Context) error {
 	}
 	if id.HostID == "" {
 		id = Identity{ClusterName: n.cfg.ClusterName, HostID: NewHostID(), Load: 65000 + float64(mrand.IntN(45000))}
+		if rep := n.cfg.ReplaceAddress; rep != "" {
+			n.log.Info("main", "StorageService.java:1083", "Replace address on first boot requested: /%s:%d", rep, GossipPort)
+		}
 		n.log.Info("main", "SystemKeyspace.java:1707", "No host ID found, created %s (Note: This should happen exactly once per node).", id.HostID)
 	} else {
 		n.log.Info("main", "StorageService.java:841", "Loaded host ID %s from saved state (bootstrapped: %t)", id.HostID, id.Bootstrapped)
 	}
+	if n.cfg.LoadBytes > 0 {
+		id.Load = n.cfg.LoadBytes
+	}
 	if err := id.Save(n.cfg.DataDir); err != nil {
 		return err
 	}
+	schema, err := LoadSchema(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	n.mu.Lock()
-	n.id = id
+	n.id, n.schema = id, schema
 	n.mu.Unlock()
 
 	n.log.Info("main", "StorageService.java:968", "Cassandra version: %s", n.cfg.ReleaseVersion)
@@ -184,6 +217,15 @@ func (n *Node) run(ctx context.Context) error {
 	if err := sleep(ctx, n.cfg.Timings.StartDelay); err != nil {
 		return err
 	}
+	if err := n.failAtStart(); err != nil {
+		return err
+	}
+	if err := n.checkDecommissioned(&id); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.id = id
+	n.mu.Unlock()
 
 	// Listeners: gossip on the listen address, nodetool on loopback.
 	gl, err := net.Listen("tcp", net.JoinHostPort(n.bind.String(), fmt.Sprint(GossipPort)))
@@ -209,14 +251,19 @@ func (n *Node) run(ctx context.Context) error {
 		return err
 	}
 
+	replacing, err := n.prepareReplacement(id, isSeed, priorSelf)
+	if err != nil {
+		return err
+	}
+	n.keepHostID(&id, replacing)
 	shouldBootstrap := n.cfg.AutoBootstrap && !id.Bootstrapped && !isSeed
-	if !safeForStartup(priorSelf, id.HostID, shouldBootstrap) {
+	if replacing == nil && !safeForStartup(priorSelf, id.HostID, shouldBootstrap) {
 		return &StartupError{"java.lang.RuntimeException", MsgAddressTaken(n.addr)}
 	}
 	if isSeed && !id.Bootstrapped {
 		n.log.Info("main", "StorageService.java:1011", MsgSeedNoBoot)
 	}
-	if err := n.checkRangeMovement(shouldBootstrap); err != nil {
+	if err := n.checkRangeMovement(shouldBootstrap && replacing == nil); err != nil {
 		return err
 	}
 
@@ -227,6 +274,11 @@ func (n *Node) run(ctx context.Context) error {
 	go n.gossipLoop(ctx)
 
 	tokens := id.Tokens
+	if replacing != nil {
+		if tokens, err = n.replace(ctx, &id, replacing); err != nil {
+			return err
+		}
+	}
 	if len(tokens) == 0 && len(n.cfg.InitialTokens) == 0 && !n.hasNormalPeer() {
 		// Token allocation for the local replication factor waits the ring
 		// delay for ring information when the node is alone (5.0.8: 30 s
@@ -235,7 +287,7 @@ func (n *Node) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if !id.Bootstrapped {
+	if !id.Bootstrapped && replacing == nil {
 		// A new node lets gossip settle twice before it takes its tokens.
 		for range 2 {
 			if err := n.settle(ctx); err != nil {
@@ -259,7 +311,7 @@ func (n *Node) run(ctx context.Context) error {
 		}
 	}
 
-	if shouldBootstrap {
+	if shouldBootstrap && replacing == nil {
 		if err := n.bootstrap(ctx, id, tokens); err != nil {
 			return err
 		}
@@ -272,8 +324,11 @@ func (n *Node) run(ctx context.Context) error {
 	n.mu.Lock()
 	n.id = id
 	n.mode = "NORMAL"
+	if replacing != nil {
+		n.view.Replaced(time.Now(), replacing.old.Addr, id.HostID)
+	}
 	n.mu.Unlock()
-	n.setLocal(func(s *EndpointState) { s.Tokens, s.Status = tokens, StatusNormal })
+	n.setLocal(func(s *EndpointState) { s.Tokens, s.Status, s.Load = tokens, StatusNormal, id.Load })
 	n.log.Info("main", "StorageService.java:2785", "Node /%s:%d state jump to NORMAL", n.addr, GossipPort)
 
 	if err := n.settle(ctx); err != nil {
@@ -283,13 +338,9 @@ func (n *Node) run(ctx context.Context) error {
 		return err
 	}
 
-	select {
-	case <-ctx.Done():
-		n.log.Info("StorageServiceShutdownHook", "HintsService.java:222", "Paused hints dispatch")
-		return nil
-	case err := <-n.done:
-		return err
-	}
+	<-ctx.Done()
+	n.log.Info("StorageServiceShutdownHook", "HintsService.java:222", "Paused hints dispatch")
+	return nil
 }
 
 // settle is Gossiper.waitToSettle: GossipSettle, logged as Cassandra logs it
@@ -414,7 +465,8 @@ func (n *Node) setLocal(change func(*EndpointState)) {
 	s := n.view.LocalState()
 	if s.HostID == "" {
 		s = EndpointState{Generation: n.started.Unix(), HostID: n.id.HostID, Load: n.id.Load,
-			DC: n.cfg.DC, Rack: n.cfg.Rack, Release: n.cfg.ReleaseVersion, Schema: SchemaVersion, RPCAddr: n.rpcAddr()}
+			DC: n.cfg.DC, Rack: n.cfg.Rack, Release: n.cfg.ReleaseVersion, Schema: n.schema.Version(), RPCAddr: n.rpcAddr(),
+			RPCPort: n.cfg.NativePort, Keyspaces: n.schema.All()}
 	}
 	change(&s)
 	s.Version++
@@ -497,7 +549,7 @@ func (n *Node) shadowRound(ctx context.Context, isSeed bool) (prior *EndpointSta
 					}
 				}
 				n.mu.Lock()
-				evs := n.view.Merge(time.Now(), states)
+				evs := n.mergeLocked(states)
 				n.mu.Unlock()
 				n.logEvents(evs)
 				return prior, nil
@@ -574,7 +626,7 @@ func (n *Node) serveGossip(l net.Listener) {
 				n.mu.Unlock()
 				return // drained, or still in its own shadow round
 			}
-			evs := n.view.Merge(time.Now(), m.States)
+			evs := n.mergeLocked(m.States)
 			reply := gossipMsg{Cluster: n.cfg.ClusterName, From: n.addr, States: n.view.States()}
 			n.mu.Unlock()
 			n.logEvents(evs)
@@ -612,7 +664,7 @@ func (n *Node) gossipLoop(ctx context.Context) {
 					return
 				}
 				n.mu.Lock()
-				evs := n.view.Merge(time.Now(), states)
+				evs := n.mergeLocked(states)
 				n.mu.Unlock()
 				n.logEvents(evs)
 			}(target)
@@ -669,6 +721,8 @@ func (n *Node) logEvents(evs []Event) {
 				n.warnTokenConflicts()
 			case StatusLeft:
 				n.log.Info("GossipStage:1", "StorageService.java:3052", "Removing tokens for /%s:%d", e.Addr, GossipPort)
+			case "shutdown":
+				n.log.Info("GossipStage:1", "StorageService.java:3320", "Node /%s:%d state jump to shutdown", e.Addr, GossipPort)
 			}
 		case "REMOVED":
 			n.log.Info("GossipTasks:1", "Gossiper.java:1040", "%s", e.Text)
@@ -699,62 +753,6 @@ func (n *Node) warnTokenConflicts() {
 		n.log.Warn("GossipStage:1", "StorageService.java:2851", "Nodes /%s:%d and /%s:%d have the same token %d. /%s:%d is the new owner",
 			ps[0].Addr, GossipPort, ps[len(ps)-1].Addr, GossipPort, t, ps[len(ps)-1].Addr, GossipPort)
 	}
-}
-
-// Decommission leaves the ring: LEAVING, streaming, LEFT, then the node
-// ends (cassim exits; Cassandra would idle as DECOMMISSIONED).
-func (n *Node) Decommission(ctx context.Context) error {
-	n.mu.Lock()
-	mode := n.mode
-	others := 0
-	for _, p := range n.view.Peers() {
-		if p.Addr != n.addr && p.Up && p.Status == StatusNormal {
-			others++
-		}
-	}
-	n.mu.Unlock()
-	if mode != "NORMAL" {
-		return fmt.Errorf("Node in %s state; wait for status to become normal or restart", mode)
-	}
-	if others == 0 {
-		return errors.New("no other normal nodes in the ring; decommission would be pointless")
-	}
-	n.mu.Lock()
-	n.mode = "LEAVING"
-	n.mu.Unlock()
-	n.setLocal(func(s *EndpointState) { s.Status = StatusLeaving })
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:5107", "LEAVING: sleeping %d ms for batch processing and pending range setup", n.cfg.Timings.RingDelay.Milliseconds())
-	if err := sleep(ctx, n.cfg.Timings.RingDelay); err != nil {
-		return err
-	}
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:5107", "LEAVING: streaming data to other nodes")
-	if err := sleep(ctx, n.cfg.Timings.Bootstrap); err != nil {
-		return err
-	}
-	n.closeCQL()
-	n.setLocal(func(s *EndpointState) { s.Status = StatusLeft })
-	wait := 5 * n.cfg.Timings.GossipInterval
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:4811", "Announcing that I have left the ring for %dms", wait.Milliseconds())
-	if err := sleep(ctx, wait); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.mode = "DECOMMISSIONED"
-	n.gossiping = false
-	n.mu.Unlock()
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:1773", "DECOMMISSIONED")
-	return nil
-}
-
-// Drain stops client traffic and gossip, as nodetool drain does.
-func (n *Node) Drain() {
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:1773", "DRAINING: starting drain process")
-	n.closeCQL()
-	n.mu.Lock()
-	n.gossiping = false
-	n.mode = "DRAINED"
-	n.mu.Unlock()
-	n.log.Info("RMI TCP Connection(2)", "StorageService.java:1773", "DRAINED")
 }
 
 func (n *Node) closeCQL() {

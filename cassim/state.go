@@ -30,6 +30,18 @@ type EndpointState struct {
 	Release    string  `json:"release"`
 	Schema     string  `json:"schema"`
 	RPCAddr    string  `json:"rpc_addr"`
+	// RPCPort is the node's native_transport_port (Cassandra gossips it
+	// as NATIVE_ADDRESS_AND_PORT); 0 from a node that did not say: 9042.
+	RPCPort int `json:"rpc_port,omitempty"`
+	// Keyspaces are the user keyspace definitions this node knows (schema.go).
+	Keyspaces []Keyspace `json:"ks,omitempty"`
+	// Shutdown is Cassandra's gossip shutdown message (a drain, or a node
+	// that stops): peers mark the node down at once, without waiting for
+	// the failure detector.
+	Shutdown bool `json:"shutdown,omitempty"`
+	// Replacing is the address a node started with
+	// -Dcassandra.replace_address_first_boot takes over (BOOT_REPLACE).
+	Replacing string `json:"replacing,omitempty"`
 }
 
 // newer reports whether a is a later state of the same endpoint than b.
@@ -121,15 +133,44 @@ func (v *View) Merge(now time.Time, states []EndpointState) []Event {
 		if !known {
 			evs = append(evs, Event{s.Addr, "NEW", fmt.Sprintf("Node /%s:%d is now part of the cluster", s.Addr, GossipPort)})
 		}
-		if s.Status != StatusLeft && !v.up[s.Addr] {
+		if s.Shutdown {
+			// Gossiper.markAsShutdown: down at once
+			if v.up[s.Addr] {
+				v.up[s.Addr] = false
+				evs = append(evs, Event{s.Addr, "DOWN", fmt.Sprintf("InetAddress /%s:%d is now DOWN", s.Addr, GossipPort)})
+			}
+		} else if s.Status != StatusLeft && !v.up[s.Addr] {
 			v.up[s.Addr] = true
 			evs = append(evs, Event{s.Addr, "UP", fmt.Sprintf("InetAddress /%s:%d is now UP", s.Addr, GossipPort)})
 		}
 		if known && old.Status != s.Status && s.Status != "" {
 			evs = append(evs, Event{s.Addr, "STATUS", s.Status})
 		}
+		if s.Shutdown && !old.Shutdown {
+			evs = append(evs, Event{s.Addr, "STATUS", "shutdown"})
+		}
+		if s.Status == StatusNormal && s.Replacing != "" {
+			evs = append(evs, v.Replaced(now, s.Replacing, s.HostID)...)
+		}
 	}
 	return evs
+}
+
+// Replaced removes the endpoint at old once the node with hostID has
+// replaced it (Gossiper.replacedEndpoint): its state and tokens go, and
+// gossip about it is ignored for the quarantine, as for a fat client. A
+// node that replaced its own address keeps that state.
+func (v *View) Replaced(now time.Time, old, hostID string) []Event {
+	s, ok := v.states[old]
+	if !ok || s.HostID == hostID || old == v.Local {
+		return nil
+	}
+	delete(v.states, old)
+	delete(v.heard, old)
+	delete(v.up, old)
+	delete(v.member, old)
+	v.justRemoved[old] = now
+	return []Event{{old, "REMOVED", fmt.Sprintf("Removing endpoint /%s:%d: it was replaced", old, GossipPort)}}
 }
 
 // Tick runs the failure detector and Gossiper.doStatusCheck's fat client

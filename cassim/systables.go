@@ -1,6 +1,7 @@
 package cassim
 
 import (
+	"cmp"
 	"crypto/md5"
 	"fmt"
 	"sort"
@@ -179,9 +180,12 @@ func isKeyspace(ks string) bool {
 // system_schema.keyspaces holds it, e.g. "SimpleStrategy
 // {replication_factor=3}" -> {class: org.apache.cassandra.locator.SimpleStrategy,
 // replication_factor: 3}.
-func keyspaceRows(*Node) []map[string]any {
+func keyspaceRows(n *Node) []map[string]any {
 	var rows []map[string]any
 	for _, k := range SystemKeyspaces {
+		if n != nil && isDistributedSystem(k.Name) {
+			continue // with their replication as it is now, below
+		}
 		class, opts, _ := strings.Cut(k.Replication, " ")
 		repl := map[string]string{"class": "org.apache.cassandra.locator." + class}
 		for _, kv := range strings.Split(strings.Trim(opts, "{}"), ",") {
@@ -190,6 +194,9 @@ func keyspaceRows(*Node) []map[string]any {
 			}
 		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
+	}
+	if n != nil {
+		rows = append(rows, n.keyspaceRowsOf()...)
 	}
 	return rows
 }
@@ -273,8 +280,8 @@ func (n *Node) localRows() []map[string]any {
 		"listen_address": n.bind.String(), "listen_port": GossipPort,
 		"native_protocol_version": fmt.Sprint(maxProtocolVersion),
 		"partitioner":             "org.apache.cassandra.dht.Murmur3Partitioner", "rack": n.cfg.Rack,
-		"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": CQLPort,
-		"schema_version": SchemaVersion, "tokens": tokenStrings(n.id.Tokens)}}
+		"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": n.cfg.NativePort,
+		"schema_version": n.schema.Version(), "tokens": tokenStrings(n.id.Tokens)}}
 }
 
 // peerRows is system.peers and system.peers_v2: the other ring members
@@ -289,7 +296,7 @@ func (n *Node) peerRows() []map[string]any {
 		}
 		rows = append(rows, map[string]any{"peer": p.Addr, "peer_port": GossipPort, "data_center": p.DC,
 			"host_id": p.HostID, "rack": p.Rack, "release_version": p.Release, "rpc_address": p.RPCAddr,
-			"native_address": p.RPCAddr, "native_port": CQLPort, "schema_version": p.Schema,
+			"native_address": p.RPCAddr, "native_port": cmp.Or(p.RPCPort, CQLPort), "schema_version": p.Schema,
 			"tokens": tokenStrings(p.Tokens)})
 	}
 	return rows

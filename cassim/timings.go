@@ -3,6 +3,7 @@ package cassim
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,15 @@ type Timings struct {
 	// detector with phi_convict_threshold 8 convicts after ~8-10 s of silence
 	// at one heartbeat a second).
 	DownAfter time.Duration
+	// StreamBytesPerSecond is the streaming throughput (5.0's
+	// stream_throughput_outbound, 24 MiB/s): a node that leaves streams
+	// its load, a replacing node the old node's, in Bootstrap plus
+	// load / throughput.
+	StreamBytesPerSecond float64
+	// BroadcastInterval is LoadBroadcaster.BROADCAST_INTERVAL (60 s): a
+	// replacing node waits the ring delay and this before it checks that
+	// the node it replaces is dead.
+	BroadcastInterval time.Duration
 }
 
 // FatClientTimeout is how long an endpoint that never became a ring member
@@ -62,6 +72,10 @@ func ProfileTimings(name string) (Timings, error) {
 			Bootstrap:      1500 * time.Millisecond,
 			GossipInterval: 200 * time.Millisecond,
 			DownAfter:      2 * time.Second,
+			// streaming 24 MiB/s as Cassandra, so that a configured load
+			// (CASSIM_LOAD) makes leaving and replacing take their time
+			StreamBytesPerSecond: 24 << 20,
+			BroadcastInterval:    500 * time.Millisecond,
 		}, nil
 	case ProfileRealistic:
 		// Real Cassandra 5.0.8 with default settings, measured here on the
@@ -92,6 +106,9 @@ func ProfileTimings(name string) (Timings, error) {
 			Bootstrap:      1 * time.Second,
 			GossipInterval: time.Second,
 			DownAfter:      10 * time.Second,
+			// 5.0.8 with stream_throughput_outbound: 24MiB/s, the default
+			StreamBytesPerSecond: 24 << 20,
+			BroadcastInterval:    60 * time.Second,
 		}, nil
 	}
 	return Timings{}, fmt.Errorf("CASSIM_PROFILE=%q: want %s or %s", name, ProfileFast, ProfileRealistic)
@@ -108,13 +125,14 @@ func TimingsFromEnv(env map[string]string) (Timings, error) {
 		return t, err
 	}
 	for name, d := range map[string]*time.Duration{
-		"CASSIM_START_DELAY_MS":     &t.StartDelay,
-		"CASSIM_SHADOW_ROUND_MS":    &t.ShadowRound,
-		"CASSIM_RING_DELAY_MS":      &t.RingDelay,
-		"CASSIM_GOSSIP_SETTLE_MS":   &t.GossipSettle,
-		"CASSIM_BOOTSTRAP_MS":       &t.Bootstrap,
-		"CASSIM_GOSSIP_INTERVAL_MS": &t.GossipInterval,
-		"CASSIM_DOWN_AFTER_MS":      &t.DownAfter,
+		"CASSIM_START_DELAY_MS":        &t.StartDelay,
+		"CASSIM_SHADOW_ROUND_MS":       &t.ShadowRound,
+		"CASSIM_RING_DELAY_MS":         &t.RingDelay,
+		"CASSIM_GOSSIP_SETTLE_MS":      &t.GossipSettle,
+		"CASSIM_BOOTSTRAP_MS":          &t.Bootstrap,
+		"CASSIM_GOSSIP_INTERVAL_MS":    &t.GossipInterval,
+		"CASSIM_DOWN_AFTER_MS":         &t.DownAfter,
+		"CASSIM_BROADCAST_INTERVAL_MS": &t.BroadcastInterval,
 	} {
 		v := env[name]
 		if v == "" {
@@ -125,6 +143,13 @@ func TimingsFromEnv(env map[string]string) (Timings, error) {
 			return t, fmt.Errorf("%s=%q: want milliseconds", name, v)
 		}
 		*d = time.Duration(ms) * time.Millisecond
+	}
+	if v := env["CASSIM_STREAM_THROUGHPUT"]; v != "" {
+		bps, err := ParseSize(strings.TrimSuffix(strings.TrimSuffix(v, "/s"), "ps"))
+		if err != nil || bps <= 0 {
+			return t, fmt.Errorf("CASSIM_STREAM_THROUGHPUT=%q: want a rate such as 24MiB/s", v)
+		}
+		t.StreamBytesPerSecond = bps
 	}
 	if t.GossipInterval <= 0 {
 		return t, fmt.Errorf("CASSIM_GOSSIP_INTERVAL_MS must be positive")

@@ -601,8 +601,12 @@ func (d *Docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 	return img, nil
 }
 
-func (d *Docker) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
-	res, err := d.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
+func (d *Docker) ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error {
+	var opts client.ImagePullOptions
+	if auth != nil {
+		opts.RegistryAuth = auth.Encode()
+	}
+	res, err := d.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
 		return d.wrap(err, "pull %s", ref)
 	}

@@ -201,10 +201,10 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	if err != nil || !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("push: %q, %v", digest, err)
 	}
-	if err := d.ImagePull(ctx, tag, nil); err != nil {
+	if err := d.ImagePull(ctx, tag, nil, nil); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
-	if err := d.ImagePull(ctx, tag+"-missing", nil); err == nil {
+	if err := d.ImagePull(ctx, tag+"-missing", nil, nil); err == nil {
 		t.Error("pull of a missing tag succeeded")
 	}
 }

@@ -76,8 +76,9 @@ type Engine interface {
 	NetworkList(ctx context.Context, labels map[string]string) ([]Network, error)
 
 	ImageInspect(ctx context.Context, ref string) (Image, error)
-	// ImagePull pulls ref from its registry and reads the stream to its end.
-	ImagePull(ctx context.Context, ref string, progress io.Writer) error
+	// ImagePull pulls ref from its registry with auth's credentials (nil:
+	// none) and reads the stream to its end.
+	ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error
 	// ImageBuild builds a tar build context and reads the build stream to its
 	// end; an error reported inside the stream is returned. Progress lines go
 	// to progress when it is not nil.

@@ -23,4 +23,7 @@ const (
 	RoleCassandra = "cassandra"
 	RoleNetwork   = "network"
 	RoleMachine   = "machine"
+	// RoleProbe: a short-lived container of the overlay check (bootstrap
+	// removes it before the step ends).
+	RoleProbe = "probe"
 )

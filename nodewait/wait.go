@@ -65,6 +65,22 @@ func (w *Waiter) Container(ctx context.Context, node string) (t engine.Task, h c
 // SeedView is nodetool status as the first running seed other than node
 // sees it; nil when no other seed runs.
 func (w *Waiter) SeedView(ctx context.Context, node string) (*nodetool.Status, error) {
+	s, err := w.seed(ctx, node)
+	if s == nil {
+		return nil, err
+	}
+	return s.status, err
+}
+
+// seedView is a seed's view, with whose it is.
+type seedView struct {
+	name, addr string // addr on the overlay
+	status     *nodetool.Status
+}
+
+// seed is the view of the first running seed other than node; nil when no
+// other seed runs.
+func (w *Waiter) seed(ctx context.Context, node string) (*seedView, error) {
 	for _, seed := range w.Seeds {
 		if seed == node {
 			continue
@@ -80,7 +96,7 @@ func (w *Waiter) SeedView(ctx context.Context, node string) (*nodetool.Status, e
 		if err != nil {
 			return nil, fmt.Errorf("seed %s: %w", seed, err)
 		}
-		return s, nil
+		return &seedView{name: seed, addr: t.Addresses[w.Network], status: s}, nil
 	}
 	return nil, nil
 }
@@ -94,6 +110,9 @@ type Look struct {
 	HostID   string
 	Ready    bool
 	Why      string // why it is not ready
+	// Split is set when the node is UN in its own view but it and a
+	// running seed do not see each other: a ring of its own.
+	Split *SplitError
 }
 
 // Look checks node once: no task but those in endedBefore has ended, its
@@ -157,17 +176,24 @@ func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore
 		l.Why = err.Error()
 		return l, nil
 	}
+	// UN in its own view: the ring it is in must be the seeds' ring.
+	var seed *seedView
+	if n, ok := own.Node(addr); ok && n.UN() {
+		if seed, err = w.seed(ctx, node); err != nil {
+			l.Why = err.Error()
+			return l, nil
+		}
+		if l.Split = split(node, addr, own, seed); l.Split != nil {
+			l.Why = l.Split.Error()
+			return l, nil
+		}
+	}
 	if ok, why := upAndCounted(own, addr, started); !ok {
 		l.Why = "own view: " + why
 		return l, nil
 	}
-	seed, err := w.SeedView(ctx, node)
-	if err != nil {
-		l.Why = err.Error()
-		return l, nil
-	}
 	if seed != nil {
-		if ok, why := upAndCounted(seed, addr, started); !ok {
+		if ok, why := upAndCounted(seed.status, addr, started); !ok {
 			l.Why = "seed's view: " + why
 			return l, nil
 		}
@@ -175,6 +201,64 @@ func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore
 	n, _ := own.Node(addr)
 	l.Ready, l.Why, l.Address, l.HostID = true, "UN", addr, n.HostID
 	return l, nil
+}
+
+// SplitLooks is how many looks in a row must show a split before UN gives
+// up: gossip may list a node that has just become NORMAL a round later in
+// its seed's view, but a ring of its own stays one.
+const SplitLooks = 5
+
+// SplitError is a node that is UN in its own view while it and a running
+// seed do not see each other: it has not joined the seeds' ring but founded
+// one of its own, as a Cassandra seed does that reaches none of the other
+// seeds (`Unable to gossip with any peers but continuing anyway since node
+// is in its own seed list`). Waiting does not heal that: the two rings
+// never merge by themselves.
+type SplitError struct {
+	Node, Addr string // the new node and its overlay address
+	Peer       string // the seed compared with
+	PeerAddr   string
+	// NodeMissesPeer: the node's view does not list the seed;
+	// PeerMissesNode: the seed's view does not list the node.
+	NodeMissesPeer, PeerMissesNode bool
+	// Unseen are further nodes of the seed's view (addresses) that the
+	// node's view does not list.
+	Unseen []string
+}
+
+func (e *SplitError) Error() string {
+	var miss []string
+	if e.NodeMissesPeer {
+		m := fmt.Sprintf("%s's view does not list %s (%s)", e.Node, e.Peer, e.PeerAddr)
+		if len(e.Unseen) > 0 {
+			m += " nor " + strings.Join(e.Unseen, ", ")
+		}
+		miss = append(miss, m)
+	}
+	if e.PeerMissesNode {
+		miss = append(miss, fmt.Sprintf("%s's view does not list %s (%s)", e.Peer, e.Node, e.Addr))
+	}
+	return fmt.Sprintf("%s is UN in its own view, but %s and %s cannot see each other: %s", e.Node, e.Node, e.Peer, strings.Join(miss, ", and "))
+}
+
+// split compares the view of node (at addr, UN in it) with the seed's:
+// each must list the other.
+func split(node, addr string, own *nodetool.Status, s *seedView) *SplitError {
+	if s == nil || s.addr == "" {
+		return nil
+	}
+	_, ownListsPeer := own.Node(s.addr)
+	_, peerListsNode := s.status.Node(addr)
+	if ownListsPeer && peerListsNode {
+		return nil
+	}
+	e := &SplitError{Node: node, Addr: addr, Peer: s.name, PeerAddr: s.addr, NodeMissesPeer: !ownListsPeer, PeerMissesNode: !peerListsNode}
+	for _, n := range s.status.Nodes() {
+		if _, ok := own.Node(n.Address); !ok && n.Address != s.addr && n.Address != addr {
+			e.Unseen = append(e.Unseen, n.Address)
+		}
+	}
+	return e
 }
 
 // upAndCounted: addr is UN in the view and the view has at least started
@@ -199,11 +283,18 @@ func upAndCounted(s *nodetool.Status, addr string, started int) (bool, string) {
 // lines (unless ctx ended) and last nodetool output.
 func (w *Waiter) UN(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
 	var last Look
+	splits := 0
 	err := w.poll(ctx, node+" to be UN", func() (bool, error) {
 		look, err := w.Look(ctx, node, started, endedBefore)
 		last = look
 		if err != nil {
 			return false, err
+		}
+		if splits = splits + 1; look.Split == nil {
+			splits = 0
+		}
+		if splits >= SplitLooks {
+			return false, look.Split
 		}
 		w.debugf("%s: %s", node, look.Why)
 		return look.Ready, nil

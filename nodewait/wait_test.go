@@ -116,3 +116,54 @@ func TestDownAndGone(t *testing.T) {
 		t.Errorf("gone: %v", err)
 	}
 }
+
+// A node UN in its own view that does not see the seed's ring, or is not
+// seen by it, founded a ring of its own: UN says so instead of waiting.
+func TestUNSplitRing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name           string
+		hide           func(r *nodetooltest.Ring)
+		nodeMissesPeer bool
+		peerMissesNode bool
+	}{
+		{"neither sees the other", func(r *nodetooltest.Ring) {
+			r.SetView("cass3", "cass1", "-")
+			r.SetView("cass3", "cass2", "-")
+			r.SetView("cass1", "cass3", "-")
+		}, true, true},
+		{"the seed does not see it", func(r *nodetooltest.Ring) { r.SetView("cass1", "cass3", "-") }, false, true},
+		{"it does not see the seed", func(r *nodetooltest.Ring) { r.SetView("cass3", "cass1", "-") }, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSwarm(t)
+			tc.hide(s.ring)
+			_, err := s.wait.UN(ctx, "cass3", 3, nil)
+			var se *SplitError
+			if !errors.As(err, &se) || se.Node != "cass3" || se.Peer != "cass1" || se.PeerAddr != s.addrs["cass1"] ||
+				se.NodeMissesPeer != tc.nodeMissesPeer || se.PeerMissesNode != tc.peerMissesNode {
+				t.Fatalf("err = %v (%+v), want a split of cass3 from cass1", err, se)
+			}
+			if strings.Contains(err.Error(), "gave up waiting") {
+				t.Errorf("waited for the timeout: %v", err)
+			}
+			if tc.name == "neither sees the other" && (len(se.Unseen) != 1 || se.Unseen[0] != s.addrs["cass2"]) {
+				t.Errorf("unseen %v, want cass2's address %s", se.Unseen, s.addrs["cass2"])
+			}
+			if !strings.Contains(err.Error(), "cass3 is UN in its own view, but cass3 and cass1 cannot see each other") {
+				t.Errorf("message: %v", err)
+			}
+		})
+	}
+	t.Run("joining, not split", func(t *testing.T) {
+		// A node not yet UN in its own view is still starting: no split.
+		s := newSwarm(t)
+		s.ring.SetView("cass3", "cass3", "UJ")
+		s.ring.SetView("cass1", "cass3", "-")
+		_, err := s.wait.UN(ctx, "cass3", 3, nil)
+		var se *SplitError
+		if errors.As(err, &se) || !strings.Contains(err.Error(), "gave up waiting") {
+			t.Errorf("err = %v, want a timeout", err)
+		}
+	})
+}

@@ -45,7 +45,7 @@ func newLab(t *testing.T, machines int) *lab {
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
-	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, dropped: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
 	l.w.Exec = l.ring.exec
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
@@ -209,10 +209,19 @@ type ring struct {
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
 	ghost int
+	// dropped are the machines whose overlay traffic is dropped (a
+	// firewall without 4789/udp): probes on them reach none and are
+	// reached by none. probes logs the probes' commands.
+	dropped map[string]bool
+	probes  []string
+	// dropESP: encrypted overlays carry nothing (no IPsec ESP in the
+	// kernel, or protocol 50 dropped); plain ones do.
+	dropESP bool
 }
 
 type member struct {
 	name, addr, id string
+	host           string // the machine it runs on
 	up             bool
 	down           bool // down and joining
 }
@@ -230,7 +239,7 @@ func (r *ring) running(ctx context.Context) []member {
 			r.mu.Lock()
 			up := r.looks[c.ID] >= r.readyAfter && !r.never[name]
 			r.mu.Unlock()
-			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up})
+			out = append(out, member{name: name, addr: c.Networks["swarmcass"], id: c.ID, up: up, host: f.Name()})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
@@ -238,6 +247,9 @@ func (r *ring) running(ctx context.Context) []member {
 }
 
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+	if c.Labels[engine.LabelRole] == engine.RoleProbe {
+		return r.probe(f, cmd)
+	}
 	if strings.Join(cmd, " ") != "nodetool status" {
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}
@@ -271,11 +283,58 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		}
 		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
 	}
-	ms := r.running(context.Background())
+	ms := r.partitioned(f.Name(), r.running(context.Background()))
 	if ghost {
 		ms = append(ms, member{name: "ghost", addr: "10.0.9.99", id: "ghost", down: true})
 	}
 	return engine.ExecResult{Stdout: statusOutput(ms)}, nil
+}
+
+// partitioned is what a node on host sees of ms when machines drop
+// overlay traffic (ring.dropped): on such a machine only the nodes there,
+// elsewhere every node but those.
+func (r *ring) partitioned(host string, ms []member) []member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []member
+	for _, m := range ms {
+		if m.host == host || (!r.dropped[host] && !r.dropped[m.host]) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// probe answers the overlay check's probes (the Consul image's client):
+// its own agent always; another host's probe, found by its overlay
+// address, unless either host drops overlay traffic (ring.dropped).
+func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error) {
+	r.mu.Lock()
+	r.probes = append(r.probes, f.Name()+": "+strings.Join(cmd, " "))
+	r.mu.Unlock()
+	if len(cmd) == 2 && cmd[0] == "/bin/consul" && cmd[1] == "members" {
+		return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
+	}
+	target, ok := strings.CutPrefix(strings.Join(cmd, " "), "/bin/consul members -http-addr=http://")
+	if !ok {
+		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
+	}
+	addr, _, _ := net.SplitHostPort(target)
+	for _, g := range r.fakes {
+		cs, _ := g.ContainerList(context.Background(), engine.Labels{engine.LabelRole: engine.RoleProbe})
+		for _, c := range cs {
+			for network, a := range c.Networks {
+				n, _ := g.NetworkInspect(context.Background(), network)
+				r.mu.Lock()
+				dropped := r.dropped[f.Name()] || r.dropped[g.Name()] || (r.dropESP && n.Encrypted)
+				r.mu.Unlock()
+				if c.Running && a == addr && !dropped {
+					return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
+				}
+			}
+		}
+	}
+	return engine.ExecResult{ExitCode: 1, Stderr: "Error retrieving members: Get \"http://" + target + "/v1/agent/members\": dial tcp " + target + ": i/o timeout\n"}, nil
 }
 
 func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, string) {

@@ -205,7 +205,7 @@ func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) error 
 		return nil
 	}
 	r.p.Infof("pulling %s on %s", ref, h.name())
-	if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
+	if err := h.Engine.ImagePull(ctx, ref, nil, debugWriter{r.p}); err != nil {
 		return op.WithHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
 			h.name(), h.name(), ref))
 	}

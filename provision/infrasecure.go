@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
@@ -235,26 +236,15 @@ func checkRegistryUser(ctx context.Context, r *run) error {
 	}
 	k := infracreds.RegistryPassword
 	if r.registryUser == nil {
-		copied, haveCopy, err := infracreds.ReadCopy(ctx, r.infra.Engine, k)
+		u, err := knownRegistryUser(ctx, r)
 		if err != nil {
 			return err
 		}
-		local, haveLocal, err := infracreds.ReadLocal(k, r.infra.Addr)
-		if err != nil {
-			return err
-		}
-		switch {
-		case haveCopy:
-			r.registryUser = &registry.User{Name: registry.UserName, Password: copied}
-			if err := keepLocal(r, k, copied, local, haveLocal); err != nil {
-				return err
-			}
-		case haveLocal:
-			r.registryUser = &registry.User{Name: registry.UserName, Password: local}
-		default:
+		if u == nil {
 			return op.Hinted(fmt.Sprintf("stop the container on %s (`docker stop %s`) and run bootstrap again: it then gives the registry a user swarmcass keeps", r.infra.name(), RegistryContainer),
 				"the registry on %s wants credentials, and swarmcass has none for it (no local file, no copy in container %s)", r.infra.name(), RegistryContainer)
 		}
+		r.registryUser = u
 	}
 	if err := r.cfg.Remote.PingRegistry(ctx, r.res.Registry, r.registryUser); err != nil {
 		path, _ := infracreds.LocalPath(k, r.infra.Addr)
@@ -265,10 +255,38 @@ func checkRegistryUser(ctx context.Context, r *run) error {
 	return nil
 }
 
-// pullAuth are the credentials the nodes' services pull their image with,
-// from the registry's address as the swarm engines reach it; nil when the
-// registry wants none.
-func (r *run) pullAuth() *engine.RegistryAuth { return r.registryUser.Auth(r.pull) }
+// knownRegistryUser is the registry user swarmcass keeps: the copy in the
+// registry's volume (which then replaces a missing or different local
+// file), else the local file's; nil when neither exists.
+func knownRegistryUser(ctx context.Context, r *run) (*registry.User, error) {
+	k := infracreds.RegistryPassword
+	copied, haveCopy, err := infracreds.ReadCopy(ctx, r.infra.Engine, k)
+	if err != nil {
+		return nil, err
+	}
+	local, haveLocal, err := infracreds.ReadLocal(k, r.infra.Addr)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case haveCopy:
+		if err := keepLocal(r, k, copied, local, haveLocal); err != nil {
+			return nil, err
+		}
+		return &registry.User{Name: registry.UserName, Password: copied}, nil
+	case haveLocal:
+		return &registry.User{Name: registry.UserName, Password: local}, nil
+	}
+	return nil, nil
+}
+
+// pullAuth are the credentials the nodes' services pull image with, for
+// the registry its reference names (as the swarm engines reach it); nil
+// when the registry wants none.
+func (r *run) pullAuth(image string) *engine.RegistryAuth {
+	host, _, _ := strings.Cut(image, "/")
+	return r.registryUser.Auth(host)
+}
 
 // warn tells the user something they should act on, and keeps it for the
 // summary.

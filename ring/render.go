@@ -40,6 +40,9 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, "\nProblems:")
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  - %s\n", p.Text)
+			if p.Hint != "" {
+				fmt.Fprintf(w, "    hint: %s\n", p.Hint)
+			}
 		}
 	}
 	_, err := fmt.Fprintln(w, "\n"+r.Summary())

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetool"
 )
 
@@ -115,6 +116,8 @@ type Problem struct {
 	Kind string `json:"kind"`
 	Node string `json:"node,omitempty"` // the node it is about, when one
 	Text string `json:"text"`
+	// Hint says what to do about it, when something can be said.
+	Hint string `json:"hint,omitempty"`
 }
 
 // Problem kinds.
@@ -134,6 +137,9 @@ const (
 	KindNoAddress        = "no-address"
 	KindNoClusterOrNodes = "no-nodes"
 	KindNoAnswer         = "no-answer"
+	// KindPartition: nodes up in their own views that are missing or down
+	// in each other's: they cannot reach each other.
+	KindPartition = "partition"
 )
 
 // Report is the judgement.
@@ -222,6 +228,7 @@ func (j *judge) run() Report {
 	j.checks()
 	r.Rows = j.rows()
 	j.flushSeen()
+	j.partition()
 	if len(j.problems) > 0 {
 		return j.finish(r, Degraded)
 	}
@@ -299,6 +306,99 @@ func (j *judge) membership() {
 			}
 		}
 	}
+}
+
+// partition explains views that only a network partition explains: nodes
+// that are up in their own views and missing or down in each other's. The
+// nodes up in their own views fall into groups, two nodes together when
+// either sees the other up; more than one group means that some nodes
+// cannot reach the others (a ring split in two, or a ring whose network
+// broke), whatever else the views say.
+func (j *judge) partition() {
+	var up []View
+	for _, v := range j.answered {
+		e, ok := j.expected(v.Node)
+		if !ok || e.Address == "" {
+			continue
+		}
+		if n, ok := v.Status.Node(e.Address); ok && n.UN() {
+			up = append(up, v)
+		}
+	}
+	group := make([]int, len(up))
+	for i := range group {
+		group[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		if group[i] != i {
+			group[i] = find(group[i])
+		}
+		return group[i]
+	}
+	for a := range up {
+		for b := range up {
+			if a != b && j.seesUp(up[a], up[b].Node) {
+				group[find(a)] = find(b)
+			}
+		}
+	}
+	byGroup := map[int][]string{}
+	var order []int
+	hosts := map[string]bool{}
+	var hostList []string
+	for i, v := range up {
+		g := find(i)
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], v.Node)
+	}
+	if len(order) < 2 {
+		return
+	}
+	var parts []string
+	for _, g := range order {
+		parts = append(parts, strings.Join(byGroup[g], ", "))
+		for _, n := range byGroup[g] {
+			if e, _ := j.expected(n); e.SwarmHost != "" && !hosts[e.SwarmHost] {
+				hosts[e.SwarmHost] = true
+				hostList = append(hostList, e.SwarmHost)
+			}
+		}
+	}
+	text := fmt.Sprintf("%s cannot reach each other: each is up in its own view and missing or down in the others' views, which only a network partition explains", strings.Join(parts, " and "))
+	if len(order) > 2 || len(byGroup[order[0]]) > 1 || len(byGroup[order[1]]) > 1 {
+		text = fmt.Sprintf("the nodes fall into %d groups that cannot reach each other (%s): each node is up in its own view and missing or down in the other groups' views, which only a network partition explains",
+			len(order), strings.Join(parts, " | "))
+	}
+	between := "the swarm hosts"
+	if len(hostList) > 1 {
+		between += " (" + strings.Join(hostList, ", ") + ")"
+	}
+	j.problems = append(j.problems, Problem{Kind: KindPartition, Text: text,
+		Hint: "the overlay network between " + between + " does not carry their traffic: open what Swarm's overlay needs, " +
+			engine.OverlayNeeds(false) + ", and IP protocol 50 (ESP) if the overlay is encrypted"})
+}
+
+// seesUp reports whether v lists node (an expected node) as up.
+func (j *judge) seesUp(v View, node string) bool {
+	e, ok := j.expected(node)
+	if !ok || e.Address == "" {
+		return false
+	}
+	n, ok := v.Status.Node(e.Address)
+	return ok && n.Status == nodetool.Up
+}
+
+// expected is the expected node named name.
+func (j *judge) expected(name string) (ExpectedNode, bool) {
+	for _, e := range j.in.Expected {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return ExpectedNode{}, false
 }
 
 // hostIDs: unique within each view, equal to the record, equal across views.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -246,5 +247,94 @@ func TestHumanBytes(t *testing.T) {
 		if got := HumanBytes(in); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Views that only a partition explains are said to be one, with what to
+// open; a node that is down, or views that merely lag, are not.
+func TestJudgePartition(t *testing.T) {
+	kinds := func(r Report) []string {
+		var ks []string
+		for _, p := range r.Problems {
+			ks = append(ks, p.Kind)
+		}
+		return ks
+	}
+	partition := func(r Report) (Problem, bool) {
+		for _, p := range r.Problems {
+			if p.Kind == KindPartition {
+				return p, true
+			}
+		}
+		return Problem{}, false
+	}
+	t.Run("two rings of one", func(t *testing.T) {
+		r := Judge(Input{Cluster: "test", Expected: expected()[:2], Views: []View{
+			{Node: "cass1", Status: status(row("cass1", "UN")), Describe: describe(schemaA, "10.0.1.5")},
+			{Node: "cass2", Status: status(row("cass2", "UN")), Describe: describe(schemaA, "10.0.1.6")},
+		}})
+		p, ok := partition(r)
+		if r.Verdict != Degraded || !ok {
+			t.Fatalf("verdict %s, problems %v: want a partition", r.Verdict, kinds(r))
+		}
+		if !strings.Contains(p.Text, "cass1 and cass2 cannot reach each other") || !strings.Contains(p.Text, "only a network partition explains") {
+			t.Errorf("text: %s", p.Text)
+		}
+		for _, want := range []string{"between the swarm hosts (swarm-0, swarm-1)", "7946/tcp", "4789/udp", "IP protocol 50 (ESP)"} {
+			if !strings.Contains(p.Hint, want) {
+				t.Errorf("hint lacks %q: %s", want, p.Hint)
+			}
+		}
+		// The symptoms are still listed, before the explanation.
+		if ks := kinds(r); ks[len(ks)-1] != KindPartition || !slices.Contains(ks, KindMissing) {
+			t.Errorf("kinds %v, want the missing nodes, then the partition", ks)
+		}
+		var b bytes.Buffer
+		r.WriteTable(&b)
+		if !strings.Contains(b.String(), "    hint: the overlay network between") {
+			t.Errorf("table lacks the hint:\n%s", b.String())
+		}
+	})
+	t.Run("one node cut off from the ring", func(t *testing.T) {
+		vs := healthyViews()
+		for i := range 2 {
+			vs[i].Status = status(row("cass1", "UN"), row("cass2", "UN"), row("cass3", "DN"))
+		}
+		vs[2].Status = status(row("cass1", "DN"), row("cass2", "DN"), row("cass3", "UN"))
+		r := Judge(Input{Cluster: "test", Expected: expected(), Views: vs})
+		p, ok := partition(r)
+		if !ok || !strings.Contains(p.Text, "the nodes fall into 2 groups that cannot reach each other (cass1, cass2 | cass3)") {
+			t.Errorf("problems %+v, want cass3 cut off from cass1, cass2", r.Problems)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		edit func(vs []View)
+	}{
+		{"healthy", func(vs []View) {}},
+		{"a node stopped", func(vs []View) {
+			vs[2] = View{Node: "cass3", Unavailable: DaemonStarting}
+			for i := range 2 {
+				vs[i].Status = status(row("cass1", "UN"), row("cass2", "UN"), row("cass3", "DN"))
+			}
+		}},
+		{"one view lags", func(vs []View) {
+			vs[0].Status = status(row("cass1", "UN"), row("cass2", "UN"), row("cass3", "DN"))
+		}},
+		{"a node joining", func(vs []View) {
+			for i := range 2 {
+				vs[i].Status = status(row("cass1", "UN"), row("cass2", "UN"), row("cass3", "UJ"))
+			}
+			vs[2].Status = status(row("cass1", "UN"), row("cass2", "UN"), row("cass3", "UJ"))
+		}},
+	} {
+		t.Run("no partition: "+tc.name, func(t *testing.T) {
+			vs := healthyViews()
+			tc.edit(vs)
+			r := Judge(Input{Cluster: "test", Expected: expected(), Views: vs})
+			if _, ok := partition(r); ok {
+				t.Errorf("partition reported: %+v", r.Problems)
+			}
+		})
 	}
 }

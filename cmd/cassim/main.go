@@ -31,6 +31,9 @@ Usage:
   cassim [SEEDS]            run a node; SEEDS is a comma-separated seed list
                             (default: the node itself)
   cassim nodetool ARGS...   nodetool (also when invoked as "nodetool")
+  cassim cqlsh [HOST [PORT]] [-e STATEMENTS]
+                            run statements (-e, or stdin) as cqlsh does, no
+                            interactive shell (also when invoked as "cqlsh")
   cassim healthcheck        exit 0 when the local node answers CQL as bootstrapped
 
 Environment: CASSANDRA_CLUSTER_NAME, CASSANDRA_DC, CASSANDRA_RACK,
@@ -38,9 +41,13 @@ CASSANDRA_NUM_TOKENS, CASSANDRA_LISTEN_ADDRESS, CASSANDRA_LISTEN_SUBNET,
 CASSANDRA_BROADCAST_ADDRESS, CASSANDRA_BROADCAST_RPC_ADDRESS,
 CASSANDRA_RPC_ADDRESS (where CQL listens, default 0.0.0.0),
 CASSANDRA_AUTO_BOOTSTRAP, CASSANDRA_INITIAL_TOKENS, CASSANDRA_FAST_START,
-MAX_HEAP_SIZE with HEAP_NEWSIZE, JVM_EXTRA_OPTS (-Dcassandra.* flags),
-CASSIM_PROFILE (fast or realistic), CASSIM_*_MS timing overrides,
-CASSIM_RELEASE_VERSION, CASSIM_DATA_DIR (default /var/lib/cassandra),
+MAX_HEAP_SIZE with HEAP_NEWSIZE, JVM_OPTS and JVM_EXTRA_OPTS (-Dcassandra.*
+flags, among them replace_address_first_boot, override_decommission),
+CASSANDRA_SEEDS (when SEEDS is absent), CASSIM_PROFILE (fast or realistic),
+CASSIM_*_MS timing overrides, CASSIM_STREAM_THROUGHPUT (24MiB/s),
+CASSIM_LOAD (the node's load, e.g. 200MiB: leaving and replacing stream it),
+CASSIM_RELEASE_VERSION (the Cassandra release it reports), CASSIM_FAIL_AT_START=1
+(fail at start as a broken upgrade does), CASSIM_DATA_DIR (default /var/lib/cassandra),
 CASSIM_NODETOOL_ADDRESS (default 127.0.0.1:7199), CASSIM_CQL_TRACE=true (log
 every CQL request and answer at DEBUG), SWARMCASS_WAIT_FOR and
 SWARMCASS_WAIT_SECONDS (on a first boot, wait for a running seed).
@@ -55,13 +62,18 @@ func main() {
 
 func run(ctx context.Context, argv []string) int {
 	args := argv[1:]
-	if filepath.Base(argv[0]) == "nodetool" {
+	switch filepath.Base(argv[0]) {
+	case "nodetool":
 		return cassim.NodetoolMain(ctx, args, os.Stdout, os.Stderr)
+	case "cqlsh":
+		return cassim.CqlshMain(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "nodetool":
 			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
+		case "cqlsh":
+			return cassim.CqlshMain(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
 		case "healthcheck":
 			// The node's own CQL listener: loopback when it listens on every address.
 			host := os.Getenv("CASSANDRA_RPC_ADDRESS")
@@ -105,9 +117,12 @@ func run(ctx context.Context, argv []string) int {
 	}
 	err = cassim.NewNode(cfg, ip, os.Stdout).Run(ctx)
 	var se *cassim.StartupError
+	var fe *cassim.FatalConfigError
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return 0
+	case errors.As(err, &fe):
+		return 1 // CassandraDaemon on a fatal configuration error
 	case errors.As(err, &se):
 		return 3 // CassandraDaemon exits with 3 when start-up fails
 	default:

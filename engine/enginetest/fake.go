@@ -206,6 +206,13 @@ func (f *Fake) ContainerStart(ctx context.Context, id string) error {
 		f.w.ports[net.JoinHostPort(f.addr, strconv.Itoa(p.HostPort))] = c
 	}
 	for name := range c.Networks {
+		if f.swarm != nil && f.swarm.networks[name] != nil {
+			// An attachable overlay: addresses unique across the swarm.
+			o := f.swarm.networks[name]
+			o.next++
+			c.Networks[name] = hostAddr(o.Subnets[0], o.next)
+			continue
+		}
 		if n := f.network(name); n != nil && len(n.Subnets) > 0 {
 			c.Networks[name] = hostAddr(n.Subnets[0], len(f.containers))
 		}
@@ -765,13 +772,26 @@ func (f *Fake) tag(id, ref string) {
 	f.images[id].RepoTags = append(f.images[id].RepoTags, ref)
 }
 
-// ImagePull finds only what World.Publish published, like an engine that
+// ImagePull finds what was pushed to a registry of the world this engine
+// may pull from, and what World.Publish published, like an engine that
 // reaches a registry holding just those images.
-func (f *Fake) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
+func (f *Fake) ImagePull(ctx context.Context, ref string, auth *engine.RegistryAuth, progress io.Writer) error {
 	if err := f.begin(ctx, "ImagePull"); err != nil {
 		return err
 	}
+	if host, _, ok := strings.Cut(ref, "/"); ok && !f.local(ref) {
+		if err := f.w.registryDenies(f.registryKeyHost(host), auth); err != nil {
+			f.end()
+			return fmt.Errorf("pull %s on %s: Error response from daemon: %w", ref, f.name, err)
+		}
+	}
+	_, fromRegistry := f.resolve(ref)
 	published := f.w.hub[ref]
+	if fromRegistry {
+		f.w.record(f, "ImagePull %s", ref)
+		f.end()
+		return nil
+	}
 	f.end()
 	if !published {
 		return fmt.Errorf("pull %s on %s: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host", ref, f.name)
