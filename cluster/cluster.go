@@ -13,6 +13,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/hosts"
+	"github.com/swarmcass/swarmcass/infracreds"
 )
 
 // Host is one Docker Engine with the address it is reached at from the
@@ -115,8 +116,13 @@ func (c *Cluster) Engines() []engine.Engine {
 // ConsulAddr is where the cluster's Consul record is: on infra.
 func (c *Cluster) ConsulAddr() string { return consulstore.Addr(c.Plan.Infra.Addr) }
 
-// Store is the cluster's Consul record. It does not contact Consul.
-func (c *Cluster) Store() (consulstore.Store, error) { return consulstore.Dial(c.ConsulAddr()) }
+// Store is the cluster's Consul record, sending the ACL token swarmcass
+// keeps for infra's Consul (infracreds.ConsulTokens: the local file, else
+// the copy in the Consul container, read through infra's engine). It
+// contacts neither Consul nor the engine until its first request.
+func (c *Cluster) Store() (consulstore.Store, error) {
+	return consulstore.Dial(c.ConsulAddr(), infracreds.ConsulTokens(c.Infra.Engine, c.Plan.Infra.Addr, nil))
+}
 
 // Close closes every client made.
 func (c *Cluster) Close() {

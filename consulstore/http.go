@@ -9,29 +9,123 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // Dial is a Store over the Consul HTTP API at addr (host:port): plain HTTP,
 // without pooled connections (an operation makes few calls, and a CLI
-// should leave no idle sockets behind). It does not contact the agent.
-func Dial(addr string) (Store, error) {
-	cfg := api.DefaultNonPooledConfig()
-	cfg.Address = addr
-	cfg.Scheme = "http"
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("consul %s: %w", addr, err)
+// should leave no idle sockets behind), sending the ACL token tokens gives
+// (see Tokens). It does not contact the agent.
+func Dial(addr string, tokens Tokens) (Store, error) {
+	if tokens == nil {
+		tokens = Token("")
 	}
-	return &httpStore{c: c, addr: addr}, nil
+	h := &httpStore{addr: addr, tokens: tokens}
+	if err := h.setToken(""); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
+// Tokens gives the ACL token a Store sends. A Store asks at its first
+// request with stale "", and again when Consul does not know the token it
+// sent ("ACL not found"), with that token as stale: a source that has
+// another one returns it, and the request is retried once with it; else it
+// returns stale or "". An error stops the request.
+type Tokens func(ctx context.Context, stale string) (string, error)
+
+// Token is a Tokens of one token ("" sends none: Consul's anonymous token).
+func Token(t string) Tokens { return func(context.Context, string) (string, error) { return t, nil } }
+
 type httpStore struct {
-	c    *api.Client
-	addr string
+	addr   string
+	tokens Tokens
+
+	mu       sync.Mutex
+	resolved bool
+	token    string
+	c        *api.Client
+}
+
+func (h *httpStore) newClient(token string) (*api.Client, error) {
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address = h.addr
+	cfg.Scheme = "http"
+	cfg.Token = token
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consul %s: %w", h.addr, err)
+	}
+	return c, nil
+}
+
+// client is the client with the current token, asking tokens for it the
+// first time.
+func (h *httpStore) client(ctx context.Context) (*api.Client, string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.resolved {
+		t, err := h.tokens(ctx, "")
+		if err != nil {
+			return nil, "", err
+		}
+		if err := h.setToken(t); err != nil {
+			return nil, "", err
+		}
+		h.resolved = true
+	}
+	return h.c, h.token, nil
+}
+
+func (h *httpStore) setToken(t string) error {
+	c, err := h.newClient(t)
+	if err != nil {
+		return err
+	}
+	h.c, h.token = c, t
+	return nil
+}
+
+// do runs f with the client; when Consul knows not the token sent, it asks
+// tokens for another and runs f once more with it. A refusal by Consul's
+// ACLs comes back as an *ACLError.
+func (h *httpStore) do(ctx context.Context, f func(c *api.Client) error) error {
+	c, sent, err := h.client(ctx)
+	if err != nil {
+		return err
+	}
+	err = f(c)
+	if IsTokenUnknown(err) {
+		t, terr := h.tokens(ctx, sent)
+		if terr != nil {
+			return fmt.Errorf("%w; and no other token: %w", err, terr)
+		}
+		if t != sent {
+			h.mu.Lock()
+			serr := h.setToken(t)
+			c = h.c
+			h.mu.Unlock()
+			if serr != nil {
+				return serr
+			}
+			err = f(c)
+		}
+	}
+	if IsDenied(err) {
+		return op.WithHint(&ACLError{Addr: h.addr, Anonymous: sent == "", Err: err},
+			"Consul runs with ACLs; swarmcass sends the token it keeps in ~/.swarmcass/infra/<infra address>/consul-token (SWARMCASS_HOME moves it), else the copy in the "+
+				"swarmcass-consul container's data on the infra host: re-run `swarmcass bootstrap` with the same host flags to set both right, or put the management token in that file")
+	}
+	return err
 }
 
 func (h *httpStore) Leader(ctx context.Context) (string, error) {
-	return h.c.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
+	// status/leader needs no token: no Tokens asked yet for it.
+	h.mu.Lock()
+	c := h.c
+	h.mu.Unlock()
+	return c.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
 }
 
 func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func(), error) {
@@ -39,13 +133,28 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 	if err != nil {
 		return nil, err
 	}
-	l, err := h.c.LockOpts(&api.LockOptions{
-		Key:          key,
-		Value:        value,
-		SessionName:  strings.TrimSpace("swarmcass " + holder.Operation),
-		SessionTTL:   "15s",
-		LockTryOnce:  true,
-		LockWaitTime: 500 * time.Millisecond,
+	var (
+		l *api.Lock
+		c *api.Client
+	)
+	err = h.do(ctx, func(client *api.Client) error {
+		var err error
+		c = client
+		l, err = c.LockOpts(&api.LockOptions{
+			Key:          key,
+			Value:        value,
+			SessionName:  strings.TrimSpace("swarmcass " + holder.Operation),
+			SessionTTL:   "15s",
+			LockTryOnce:  true,
+			LockWaitTime: 500 * time.Millisecond,
+		})
+		if err != nil {
+			return err
+		}
+		// LockOpts makes no request: read the key first, so that a token
+		// Consul refuses is found (and replaced) here, not in the session.
+		_, _, err = c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
@@ -66,7 +175,7 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		pair, _, err := h.c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+		pair, _, err := c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("lock %s is held; reading its holder: %w", key, err)
 		}
@@ -85,7 +194,11 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 }
 
 func (h *httpStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	pair, _, err := h.c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	var pair *api.KVPair
+	err := h.do(ctx, func(c *api.Client) (err error) {
+		pair, _, err = c.KV().Get(key, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return nil, false, fmt.Errorf("consul get %s: %w", key, err)
 	}
@@ -96,7 +209,10 @@ func (h *httpStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 func (h *httpStore) Put(ctx context.Context, key string, value []byte) error {
-	_, err := h.c.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx))
+	err := h.do(ctx, func(c *api.Client) error {
+		_, err := c.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("consul put %s: %w", key, err)
 	}
@@ -104,7 +220,11 @@ func (h *httpStore) Put(ctx context.Context, key string, value []byte) error {
 }
 
 func (h *httpStore) List(ctx context.Context, prefix string) (map[string][]byte, error) {
-	pairs, _, err := h.c.KV().List(prefix, (&api.QueryOptions{}).WithContext(ctx))
+	var pairs api.KVPairs
+	err := h.do(ctx, func(c *api.Client) (err error) {
+		pairs, _, err = c.KV().List(prefix, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consul at %s: list %s: %w", h.addr, prefix, err)
 	}
@@ -159,7 +279,7 @@ func (h *httpStore) Register(ctx context.Context, s Service) error {
 		}
 	}
 	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
-	if err := h.c.Agent().ServiceRegisterOpts(reg, opts); err != nil {
+	if err := h.do(ctx, func(c *api.Client) error { return c.Agent().ServiceRegisterOpts(reg, opts) }); err != nil {
 		return fmt.Errorf("consul register %s: %w", s.ID, err)
 	}
 	return nil
@@ -168,7 +288,11 @@ func (h *httpStore) Register(ctx context.Context, s Service) error {
 // service is the agent's service id with its checks, in one request; nil
 // when the agent does not have it.
 func (h *httpStore) service(ctx context.Context, id string) (*api.AgentServiceChecksInfo, error) {
-	_, info, err := h.c.Agent().AgentHealthServiceByIDOpts(id, (&api.QueryOptions{}).WithContext(ctx))
+	var info *api.AgentServiceChecksInfo
+	err := h.do(ctx, func(c *api.Client) (err error) {
+		_, info, err = c.Agent().AgentHealthServiceByIDOpts(id, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consul service %s: %w", id, err)
 	}
@@ -202,7 +326,11 @@ func (h *httpStore) CheckStatus(ctx context.Context, id string) (string, string,
 }
 
 func (h *httpStore) Checks(ctx context.Context, service, tag string) ([]Check, error) {
-	entries, _, err := h.c.Health().Service(service, tag, false, (&api.QueryOptions{}).WithContext(ctx))
+	var entries []*api.ServiceEntry
+	err := h.do(ctx, func(c *api.Client) (err error) {
+		entries, _, err = c.Health().Service(service, tag, false, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consul at %s: health of %s: %w", h.addr, service, err)
 	}

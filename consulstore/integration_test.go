@@ -107,6 +107,68 @@ func TestIntegrationConsulServices(t *testing.T) {
 	}
 }
 
+// TestIntegrationConsulACL sets up a real Consul's ACLs as bootstrap does
+// (ACLConfig, then Admin): before the bootstrap no token is known; after
+// it, the management token is valid, a second bootstrap is refused with
+// ErrBootstrapped, Setup is idempotent, a store without a token cannot
+// write a key or take a lock (an *ACLError) but can list services, and a
+// store with a stale token gets the right one from its Tokens.
+func TestIntegrationConsulACL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, addr := startConsul(ctx, t, "agent", "-dev", "-client", "0.0.0.0", "-hcl", ACLConfig)
+	admin, err := DialAdmin(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := admin.Check(ctx, token); err != nil || st != TokenUnknown {
+		t.Fatalf("before the bootstrap: %v, %v; want unknown", st, err)
+	}
+	if err := admin.Bootstrap(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Bootstrap(ctx, token); !errors.Is(err, ErrBootstrapped) {
+		t.Errorf("second bootstrap: %v, want ErrBootstrapped", err)
+	}
+	if st, err := admin.Check(ctx, token); err != nil || st != TokenValid {
+		t.Fatalf("the management token: %v, %v; want valid", st, err)
+	}
+	for i := range 2 {
+		if err := admin.Setup(ctx, token); err != nil {
+			t.Fatalf("setup %d: %v", i+1, err)
+		}
+	}
+	anon, _ := Dial(addr, nil)
+	var ae *ACLError
+	if err := anon.Put(ctx, "swarmcass/itest/k", []byte("v")); !errors.As(err, &ae) || !ae.Anonymous {
+		t.Errorf("put without a token: %v, want an ACLError", err)
+	}
+	if _, err := anon.Lock(ctx, "swarmcass/itest/lock", This("test")); !errors.As(err, &ae) {
+		t.Errorf("lock without a token: %v, want an ACLError", err)
+	}
+	if _, err := anon.Checks(ctx, ServiceName, "itest"); err != nil {
+		t.Errorf("service discovery without a token: %v", err)
+	}
+	stale, _ := Dial(addr, func(_ context.Context, old string) (string, error) {
+		if old == "" {
+			return "0b5e2c3a-0000-4000-8000-000000000000", nil
+		}
+		return token, nil
+	})
+	if err := stale.Put(ctx, "swarmcass/itest/k", []byte("v")); err != nil {
+		t.Errorf("put with a stale token, then the right one: %v", err)
+	}
+	release, err := stale.Lock(ctx, "swarmcass/itest/lock", This("test"))
+	if err != nil {
+		t.Fatalf("lock with the token: %v", err)
+	}
+	release()
+}
+
 // A bootstrap that dies without giving its lock back (kill -9, a lost
 // machine) blocks the next run only for a while: Consul ends the session
 // within twice its TTL (15 s), then holds the lock for its lock delay
@@ -114,7 +176,7 @@ func TestIntegrationConsulServices(t *testing.T) {
 func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 	const key = "swarmcass/itest/crash"
 	if addr := os.Getenv("SWARMCASS_LOCK_CHILD"); addr != "" {
-		consul, err := Dial(addr)
+		consul, err := Dial(addr, nil)
 		if err == nil {
 			_, err = consul.Lock(context.Background(), key, Holder{Operation: "test", Hostname: "child", PID: 4242})
 		}
@@ -177,7 +239,7 @@ func TestIntegrationConsulLockExpiresAfterCrash(t *testing.T) {
 // startConsul runs a Consul agent in -dev mode on the local engine's
 // default bridge, waits for it to elect itself leader, and returns a
 // client of it and its HTTP address.
-func startConsul(ctx context.Context, t *testing.T) (Store, string) {
+func startConsul(ctx context.Context, t *testing.T, cmd ...string) (Store, string) {
 	t.Helper()
 	d := enginetest.Local(t)
 	image := images.Consul
@@ -193,7 +255,7 @@ func startConsul(ctx context.Context, t *testing.T) (Store, string) {
 		}
 	}
 	name := fmt.Sprintf("swarmcass-itest-consul-%d", os.Getpid())
-	id, err := d.ContainerCreate(ctx, engine.ContainerSpec{Name: name, Image: image, Labels: labels})
+	id, err := d.ContainerCreate(ctx, engine.ContainerSpec{Name: name, Image: image, Labels: labels, Cmd: cmd})
 	if err != nil {
 		t.Fatalf("%v (scripts/build-images.sh builds %s)", err, image)
 	}
@@ -214,7 +276,7 @@ func startConsul(ctx context.Context, t *testing.T) (Store, string) {
 		t.Fatalf("%s has no address on the default bridge: %+v", name, c.Networks)
 	}
 	addr := Addr(ip)
-	consul, err := Dial(addr)
+	consul, err := Dial(addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

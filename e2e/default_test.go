@@ -17,7 +17,6 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/lab"
-	"github.com/swarmcass/swarmcass/machinestore"
 	"github.com/swarmcass/swarmcass/provision"
 )
 
@@ -52,14 +51,7 @@ func TestIntegrationEndToEndDefaultEngine(t *testing.T) {
 
 	// 2. Every contact point handed out answers where swarmcass runs, and
 	// Consul, which checks the same addresses, finds each node passing.
-	infra, err := machinestore.New(e.store).Load(lab.InfraName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := consulstore.Dial(consulstore.Addr(infra.IP))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := e.consul(ctx)
 	rec, err := consulstore.ReadRecord(ctx, store, provision.DefaultCluster)
 	if err != nil {
 		t.Fatalf("read the record from Consul: %v", err)

@@ -31,6 +31,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/images"
+	"github.com/swarmcass/swarmcass/infracreds"
 	"github.com/swarmcass/swarmcass/machinestore"
 	"github.com/swarmcass/swarmcass/nodetool"
 )
@@ -75,6 +76,7 @@ type env struct {
 	t        *testing.T
 	lab      string
 	store    string
+	home     string // SWARMCASS_HOME of the binary: where it keeps credentials
 	imageDir string
 	base     string // --base-image instead of --image-dir (real Cassandra)
 	nodeEnv  []string
@@ -99,7 +101,7 @@ func newEnv(t *testing.T, machines int) *env {
 	if testing.Short() {
 		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
 	}
-	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m", heap: "64M"}
+	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), home: filepath.Join(t.TempDir(), "home"), timeout: "3m", heap: "64M"}
 	t.Cleanup(func() {
 		if t.Failed() {
 			e.run("lab", "ls", "--name", e.lab, "--store", e.store)
@@ -216,19 +218,32 @@ func (e *env) requireRecord(ctx context.Context, n int) {
 // record is cluster e2e's record in Consul on the infra machine.
 func (e *env) record(ctx context.Context) consulstore.Record {
 	e.t.Helper()
-	m, err := machinestore.New(e.store).Load("infra")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	store, err := consulstore.Dial(consulstore.Addr(m.IP))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	store := e.consul(ctx)
 	rec, err := consulstore.ReadRecord(ctx, store, "e2e")
 	if err != nil {
 		e.t.Fatalf("read the record from Consul on infra: %v", err)
 	}
 	return rec
+}
+
+// consul is a client of Consul on the infra machine with the management
+// token, read (as swarmcass recovers a lost local file) from the copy in
+// the Consul container's data through infra's engine.
+func (e *env) consul(ctx context.Context) consulstore.Store {
+	e.t.Helper()
+	m, err := machinestore.New(e.store).Load("infra")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	token, ok, err := infracreds.ReadCopy(ctx, e.machine("infra"), infracreds.ConsulToken)
+	if err != nil || !ok {
+		e.t.Fatalf("Consul's token in its container on infra: %q, %v, %v", token, ok, err)
+	}
+	store, err := consulstore.Dial(consulstore.Addr(m.IP), consulstore.Token(token))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return store
 }
 
 // machine connects to a lab machine over TLS with the store's files, once

@@ -33,7 +33,8 @@ type proc struct {
 
 // storeEnv makes the binary see the lab's machine store and no other engine.
 func (e *env) storeEnv() []string {
-	return append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
+	return append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=",
+		"SWARMCASS_HOME="+e.home)
 }
 
 // startProc starts the binary with environ; ctx ending kills it.

@@ -62,7 +62,7 @@ func TestIntegrationEndToEndSingleEngine(t *testing.T) {
 // test unless it exits 0.
 func (e *env) mustAlone(ctx context.Context, args ...string) result {
 	e.t.Helper()
-	environ := append(os.Environ(), "MACHINE_STORAGE_PATH=", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
+	environ := append(os.Environ(), "MACHINE_STORAGE_PATH=", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=", "SWARMCASS_HOME="+e.home)
 	p, err := startProc(ctx, environ, args...)
 	if err != nil {
 		e.t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -428,6 +429,28 @@ func (d *Docker) ExecStream(ctx context.Context, id string, cmd []string, s Exec
 	return d.execExitCode(ctx, created.ID, id)
 }
 
+func (d *Docker) ContainerWriteFile(ctx context.Context, id, dir, name string, data []byte, mode os.FileMode) error {
+	archive, err := FileTar(name, data, mode)
+	if err != nil {
+		return fmt.Errorf("write %s in container %s on %s: %w", name, id, d.name, err)
+	}
+	_, err = d.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: bytes.NewReader(archive)})
+	return d.wrap(err, "write %s/%s in container %s", dir, name, id)
+}
+
+func (d *Docker) ContainerReadFile(ctx context.Context, id, path string) ([]byte, error) {
+	res, err := d.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, d.wrap(err, "read %s in container %s", path, id)
+	}
+	defer res.Content.Close()
+	b, err := ReadTarFile(res.Content)
+	if err != nil {
+		return nil, fmt.Errorf("read %s in container %s on %s: %w", path, id, d.name, err)
+	}
+	return b, nil
+}
+
 func (d *Docker) ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error {
 	rc, err := d.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Tail: tailOption(tail), Follow: follow,
@@ -578,8 +601,12 @@ func (d *Docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 	return img, nil
 }
 
-func (d *Docker) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
-	res, err := d.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
+func (d *Docker) ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error {
+	var opts client.ImagePullOptions
+	if auth != nil {
+		opts.RegistryAuth = auth.Encode()
+	}
+	res, err := d.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
 		return d.wrap(err, "pull %s", ref)
 	}
@@ -610,9 +637,13 @@ func (d *Docker) ImageTag(ctx context.Context, source, target string) error {
 	return d.wrap(err, "tag %s as %s", source, target)
 }
 
-func (d *Docker) ImagePush(ctx context.Context, ref string, progress io.Writer) (string, error) {
+func (d *Docker) ImagePush(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) (string, error) {
 	// An unauthenticated push still needs a (empty) X-Registry-Auth header.
-	res, err := d.cli.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: "e30="})
+	header := "e30="
+	if auth != nil {
+		header = auth.Encode()
+	}
+	res, err := d.cli.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: header})
 	if err != nil {
 		return "", d.wrap(err, "push %s", ref)
 	}
@@ -724,7 +755,11 @@ func (d *Docker) NodeList(ctx context.Context) ([]Node, error) {
 }
 
 func (d *Docker) ServiceCreate(ctx context.Context, s ServiceSpec) (string, error) {
-	res, err := d.cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarmSpecOf(s)})
+	opts := client.ServiceCreateOptions{Spec: swarmSpecOf(s)}
+	if s.RegistryAuth != nil {
+		opts.EncodedRegistryAuth = s.RegistryAuth.Encode()
+	}
+	res, err := d.cli.ServiceCreate(ctx, opts)
 	if err != nil {
 		return "", d.wrap(err, "create service %s", s.Name)
 	}
@@ -747,7 +782,11 @@ func (d *Docker) ServiceUpdate(ctx context.Context, name string, s ServiceSpec, 
 		spec.TaskTemplate.ForceUpdate++
 	}
 	spec.UpdateConfig = &swarm.UpdateConfig{Parallelism: 1, Order: swarm.UpdateOrderStopFirst, FailureAction: swarm.UpdateFailureActionContinue}
-	if _, err := d.cli.ServiceUpdate(ctx, old.Service.ID, client.ServiceUpdateOptions{Version: old.Service.Version, Spec: spec}); err != nil {
+	opts := client.ServiceUpdateOptions{Version: old.Service.Version, Spec: spec}
+	if s.RegistryAuth != nil {
+		opts.EncodedRegistryAuth = s.RegistryAuth.Encode()
+	}
+	if _, err := d.cli.ServiceUpdate(ctx, old.Service.ID, opts); err != nil {
 		return d.wrap(err, "update service %s", name)
 	}
 	return nil

@@ -193,7 +193,7 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	t.Cleanup(func() { enginetest.RemoveImage(t, tag) })
 	var digest string
 	for i := 0; i < 50; i++ { // the registry takes a moment to listen
-		if digest, err = d.ImagePush(ctx, tag, nil); err == nil {
+		if digest, err = d.ImagePush(ctx, tag, nil, nil); err == nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -201,10 +201,10 @@ func TestIntegrationDockerPushPull(t *testing.T) {
 	if err != nil || !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("push: %q, %v", digest, err)
 	}
-	if err := d.ImagePull(ctx, tag, nil); err != nil {
+	if err := d.ImagePull(ctx, tag, nil, nil); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
-	if err := d.ImagePull(ctx, tag+"-missing", nil); err == nil {
+	if err := d.ImagePull(ctx, tag+"-missing", nil, nil); err == nil {
 		t.Error("pull of a missing tag succeeded")
 	}
 }
@@ -286,5 +286,51 @@ func TestIntegrationDockerExecStream(t *testing.T) {
 	start := time.Now()
 	if err := d.ContainerLogsStream(fctx, cid, 1, true, &out, &errOut); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
 		t.Errorf("follow: %v after %s, want it to follow until its context ends", err, time.Since(start))
+	}
+}
+
+// Files in and out of a container through the archive API, as swarmcass
+// keeps credentials in the infra containers' volumes: into a container
+// that was created but never started (the registry before its first
+// start), into its volume, read back after the container is recreated on
+// that volume; a file that is not there is ErrNotFound. The image is
+// FROM scratch: no shell is needed.
+func TestIntegrationDockerContainerFiles(t *testing.T) {
+	d := enginetest.Local(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := suffix()
+	labels := engine.Labels{"swarmcass.test": id}
+	volume := "swarmcass-test-files-" + id
+	if err := d.VolumeCreate(ctx, volume, labels); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.VolumeRemove(context.Background(), volume) })
+	spec := engine.ContainerSpec{Name: "swarmcass-test-files-" + id, Image: images.Registry, Labels: labels,
+		Mounts: []engine.Mount{{Type: "volume", Source: volume, Target: "/var/lib/registry"}}}
+	create := func() string {
+		cid, err := d.ContainerCreate(ctx, spec)
+		if err != nil {
+			t.Fatalf("%v (scripts/build-images.sh builds %s)", err, images.Registry)
+		}
+		t.Cleanup(func() { d.ContainerRemove(context.Background(), cid) })
+		return cid
+	}
+	cid := create()
+	if err := d.ContainerWriteFile(ctx, cid, "/var/lib/registry", "swarmcass/password", []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := d.ContainerReadFile(ctx, cid, "/var/lib/registry/swarmcass/password"); err != nil || string(b) != "s3cret\n" {
+		t.Fatalf("read back: %q, %v", b, err)
+	}
+	if _, err := d.ContainerReadFile(ctx, cid, "/var/lib/registry/swarmcass/none"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("a missing file: %v, want ErrNotFound", err)
+	}
+	if err := d.ContainerRemove(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	cid = create()
+	if b, err := d.ContainerReadFile(ctx, cid, "/var/lib/registry/swarmcass/password"); err != nil || string(b) != "s3cret\n" {
+		t.Errorf("after the container was recreated on its volume: %q, %v", b, err)
 	}
 }

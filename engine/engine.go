@@ -11,8 +11,11 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -53,6 +56,15 @@ type Engine interface {
 	// (all when tail < 0) and, with follow, new lines until ctx ends or the
 	// container stops.
 	ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error
+	// ContainerWriteFile writes data as the file name (it may hold
+	// slashes: missing directories are made, mode 0700) under dir, a
+	// directory that exists in the container, through the archive API: no
+	// shell needed in the image, and the container need not run. Files
+	// under a volume's mount point land in the volume.
+	ContainerWriteFile(ctx context.Context, id, dir, name string, data []byte, mode os.FileMode) error
+	// ContainerReadFile reads one regular file from the container through
+	// the archive API; a path that does not exist is ErrNotFound.
+	ContainerReadFile(ctx context.Context, id, path string) ([]byte, error)
 
 	VolumeCreate(ctx context.Context, name string, labels map[string]string) error
 	VolumeRemove(ctx context.Context, name string) error
@@ -64,16 +76,17 @@ type Engine interface {
 	NetworkList(ctx context.Context, labels map[string]string) ([]Network, error)
 
 	ImageInspect(ctx context.Context, ref string) (Image, error)
-	// ImagePull pulls ref from its registry and reads the stream to its end.
-	ImagePull(ctx context.Context, ref string, progress io.Writer) error
+	// ImagePull pulls ref from its registry with auth's credentials (nil:
+	// none) and reads the stream to its end.
+	ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error
 	// ImageBuild builds a tar build context and reads the build stream to its
 	// end; an error reported inside the stream is returned. Progress lines go
 	// to progress when it is not nil.
 	ImageBuild(ctx context.Context, spec BuildSpec, progress io.Writer) error
 	ImageTag(ctx context.Context, source, target string) error
-	// ImagePush pushes ref, reads the stream to its end and returns the
-	// pushed manifest's digest (sha256:...).
-	ImagePush(ctx context.Context, ref string, progress io.Writer) (digest string, err error)
+	// ImagePush pushes ref with auth's credentials (nil: none), reads the
+	// stream to its end and returns the pushed manifest's digest (sha256:...).
+	ImagePush(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) (digest string, err error)
 	// ImageSave streams `docker save` of refs; the caller closes it.
 	ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error)
 	// ImageLoad loads a `docker save` stream and reads the answer to its end.
@@ -292,6 +305,26 @@ type ServiceSpec struct {
 	// RestartCondition: "none", "on-failure" or "any" (default).
 	RestartCondition string
 	StopGracePeriod  time.Duration
+	// RegistryAuth are the credentials every engine pulls the image with
+	// (docker service create --with-registry-auth); nil: none. Swarm keeps
+	// them with the service and never shows them back: a Service read
+	// back has none.
+	RegistryAuth *RegistryAuth
+}
+
+// RegistryAuth are credentials for a registry at ServerAddress (host:port).
+type RegistryAuth struct {
+	Username, Password, ServerAddress string
+}
+
+// Encode is the X-Registry-Auth header's value: base64url JSON.
+func (a *RegistryAuth) Encode() string {
+	b, _ := json.Marshal(struct {
+		Username      string `json:"username"`
+		Password      string `json:"password"`
+		ServerAddress string `json:"serveraddress"`
+	}{a.Username, a.Password, a.ServerAddress})
+	return base64.URLEncoding.EncodeToString(b)
 }
 
 // Service is what swarmcass reads back about a service.

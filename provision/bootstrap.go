@@ -15,6 +15,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // steps is the whole flow.
@@ -56,6 +57,11 @@ type Result struct {
 	// Rolled are the nodes a rolling operation (restart, upgrade,
 	// rollback) acted on, in order, with how long each was down.
 	Rolled []RolledNode
+	// ConsulACL and RegistryAuth are "on" or "off" (made by an older
+	// swarmcass; Warnings say how to turn them on), "" when not reached.
+	ConsulACL, RegistryAuth string
+	// Warnings are what the user should act on.
+	Warnings []string
 }
 
 // NodeResult is one Cassandra node: its record in Consul, and whether this
@@ -95,6 +101,11 @@ type run struct {
 	imageLabels engine.Labels // of the image ensureImage pushed
 	pull        string        // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
 	res         *Result
+	// registryUser is who pushes and pulls the nodes' image (nil: the
+	// registry wants no credentials); aclFresh: this run bootstrapped
+	// Consul's ACL system, so registrations made before it carry no token.
+	registryUser *registry.User
+	aclFresh     bool
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

@@ -14,6 +14,7 @@ import (
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/infracreds"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -46,8 +47,8 @@ const (
 // Names of what bootstrap creates on the infra engine; the ports it
 // publishes there are consulstore.Port and registry.Port.
 const (
-	ConsulContainer   = "swarmcass-consul"
-	RegistryContainer = "swarmcass-registry"
+	ConsulContainer   = infracreds.ConsulContainer
+	RegistryContainer = infracreds.RegistryContainer
 	// ImageRepo is the repository nodes' image is pushed to in the registry.
 	ImageRepo = "swarmcass/cassandra"
 	// ProbeRepo is the repository the overlay check's probe image (the

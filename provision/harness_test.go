@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/consulstore"
@@ -22,6 +24,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
+	"github.com/swarmcass/swarmcass/registry"
 )
 
 // lab is the lab fixture's machines (clustertest.New), a Consul served by
@@ -40,6 +43,8 @@ type lab struct {
 
 func newLab(t *testing.T, machines int) *lab {
 	t.Helper()
+	// Credentials' local files go to the test's own swarmcass home.
+	t.Setenv("SWARMCASS_HOME", t.TempDir())
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
@@ -106,6 +111,9 @@ type fakeRemote struct {
 	w       *enginetest.World
 	mu      sync.Mutex
 	consuls map[string]*consultest.Fake
+	acls    map[string]*consultest.ACL
+	// tokens is the token each Consul's store was given last, by address.
+	tokens map[string]string
 }
 
 func (r *fakeRemote) serving(addr, role string) bool {
@@ -116,9 +124,19 @@ func (r *fakeRemote) serving(addr, role string) bool {
 	return ok && c.Labels[engine.LabelRole] == role
 }
 
-func (r *fakeRemote) Consul(addr string) (consulstore.Store, error) {
+func (r *fakeRemote) Consul(addr string, tokens consulstore.Tokens) (consulstore.Store, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if tokens != nil {
+		t, err := tokens(context.Background(), "")
+		if err != nil {
+			return nil, err
+		}
+		if r.tokens == nil {
+			r.tokens = map[string]string{}
+		}
+		r.tokens[addr] = t
+	}
 	c, ok := r.consuls[addr]
 	if !ok {
 		c = consultest.New()
@@ -128,11 +146,44 @@ func (r *fakeRemote) Consul(addr string) (consulstore.Store, error) {
 	return c, nil
 }
 
-func (r *fakeRemote) PingRegistry(ctx context.Context, addr string) error {
+// ConsulAdmin is the ACL system of the Consul at addr: on, as the
+// container bootstrap makes asks, unless a test turned it off first.
+func (r *fakeRemote) ConsulAdmin(addr string) (consulstore.Admin, error) {
+	return r.acl(addr), nil
+}
+
+func (r *fakeRemote) acl(addr string) *consultest.ACL {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.acls == nil {
+		r.acls = map[string]*consultest.ACL{}
+	}
+	a, ok := r.acls[addr]
+	if !ok {
+		a = &consultest.ACL{}
+		a.EnableACL()
+		r.acls[addr] = a
+	}
+	return a
+}
+
+func (r *fakeRemote) PingRegistry(ctx context.Context, addr string, user *registry.User) error {
 	if !r.serving(addr, engine.RoleRegistry) {
 		return fmt.Errorf("dial tcp %s: connection refused", addr)
 	}
+	if user != nil {
+		if err := r.w.RegistryDenies(addr, user.Auth(addr)); err != nil {
+			return fmt.Errorf("registry %s: 401 Unauthorized: %v: %w", addr, err, registry.ErrUnauthorized)
+		}
+	}
 	return nil
+}
+
+func (r *fakeRemote) RegistryWantsAuth(ctx context.Context, addr string) (bool, error) {
+	if !r.serving(addr, engine.RoleRegistry) {
+		return false, fmt.Errorf("dial tcp %s: connection refused", addr)
+	}
+	return r.w.RegistryDenies(addr, nil) != nil, nil
 }
 
 func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
@@ -655,3 +706,5 @@ func (r *ring) taskState(spec engine.ServiceSpec, node engine.Node) (string, str
 	}
 	return "running", ""
 }
+
+func init() { registry.HtpasswdCost = bcrypt.MinCost } // bcrypt at its default cost is slow under -race

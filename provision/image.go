@@ -16,9 +16,10 @@ import (
 // ensureImage builds the Cassandra image on the infra engine from the image
 // dir (or takes --image), tags it for the registry, pushes it and pins the
 // digest: every node runs exactly these bits. The push goes to the
-// registry through loopback, which every engine trusts; nodes pull the same
-// digest from the registry's address (through loopback too when one engine
-// plays every role).
+// registry through loopback, which every engine trusts, as the registry's
+// user (infrasecure.go); nodes pull the same digest from the registry's
+// address (through loopback too when one engine plays every role), with
+// the same credentials given to their services.
 func ensureImage(ctx context.Context, r *run) error {
 	e := r.infra.Engine
 	source := r.cfg.Image
@@ -55,7 +56,7 @@ func ensureImage(ctx context.Context, r *run) error {
 	if len(tag) > 12 {
 		tag = tag[:12]
 	}
-	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ImageRepo, tag, debugWriter{r.p})
+	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ImageRepo, tag, r.registryUser, debugWriter{r.p})
 	if err != nil {
 		return op.WithHint(err, "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/infracreds"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
 )
@@ -17,6 +18,9 @@ type infraContainer struct {
 	port   int
 	volume string
 	spec   engine.ContainerSpec
+	// prepare runs before the container starts (it exists, stopped or
+	// just created): what it needs in its volume first.
+	prepare func(ctx context.Context, r *run) error
 }
 
 // infraContainers describes the two containers on the infra engine. They
@@ -59,23 +63,27 @@ func (r *run) infraContainers() []infraContainer {
 			// (consul itself) both take these arguments. raft_multiplier 1
 			// is HashiCorp's production setting (the default 5 suits slow
 			// dev machines): the leader is elected in about 1 s, not 9.
-			Cmd: []string{"agent", "-server", "-bootstrap-expect", "1", "-data-dir", "/consul/data",
+			// ACLs on, default deny (infrasecure.go).
+			Cmd: []string{"agent", "-server", "-bootstrap-expect", "1", "-data-dir", infracreds.ConsulDataDir,
 				"-bind", "127.0.0.1", "-client", "0.0.0.0",
-				"-ui=false", "-node", "swarmcass", "-hcl", "performance { raft_multiplier = 1 }"},
+				"-ui=false", "-node", "swarmcass", "-hcl", "performance { raft_multiplier = 1 }",
+				"-hcl", consulstore.ACLConfig},
 			Labels:  labels(engine.RoleConsul),
 			Network: engine.HostNetwork,
 			Ports:   []engine.PortBinding{{HostPort: consulstore.Port, ContainerPort: consulstore.Port}},
-			Mounts:  []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: "/consul/data"}},
+			Mounts:  []engine.Mount{{Type: "volume", Source: ConsulContainer + "-data", Target: infracreds.ConsulDataDir}},
 			Restart: "unless-stopped",
 		}},
-		{role: engine.RoleRegistry, port: registry.Port, volume: RegistryContainer + "-data", spec: engine.ContainerSpec{
+		{role: engine.RoleRegistry, port: registry.Port, volume: RegistryContainer + "-data", prepare: prepareRegistry, spec: engine.ContainerSpec{
 			Name:     RegistryContainer,
 			Image:    r.cfg.RegistryImage,
 			Labels:   labels(engine.RoleRegistry),
 			Hostname: RegistryContainer,
-			Ports:    []engine.PortBinding{{HostPort: registry.Port, ContainerPort: registry.Port}},
-			Mounts:   []engine.Mount{{Type: "volume", Source: RegistryContainer + "-data", Target: "/var/lib/registry"}},
-			Restart:  "unless-stopped",
+			// Every request needs swarmcass's credentials (infrasecure.go).
+			Env:     registryAuthEnv,
+			Ports:   []engine.PortBinding{{HostPort: registry.Port, ContainerPort: registry.Port}},
+			Mounts:  []engine.Mount{{Type: "volume", Source: RegistryContainer + "-data", Target: infracreds.RegistryDataDir}},
+			Restart: "unless-stopped",
 		}},
 	}
 }
@@ -96,33 +104,47 @@ func ensureInfra(ctx context.Context, r *run) error {
 		if err := r.ensureVolume(ctx, r.infra, c.volume, engine.Labels{engine.LabelRole: c.role}); err != nil {
 			return err
 		}
-		if err := r.ensureContainer(ctx, r.infra, c.spec); err != nil {
+		var prepare func(ctx context.Context) error
+		if c.prepare != nil {
+			prepare = func(ctx context.Context) error { return c.prepare(ctx, r) }
+		}
+		if err := r.ensureContainer(ctx, r.infra, c.spec, prepare); err != nil {
 			return err
 		}
 	}
 	consulAddr := consulstore.Addr(r.infra.Addr)
-	consul, err := r.cfg.Remote.Consul(consulAddr)
+	admin, err := r.cfg.Remote.ConsulAdmin(consulAddr)
+	if err != nil {
+		return err
+	}
+	leaderOnly, err := r.cfg.Remote.Consul(consulAddr, nil)
 	if err != nil {
 		return err
 	}
 	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "Consul at "+consulAddr+" to elect a leader", func() (bool, error) {
-		leader, err := consul.Leader(ctx)
+		leader, err := leaderOnly.Leader(ctx)
 		r.p.Debugf("consul %s: leader %q, %v", consulAddr, leader, err)
 		return err == nil && leader != "", nil
 	})
 	if err != nil {
 		return r.infraFailed(ctx, ConsulContainer, err)
 	}
-	r.consul = consul
+	token, err := ensureConsulACL(ctx, r, admin)
+	if err != nil {
+		return err
+	}
+	if r.consul, err = r.cfg.Remote.Consul(consulAddr, consulstore.Token(token)); err != nil {
+		return err
+	}
 	err = op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "the registry at "+r.res.Registry+" to answer /v2/", func() (bool, error) {
-		err := r.cfg.Remote.PingRegistry(ctx, r.res.Registry)
+		err := r.cfg.Remote.PingRegistry(ctx, r.res.Registry, nil)
 		r.p.Debugf("registry %s: %v", r.res.Registry, err)
 		return err == nil, nil
 	})
 	if err != nil {
 		return r.infraFailed(ctx, RegistryContainer, err)
 	}
-	return nil
+	return checkRegistryUser(ctx, r)
 }
 
 // infraFailed adds the container's last log lines to a wait that failed.
@@ -139,8 +161,9 @@ func (r *run) infraFailed(ctx context.Context, name string, err error) error {
 }
 
 // ensureContainer creates and starts a container unless it exists, and
-// starts it if it exists but is stopped.
-func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.ContainerSpec) error {
+// starts it if it exists but is stopped; prepare, when not nil, runs
+// before it starts.
+func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.ContainerSpec, prepare func(context.Context) error) error {
 	c, err := h.Engine.ContainerInspect(ctx, spec.Name)
 	if errors.Is(err, engine.ErrNotFound) {
 		if err := r.ensureImagePulled(ctx, h, spec.Image); err != nil {
@@ -163,6 +186,11 @@ func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.Containe
 	if c.Running {
 		return nil
 	}
+	if prepare != nil {
+		if err := prepare(ctx); err != nil {
+			return err
+		}
+	}
 	if err := h.Engine.ContainerStart(ctx, c.ID); err != nil {
 		return op.WithHint(fmt.Errorf("start container %s on %s: %w", spec.Name, h.name(), err),
 			"if a port is taken, free it; `docker logs "+spec.Name+"` tells why it stopped")
@@ -177,7 +205,7 @@ func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) error 
 		return nil
 	}
 	r.p.Infof("pulling %s on %s", ref, h.name())
-	if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
+	if err := h.Engine.ImagePull(ctx, ref, nil, debugWriter{r.p}); err != nil {
 		return op.WithHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
 			h.name(), h.name(), ref))
 	}

@@ -378,6 +378,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 		MemoryLimit:      r.cfg.Memory,
 		RestartCondition: "any",
 		StopGracePeriod:  30 * time.Second,
+		RegistryAuth:     r.pullAuth(r.res.Image),
 	}
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: port, ContainerPort: inside, Protocol: "tcp"}}

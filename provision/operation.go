@@ -32,6 +32,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/infracreds"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
@@ -75,7 +76,11 @@ func attach(ctx context.Context, r *run) error {
 	}
 	r.res.Registry = registry.Addr(r.infra.Addr)
 	consulAddr := consulstore.Addr(r.infra.Addr)
-	if r.consul, err = r.cfg.Remote.Consul(consulAddr); err != nil {
+	if r.consul, err = r.cfg.Remote.Consul(consulAddr, infracreds.ConsulTokens(r.infra.Engine, r.infra.Addr, r.p.Debugf)); err != nil {
+		return err
+	}
+	// Nodes this operation creates pull with the registry's user.
+	if r.registryUser, err = knownRegistryUser(ctx, r); err != nil {
 		return err
 	}
 	if leader, err := r.consul.Leader(ctx); err != nil || leader == "" {

@@ -181,7 +181,7 @@ func (r *run) probeImage(ctx context.Context) (string, error) {
 	if len(tag) > 12 {
 		tag = tag[:12]
 	}
-	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ProbeRepo, tag, debugWriter{r.p})
+	pushed, err := registry.Push(ctx, e, im.ID, registry.Addr("127.0.0.1"), ProbeRepo, tag, r.registryUser, debugWriter{r.p})
 	if err != nil {
 		return "", op.WithHint(fmt.Errorf("overlay check: %w", err), "check that the registry container "+RegistryContainer+" runs on "+r.infra.name())
 	}
@@ -197,7 +197,7 @@ func (r *run) startProbe(ctx context.Context, h *host, ref, network string) (*pr
 	}
 	if _, err := h.Engine.ImageInspect(ctx, ref); errors.Is(err, engine.ErrNotFound) {
 		t0 := time.Now()
-		if err := h.Engine.ImagePull(ctx, ref, debugWriter{r.p}); err != nil {
+		if err := h.Engine.ImagePull(ctx, ref, r.pullAuth(ref), debugWriter{r.p}); err != nil {
 			return nil, fmt.Errorf("overlay check: pull the probe image %s on %s: %w", ref, h.name(), err)
 		}
 		r.p.Debugf("probe image pulled on %s in %.1fs", h.name(), time.Since(t0).Seconds())

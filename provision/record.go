@@ -24,12 +24,15 @@ func record(ctx context.Context, r *run) error {
 // registerNode registers node n (consulstore.NodeService), unless the agent
 // has it already as it is: re-registering would reset its check to
 // critical. Nodes are registered as soon as they are UN, so Consul probes
-// them while the next nodes start.
+// them while the next nodes start. After this run bootstrapped Consul's
+// ACLs, every node is registered again: the agent syncs a registration to
+// its catalog with the token it was made with, and one made before had
+// none.
 func (r *run) registerNode(ctx context.Context, n NodeResult) error {
 	s := consulstore.NodeService(r.cfg.Cluster, n.Node)
 	if old, ok, err := r.consul.Registered(ctx, s.ID); err != nil {
 		return err
-	} else if ok && consulstore.Same(old, s) {
+	} else if ok && consulstore.Same(old, s) && !r.aclFresh {
 		return nil
 	}
 	if err := r.consul.Register(ctx, s); err != nil {

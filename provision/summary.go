@@ -56,6 +56,9 @@ func (res *Result) Summary(w io.Writer) {
 		fmt.Fprintf(w, "  %-22s %7.1fs%s\n", s.Name, s.Seconds, mark)
 	}
 	fmt.Fprintf(w, "  %-22s %7.1fs\n\n", "Total", total)
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "Warning: %s\n\n", warning)
+	}
 	fmt.Fprintf(w, "Next: swarmcass ring --cluster %s\n", res.Cluster)
 }
 

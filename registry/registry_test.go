@@ -2,13 +2,19 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 )
+
+func init() { HtpasswdCost = bcrypt.MinCost } // bcrypt at its default cost is slow under -race
 
 func TestPullable(t *testing.T) {
 	cases := []struct {
@@ -59,20 +65,20 @@ func TestPing(t *testing.T) {
 		w.Write([]byte("{}"))
 	}))
 	defer reg.Close()
-	if err := Ping(context.Background(), strings.TrimPrefix(reg.URL, "http://")); err != nil {
+	if err := Ping(context.Background(), strings.TrimPrefix(reg.URL, "http://"), nil); err != nil {
 		t.Errorf("Ping(registry) = %v", err)
 	}
 
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }))
 	defer other.Close()
-	err := Ping(context.Background(), strings.TrimPrefix(other.URL, "http://"))
+	err := Ping(context.Background(), strings.TrimPrefix(other.URL, "http://"), nil)
 	if err == nil || !strings.Contains(err.Error(), "is it a registry") {
 		t.Errorf("Ping(not a registry) = %v, want an error saying so", err)
 	}
 
 	addr := strings.TrimPrefix(other.URL, "http://")
 	other.Close()
-	if err := Ping(context.Background(), addr); err == nil {
+	if err := Ping(context.Background(), addr, nil); err == nil {
 		t.Error("Ping(closed port) succeeded")
 	}
 }
@@ -83,7 +89,7 @@ func TestPush(t *testing.T) {
 	infra := w.NewFake("infra", "10.0.0.2")
 	infra.AddImage("swarmcass/registry:3.1.2")
 	infra.AddImage("cassandra:5.0")
-	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil); err == nil {
+	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil, nil); err == nil {
 		t.Fatal("Push without a running registry succeeded")
 	}
 	id, err := infra.ContainerCreate(ctx, enginetestRegistry())
@@ -94,11 +100,11 @@ func TestPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The infra engine does not trust 10.0.0.2:5000 yet: dockerd refuses plain HTTP.
-	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil); err == nil || !strings.Contains(err.Error(), "HTTPS") {
+	if _, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil, nil); err == nil || !strings.Contains(err.Error(), "HTTPS") {
 		t.Fatalf("Push to an untrusted registry = %v, want the HTTPS error", err)
 	}
 	infra.Spec.InsecureRegistries = append(infra.Spec.InsecureRegistries, "10.0.0.2:5000")
-	ref, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil)
+	ref, err := Push(ctx, infra, "cassandra:5.0", Addr("10.0.0.2"), "swarmcass/cassandra", "t1", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +116,80 @@ func TestPush(t *testing.T) {
 	worker.Spec.InsecureRegistries = append(worker.Spec.InsecureRegistries, "10.0.0.0/24")
 	if err := worker.ImageTag(ctx, ref, "local:copy"); err != nil {
 		t.Errorf("pull %s from another engine: %v", ref, err)
+	}
+}
+
+// A registry that wants credentials: Ping without a user takes its 401 as
+// an answer; with a user, only a 200 for that user's credentials will do.
+func TestPingUser(t *testing.T) {
+	u, err := NewUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+		if name, pass, ok := r.BasicAuth(); !ok || name != u.Name || pass != u.Password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="swarmcass"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer reg.Close()
+	addr := strings.TrimPrefix(reg.URL, "http://")
+	if err := Ping(context.Background(), addr, nil); err != nil {
+		t.Errorf("Ping(no user) = %v, want a 401 taken as a registry's answer", err)
+	}
+	if err := Ping(context.Background(), addr, u); err != nil {
+		t.Errorf("Ping(right user) = %v", err)
+	}
+	wrong := &User{Name: u.Name, Password: "not-" + u.Password}
+	if err := Ping(context.Background(), addr, wrong); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("Ping(wrong password) = %v, want ErrUnauthorized", err)
+	}
+}
+
+// The fake registry started with htpasswd auth, as bootstrap starts the
+// real one, refuses a push without credentials or with wrong ones and
+// takes the right ones; a user's htpasswd line holds no password.
+func TestPushWithUser(t *testing.T) {
+	ctx := context.Background()
+	w := enginetest.NewWorld()
+	infra := w.NewFake("infra", "10.0.0.2")
+	infra.AddImage("swarmcass/registry:3.1.2")
+	infra.AddImage("cassandra:5.0")
+	u, err := NewUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := u.Htpasswd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(line), u.Password) || !strings.HasPrefix(string(line), UserName+":$2") {
+		t.Fatalf("htpasswd line %q: want the user and a bcrypt hash, never the password", line)
+	}
+	spec := enginetestRegistry()
+	spec.Env = []string{"REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=swarmcass", "REGISTRY_AUTH_HTPASSWD_PATH=/var/lib/registry/swarmcass/htpasswd"}
+	spec.Mounts = []engine.Mount{{Type: "volume", Source: "reg", Target: "/var/lib/registry"}}
+	id, err := infra.ContainerCreate(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := infra.ContainerWriteFile(ctx, id, "/var/lib/registry", "swarmcass/htpasswd", line, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := infra.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	reg := Addr("127.0.0.1")
+	if _, err := Push(ctx, infra, "cassandra:5.0", reg, "swarmcass/cassandra", "t1", nil, nil); err == nil || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("Push without credentials = %v, want unauthorized", err)
+	}
+	if _, err := Push(ctx, infra, "cassandra:5.0", reg, "swarmcass/cassandra", "t1", &User{Name: u.Name, Password: "x"}, nil); err == nil {
+		t.Error("Push with a wrong password succeeded")
+	}
+	if _, err := Push(ctx, infra, "cassandra:5.0", reg, "swarmcass/cassandra", "t1", u, nil); err != nil {
+		t.Errorf("Push with the user's credentials: %v", err)
 	}
 }

@@ -276,3 +276,87 @@ func sortedKeys(m map[string]consulstore.Service) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// ACL is the fake's ACL system, a consulstore.Admin: off until EnableACL.
+type ACL struct {
+	mu         sync.Mutex
+	on         bool
+	management string
+	anonymous  bool // the anonymous token has swarmcass's policy
+	agent      string
+	bootstraps int
+	creates    int // tokens and policies Setup made
+}
+
+// EnableACL turns ACLs on, not yet bootstrapped.
+func (a *ACL) EnableACL() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.on = true
+}
+
+// Management is the management token Bootstrap took ("" before).
+func (a *ACL) Management() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.management
+}
+
+// Counts are the successful bootstraps and what Setup created.
+func (a *ACL) Counts() (bootstraps, creates int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bootstraps, a.creates
+}
+
+func (a *ACL) Check(ctx context.Context, token string) (consulstore.TokenState, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case !a.on:
+		return consulstore.ACLsOff, nil
+	case token != "" && token == a.management, token != "" && token == a.agent:
+		return consulstore.TokenValid, nil
+	}
+	return consulstore.TokenUnknown, nil
+}
+
+func (a *ACL) Bootstrap(ctx context.Context, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on {
+		return errors.New("Unexpected response code: 401 (ACL support disabled)")
+	}
+	if a.management != "" {
+		return consulstore.ErrBootstrapped
+	}
+	a.management = token
+	a.bootstraps++
+	return nil
+}
+
+func (a *ACL) Setup(ctx context.Context, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if token == "" || token != a.management {
+		return errors.New("Unexpected response code: 403 (Permission denied: token lacks permission 'acl:write')")
+	}
+	if !a.anonymous {
+		a.anonymous = true
+		a.creates++
+	}
+	if a.agent == "" {
+		a.agent = "agent-" + token
+		a.creates++
+	}
+	return nil
+}

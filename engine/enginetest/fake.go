@@ -13,6 +13,8 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -32,21 +34,24 @@ type Fake struct {
 	// change it before the fake is used.
 	Spec engine.Info
 
-	containers map[string]*container
-	volumes    map[string]engine.Labels
-	networks   map[string]*engine.Network // local scope
-	images     map[string]*image          // by ID
-	tags       map[string]string          // ref -> image ID
-	swarm      *swarm
-	faults     map[string]error
-	closed     bool
+	containers  map[string]*container
+	volumes     map[string]engine.Labels
+	volumeFiles map[string]map[string][]byte // volume -> path in it -> content
+	networks    map[string]*engine.Network   // local scope
+	images      map[string]*image            // by ID
+	tags        map[string]string            // ref -> image ID
+	swarm       *swarm
+	faults      map[string]error
+	closed      bool
 }
 
 var _ engine.Engine = (*Fake)(nil)
 
 type container struct {
 	engine.Container
-	spec engine.ContainerSpec
+	spec  engine.ContainerSpec
+	owner *Fake
+	files map[string][]byte // ContainerWriteFile's files outside volumes, by path
 }
 
 func (c *container) view() engine.Container {
@@ -152,7 +157,7 @@ func (f *Fake) ContainerCreate(ctx context.Context, spec engine.ContainerSpec) (
 	if f.network(netName) == nil {
 		return "", fmt.Errorf("network %s: %w", netName, engine.ErrNotFound)
 	}
-	c := &container{spec: spec, Container: engine.Container{
+	c := &container{spec: spec, owner: f, Container: engine.Container{
 		ID: f.w.id("ctr"), Name: spec.Name, Image: spec.Image, Labels: maps.Clone(spec.Labels),
 		State: "created", Networks: map[string]string{netName: ""},
 	}}
@@ -351,6 +356,94 @@ func (f *Fake) ExecStream(ctx context.Context, id string, cmd []string, s engine
 	return res.ExitCode, nil
 }
 
+// fileKey is where a file at path in container c lives: in the volume
+// mounted at the longest prefix of path, else in the container itself.
+func (c *container) fileKey(p string) (vol, rel string) {
+	best := ""
+	for _, m := range c.spec.Mounts {
+		t := strings.TrimSuffix(m.Target, "/")
+		if (m.Type == "" || m.Type == "volume") && (p == t || strings.HasPrefix(p, t+"/")) && len(t) > len(best) {
+			best, vol = t, m.Source
+		}
+	}
+	if vol == "" {
+		return "", p
+	}
+	return vol, strings.TrimPrefix(p, best+"/")
+}
+
+// readFile is the file at path in c: from its volume or from itself.
+func (c *container) readFile(p string) ([]byte, bool) {
+	vol, rel := c.fileKey(p)
+	if vol == "" {
+		b, ok := c.files[rel]
+		return b, ok
+	}
+	b, ok := c.owner.volumeFiles[vol][rel]
+	return b, ok
+}
+
+// ContainerWriteFile keeps the file in the container's volume when a
+// volume is mounted over its path (it outlives the container), else in
+// the container.
+func (f *Fake) ContainerWriteFile(ctx context.Context, id, dir, name string, data []byte, mode os.FileMode) error {
+	if err := f.begin(ctx, "ContainerWriteFile"); err != nil {
+		return err
+	}
+	defer f.end()
+	c, err := f.container(id)
+	if err != nil {
+		return err
+	}
+	if _, err := engine.FileTar(name, data, mode); err != nil {
+		return err
+	}
+	p := path.Join(dir, name)
+	vol, rel := c.fileKey(p)
+	if vol == "" {
+		if c.files == nil {
+			c.files = map[string][]byte{}
+		}
+		c.files[rel] = slices.Clone(data)
+	} else {
+		if f.volumeFiles[vol] == nil {
+			f.volumeFiles[vol] = map[string][]byte{}
+		}
+		f.volumeFiles[vol][rel] = slices.Clone(data)
+	}
+	f.w.record(f, "ContainerWriteFile %s %s", c.Name, p)
+	return nil
+}
+
+func (f *Fake) ContainerReadFile(ctx context.Context, id, p string) ([]byte, error) {
+	if err := f.begin(ctx, "ContainerReadFile"); err != nil {
+		return nil, err
+	}
+	defer f.end()
+	c, err := f.container(id)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := c.readFile(p)
+	if !ok {
+		return nil, fmt.Errorf("read %s in container %s on %s: Could not find the file %s in container %s: %w", p, c.Name, f.name, p, c.Name, engine.ErrNotFound)
+	}
+	return slices.Clone(b), nil
+}
+
+// ServiceRegistryAuth is what ServiceCreate was given as the service's
+// registry auth (which ServiceInspect, like Swarm, never shows).
+func (f *Fake) ServiceRegistryAuth(name string) *engine.RegistryAuth {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	_, svc, err := f.service(name)
+	if err != nil || svc.auth == nil {
+		return nil
+	}
+	a := *svc.auth
+	return &a
+}
+
 // ContainerLogsStream writes what World.Logs answers on stdout; it does
 // not follow.
 func (f *Fake) ContainerLogsStream(ctx context.Context, id string, tail int, follow bool, stdout, stderr io.Writer) error {
@@ -387,6 +480,7 @@ func (f *Fake) VolumeRemove(ctx context.Context, name string) error {
 		return fmt.Errorf("volume %s: %w", name, engine.ErrNotFound)
 	}
 	delete(f.volumes, name)
+	delete(f.volumeFiles, name)
 	f.w.record(f, "VolumeRemove %s", name)
 	return nil
 }
@@ -559,6 +653,28 @@ func (f *Fake) resolve(ref string) (*image, bool) {
 	return c, true
 }
 
+// local reports whether ref is on this engine already: no pull needed.
+func (f *Fake) local(ref string) bool {
+	if _, ok := f.tags[ref]; ok {
+		return true
+	}
+	if _, ok := f.images[ref]; ok {
+		return true
+	}
+	for _, im := range f.images {
+		if slices.Contains(im.RepoDigests, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// registryKeyHost is registryKey for a registry's host:port alone.
+func (f *Fake) registryKeyHost(host string) string {
+	k := f.registryKey(host + "/")
+	return strings.TrimSuffix(k, "/")
+}
+
 // registryKey rewrites a reference to 127.0.0.1:P/... as addr:P/..., since
 // loopback is this engine's own host.
 func (f *Fake) registryKey(ref string) string {
@@ -683,9 +799,15 @@ func (f *Fake) tag(id, ref string) {
 // ImagePull finds what was pushed to a registry of the world this engine
 // may pull from, and what World.Publish published, like an engine that
 // reaches a registry holding just those images.
-func (f *Fake) ImagePull(ctx context.Context, ref string, progress io.Writer) error {
+func (f *Fake) ImagePull(ctx context.Context, ref string, auth *engine.RegistryAuth, progress io.Writer) error {
 	if err := f.begin(ctx, "ImagePull"); err != nil {
 		return err
+	}
+	if host, _, ok := strings.Cut(ref, "/"); ok && !f.local(ref) {
+		if err := f.w.registryDenies(f.registryKeyHost(host), auth); err != nil {
+			f.end()
+			return fmt.Errorf("pull %s on %s: Error response from daemon: %w", ref, f.name, err)
+		}
 	}
 	_, fromRegistry := f.resolve(ref)
 	published := f.w.hub[ref]
@@ -721,7 +843,7 @@ func (f *Fake) ImageTag(ctx context.Context, source, target string) error {
 
 // ImagePush needs a running container publishing the registry's port on
 // the fake the reference names (127.0.0.1 is this fake itself).
-func (f *Fake) ImagePush(ctx context.Context, ref string, progress io.Writer) (string, error) {
+func (f *Fake) ImagePush(ctx context.Context, ref string, auth *engine.RegistryAuth, progress io.Writer) (string, error) {
 	if err := f.begin(ctx, "ImagePush"); err != nil {
 		return "", err
 	}
@@ -737,6 +859,9 @@ func (f *Fake) ImagePush(ctx context.Context, ref string, progress io.Writer) (s
 	}
 	if !strings.HasPrefix(ref, "127.0.0.1:") && !insecureOK(f.Spec.InsecureRegistries, host) {
 		return "", fmt.Errorf("Get \"https://%s/v2/\": http: server gave HTTP response to HTTPS client", host)
+	}
+	if err := f.w.registryDenies(host, auth); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
 	repo := key[:strings.LastIndex(key, ":")]
 	origRepo := ref[:strings.LastIndex(ref, ":")]
@@ -913,7 +1038,13 @@ func (f *Fake) ServiceCreate(ctx context.Context, spec engine.ServiceSpec) (stri
 	}
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.ContainerLabels = maps.Clone(spec.ContainerLabels)
-	svc := &service{Service: engine.Service{ID: f.w.id("svc"), Name: spec.Name, Image: spec.Image, Labels: spec.Labels, Spec: spec}}
+	// Swarm keeps the registry auth with the service and never shows it.
+	var auth *engine.RegistryAuth
+	if spec.RegistryAuth != nil {
+		a := *spec.RegistryAuth
+		auth, spec.RegistryAuth = &a, nil
+	}
+	svc := &service{Service: engine.Service{ID: f.w.id("svc"), Name: spec.Name, Image: spec.Image, Labels: spec.Labels, Spec: spec}, auth: auth}
 	s.services[spec.Name] = svc
 	f.w.record(f, "ServiceCreate %s", spec.Name)
 	f.w.schedule(s, svc)

@@ -52,7 +52,7 @@ func TestSwarmAcrossFakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ImageTag(ctx, "app", "127.0.0.1:5000/app:1")
-	digest, err := a.ImagePush(ctx, "127.0.0.1:5000/app:1", nil)
+	digest, err := a.ImagePush(ctx, "127.0.0.1:5000/app:1", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

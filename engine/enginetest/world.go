@@ -12,13 +12,17 @@
 package enginetest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/swarmcass/swarmcass/engine"
 )
@@ -34,6 +38,7 @@ type World struct {
 	hub     map[string]bool       // images ImagePull finds (Docker Hub, in miniature)
 	nextID  int
 	nextNet int
+	bcrypt  map[string]bool // hash and password -> whether they match
 	log     []string
 
 	// Exec answers Exec in running containers. Nil: exit code 0, no output.
@@ -80,15 +85,16 @@ func (w *World) NewFake(name, addr string) *Fake {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := &Fake{
-		w:          w,
-		name:       name,
-		addr:       addr,
-		containers: map[string]*container{},
-		volumes:    map[string]engine.Labels{},
-		networks:   map[string]*engine.Network{},
-		images:     map[string]*image{},
-		tags:       map[string]string{},
-		faults:     map[string]error{},
+		w:           w,
+		name:        name,
+		addr:        addr,
+		containers:  map[string]*container{},
+		volumes:     map[string]engine.Labels{},
+		volumeFiles: map[string]map[string][]byte{},
+		networks:    map[string]*engine.Network{},
+		images:      map[string]*image{},
+		tags:        map[string]string{},
+		faults:      map[string]error{},
 		Spec: engine.Info{
 			ID:                 "ENGINE-" + strings.ToUpper(name),
 			Hostname:           name,
@@ -124,6 +130,28 @@ func (w *World) Published(addr string, port int) (engine.Container, bool) {
 		return engine.Container{}, false
 	}
 	return c.view(), true
+}
+
+// RegistryDenies is the answer of the registry published at host
+// (addr:port) to a request with auth: nil when it lets it in (see
+// registryDenies).
+func (w *World) RegistryDenies(host string, auth *engine.RegistryAuth) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.registryDenies(host, auth)
+}
+
+// PublishedFile reads path in the running container that publishes
+// addr:port, as ContainerWriteFile left it.
+func (w *World) PublishedFile(addr string, port int, path string) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.ports[net.JoinHostPort(addr, strconv.Itoa(port))]
+	if !ok || !c.Running {
+		return nil, false
+	}
+	b, ok := c.readFile(path)
+	return slices.Clone(b), ok
 }
 
 func (w *World) now() time.Time {
@@ -205,7 +233,8 @@ type overlay struct {
 
 type service struct {
 	engine.Service
-	tasks []*engine.Task // oldest first
+	auth  *engine.RegistryAuth // ServiceCreate's, kept apart as Swarm does
+	tasks []*engine.Task       // oldest first
 	// restart: the newest task failed and the restart policy replaces it;
 	// the replacement appears at the next TaskList, as after swarm's
 	// restart delay.
@@ -246,6 +275,12 @@ func (w *World) schedule(s *swarm, svc *service) {
 	}
 	t.NodeID = m.node.ID
 	f := m.fake
+	if host, _, ok := strings.Cut(svc.Spec.Image, "/"); ok && !f.local(svc.Spec.Image) {
+		if err := w.registryDenies(f.registryKeyHost(host), svc.auth); err != nil {
+			t.State, t.Err = "rejected", "No such image: "+svc.Spec.Image+": "+err.Error()
+			return
+		}
+	}
 	im, ok := f.resolve(svc.Spec.Image)
 	if !ok {
 		t.State, t.Err = "rejected", "No such image: "+svc.Spec.Image
@@ -344,4 +379,52 @@ func insecureOK(insecure []string, host string) bool {
 		}
 	}
 	return false
+}
+
+// bcryptMatch compares a password with a bcrypt hash, once per pair:
+// bcrypt is slow on purpose, slower still under the race detector.
+func (w *World) bcryptMatch(hash, password string) bool {
+	key := hash + "\x00" + password
+	if ok, seen := w.bcrypt[key]; seen {
+		return ok
+	}
+	if w.bcrypt == nil {
+		w.bcrypt = map[string]bool{}
+	}
+	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	w.bcrypt[key] = ok
+	return ok
+}
+
+// registryDenies is the registry at host's (addr:port) answer to a request
+// with auth: nil when it lets it in. A registry container started with
+// REGISTRY_AUTH=htpasswd checks auth against the bcrypt hashes of its
+// REGISTRY_AUTH_HTPASSWD_PATH file, as distribution does; any other lets
+// everyone in.
+func (w *World) registryDenies(host string, auth *engine.RegistryAuth) error {
+	c, ok := w.ports[host]
+	if !ok || !slices.Contains(c.spec.Env, "REGISTRY_AUTH=htpasswd") {
+		return nil
+	}
+	denied := errors.New("unauthorized: authentication required")
+	if auth == nil {
+		return fmt.Errorf("no basic auth credentials: %w", denied)
+	}
+	var file string
+	for _, kv := range c.spec.Env {
+		if v, ok := strings.CutPrefix(kv, "REGISTRY_AUTH_HTPASSWD_PATH="); ok {
+			file = v
+		}
+	}
+	htpasswd, ok := c.readFile(file)
+	if !ok {
+		return fmt.Errorf("htpasswd %s missing: %w", file, denied)
+	}
+	for line := range strings.SplitSeq(string(htpasswd), "\n") {
+		user, hash, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && user == auth.Username && w.bcryptMatch(hash, auth.Password) {
+			return nil
+		}
+	}
+	return denied
 }

@@ -49,6 +49,13 @@ the planned tokens. --one-at-a-time starts it the old way. Nodes without a
 service that bootstrapped before (host ID in the record, volume on their
 host) restart together once a seed is up.
 
+Consul runs with ACLs, default deny (without a token only nodes and services
+can be read, for discovery and DNS), and the registry wants a password for
+every request. bootstrap makes both credentials and keeps them in 0600 files
+under ~/.swarmcass/infra/INFRA-ADDRESS/ (SWARMCASS_HOME moves them) and in
+the infra containers' volumes, from which any command reads them back when
+the files are lost. Every command uses them; nobody types a password.
+
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
 missing or unhealthy node, and a larger --nodes adds nodes one at a time.
