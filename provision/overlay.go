@@ -204,21 +204,43 @@ func (r *run) startProbe(ctx context.Context, h *host, ref, network string) (*pr
 	} else if err != nil {
 		return nil, fmt.Errorf("overlay check: inspect %s on %s: %w", ref, h.name(), err)
 	}
-	id, err := h.Engine.ContainerCreate(ctx, engine.ContainerSpec{
+	spec := engine.ContainerSpec{
 		Name:       r.probeName(),
 		Image:      ref,
 		Entrypoint: []string{"/bin/consul"},
 		Cmd:        []string{"agent", "-dev", "-client", "0.0.0.0", "-log-level", "warn"},
 		Labels:     r.labels(engine.RoleProbe, ""),
 		Network:    network,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("overlay check: create the probe on %s: %w", h.name(), err)
 	}
-	p := &probe{h: h, id: id}
-	if err := h.Engine.ContainerStart(ctx, id); err != nil {
-		return p, fmt.Errorf("overlay check: start the probe on %s (attached to %s): %w", h.name(), network, err)
+	var p *probe
+	for try := 1; ; try++ {
+		id, err := h.Engine.ContainerCreate(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("overlay check: create the probe on %s: %w", h.name(), err)
+		}
+		p = &probe{h: h, id: id}
+		err = h.Engine.ContainerStart(ctx, id)
+		if err == nil {
+			break
+		}
+		// An engine whose last task on the overlay just went (all node
+		// services removed, as before nodes restart together) drops its
+		// copy of the network and attaches a container to it again only
+		// a moment later: "network ... not found" at start. Try again.
+		if try == 5 || !strings.Contains(err.Error(), "not found") || ctx.Err() != nil {
+			return p, fmt.Errorf("overlay check: start the probe on %s (attached to %s): %w", h.name(), network, err)
+		}
+		r.p.Debugf("probe on %s: %v; trying again", h.name(), err)
+		if err := r.removeProbe(ctx, h); err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
+	id := p.id
 	c, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {
 		return p, fmt.Errorf("overlay check: inspect the probe on %s: %w", h.name(), err)

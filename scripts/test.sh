@@ -56,7 +56,7 @@ step "integration and end-to-end tests (TestIntegration*, real engines)"
 # and cleans up its own lab, networks and containers. -race: the e2e tests
 # then build the swarmcass binary they run with the race detector as well
 # (about 30 s more in all).
-go test -race -count=1 -p 2 -timeout 25m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
+go test -race -count=1 -p 2 -timeout 40m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log
 fi
 
 step "real Cassandra tier (offline base image: contract suite, end to end)"
