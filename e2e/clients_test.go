@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,9 @@ cluster.shutdown()
 // json lists those contact points. Then the node commands, against a node
 // on each machine.
 func TestIntegrationClientsOutsideTheSwarm(t *testing.T) {
-	e := newEnv(t, 3)
+	// The lab's store where docker-machine keeps one, HOME/.docker/machine,
+	// with nothing set: bootstrap, ring and the node commands find it there.
+	e := newEnvAt(t, 3, filepath.Join(t.TempDir(), "user"))
 	python := cmp.Or(os.Getenv("CASSIM_PYTHON"), "python3")
 	if err := exec.Command(python, "-c", "import cassandra").Run(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -49,6 +52,9 @@ func TestIntegrationClientsOutsideTheSwarm(t *testing.T) {
 	defer cancel()
 
 	r := e.must(append(e.bootstrapArgs(4), "--clients", "host")...)
+	if first := strings.SplitN(r.out, "\n", 2)[0]; !strings.Contains(first, e.store) || strings.Contains(first, "MACHINE_STORAGE_PATH is set") {
+		t.Errorf("bootstrap did not say it uses the store at HOME/.docker/machine (%s): %s", e.store, first)
+	}
 	e.requireRing(ctx, 4)
 	addr := map[string]string{}
 	for _, name := range []string{"swarm-0", "swarm-1", "swarm-2"} {

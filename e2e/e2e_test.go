@@ -77,6 +77,7 @@ type env struct {
 	lab      string
 	store    string
 	home     string // SWARMCASS_HOME of the binary: where it keeps credentials
+	userHome string // HOME of the binary when the store is at HOME/.docker/machine (newEnvAt)
 	imageDir string
 	base     string // --base-image instead of --image-dir (real Cassandra)
 	nodeEnv  []string
@@ -98,10 +99,22 @@ func suffix() string {
 // when the test ends.
 func newEnv(t *testing.T, machines int) *env {
 	t.Helper()
+	return newEnvAt(t, machines, "")
+}
+
+// newEnvAt is newEnv with the lab's machine store in docker-machine's
+// default place, userHome/.docker/machine, when userHome is not empty: the
+// binary then runs with HOME=userHome and nothing else set, as a
+// docker-machine user's shell.
+func newEnvAt(t *testing.T, machines int, userHome string) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
 	}
 	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), home: filepath.Join(t.TempDir(), "home"), timeout: "3m", heap: "64M"}
+	if userHome != "" {
+		e.userHome, e.store = userHome, filepath.Join(userHome, ".docker", "machine")
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			e.run("lab", "ls", "--name", e.lab, "--store", e.store)
