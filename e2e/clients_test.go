@@ -38,6 +38,7 @@ cluster.shutdown()
 // json lists those contact points. Then the node commands, against a node
 // on each machine.
 func TestIntegrationClientsOutsideTheSwarm(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	// The lab's store where docker-machine keeps one, HOME/.docker/machine,
 	// with nothing set: bootstrap, ring and the node commands find it there.
 	e := newEnvAt(t, 3, filepath.Join(t.TempDir(), "user"))

@@ -15,6 +15,7 @@ import (
 // decommission, the replacement of a node whose machine is stopped for
 // good, down and bootstrap back, and down --purge.
 func TestIntegrationDay2(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

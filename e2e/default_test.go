@@ -31,6 +31,7 @@ import (
 // address handed out is 127.0.0.1, and Consul must check the nodes at those
 // addresses. swarm-0 stays idle.
 func TestIntegrationEndToEndDefaultEngine(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()

@@ -56,11 +56,18 @@ func TestMain(m *testing.M) {
 	}
 	build := exec.Command("go", append(args, "./cmd/swarmcass")...)
 	build.Dir = moduleDir()
+	start := time.Now()
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build swarmcass: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	fmt.Printf("e2e: built swarmcass (race detector: %v) in %s\n", raceBuild, time.Since(start).Round(100*time.Millisecond))
+	start = time.Now()
 	code := m.Run()
+	if n := binaryRuns.Load(); n > 0 {
+		fmt.Printf("e2e: %d runs of swarmcass (race detector: %v) took %s of CPU in %s\n",
+			n, raceBuild, time.Duration(binaryCPU.Load()).Round(100*time.Millisecond), time.Since(start).Round(time.Second))
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -97,6 +104,13 @@ func suffix() string {
 // newEnv brings up a lab of infra + machines swarm machines, with the
 // offline Consul and registry images loaded into infra, and removes it all
 // when the test ends.
+//
+// Each test's lab is its own (a random name and /24, its own machine store
+// and SWARMCASS_HOME, the binary's environment given per command), so the
+// cassim tests run beside each other (t.Parallel; go test -parallel, the
+// number of cores by default: two at a time on CI's 2 cores). Their waits
+// are on conditions with deadlines of minutes, not on timings, so running
+// two at once makes them slower, not flaky.
 func newEnv(t *testing.T, machines int) *env {
 	t.Helper()
 	return newEnvAt(t, machines, "")
@@ -356,6 +370,7 @@ func (e *env) requireRing(ctx context.Context, want int) {
 }
 
 func TestIntegrationEndToEndBootstrap(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

@@ -29,7 +29,10 @@ func TestIntegrationEndToEndInfraSecure(t *testing.T) {
 	e := newEnv(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	t.Setenv("SWARMCASS_HOME", e.home) // where the binary keeps the credentials, for infracreds here
+	// Where the binary keeps the credentials, for infracreds here: the
+	// process's environment, so this test is not parallel (it runs before
+	// the parallel ones).
+	t.Setenv("SWARMCASS_HOME", e.home)
 
 	r := e.must(e.bootstrapArgs(2)...)
 	t.Logf("bootstrap --nodes 2: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)

@@ -34,6 +34,7 @@ func (e *env) block(name string, on bool) {
 // the rule gone a re-run makes one healthy ring; blocked again, ring says
 // the nodes cannot reach each other and what to open.
 func TestIntegrationOverlayBlocked(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/swarmcass/swarmcass/internal/syncbuf"
@@ -80,11 +81,20 @@ func (p *proc) waitOutput(ctx context.Context, s string) error {
 	}
 }
 
+// binaryRuns and binaryCPU count the runs of the binary under test and the
+// CPU time (user and system) they took, which TestMain reports: what the
+// race detector in the binary (raceBuild) costs is a share of it.
+var binaryRuns, binaryCPU atomic.Int64
+
 // wait waits for the run to end. An error other than a non-zero exit
 // (the binary could not run at all) is returned as such.
 func (p *proc) wait() (result, error) {
 	<-p.done
 	r := result{args: p.args, out: p.output(), duration: time.Since(p.start)}
+	if st := p.cmd.ProcessState; st != nil {
+		binaryRuns.Add(1)
+		binaryCPU.Add(int64(st.UserTime() + st.SystemTime()))
+	}
 	if ee, ok := p.err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 		return r, nil

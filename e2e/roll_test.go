@@ -69,6 +69,7 @@ func (e *env) requireVersions(ctx context.Context, want string) {
 // back automatically, the others untouched, the ring healthy on the old
 // release; then rollback to the release before.
 func TestIntegrationRolling(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -97,12 +98,20 @@ func TestIntegrationRolling(t *testing.T) {
 	e.requireVersions(ctx, "5.0.99")
 	e.must("ring", "--cluster", "e2e")
 
-	// Every node of this image exits at start with a configuration error.
-	broken := e.cassimVariant("broken", "ENV CASSANDRA_NUM_TOKENS=broken", "LABEL io.swarmcass.cassandra.version=5.0.100")
+	// Every node of this image stops in its start-up checks, as Cassandra
+	// meeting data files it cannot read does (cassim's CASSIM_FAIL_AT_START,
+	// exit status 3). The run must see the canary's task fail and roll it
+	// back then, not wait out the node timeout: an image setting such as
+	// CASSANDRA_NUM_TOKENS would not do, since the service's own settings
+	// (the planned tokens) override it and the node would start.
+	broken := e.cassimVariant("broken", "ENV CASSIM_FAIL_AT_START=1", "LABEL io.swarmcass.cassandra.version=5.0.100")
 	r = e.run(append([]string{"upgrade", "--image-dir", broken, "--yes"}, common...)...)
 	t.Logf("upgrade to a broken image (exit %d): %s\n%s", r.code, r.duration.Round(100*time.Millisecond), r.out)
 	if r.code != 1 || !strings.Contains(r.out, "cass1 was put back on its previous image and settings") {
 		t.Errorf("exit %d; want 1 and cass1 put back", r.code)
+	}
+	if !strings.Contains(r.out, "Detected unreadable sstables") || strings.Contains(r.out, "gave up waiting") {
+		t.Errorf("the canary's failure at start (its start-up check's message) was not what stopped the upgrade")
 	}
 	if strings.Contains(r.out, "cass2: drain") {
 		t.Errorf("the upgrade touched cass2 after its canary failed")

@@ -19,6 +19,7 @@ import (
 // the image from the registry through loopback. The engine is the lab's
 // swarm-0, so no swarm is initialised on the host engine; infra stays idle.
 func TestIntegrationEndToEndSingleEngine(t *testing.T) {
+	t.Parallel() // its own lab: see newEnv
 	e := newEnv(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
