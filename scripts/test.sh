@@ -97,8 +97,10 @@ step "integration and end-to-end tests (TestIntegration*, real engines)"
 # and cleans up its own lab, networks and containers, and e2e's cassim tests
 # run two at a time too (t.Parallel, -parallel 2). -race: the e2e tests then
 # build the swarmcass binary they run with the race detector as well.
+# -v into the log; here each test's result and time.
 integration_rc=0
-go test -race -count=1 -p 2 -parallel 2 -timeout 40m -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log || integration_rc=$?
+go test -race -count=1 -p 2 -parallel 2 -timeout 40m -v -run 'Integration' ./... 2>&1 | tee /tmp/swarmcass-integration.log |
+  grep -E '^(--- |    --- |ok|FAIL|panic|e2e:)' || integration_rc=$?
 fi
 
 step "real Cassandra tier (offline base image: contract suite, end to end)"
