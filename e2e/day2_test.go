@@ -19,9 +19,11 @@ func TestIntegrationDay2(t *testing.T) {
 	e := newEnv(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	// Each node holds 120 MiB: cass4 streams it for about 5 s (cassim's
-	// 24 MiB/s), long enough to be seen UL.
-	load := "CASSIM_LOAD=120MiB"
+	// Each node holds 360 MiB: cass4 streams it for about 15 s (cassim's
+	// 24 MiB/s), long enough to be seen UL by scale's polls (about one a
+	// second; seconds each when other labs load the machine: this test runs
+	// beside others).
+	load := "CASSIM_LOAD=360MiB"
 	e.must(e.bootstrapArgs(4, load)...)
 	e.requireRing(ctx, 4)
 
