@@ -129,6 +129,12 @@ type Info struct {
 	Swarm              SwarmInfo
 }
 
+// SameDaemon reports two engines that answer with one engine ID: one
+// daemon reached by two different URLs (or, in a lab, machines that share
+// /var/lib/docker). hosts.SameEngine decides by URL, so such a pair is two
+// engines there; callers refuse it rather than guess which one is meant.
+func SameDaemon(a, b Info) bool { return a.ID != "" && a.ID == b.ID }
+
 // SwarmInfo is this engine's membership in a swarm.
 type SwarmInfo struct {
 	State     string // "inactive", "pending", "active", "error", "locked"
