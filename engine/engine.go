@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 )
@@ -127,6 +128,28 @@ type Info struct {
 	// pulls from over plain HTTP (127.0.0.0/8 is always among them).
 	InsecureRegistries []string
 	Swarm              SwarmInfo
+}
+
+// PullsOverHTTP reports whether the engine pulls from the registry at addr
+// (host:port) over plain HTTP, as dockerd decides: addr is among its
+// insecure registries by name, or its IP address falls in a listed CIDR
+// (127.0.0.0/8 is always listed, so loopback works only on the engine's
+// own host).
+func (i Info) PullsOverHTTP(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	for _, s := range i.InsecureRegistries {
+		if s == addr {
+			return true
+		}
+		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // SameDaemon reports two engines that answer with one engine ID: one

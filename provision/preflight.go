@@ -142,7 +142,7 @@ func (r *run) checkAddresses() []error {
 			}
 			continue
 		}
-		if !registry.Pullable(h.info.InsecureRegistries, r.pull) {
+		if !h.info.PullsOverHTTP(r.pull) {
 			problems = append(problems, op.Hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
 				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.pull, strings.Join(h.info.InsecureRegistries, ", ")))
 		}
