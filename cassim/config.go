@@ -45,6 +45,14 @@ type Config struct {
 	CQLTrace bool
 	// SeedWait is the first-boot wait for seeds that already run.
 	SeedWait SeedWait
+	// holdStream, set by tests only, keeps a node streaming (JOINING while
+	// it bootstraps or replaces, LEAVING while it decommissions) until it
+	// is closed: a window exactly as long as the test needs, where a timing
+	// would have to guess one long enough under load.
+	holdStream <-chan struct{}
+	// holdRingInfo, set by tests only, keeps a bootstrapping node waiting
+	// for ring information (gossiping, no status yet) until it is closed.
+	holdRingInfo <-chan struct{}
 	// ReplaceAddress is -Dcassandra.replace_address_first_boot (or
 	// -Dcassandra.replace_address): on a first boot, take over the tokens
 	// of the dead node at that address.

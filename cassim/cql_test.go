@@ -128,6 +128,7 @@ func errorOf(t *testing.T, f frame) (int, string) {
 // version on stream 0 (an old one in that version's framing), and the
 // connection closes.
 func TestCQLUnsupportedVersions(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	n := l.start(1, t.TempDir(), nil)
 	n.waitLog(t, "Starting listening for CQL clients")
@@ -154,6 +155,7 @@ func TestCQLUnsupportedVersions(t *testing.T) {
 
 // What cassim answers and refuses over CQL, and how.
 func TestCQLStatements(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	n := l.start(1, t.TempDir(), nil)
 	n.waitLog(t, "Starting listening for CQL clients")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestCqlsh(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	a := l.start(1, t.TempDir(), nil)
 	a.waitLog(t, "Starting listening for CQL clients")

@@ -127,6 +127,9 @@ func (n *Node) Decommission(ctx context.Context, force bool) (string, error) {
 	if err := sleep(ctx, n.cfg.Timings.streamTime(local.Load)); err != nil {
 		return "", err
 	}
+	if err := n.holdStream(ctx); err != nil {
+		return "", err
+	}
 	n.log.Info(thread, "StorageService.java:2086", "LEAVING: streaming hints to other nodes")
 	n.closeCQL()
 	n.setLocal(func(s *EndpointState) { s.Status = StatusLeft })
@@ -344,6 +347,9 @@ func (n *Node) replace(ctx context.Context, id *Identity, r *replacement) ([]int
 	}
 	n.log.Info("main", "StorageService.java:2086", "JOINING: Starting to bootstrap...")
 	if err := sleep(ctx, n.cfg.Timings.streamTime(r.old.Load)); err != nil {
+		return nil, err
+	}
+	if err := n.holdStream(ctx); err != nil {
 		return nil, err
 	}
 	if n.cfg.LoadBytes == 0 {

@@ -67,8 +67,10 @@ func TestDecommissionAloneIsPointless(t *testing.T) {
 func TestDecommission(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	// Node 3 streams 600 KiB at 1 MiB/s: about 0.6 s of UL, many gossip rounds.
+	// Node 3 streams 600 KiB at 1 MiB/s, at least 0.6 s, and then stays
+	// LEAVING (UL) until the test has looked at it there.
 	nodes, dirs := ringOf3(t, l, func(c *Config) { c.Timings.StreamBytesPerSecond = 1 << 20 })
+	hold := nodes[2].holdStreams()
 	setLoad(nodes[2], 600<<10)
 	// A stock 3-node ring refuses: system_distributed has RF 3 (N <= RF).
 	if out, code := l.nodetool(3, "decommission"); code != 1 || out != badUse(MsgNotEnoughReplicas("system_distributed", 3, 3)) {
@@ -101,6 +103,7 @@ func TestDecommission(t *testing.T) {
 	if out, _ := l.nodetool(3, "info"); !strings.Contains(out, "Decommissioning        : true\n") {
 		t.Errorf("info while leaving:\n%s", out)
 	}
+	close(hold)
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2))
 	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2))
 	if got := <-done; got != " exit 0" {
@@ -159,6 +162,16 @@ func TestDecommission(t *testing.T) {
 		t.Errorf("override: host ID %s tokens %v, had %s %v", id2, tokens2, id, tokens)
 	}
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(3))
+}
+
+// holdStreams keeps the node's next streams going until the returned
+// channel is closed (Config.holdStream, for a node already running).
+func (r *running) holdStreams() chan struct{} {
+	hold := make(chan struct{})
+	r.node.mu.Lock()
+	r.node.hold = hold
+	r.node.mu.Unlock()
+	return hold
 }
 
 // setLoad gives a running node a load (what CASSIM_LOAD sets at start).
@@ -287,7 +300,11 @@ func TestReplace(t *testing.T) {
 	if msg := l.start(4, t.TempDir(), replacing("127.250.250.250"), 1).startupError(t); msg != MsgReplaceUnknown("127.250.250.250") {
 		t.Errorf("replace of an unknown address: %q", msg)
 	}
-	if msg := l.start(4, t.TempDir(), replacing(l.ip(3)), 1).startupError(t); msg != MsgReplaceLive {
+	// A live node is told by its heartbeat changing while the replacing
+	// node waits: here for five seconds more, a hundred gossip rounds, so
+	// that a loaded machine's stalls cannot hide it.
+	live := func(c *Config) { replacing(l.ip(3))(c); c.Timings.BroadcastInterval = 5 * time.Second }
+	if msg := l.start(4, t.TempDir(), live, 1).startupError(t); msg != MsgReplaceLive {
 		t.Errorf("replace of a live node: %q", msg)
 	}
 	if msg := l.start(4, t.TempDir(), replacing(l.ip(3)), 4).startupError(t); msg != MsgReplaceUnsafe {
@@ -306,10 +323,13 @@ func TestReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "DN "+l.ip(3))
-	r := l.start(4, t.TempDir(), replacing(l.ip(3)), 1)
+	// It streams (UJ) until node 1 has shown it so.
+	hold := make(chan struct{})
+	r := l.start(4, t.TempDir(), func(c *Config) { replacing(l.ip(3))(c); c.holdStream = hold }, 1)
 	r.waitLog(t, "Gathering node replacement information for /"+l.ip(3)+":7000")
 	r.waitLog(t, "JOINING: Replacing a node with token(s): ")
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "DN "+l.ip(3), "UJ "+l.ip(4))
+	close(hold)
 	r.waitLog(t, "Starting listening for CQL clients")
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))
 	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2), "UN "+l.ip(4))

@@ -31,6 +31,7 @@ func ring3(t *testing.T, l *lab) []*running {
 // v4, learns every node with its host ID, queries the system tables and
 // gets cassim's refusal for a user table.
 func TestGocqlLearnsTheRing(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	nodes := ring3(t, l)
 
@@ -94,6 +95,7 @@ func TestGocqlLearnsTheRing(t *testing.T) {
 // one contact point learns every node with its own port, through gossip and
 // system.peers_v2, and connects to each.
 func TestGocqlLearnsEachNodesPort(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	port := func(i int) int { return 19041 + i }
 	var up []string

@@ -65,6 +65,7 @@ type Node struct {
 	Resolve func(ctx context.Context, host string) ([]string, error)
 
 	mu         sync.Mutex
+	hold       <-chan struct{} // Config.holdStream, or a test's later one
 	view       *View
 	id         Identity
 	mode       string // STARTING, JOINING, NORMAL, LEAVING, DECOMMISSIONED, DECOMMISSION_FAILED, DRAINING, DRAINED
@@ -105,7 +106,7 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 			return net.DefaultResolver.LookupHost(ctx, h)
 		},
 		view: NewView(addr, cfg.Timings.DownAfter, cfg.Timings.FatClientTimeout()), mode: "STARTING",
-		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, schema: Schema{},
+		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, schema: Schema{}, hold: cfg.holdStream,
 		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(cfg.NativePort))}
 }
 
@@ -414,6 +415,9 @@ func (n *Node) bootstrap(ctx context.Context, id Identity, tokens []int64) error
 	if err := sleep(ctx, ringInfo); err != nil {
 		return err
 	}
+	if err := wait(ctx, n.cfg.holdRingInfo); err != nil {
+		return err
+	}
 	if err := n.settle(ctx); err != nil { // 5.0.8 lets gossip settle once more here
 		return err
 	}
@@ -435,8 +439,33 @@ func (n *Node) bootstrap(ctx context.Context, id Identity, tokens []int64) error
 	if err := sleep(ctx, n.cfg.Timings.Bootstrap-ringInfo); err != nil {
 		return err
 	}
+	if err := n.holdStream(ctx); err != nil {
+		return err
+	}
 	n.log.Info("main", "StorageService.java:1602", "Bootstrap completed for tokens %v", tokens)
 	return nil
+}
+
+// holdStream waits, after a stream's time, until a test lets it end
+// (Config.holdStream); without one it returns at once.
+func (n *Node) holdStream(ctx context.Context) error {
+	n.mu.Lock()
+	hold := n.hold
+	n.mu.Unlock()
+	return wait(ctx, hold)
+}
+
+// wait waits until hold is closed (a test's; nil: at once) or ctx ends.
+func wait(ctx context.Context, hold <-chan struct{}) error {
+	if hold == nil {
+		return nil
+	}
+	select {
+	case <-hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkRangeMovement is StorageService's consistent range movement rule.

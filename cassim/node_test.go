@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +21,21 @@ import (
 // loaded machine under -race, stalling a goroutine for a few hundred
 // milliseconds, does not close them early: a silent joining endpoint stays
 // in gossip for the ring delay (1 s, twenty rounds; see FatClientTimeout),
-// and the tests that must act inside such a window widen it further.
+// and the tests that must act inside such a window widen it further, or
+// hold it open (Config.holdStream) until they have seen what they wait for.
+// The shadow round gives up on unreachable seeds only after waitLimit /
+// 2, and a silent peer is convicted DOWN after five seconds: on a loaded
+// machine a seed slow to answer is not taken for one that is gone, nor a
+// stalled peer for a dead one. The tests of a node whose seeds are gone
+// shorten the first (noSeeds); the tests of a node that stops see it DOWN
+// at once, as its shutdown is announced.
 var testTimings = Timings{RingDelay: time.Second, Bootstrap: 300 * time.Millisecond,
-	GossipInterval: 50 * time.Millisecond, DownAfter: 600 * time.Millisecond}
+	GossipInterval: 50 * time.Millisecond, DownAfter: 5 * time.Second,
+	ShadowRound: waitLimit / 2}
+
+// noSeeds is for a node whose seeds are unreachable or refuse it: its
+// shadow round gives up after ten gossip rounds, as nothing will answer.
+func noSeeds(c *Config) { c.Timings.ShadowRound = 10 * c.Timings.GossipInterval }
 
 // waitLimit bounds each wait for an event: generous, and reached only when
 // the awaited thing never comes. A node that ends before the event fails
@@ -36,7 +49,10 @@ type lab struct {
 }
 
 // labOctets hands out loopback networks, so that labs of tests that run
-// in parallel never share addresses.
+// in parallel never share addresses, in this process or another (another
+// package's, another checkout's test run): a lab holds 127.X.255.1:7000
+// for as long as it runs, and takes an X only when that and its first
+// node's gossip port are free.
 var labOctets = struct {
 	sync.Mutex
 	next int
@@ -45,8 +61,24 @@ var labOctets = struct {
 func newLab(t *testing.T) *lab {
 	labOctets.Lock()
 	defer labOctets.Unlock()
-	labOctets.next++
-	return &lab{t: t, octet: 2 + labOctets.next%250}
+	for range 250 {
+		labOctets.next++
+		octet := 2 + labOctets.next%250
+		lock, err := net.Listen("tcp", fmt.Sprintf("127.%d.255.1:%d", octet, GossipPort))
+		if err != nil {
+			continue
+		}
+		if first, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:%d", octet, GossipPort)); err != nil {
+			lock.Close()
+			continue
+		} else {
+			first.Close()
+		}
+		t.Cleanup(func() { lock.Close() })
+		return &lab{t: t, octet: octet}
+	}
+	t.Fatal("no free loopback network 127.X.0.0/16 for a lab")
+	return nil
 }
 
 func (l *lab) ip(i int) string { return fmt.Sprintf("127.%d.0.%d", l.octet, i) }
@@ -194,26 +226,13 @@ func (l *lab) waitStatus(i int, want ...string) {
 	l.t.Fatalf("node %d status: got %v, want %v", i, got, want)
 }
 
+// sameSet: a and b hold the same lines, as many times each, in any order.
 func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := map[string]int{}
-	for _, s := range a {
-		m[s]++
-	}
-	for _, s := range b {
-		m[s]--
-	}
-	for _, v := range m {
-		if v != 0 {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 func TestNodeLifecycle(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	a := l.start(1, t.TempDir(), nil) // a seed alone in its list
 	a.waitLog(t, MsgSeedNoBoot)
@@ -242,9 +261,10 @@ func TestNodeLifecycle(t *testing.T) {
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2))
 	l.waitStatus(2, "UN "+l.ip(1), "UN "+l.ip(2))
 
-	// A node bootstrapping while another is joining stops. d joins for
-	// long enough (five seconds) for c to start and look while it does.
-	d := l.start(4, t.TempDir(), func(c *Config) { c.Timings.Bootstrap = 5 * time.Second }, 1)
+	// A node bootstrapping while another is joining stops. d streams
+	// (JOINING) until c has been refused and c2 has joined beside it.
+	hold := make(chan struct{})
+	d := l.start(4, t.TempDir(), func(c *Config) { c.holdStream = hold }, 1)
 	d.waitLog(t, "JOINING: Starting to bootstrap...")
 	l.waitStatus(1, "UN "+l.ip(1), "UN "+l.ip(2), "UJ "+l.ip(4))
 	c := l.start(3, t.TempDir(), nil, 1)
@@ -254,6 +274,10 @@ func TestNodeLifecycle(t *testing.T) {
 	// ... unless consistent range movement is off.
 	c2 := l.start(5, t.TempDir(), func(c *Config) { c.ConsistentRangeMovement = false }, 1)
 	c2.waitLog(t, "state jump to NORMAL")
+	if strings.Contains(d.out.String(), "Bootstrap completed") {
+		t.Fatal("d stopped streaming before it was let go")
+	}
+	close(hold)
 	d.waitLog(t, "state jump to NORMAL")
 
 	// A stopped node is DOWN on the others, and UP again with its identity.
@@ -337,22 +361,24 @@ func TestNodeLifecycle(t *testing.T) {
 }
 
 func TestNodeWithoutSeedsFails(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
-	n := l.start(1, t.TempDir(), nil, 9) // nothing listens at .9
+	n := l.start(1, t.TempDir(), noSeeds, 9) // nothing listens at .9
 	if msg := n.startupError(t); msg != MsgNoSeeds {
 		t.Errorf("got %q", msg)
 	}
 	// A seed whose other seeds are unreachable still starts.
-	s := l.start(2, t.TempDir(), nil, 2, 9)
+	s := l.start(2, t.TempDir(), noSeeds, 2, 9)
 	s.waitLog(t, "Unable to gossip with any peers but continuing anyway")
 	s.waitLog(t, "state jump to NORMAL")
 }
 
 func TestNodeClusterNameMismatch(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	a := l.start(1, t.TempDir(), nil)
 	a.waitLog(t, "state jump to NORMAL")
-	b := l.start(2, t.TempDir(), func(c *Config) { c.ClusterName = "Other" }, 1)
+	b := l.start(2, t.TempDir(), func(c *Config) { c.ClusterName = "Other"; noSeeds(c) }, 1)
 	if msg := b.startupError(t); msg != MsgNoSeeds {
 		t.Errorf("got %q", msg)
 	}
@@ -370,6 +396,7 @@ func TestNodeClusterNameMismatch(t *testing.T) {
 }
 
 func TestNodetoolBeforeDaemon(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	code := NodetoolMain(context.Background(), []string{"-h", "127.0.0.1", "-p", "1", "status"}, &out, &errb)
 	want := "nodetool: Failed to connect to '127.0.0.1:1' - ConnectException: 'Connection refused (Connection refused)'.\n"
@@ -377,6 +404,10 @@ func TestNodetoolBeforeDaemon(t *testing.T) {
 		t.Errorf("code %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
+
+// seedTokens are a first seed's four tokens, given where the test would
+// otherwise wait a long ring delay for the seed to allocate its own.
+var seedTokens = []int64{-6917529027641081856, -2305843009213693952, 2305843009213693952, 6917529027641081856}
 
 // hostID reads a running node's host ID under its lock.
 func (r *running) hostID() string {
@@ -391,12 +422,14 @@ func (r *running) hostID() string {
 // looks at addresses, not host IDs; once the others have removed the silent
 // endpoint as a fat client it bootstraps again, and so can later nodes.
 func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	// a keeps the dead JOINING endpoint for three seconds: the window in
 	// which the restarted node must start and be refused.
 	aTimings := testTimings
 	aTimings.RingDelay = 3 * time.Second
-	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings = aTimings })
+	// Its own tokens given, it does not wait the ring delay alone first.
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings = aTimings; c.InitialTokens = seedTokens })
 	a.waitLog(t, "state jump to NORMAL")
 
 	dir := t.TempDir()
@@ -436,22 +469,27 @@ func TestNodeRebootstrapsAfterFatClientRemoval(t *testing.T) {
 // token that is taken) leaves an endpoint without a status; it is removed
 // too, and a live joining node is not.
 func TestNodeFailedStartupRemovedFromGossip(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	// Node 1 judges fat clients: a timeout of two seconds, forty gossip
 	// rounds, so that a live node's heartbeats, delayed on a loaded machine
 	// under -race, never look like silence.
 	judge := testTimings
 	judge.RingDelay = 2 * time.Second
-	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = judge.RingDelay })
+	a := l.start(1, t.TempDir(), func(c *Config) { c.Timings.RingDelay = judge.RingDelay; c.InitialTokens = seedTokens })
 	a.waitLog(t, "state jump to NORMAL")
 	a.node.mu.Lock()
 	tok := a.node.view.LocalState().Tokens[0]
 	a.node.mu.Unlock()
-	f := l.start(2, t.TempDir(), func(c *Config) { c.InitialTokens = []int64{tok} }, 1)
+	// f gossips while it waits for ring information, until node 1 has
+	// heard it; then it checks its token and is refused.
+	heard := make(chan struct{})
+	f := l.start(2, t.TempDir(), func(c *Config) { c.InitialTokens = []int64{tok}; c.holdRingInfo = heard }, 1)
+	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
+	close(heard)
 	if msg := f.startupError(t); msg != MsgExistingToken(tok) {
 		t.Fatalf("got %q, want the existing token refusal", msg)
 	}
-	a.waitLog(t, "Node /"+l.ip(2)+":7000 is now part of the cluster")
 
 	// A live joining node, JOINING for three of node 1's fat client
 	// timeouts, stays.

@@ -10,6 +10,7 @@ import (
 // the others, auto_bootstrap false, its own tokens), form one ring, each
 // with exactly the tokens it was given and without bootstrapping.
 func TestNodesStartedTogetherTakeTheirTokens(t *testing.T) {
+	t.Parallel()
 	l := newLab(t)
 	tokens := [][]int64{{-9223372036854775808, 0}, {-6148914691236517206, 3074457345618258602}, {-3074457345618258603, 6148914691236517204}}
 	var rs []*running

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 )
@@ -128,6 +129,34 @@ type Info struct {
 	InsecureRegistries []string
 	Swarm              SwarmInfo
 }
+
+// PullsOverHTTP reports whether the engine pulls from the registry at addr
+// (host:port) over plain HTTP, as dockerd decides: addr is among its
+// insecure registries by name, or its IP address falls in a listed CIDR
+// (127.0.0.0/8 is always listed, so loopback works only on the engine's
+// own host).
+func (i Info) PullsOverHTTP(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	for _, s := range i.InsecureRegistries {
+		if s == addr {
+			return true
+		}
+		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// SameDaemon reports two engines that answer with one engine ID: one
+// daemon reached by two different URLs (or, in a lab, machines that share
+// /var/lib/docker). hosts.SameEngine decides by URL, so such a pair is two
+// engines there; callers refuse it rather than guess which one is meant.
+func SameDaemon(a, b Info) bool { return a.ID != "" && a.ID == b.ID }
 
 // SwarmInfo is this engine's membership in a swarm.
 type SwarmInfo struct {

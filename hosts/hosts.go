@@ -96,7 +96,7 @@ func names(es []Endpoint) []string {
 func (p *Plan) Engines() []Endpoint {
 	out := []Endpoint{p.Infra}
 	for _, e := range p.Swarm {
-		if !slices.ContainsFunc(out, func(o Endpoint) bool { return sameHost(o.Host, e.Host) }) {
+		if !slices.ContainsFunc(out, func(o Endpoint) bool { return SameEngine(o.Host, e.Host) }) {
 			out = append(out, e)
 		}
 	}
@@ -450,7 +450,7 @@ func (p *Plan) Validate() error {
 	for i, e := range p.Swarm {
 		for _, prev := range p.Swarm[:i] {
 			switch {
-			case !sameHost(prev.Host, e.Host):
+			case !SameEngine(prev.Host, e.Host):
 			case prev.Name == e.Name:
 				errs = append(errs, fmt.Errorf("engine %s (%s) is in the swarm twice: list each engine once", e.Name, e.Host))
 			default:
@@ -553,9 +553,14 @@ func hostAddr(host string) (string, error) {
 	}
 }
 
-// EngineKey is the one rule for "the same engine": two endpoints are one
-// engine when their daemon URLs are the same but for case and a trailing
-// slash. Make one client per key.
-func EngineKey(host string) string { return strings.TrimSuffix(strings.ToLower(host), "/") }
+// SameEngine is swarmcass's one rule for "the same engine", whichever way
+// the engines were given (machines, contexts, --host, DOCKER_HOST): two
+// endpoints are one engine when their daemon URLs are the same but for
+// case and a trailing slash. Every command makes one client per engine by
+// it (cluster.Open, keyed by EngineKey), and the host flags, preflight and
+// the lab decide by it. Two different URLs that turn out to reach one
+// daemon are not merged but refused (engine.SameDaemon).
+func SameEngine(a, b string) bool { return EngineKey(a) == EngineKey(b) }
 
-func sameHost(a, b string) bool { return EngineKey(a) == EngineKey(b) }
+// EngineKey is SameEngine's key: make one client per key.
+func EngineKey(host string) string { return strings.TrimSuffix(strings.ToLower(host), "/") }

@@ -549,3 +549,22 @@ func TestResolveDefaultStoreWithoutSwarm(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// SameEngine: the daemon URL but for case and a trailing slash.
+func TestSameEngine(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"tcp://10.0.0.2:2376", "tcp://10.0.0.2:2376", true},
+		{"tcp://10.0.0.2:2376", "TCP://10.0.0.2:2376/", true},
+		{"unix:///var/run/docker.sock", "unix:///var/run/docker.sock/", true},
+		{"tcp://10.0.0.2:2376", "tcp://10.0.0.3:2376", false},
+		{"tcp://10.0.0.2:2376", "tcp://10.0.0.2:2377", false},
+		{"tcp://127.0.0.1:2376", "unix:///var/run/docker.sock", false},
+	} {
+		if got := SameEngine(c.a, c.b); got != c.same || SameEngine(c.b, c.a) != c.same || (EngineKey(c.a) == EngineKey(c.b)) != c.same {
+			t.Errorf("SameEngine(%q, %q) = %t, want %t", c.a, c.b, got, c.same)
+		}
+	}
+}

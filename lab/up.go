@@ -315,24 +315,24 @@ func (l *Lab) TLSFiles(name string) *engine.TLSFiles {
 // waitEngines waits, in parallel, until every machine's engine answers over
 // TLS, and checks that they are distinct engines.
 func (l *Lab) waitEngines(ctx context.Context, plan []Machine) error {
-	ids := make([]string, len(plan))
+	infos := make([]engine.Info, len(plan))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, m := range plan {
 		g.Go(func() error {
-			info, err := l.waitEngine(gctx, m)
-			ids[i] = info.ID
+			var err error
+			infos[i], err = l.waitEngine(gctx, m)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	seen := map[string]string{}
-	for i, id := range ids {
-		if other, ok := seen[id]; ok {
-			return fmt.Errorf("machines %s and %s report the same engine ID %s: their /var/lib/docker volumes are shared", other, plan[i].Name, id)
+	for i := range infos {
+		for j := range i {
+			if engine.SameDaemon(infos[j], infos[i]) {
+				return fmt.Errorf("machines %s and %s report the same engine ID %s: their /var/lib/docker volumes are shared", plan[j].Name, plan[i].Name, infos[i].ID)
+			}
 		}
-		seen[id] = plan[i].Name
 	}
 	return nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
 )
@@ -57,7 +59,8 @@ func preflight(ctx context.Context, r *run) error {
 }
 
 // connect asks every engine for its Info, and sets infra, swarm (distinct
-// engines, manager first) and manager. An engine that does not answer is
+// engines by hosts.SameEngine, the one rule, manager first) and manager;
+// two of them that answer as one daemon are refused. An engine that does not answer is
 // named in unreached and in the error; infra and the manager are still set
 // when they answered (a day-2 operation may go on without a lost machine).
 func (r *run) connect(ctx context.Context) error {
@@ -76,25 +79,40 @@ func (r *run) connect(ctx context.Context) error {
 		return &host{Host: h, info: i}
 	}
 	r.infra = info(r.cfg.Infra)
-	seen := map[string]bool{}
 	for i, h := range r.cfg.Swarm {
-		sh := info(h)
-		if sh == nil {
-			continue
+		if slices.ContainsFunc(r.cfg.Swarm[:i], func(prev cluster.Host) bool { return hosts.SameEngine(prev.Engine.Host(), h.Engine.Host()) }) {
+			continue // listed twice: hosts.Plan.Validate refuses that on the command line
 		}
-		if seen[sh.info.ID] {
+		var sh *host
+		if r.infra != nil && hosts.SameEngine(h.Engine.Host(), r.infra.Engine.Host()) {
+			sh = r.infra // one engine, one host value (hosts.SameEngine)
+		} else if sh = info(h); sh == nil {
 			continue
-		}
-		seen[sh.info.ID] = true
-		if r.infra != nil && sh.info.ID == r.infra.info.ID {
-			sh = r.infra // one engine, one host value
 		}
 		if i == 0 {
 			r.manager = sh
 		}
 		r.swarm = append(r.swarm, sh)
 	}
+	problems = append(problems, r.sameDaemons()...)
 	return errors.Join(problems...)
+}
+
+// sameDaemons refuses two engines (by hosts.SameEngine, different URLs)
+// that answer as one daemon: every step would count it twice.
+func (r *run) sameDaemons() []error {
+	var problems []error
+	all := r.allHosts()
+	for i, h := range all {
+		for _, prev := range all[:i] {
+			if h != nil && prev != nil && engine.SameDaemon(prev.info, h.info) {
+				problems = append(problems, op.Hinted("give each engine once, by one address (the same --host URL, machine or context for every role it plays)",
+					"engines %s (%s) and %s (%s) are one Docker daemon (engine ID %s) reached by two addresses",
+					prev.name(), prev.Engine.Host(), h.name(), h.Engine.Host(), h.info.ID))
+			}
+		}
+	}
+	return problems
 }
 
 // allHosts lists infra and the swarm hosts once each.
@@ -124,7 +142,7 @@ func (r *run) checkAddresses() []error {
 			}
 			continue
 		}
-		if !registry.Pullable(h.info.InsecureRegistries, r.pull) {
+		if !h.info.PullsOverHTTP(r.pull) {
 			problems = append(problems, op.Hinted(fmt.Sprintf("start dockerd on %s with --insecure-registry %s (docker-machine: --engine-insecure-registry %s)", h.name(), r.pull, r.pull),
 				"engine %s will not pull from the registry %s over plain HTTP (its insecure registries: %s)", h.name(), r.pull, strings.Join(h.info.InsecureRegistries, ", ")))
 		}

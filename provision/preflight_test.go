@@ -58,6 +58,10 @@ func TestPreflightRefuses(t *testing.T) {
 			l.infra.ContainerCreate(context.Background(), engine.ContainerSpec{Name: "swarmcass-consul", Image: "swarmcass/consul:1.20.6"})
 		}, "container swarmcass-consul on infra was not created by swarmcass"},
 		{"loopback infra with other hosts", func(l *lab, cfg *Config) { cfg.Infra.Addr = "127.0.0.1" }, "the infra host's address 127.0.0.1 is loopback"},
+		{"one daemon by two addresses in the swarm", func(l *lab, cfg *Config) { l.swarm[2].Spec.ID = l.swarm[1].Spec.ID },
+			"engines swarm-1 (tcp://10.0.0.11:2376) and swarm-2 (tcp://10.0.0.12:2376) are one Docker daemon (engine ID ENGINE-SWARM-1) reached by two addresses"},
+		{"infra's daemon by another address in the swarm", func(l *lab, cfg *Config) { l.swarm[0].Spec.ID = l.infra.Spec.ID },
+			"engines infra (tcp://10.0.0.2:2376) and swarm-0 (tcp://10.0.0.10:2376) are one Docker daemon (engine ID ENGINE-INFRA)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -185,5 +189,40 @@ func TestParseMemory(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &pe) || !strings.Contains(pe.Hint, "256M") {
 			t.Errorf("ParseMemory(%q) = %v, want %q with a hint naming 256M", in, err, want)
 		}
+	}
+}
+
+// spelled is an engine client whose daemon URL is written as host says.
+type spelled struct {
+	*enginetest.Fake
+	host string
+}
+
+func (s spelled) Host() string { return s.host }
+
+// Preflight decides "the same engine" by the one rule, hosts.SameEngine:
+// the same URL but for case and a trailing slash is one engine (one host,
+// asked once), whichever client reaches it; a different URL is another
+// engine, and one that answers as the same daemon is refused (above).
+func TestPreflightOneRuleForTheSameEngine(t *testing.T) {
+	l := newLab(t, 0)
+	cfg := l.alone("solo", "10.0.0.50", 1)
+	e := cfg.Infra.Engine.(*enginetest.Fake)
+	cfg.Infra.Engine = spelled{e, "TCP://10.0.0.50:2376/"}
+	r := &run{cfg: cfg.withDefaults(), p: cfg.withDefaults().Progress}
+	if err := r.connect(context.Background()); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	if len(r.allHosts()) != 1 || r.manager != r.infra || len(r.swarm) != 1 {
+		t.Errorf("%d hosts, manager %v, infra %v: want one engine playing every role", len(r.allHosts()), r.manager.name(), r.infra.name())
+	}
+	if res := bootstrap(t, cfg); len(res.Nodes) != 1 {
+		t.Errorf("bootstrap on one engine spelled two ways: %+v", res)
+	}
+
+	cfg.Infra.Engine = spelled{e, "tcp://solo.example:2376"}
+	_, err := Bootstrap(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "engines solo (tcp://solo.example:2376) and solo (tcp://10.0.0.50:2376) are one Docker daemon") {
+		t.Errorf("one daemon at two URLs: %v", err)
 	}
 }

@@ -104,27 +104,6 @@ func SplitDigest(ref string) (name, digest string, ok bool) {
 	return name, digest, true
 }
 
-// Pullable reports whether an engine whose InsecureRegistries are insecure
-// pulls from addr (host:port) over plain HTTP, as dockerd decides: addr is
-// listed by name, or its IP address falls in a listed CIDR (127.0.0.0/8 is
-// always listed, so loopback works only on the engine's own host).
-func Pullable(insecure []string, addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	ip := net.ParseIP(host)
-	for _, s := range insecure {
-		if s == addr {
-			return true
-		}
-		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 // Push tags source (a reference or image ID on e) as registry/repo:tag,
 // pushes it through e and returns the pinned reference registry/repo@digest.
 // With user set, the push sends user's credentials for registry.

@@ -16,28 +16,6 @@ import (
 
 func init() { HtpasswdCost = bcrypt.MinCost } // bcrypt at its default cost is slow under -race
 
-func TestPullable(t *testing.T) {
-	cases := []struct {
-		insecure []string
-		addr     string
-		want     bool
-	}{
-		{[]string{"127.0.0.0/8"}, "127.0.0.1:5000", true},
-		{[]string{"127.0.0.0/8"}, "10.0.0.2:5000", false},
-		{[]string{"127.0.0.0/8", "10.0.0.2:5000"}, "10.0.0.2:5000", true},
-		{[]string{"127.0.0.0/8", "10.0.0.3:5000"}, "10.0.0.2:5000", false},
-		{[]string{"10.0.0.0/24"}, "10.0.0.2:5000", true},
-		{[]string{"10.0.1.0/24"}, "10.0.0.2:5000", false},
-		{[]string{"registry.lab:5000"}, "registry.lab:5000", true},
-		{nil, "127.0.0.1:5000", false},
-	}
-	for _, c := range cases {
-		if got := Pullable(c.insecure, c.addr); got != c.want {
-			t.Errorf("Pullable(%v, %s) = %v, want %v", c.insecure, c.addr, got, c.want)
-		}
-	}
-}
-
 func TestRefs(t *testing.T) {
 	d := "sha256:" + strings.Repeat("ab", 32)
 	if got := DigestRef("10.0.0.2:5000", "swarmcass/cassandra", d); got != "10.0.0.2:5000/swarmcass/cassandra@"+d {

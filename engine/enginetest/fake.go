@@ -635,7 +635,7 @@ func (f *Fake) resolve(ref string) (*image, bool) {
 		}
 	}
 	host, _, ok := strings.Cut(ref, "/")
-	if !ok || !strings.Contains(host, ":") || !insecureOK(f.Spec.InsecureRegistries, host) {
+	if !ok || !strings.Contains(host, ":") || !f.Spec.PullsOverHTTP(host) {
 		return nil, false
 	}
 	im, ok := f.w.pushed[f.registryKey(ref)]
@@ -857,7 +857,7 @@ func (f *Fake) ImagePush(ctx context.Context, ref string, auth *engine.RegistryA
 	if c, ok := f.w.ports[host]; !ok || !c.Running {
 		return "", fmt.Errorf("Get \"https://%s/v2/\": dial tcp %s: connect: connection refused", host, host)
 	}
-	if !strings.HasPrefix(ref, "127.0.0.1:") && !insecureOK(f.Spec.InsecureRegistries, host) {
+	if !strings.HasPrefix(ref, "127.0.0.1:") && !f.Spec.PullsOverHTTP(host) {
 		return "", fmt.Errorf("Get \"https://%s/v2/\": http: server gave HTTP response to HTTPS client", host)
 	}
 	if err := f.w.registryDenies(host, auth); err != nil {

@@ -6,32 +6,24 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/swarmcass/swarmcass/dockercontext"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/hosts"
 )
 
 // Local connects an integration test to the real engine of the docker
-// CLI's default context (dockercontext.Default: DOCKER_HOST, else the local
-// socket) and closes it when the test ends. Under -short it skips the test:
-// unit tests need no engine.
+// CLI's default context (hosts.Local, swarmcass's one DOCKER_HOST fallback:
+// DOCKER_HOST, else the local socket) and closes it when the test ends.
+// Under -short it skips the test: unit tests need no engine.
 func Local(t testing.TB) *engine.Docker {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: needs a Docker Engine (run scripts/setup-engine.sh)")
 	}
-	dir, err := dockercontext.ConfigDir()
+	ep, err := hosts.Local()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dockercontext.Default(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tls *engine.TLSFiles
-	if c.HasTLS() {
-		tls = &engine.TLSFiles{CA: c.CA, Cert: c.Cert, Key: c.Key}
-	}
-	d, err := engine.NewDocker("local", c.Host, tls)
+	d, err := engine.NewDocker("local", ep.Host, ep.TLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +31,21 @@ func Local(t testing.TB) *engine.Docker {
 	return d
 }
 
-// RemoveImage removes an image a test built on the local engine. The Engine
-// interface has none, because swarmcass never removes images.
+// RemoveImage removes an image a test built on the local engine (the one
+// Local connects to). The Engine interface has none, because swarmcass
+// never removes images.
 func RemoveImage(t testing.TB, ref string) {
 	t.Helper()
-	cli, err := client.New(client.FromEnv)
+	ep, err := hosts.Local()
+	if err != nil {
+		t.Errorf("remove image %s: %v", ref, err)
+		return
+	}
+	opts := []client.Opt{client.WithHost(ep.Host)}
+	if ep.TLS != nil {
+		opts = append(opts, client.WithTLSClientConfig(ep.TLS.CA, ep.TLS.Cert, ep.TLS.Key))
+	}
+	cli, err := client.New(opts...)
 	if err != nil {
 		t.Errorf("remove image %s: %v", ref, err)
 		return

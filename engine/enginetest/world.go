@@ -362,25 +362,6 @@ func hostAddr(cidr string, n int) string {
 	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()
 }
 
-// insecureOK reports whether an engine with the given insecure registries
-// pulls from host (host:port) over plain HTTP, as dockerd decides it.
-func insecureOK(insecure []string, host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	ip := net.ParseIP(h)
-	for _, s := range insecure {
-		if s == host {
-			return true
-		}
-		if _, n, err := net.ParseCIDR(s); err == nil && ip != nil && n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 // bcryptMatch compares a password with a bcrypt hash, once per pair:
 // bcrypt is slow on purpose, slower still under the race detector.
 func (w *World) bcryptMatch(hash, password string) bool {

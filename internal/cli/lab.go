@@ -14,6 +14,7 @@ import (
 	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/lab"
+	"github.com/swarmcass/swarmcass/op"
 )
 
 func init() { register(newLabCommand) }
@@ -68,13 +69,26 @@ it reads real docker-machine machines.`,
 // records, else the docker CLI's default engine (hosts.Local: DOCKER_HOST,
 // else the local socket). The record wins because `lab env --machine`
 // points DOCKER_HOST at a machine.
+//
+// A recorded tcp:// engine needs DOCKER_HOST's TLS files, so DOCKER_HOST
+// must then be that engine (hosts.SameEngine): one pointed at a machine is
+// refused rather than taken for the host.
 func hostEngine(cfg lab.Config) (*engine.Docker, error) {
-	if rec, err := lab.ReadRecord(cfg.StoreDir); err == nil && rec.HostEngine != "" && !strings.HasPrefix(rec.HostEngine, "tcp://") {
-		return engine.NewDocker("host", rec.HostEngine, nil)
+	rec, rerr := lab.ReadRecord(cfg.StoreDir)
+	recorded := ""
+	if rerr == nil {
+		recorded = rec.HostEngine
+	}
+	if recorded != "" && !strings.HasPrefix(recorded, "tcp://") {
+		return engine.NewDocker("host", recorded, nil)
 	}
 	ep, err := hosts.Local()
 	if err != nil {
 		return nil, err
+	}
+	if recorded != "" && !hosts.SameEngine(recorded, ep.Host) {
+		return nil, op.Hinted("point DOCKER_HOST (with DOCKER_CERT_PATH and DOCKER_TLS_VERIFY) at "+recorded+", e.g. in a shell without `swarmcass lab env --machine`",
+			"the lab in %s runs on the engine %s, but DOCKER_HOST is %s", cfg.StoreDir, recorded, ep.Host)
 	}
 	return engine.NewDocker("host", ep.Host, ep.TLS)
 }
