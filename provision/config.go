@@ -80,6 +80,13 @@ type Config struct {
 	// -1 publishes nothing (Consul then gets no check).
 	CQLPort int
 
+	// NoAuth starts the nodes open (AllowAllAuthenticator), as --auth=false;
+	// by default they authenticate clients (auth.go).
+	NoAuth bool
+	// Home is where the CLI keeps its copy of the credentials
+	// (credentials.LocalPath); empty means the user's home directory.
+	Home string
+
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration
@@ -155,6 +162,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InfraTimeout == 0 {
 		c.InfraTimeout = DefaultInfraTimeout
+	}
+	if c.Home == "" {
+		c.Home = homeDir()
 	}
 	if c.Progress == nil {
 		c.Progress = op.Silent{}

@@ -32,7 +32,9 @@ type lab struct {
 	swarm  []*enginetest.Fake
 	remote *fakeRemote
 	ring   *ring
+	auth   *authSim
 	dir    string
+	home   string // Config.Home: the credentials' local copy
 }
 
 func newLab(t *testing.T, machines int) *lab {
@@ -41,7 +43,11 @@ func newLab(t *testing.T, machines int) *lab {
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
 	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
 	l.ring = &ring{fakes: append([]*enginetest.Fake{l.infra}, l.swarm...), looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2}
+	l.auth = newAuthSim(l.w)
+	l.ring.auth = l.auth
 	l.w.Exec = l.ring.exec
+	l.w.Streams = l.auth.streams
+	l.home = t.TempDir()
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
 	}
@@ -83,6 +89,7 @@ func (l *lab) config(n int) Config {
 		NodeTimeout:   2 * time.Second,
 		InfraTimeout:  time.Second,
 		Remote:        l.remote,
+		Home:          l.home,
 	}
 	for _, f := range l.swarm {
 		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
@@ -154,6 +161,7 @@ type ring struct {
 	fail       map[string]int  // node name -> tasks to fail before one runs
 	concurrent []string        // nodes started while another was joining
 	onLook     func(node string)
+	auth       *authSim
 	// ghost is a node that failed while joining: every view lists it as
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
@@ -187,6 +195,9 @@ func (r *ring) running(ctx context.Context) []member {
 }
 
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+	if res, ok := r.auth.exec(f, c, cmd); ok {
+		return res, nil
+	}
 	if strings.Join(cmd, " ") != "nodetool status" {
 		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
 	}

@@ -199,6 +199,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		// resolves and answers, or a seed that reaches none founds its own ring.
 		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
 	}
+	env = append(env, authEnv(r.res.Auth.On))
 	env = append(env, r.cfg.NodeEnv...)
 	spec := engine.ServiceSpec{
 		Name:             name,
@@ -215,6 +216,9 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		MemoryLimit:      r.cfg.Memory,
 		RestartCondition: "any",
 		StopGracePeriod:  30 * time.Second,
+	}
+	if r.res.Auth.On {
+		spec.Secrets = []engine.SecretRef{r.secret}
 	}
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: r.cqlPort(k), ContainerPort: 9042, Protocol: "tcp"}}

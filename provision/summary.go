@@ -24,7 +24,13 @@ func (res *Result) Summary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Host, n.Address, n.State, dash(n.CQL), dash(n.HostID), ready)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nImage %s\nNetwork %s (%s), seeds %v\n\n", res.Image, res.Network, res.Subnet, res.Seeds)
+	fmt.Fprintf(w, "\nImage %s\nNetwork %s (%s), seeds %v\n", res.Image, res.Network, res.Subnet, res.Seeds)
+	if a := res.Auth; a.On {
+		fmt.Fprintf(w, "Authentication on: superuser %s, system_auth replicated to %d nodes; password in Swarm secret %s and in %s (swarmcass credentials)\n\n",
+			dash(a.User), a.Replication, a.Secret, a.File)
+	} else {
+		fmt.Fprintf(w, "Authentication OFF (--auth=false): any client that reaches a CQL port can read, write and drop every keyspace\n\n")
+	}
 	total := 0.0
 	for _, s := range res.Steps {
 		total += s.Seconds
