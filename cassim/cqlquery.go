@@ -16,13 +16,16 @@ import (
 
 // Refusals name cassim, so that nobody mistakes them for Cassandra's.
 const cassimServes = "cassim, a stand-in for Cassandra, stores no data and answers only SELECTs on " +
-	"system.local, system.peers, system.peers_v2 and the system_schema and system_virtual_schema tables"
+	"system.local, system.peers, system.peers_v2, system_auth.roles and the system_schema and system_virtual_schema tables"
 
 // cqlError is an ERROR response: a code and Cassandra's kind of message.
 type cqlError struct {
 	code int
 	msg  string
 	id   []byte // the statement ID of an Unprepared error
+	// cl, required and alive: an Unavailable error's body.
+	cl              string
+	required, alive int
 }
 
 func (e *cqlError) Error() string { return e.msg }
@@ -131,7 +134,7 @@ func tokenize(q string) ([]token, error) {
 		case strings.HasPrefix(rest, "<=") || strings.HasPrefix(rest, ">=") || strings.HasPrefix(rest, "!="):
 			toks = append(toks, token{tokPunct, rest[:2]})
 			i += 2
-		case strings.ContainsRune("(),.*=;<>[]{}+-", rune(c)):
+		case strings.ContainsRune("(),.*=;<>[]{}+-:", rune(c)):
 			toks = append(toks, token{tokPunct, string(c)})
 			i++
 		default:
@@ -227,6 +230,12 @@ var verbRE = regexp.MustCompile(`^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?`)
 
 // parseStatement parses q; keyspace is the connection's (USE), "" if none.
 func parseStatement(q, keyspace string) (statement, error) {
+	if s, ok, err := parseAuth(q); ok { // auth.go
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	m := verbRE.FindStringSubmatch(q)
 	if m == nil {
 		return nil, syntaxErr("line 1:0 no viable alternative at input '%s'", firstWord(q))

@@ -604,7 +604,7 @@ func (n *Node) gossipLoop(ctx context.Context) {
 		if retry {
 			n.resolveSeeds(ctx) // names of later nodes may resolve by now
 		}
-		n.setLocal(func(s *EndpointState) {}) // heartbeat
+		n.setLocal(n.adoptAuth) // heartbeat, with the newest system_auth
 		for _, target := range n.gossipTargets() {
 			go func(addr string) {
 				states, err := n.exchange(ctx, addr, false)

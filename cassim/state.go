@@ -30,6 +30,8 @@ type EndpointState struct {
 	Release    string  `json:"release"`
 	Schema     string  `json:"schema"`
 	RPCAddr    string  `json:"rpc_addr"`
+	// Auth is system_auth as this node last heard of it (auth.go).
+	Auth *AuthData `json:"auth,omitempty"`
 }
 
 // newer reports whether a is a later state of the same endpoint than b.

@@ -94,6 +94,10 @@ func init() {
 				"rpc_address inet; schema_version uuid; tokens set<varchar>",
 			[]string{"peer"}, nil, (*Node).peerRows),
 
+		defTable("system_auth", "roles", "role definitions",
+			"role text; can_login boolean; is_superuser boolean; member_of set<text>; salted_hash text",
+			[]string{"role"}, nil, roleRows), // auth.go
+
 		defTable("system_schema", "keyspaces", "keyspace definitions",
 			"keyspace_name text; durable_writes boolean; replication frozen<map<text, text>>", ksKey, nil, keyspaceRows),
 		defTable("system_schema", "tables", "table definitions",
@@ -179,7 +183,7 @@ func isKeyspace(ks string) bool {
 // system_schema.keyspaces holds it, e.g. "SimpleStrategy
 // {replication_factor=3}" -> {class: org.apache.cassandra.locator.SimpleStrategy,
 // replication_factor: 3}.
-func keyspaceRows(*Node) []map[string]any {
+func keyspaceRows(n *Node) []map[string]any {
 	var rows []map[string]any
 	for _, k := range SystemKeyspaces {
 		class, opts, _ := strings.Cut(k.Replication, " ")
@@ -188,6 +192,9 @@ func keyspaceRows(*Node) []map[string]any {
 			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
 				repl[k] = v
 			}
+		}
+		if k.Name == "system_auth" && n != nil && n.cfg.Auth {
+			repl = authReplication(n) // auth.go
 		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
 	}

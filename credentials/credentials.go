@@ -120,6 +120,15 @@ func Parse(b []byte) (Credentials, error) {
 	return c, nil
 }
 
+// DefaultHome is the user's home directory, where LocalPath goes by
+// default ("." when the system knows none).
+func DefaultHome() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
+}
+
 // LocalPath is the CLI's copy of a cluster's credentials: under home's
 // .swarmcass/credentials/, named by the cluster and its swarm, since two
 // swarms may each hold a cluster of the same name.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -365,12 +364,4 @@ func (r *run) replicateAuth(ctx context.Context, t cqlTarget) error {
 		}
 	}
 	return nil
-}
-
-// homeDir is the user's home for the credentials' local copy.
-func homeDir() string {
-	if h, err := os.UserHomeDir(); err == nil {
-		return h
-	}
-	return "."
 }

@@ -13,6 +13,7 @@ import (
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -164,7 +165,7 @@ func (c Config) withDefaults() Config {
 		c.InfraTimeout = DefaultInfraTimeout
 	}
 	if c.Home == "" {
-		c.Home = homeDir()
+		c.Home = credentials.DefaultHome()
 	}
 	if c.Progress == nil {
 		c.Progress = op.Silent{}

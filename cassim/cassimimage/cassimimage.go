@@ -24,7 +24,8 @@ const Package = "github.com/swarmcass/swarmcass/cmd/cassim"
 
 // Context writes a ready build context into dir: Dockerfile, bin/cassim
 // (a static binary built with go build from the module containing the
-// current directory) and bin/nodetool, a symbolic link to it.
+// current directory) and bin/nodetool, bin/cqlsh and bin/cat, symbolic
+// links to it.
 func Context(ctx context.Context, dir string) error {
 	bin := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
@@ -39,10 +40,12 @@ func Context(ctx context.Context, dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build cassim (run inside the swarmcass module): %w\n%s", err, out)
 	}
-	link := filepath.Join(bin, "nodetool")
-	_ = os.Remove(link)
-	if err := os.Symlink("cassim", link); err != nil {
-		return fmt.Errorf("cassim build context: %w", err)
+	for _, tool := range []string{"nodetool", "cqlsh", "cat"} {
+		link := filepath.Join(bin, tool)
+		_ = os.Remove(link)
+		if err := os.Symlink("cassim", link); err != nil {
+			return fmt.Errorf("cassim build context: %w", err)
+		}
 	}
 	return nil
 }

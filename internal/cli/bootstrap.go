@@ -29,6 +29,7 @@ type bootstrapOptions struct {
 	verbose  bool
 	timings  string
 	imageDir string
+	auth     bool
 }
 
 func newBootstrapCommand() *cobra.Command {
@@ -42,8 +43,10 @@ on the first swarm host, join the others); an attachable overlay network; the
 Cassandra image (built from --image-dir, or --image), pushed to the registry
 and pinned by digest; then the nodes cass1..casN, one swarm service each,
 started one after another, each waited for until nodetool status shows it Up
-and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
-Consul service per node.
+and Normal; then authentication (unless --auth=false): the superuser from
+the cluster's Swarm secret, Cassandra's default role disabled, system_auth
+replicated to min(3, N) nodes; finally the record in Consul KV under
+swarmcass/CLUSTER/ and a Consul service per node.
 
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
@@ -56,7 +59,10 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
   swarmcass bootstrap --nodes 3 --consul-image {consul} --registry-image {registry}
 
   # the local engine alone plays every role
-  swarmcass bootstrap --nodes 1 --heap 256M`),
+  swarmcass bootstrap --nodes 1 --heap 256M
+
+  # a throwaway lab ring that needs no login (the summary says it is open)
+  swarmcass bootstrap --nodes 3 --auth=false`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
 	}
@@ -66,6 +72,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "number of Cassandra nodes")
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
 	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created)")
+	fs.BoolVar(&o.auth, "auth", true, "authenticate CQL clients: a generated superuser kept in a Swarm secret (swarmcass credentials); --auth=false leaves every keyspace open to anyone who reaches a CQL port")
 	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
 	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
@@ -104,6 +111,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		cfg.CQLPort = o.cqlPort
 	}
 	cfg.ImageDir = o.imageDir
+	cfg.NoAuth = !o.auth
 
 	plan, err := resolveEngines(cmd, o.hosts)
 	if err != nil {
