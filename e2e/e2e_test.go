@@ -80,6 +80,7 @@ type env struct {
 	nodeEnv  []string
 	timeout  string // --node-timeout
 	heap     string // --heap
+	home     string // HOME of every swarmcass run: its credentials' copies
 
 	mu      sync.Mutex
 	clients map[string]engine.Engine // by machine name
@@ -99,7 +100,7 @@ func newEnv(t *testing.T, machines int) *env {
 	if testing.Short() {
 		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
 	}
-	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m", heap: "64M"}
+	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m", heap: "64M", home: t.TempDir()}
 	n, _ := rand.Int(rand.Reader, big.NewInt(200))
 	subnet := fmt.Sprintf("10.233.%d.0/24", n.Int64()+20)
 	t.Cleanup(func() {

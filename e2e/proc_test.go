@@ -33,7 +33,11 @@ type proc struct {
 
 // storeEnv makes the binary see the lab's machine store and no other engine.
 func (e *env) storeEnv() []string {
-	return append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
+	env := append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=")
+	if e.home != "" {
+		env = append(env, "HOME="+e.home) // the credentials' local copies stay in the test's directory
+	}
+	return env
 }
 
 // startProc starts the binary with environ; ctx ending kills it.
