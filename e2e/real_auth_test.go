@@ -87,7 +87,7 @@ func realAuth(ctx context.Context, t *testing.T, e *env) {
 	}
 	q := e.must("cqlsh", "--cluster", "e2e", "cass2", "-e",
 		"SELECT role, is_superuser, can_login FROM system_auth.roles; SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth';")
-	if !regexp.MustCompile(`(?m)^\s+` + rep.User + ` \|\s+True \|\s+True$`).MatchString(q.out) ||
+	if !regexp.MustCompile(`(?m)^\s+`+rep.User+` \|\s+True \|\s+True$`).MatchString(q.out) ||
 		!regexp.MustCompile(`(?m)^\s+cassandra \|\s+False \|\s+False$`).MatchString(q.out) ||
 		!strings.Contains(q.out, "'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '3'") {
 		t.Errorf("swarmcass cqlsh cass2: roles and system_auth:\n%s", q.out)
