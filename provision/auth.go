@@ -80,17 +80,29 @@ func ensureCredentials(ctx context.Context, r *run) error {
 	}
 	r.res.Auth.Secret = credentials.SecretName(r.cfg.Cluster)
 	r.res.Auth.File = credentials.LocalPath(r.cfg.Home, r.cfg.Cluster, sw.ID)
-	secrets, err := m.Engine.SecretList(ctx, r.labels(RoleCredentials, ""))
+	secrets, err := m.Engine.SecretList(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("list the cluster's secrets on %s: %w", m.name(), err)
+		return fmt.Errorf("list the swarm's secrets on %s: %w", m.name(), err)
+	}
+	use := func(s engine.Secret) error {
+		r.res.Auth.Secret, r.secret = s.Name, secretRef(s)
+		if c, err := credentials.ReadLocal(r.res.Auth.File); err == nil {
+			r.creds = c // else ensureAuth reads it back from a node
+		}
+		return nil
+	}
+	// The secret the nodes mount, which a rotation may have replaced
+	// (README: Security); else the one of the cluster's name.
+	for _, svc := range list {
+		for _, ref := range svc.Spec.Secrets {
+			if i := slices.IndexFunc(secrets, func(s engine.Secret) bool { return s.ID == ref.ID }); ref.File == credentials.File && i >= 0 {
+				return use(secrets[i])
+			}
+		}
 	}
 	for _, s := range secrets {
-		if s.Name == r.res.Auth.Secret {
-			r.secret = secretRef(s)
-			if c, err := credentials.ReadLocal(r.res.Auth.File); err == nil {
-				r.creds = c // else ensureAuth reads it back from a node
-			}
-			return nil
+		if s.Name == r.res.Auth.Secret && s.Labels[engine.LabelCluster] == r.cfg.Cluster && s.Labels[engine.LabelRole] == RoleCredentials {
+			return use(s)
 		}
 	}
 	if on > 0 {
