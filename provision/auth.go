@@ -175,6 +175,8 @@ func (r *run) cql(ctx context.Context, t cqlTarget, asDefault bool, statements s
 		cmd = append(cmd, "-u", credentials.DefaultRole, "-p", credentials.DefaultRole)
 	}
 	var out, errOut strings.Builder
+	ctx, cancel := context.WithTimeout(ctx, cqlshTimeout)
+	defer cancel()
 	code, err := t.e.ExecStream(ctx, t.container, cmd, engine.ExecIO{Stdin: strings.NewReader(statements), Stdout: &out, Stderr: &errOut})
 	all := out.String() + errOut.String()
 	if r.creds.Password != "" {
@@ -192,6 +194,10 @@ func (r *run) cql(ctx context.Context, t cqlTarget, asDefault bool, statements s
 	}
 	return out.String(), nil
 }
+
+// cqlshTimeout bounds one cqlsh run: seconds normally (a Python start and a
+// few statements), never a hang of the whole bootstrap.
+const cqlshTimeout = 2 * time.Minute
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
