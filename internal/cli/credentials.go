@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodewait"
@@ -64,7 +63,10 @@ func runCredentials(cmd *cobra.Command, o *credentialsOptions) error {
 	}
 	ctx := cmd.Context()
 	file, _ := cmd.Flags().GetBool("file")
-	info, err := lookCredentials(ctx, c, o.cluster, credentials.DefaultHome())
+	if len(c.Swarm) == 0 {
+		return op.Hinted("name the swarm hosts (--swarm, --context or --host)", "no swarm engines")
+	}
+	info, err := lookCredentials(ctx, c.Swarm[0].Engine, c.Engines(), o.cluster, credentials.DefaultHome())
 	if err != nil {
 		return err
 	}
@@ -101,12 +103,8 @@ type credentialsInfo struct {
 
 // lookCredentials finds the cluster's credentials: the local copy, else
 // the secret as a running node has it mounted (then saved again).
-func lookCredentials(ctx context.Context, c *cluster.Cluster, name, home string) (credentialsInfo, error) {
+func lookCredentials(ctx context.Context, m engine.Engine, engines []engine.Engine, name, home string) (credentialsInfo, error) {
 	var info credentialsInfo
-	if len(c.Swarm) == 0 {
-		return info, op.Hinted("name the swarm hosts (--swarm, --context or --host)", "no swarm engines")
-	}
-	m := c.Swarm[0].Engine
 	services, err := m.ServiceList(ctx, engine.Labels{engine.LabelCluster: name, engine.LabelRole: engine.RoleCassandra})
 	if err != nil {
 		return info, fmt.Errorf("list the services of cluster %s on %s: %w", name, m.Name(), err)
@@ -133,13 +131,13 @@ func lookCredentials(ctx context.Context, c *cluster.Cluster, name, home string)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return info, op.WithHint(err, "remove it: swarmcass credentials reads the credentials back from a node and writes it again")
 	}
-	nodes, err := nodewait.Nodes(ctx, c.Engines(), name)
+	nodes, err := nodewait.Nodes(ctx, engines, name)
 	if err != nil {
 		return info, err
 	}
 	var errs []error
 	for _, n := range nodes {
-		f, err := findNode(ctx, c.Engines(), name, n)
+		f, err := findNode(ctx, engines, name, n)
 		if err != nil {
 			errs = append(errs, err)
 			continue
