@@ -263,7 +263,8 @@ set_yaml_class() {
 # CassandraRoleManager; false: AllowAll, Cassandra's own default. Unset: true
 # when the credentials file (a cqlsh credentials file, which swarmcass
 # bootstrap mounts as a Swarm secret) exists, else cassandra.yaml is left as
-# it is. The file is linked as root's ~/.cassandra/credentials, so cqlsh run in
+# it is. The file is linked as ~/.cassandra/credentials ($HOME is /root for
+# root in a container), so cqlsh run in
 # the container (docker exec, the health check) logs in on its own; the
 # password is never passed on a command line.
 : "${SWARMCASS_CREDENTIALS_FILE:=/run/secrets/swarmcass-cql-credentials}"
@@ -288,8 +289,9 @@ false)
 *) die "SWARMCASS_AUTH=$SWARMCASS_AUTH must be true or false" ;;
 esac
 if [ "$auth" = true ] && [ "$(id -u)" = 0 ]; then
-	mkdir -p /root/.cassandra && ln -sfn "$SWARMCASS_CREDENTIALS_FILE" /root/.cassandra/credentials ||
-		log "could not link $SWARMCASS_CREDENTIALS_FILE as /root/.cassandra/credentials: cqlsh in this container needs --credentials"
+	cql_dir="${HOME:-/root}/.cassandra"
+	mkdir -p "$cql_dir" && ln -sfn "$SWARMCASS_CREDENTIALS_FILE" "$cql_dir/credentials" ||
+		log "could not link $SWARMCASS_CREDENTIALS_FILE as $cql_dir/credentials: cqlsh in this container needs --credentials"
 fi
 
 if [ -n "$initial_tokens" ]; then
