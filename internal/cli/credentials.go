@@ -40,7 +40,7 @@ the password. --password prints it alone, for a script's client.`,
 		Example: `  swarmcass credentials
   swarmcass credentials --cluster prod
   cqlsh --credentials "$(swarmcass credentials --file)" 10.0.1.4 9042
-  PGPASS=$(swarmcass credentials --password)   # the password alone, on stdout`,
+  CQL_PASSWORD=$(swarmcass credentials --password)   # the password alone, for a script`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCredentials(cmd, o) },
 	}
