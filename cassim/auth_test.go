@@ -190,6 +190,9 @@ func TestAuthReplicas(t *testing.T) {
 		return err == nil
 	})
 	admin := mustLogin(t, l, other, "admin_x", "pw")
+	if out, code := l.nodetool(other, "repair", "--full", "system_auth"); code != 0 || !strings.Contains(out, "Replication factor is 1. No repair is needed for keyspace 'system_auth'") {
+		t.Errorf("repair at RF 1: exit %d: %s", code, out)
+	}
 	run(t, admin, "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}")
 	waitFor(t, "RF 3 on every node", func() bool {
 		for _, n := range nodes {
@@ -199,6 +202,9 @@ func TestAuthReplicas(t *testing.T) {
 		}
 		return true
 	})
+	if out, code := l.nodetool(other, "repair", "--full", "system_auth"); code != 0 || !strings.Contains(out, "Repair completed successfully") {
+		t.Errorf("repair at RF 3: exit %d: %s", code, out)
+	}
 	nodes[down-1].stop()
 	var want []string
 	for i := 1; i <= 3; i++ {

@@ -20,7 +20,13 @@ import (
 func (n *Node) serveAdmin(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/nodetool/{cmd}", func(w http.ResponseWriter, r *http.Request) {
-		out, err := n.nodetool(r.Context(), r.PathValue("cmd"), r.URL.Query().Get("pp") == "1")
+		var out string
+		var err error
+		if cmd := r.PathValue("cmd"); cmd == "repair" { // repair.go
+			out, err = n.repair(r.URL.Query()["arg"])
+		} else {
+			out, err = n.nodetool(r.Context(), cmd, r.URL.Query().Get("pp") == "1")
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -74,6 +80,7 @@ func (n *Node) nodetool(ctx context.Context, cmd string, pp bool) (string, error
 func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	host, port, pp := "127.0.0.1", strconv.Itoa(NodetoolPort), false
 	var cmd string
+	var rest []string // the command's own arguments
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case (a == "-h" || a == "--host" || a == "-p" || a == "--port") && i+1 < len(args):
@@ -92,6 +99,8 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			// other options (credentials, -r) have no effect here
 		case cmd == "":
 			cmd = a
+		default:
+			rest = append(rest, a)
 		}
 	}
 	if cmd == "" {
@@ -100,9 +109,14 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	hp := net.JoinHostPort(host, port)
 	u := url.URL{Scheme: "http", Host: hp, Path: "/nodetool/" + cmd}
+	q := url.Values{}
 	if pp {
-		u.RawQuery = "pp=1"
+		q.Set("pp", "1")
 	}
+	for _, a := range rest {
+		q.Add("arg", a)
+	}
+	u.RawQuery = q.Encode()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	// One connection per invocation, as nodetool opens one JMX connection.
 	client := &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -125,5 +139,6 @@ func NodetoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 const nodetoolUsage = `usage: nodetool [(-h <host> | --host <host>)] [(-p <port> | --port <port>)] [(-pp | --print-port)] <command>
 
 cassim's nodetool: a stand-in for tests and labs, NOT Apache Cassandra's.
-Commands it implements: status, describecluster, info, version, netstats, drain, decommission.
+Commands it implements: status, describecluster, info, version, netstats, drain, decommission,
+repair [--full] KEYSPACE.
 `
