@@ -189,6 +189,11 @@ if ! [[ $CASSANDRA_NUM_TOKENS =~ ^[1-9][0-9]*$ ]]; then
 fi
 export CASSANDRA_NUM_TOKENS
 
+native_port="${CASSANDRA_NATIVE_TRANSPORT_PORT:-}"
+if [ -n "$native_port" ] && ! { [[ $native_port =~ ^[1-9][0-9]{0,4}$ ]] && [ "$native_port" -le 65535 ]; }; then
+	die "CASSANDRA_NATIVE_TRANSPORT_PORT=$native_port is not a port from 1 to 65535"
+fi
+
 case "${CASSANDRA_AUTO_BOOTSTRAP:-}" in
 "" | true | false) ;;
 *) die "CASSANDRA_AUTO_BOOTSTRAP=$CASSANDRA_AUTO_BOOTSTRAP must be true or false" ;;
@@ -300,7 +305,10 @@ fi
 if [ -n "${CASSANDRA_AUTO_BOOTSTRAP:-}" ]; then
 	set_yaml auto_bootstrap "$CASSANDRA_AUTO_BOOTSTRAP"
 fi
+if [ -n "$native_port" ]; then
+	set_yaml native_transport_port "$native_port"
+fi
 
-log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${auth:+ auth=$auth}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
+log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${native_port:+ native_transport_port=$native_port}${auth:+ auth=$auth}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
 
 exec "$SWARMCASS_OFFICIAL_ENTRYPOINT" "$@"

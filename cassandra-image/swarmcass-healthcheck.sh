@@ -16,18 +16,19 @@ host="${CASSANDRA_RPC_ADDRESS:-0.0.0.0}"
 if [ "$host" = 0.0.0.0 ]; then
 	host=127.0.0.1
 fi
-out=$(cqlsh --connect-timeout=5 --request-timeout=5 -e 'SELECT bootstrapped FROM system.local' "$host" 9042 2>&1) || {
+port="${CASSANDRA_NATIVE_TRANSPORT_PORT:-9042}"
+out=$(cqlsh --connect-timeout=5 --request-timeout=5 -e 'SELECT bootstrapped FROM system.local' "$host" "$port" 2>&1) || {
 	case "$out" in
 	*"code=0100"* | *"Remote end requires authentication"*)
-		echo "CQL answers on $host:9042 and asks for other credentials (authentication on): ${out##*message=}"
+		echo "CQL answers on $host:$port and asks for other credentials (authentication on): ${out##*message=}"
 		exit 0
 		;;
 	esac
-	echo "CQL does not answer on $host:9042: $out"
+	echo "CQL does not answer on $host:$port: $out"
 	exit 1
 }
 case "$out" in
 *COMPLETED*) exit 0 ;;
 esac
-echo "CQL answers on $host:9042 but the node has not finished joining: $out"
+echo "CQL answers on $host:$port but the node has not finished joining: $out"
 exit 1

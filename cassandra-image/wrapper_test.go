@@ -162,6 +162,8 @@ func TestWrapperRefuses(t *testing.T) {
 		{"auto_bootstrap not a bool", map[string]string{"CASSANDRA_AUTO_BOOTSTRAP": "no"}, nil, "must be true or false"},
 		{"fast start not a bool", map[string]string{"CASSANDRA_FAST_START": "yes"}, nil, "must be true or false"},
 		{"seed with a slash", nil, []string{"cass1/x"}, "must be comma-separated hostnames or addresses"},
+		{"native port out of range", map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": "70000"}, nil, "is not a port from 1 to 65535"},
+		{"native port not a number", map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": "cql"}, nil, "is not a port from 1 to 65535"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runWrapper(t, tc.env, tc.args...)
@@ -213,6 +215,24 @@ func TestWrapperInitialTokens(t *testing.T) {
 	}
 	if strings.Contains(r.yaml, "# initial_token:") {
 		t.Errorf("the commented-out initial_token line is still there")
+	}
+}
+
+// A node reached from outside the swarm on its published host port must
+// listen on that port itself: drivers are told the broadcast RPC address
+// with the node's own native_transport_port.
+func TestWrapperNativeTransportPort(t *testing.T) {
+	r := runWrapper(t, map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": "9043", "CASSANDRA_BROADCAST_RPC_ADDRESS": "192.168.99.101"})
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	if !strings.Contains(r.yaml, "\nnative_transport_port: 9043\n") {
+		t.Errorf("cassandra.yaml lacks native_transport_port: 9043:\n%s", r.yaml)
+	}
+	r.want(t, "CASSANDRA_BROADCAST_RPC_ADDRESS", "192.168.99.101")
+	r = runWrapper(t, nil)
+	if strings.Contains(r.yaml, "\nnative_transport_port: 9043") {
+		t.Errorf("native_transport_port changed without CASSANDRA_NATIVE_TRANSPORT_PORT")
 	}
 }
 

@@ -24,8 +24,12 @@ type Config struct {
 	BroadcastAddress string // "" means the listen address
 	BroadcastRPC     string // "" means the broadcast address
 	RPCAddress       string // where CQL listens (rpc_address); 0.0.0.0 by default, as in the official image
-	AutoBootstrap    bool
-	InitialTokens    []int64
+	// NativePort is native_transport_port, the CQL port (CQLPort unless
+	// CASSANDRA_NATIVE_TRANSPORT_PORT says otherwise); drivers are told it
+	// with the broadcast RPC address, through gossip and system.peers_v2.
+	NativePort    int
+	AutoBootstrap bool
+	InitialTokens []int64
 	// ConsistentRangeMovement is -Dcassandra.consistent.rangemovement (default true).
 	ConsistentRangeMovement bool
 	ReleaseVersion          string
@@ -92,6 +96,11 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 			}
 		}
 	}
+	port, err := strconv.Atoi(get("CASSANDRA_NATIVE_TRANSPORT_PORT", strconv.Itoa(CQLPort)))
+	if err != nil || port < 1 || port > 65535 {
+		return c, fmt.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=%q: want a port from 1 to 65535", env["CASSANDRA_NATIVE_TRANSPORT_PORT"])
+	}
+	c.NativePort = port
 	n, err := strconv.Atoi(get("CASSANDRA_NUM_TOKENS", "16"))
 	if err != nil || n < 1 {
 		return c, fmt.Errorf("CASSANDRA_NUM_TOKENS=%q: want a positive number", env["CASSANDRA_NUM_TOKENS"])

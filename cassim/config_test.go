@@ -102,4 +102,15 @@ func TestLoadConfigListeners(t *testing.T) {
 	if _, err := LoadConfig(nil, map[string]string{"CASSIM_CQL_TRACE": "yes please"}); err == nil {
 		t.Error("CASSIM_CQL_TRACE=yes please accepted")
 	}
+	if cfg.NativePort != CQLPort {
+		t.Errorf("native port %d by default, want %d", cfg.NativePort, CQLPort)
+	}
+	if cfg, err := LoadConfig(nil, map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": "9043"}); err != nil || cfg.NativePort != 9043 {
+		t.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=9043: %d, %v", cfg.NativePort, err)
+	}
+	for _, bad := range []string{"0", "65536", "cql"} {
+		if _, err := LoadConfig(nil, map[string]string{"CASSANDRA_NATIVE_TRANSPORT_PORT": bad}); err == nil {
+			t.Errorf("CASSANDRA_NATIVE_TRANSPORT_PORT=%s accepted", bad)
+		}
+	}
 }

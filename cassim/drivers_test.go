@@ -126,3 +126,35 @@ func TestGocqlLogsIn(t *testing.T) {
 		t.Errorf("CREATE ROLE: %v", err)
 	}
 }
+
+// Each node listening on a CQL port of its own (native_transport_port, as
+// `bootstrap --clients host` gives nodes sharing a host): a driver given
+// one contact point learns every node with its own port, through gossip and
+// system.peers_v2, and connects to each.
+func TestGocqlLearnsEachNodesPort(t *testing.T) {
+	l := newLab(t)
+	port := func(i int) int { return 19041 + i }
+	var up []string
+	for i := 1; i <= 2; i++ {
+		r := l.start(i, t.TempDir(), func(c *Config) { c.NativePort = port(i) }, 1)
+		r.waitLog(t, "Starting listening for CQL clients")
+		up = append(up, "UN "+l.ip(i))
+		l.waitStatus(1, up...)
+	}
+	c := gocql.NewCluster(l.ip(1))
+	c.Port = port(1)
+	session, err := c.CreateSession()
+	if err != nil {
+		t.Fatalf("gocql on %s:%d: %v", l.ip(1), port(1), err)
+	}
+	defer session.Close()
+	got := map[string]int{}
+	for _, h := range session.GetHosts() {
+		got[h.ConnectAddress().String()] = h.Port()
+	}
+	for i := 1; i <= 2; i++ {
+		if got[l.ip(i)] != port(i) {
+			t.Errorf("gocql knows %v, want %s on port %d", got, l.ip(i), port(i))
+		}
+	}
+}

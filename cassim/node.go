@@ -84,6 +84,9 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 	if cfg.RPCAddress == "" {
 		cfg.RPCAddress = "0.0.0.0"
 	}
+	if cfg.NativePort == 0 {
+		cfg.NativePort = CQLPort
+	}
 	if cfg.NodetoolAddress == "" {
 		cfg.NodetoolAddress = fmt.Sprintf("127.0.0.1:%d", NodetoolPort)
 	}
@@ -93,7 +96,7 @@ func NewNode(cfg Config, bind net.IP, out io.Writer) *Node {
 		},
 		view: NewView(addr, cfg.Timings.DownAfter, cfg.Timings.FatClientTimeout()), mode: "STARTING",
 		badSeeds: map[string]bool{}, tokenWarns: map[int64]bool{}, done: make(chan error, 1),
-		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(CQLPort))}
+		AdminAddr: cfg.NodetoolAddress, CQLAddr: net.JoinHostPort(cfg.RPCAddress, fmt.Sprint(cfg.NativePort))}
 }
 
 // Run starts the node and serves until ctx ends, the node is
@@ -144,7 +147,7 @@ func (n *Node) logConfig() {
 		authn, authz = "PasswordAuthenticator{}", "CassandraAuthorizer{}"
 	}
 	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; authenticator=%s; authorizer=%s; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; role_manager=CassandraRoleManager{}; rpc_address=%s; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
-		authn, authz, c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, CQLPort)
+		authn, authz, c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, c.NativePort)
 	n.log.Info("main", "CassandraDaemon.java:625", "JVM Arguments: [%s] (cassim: not a JVM; these -D flags are what it understood)", strings.Join(c.JVMOpts, ", "))
 }
 
@@ -418,7 +421,7 @@ func (n *Node) setLocal(change func(*EndpointState)) {
 	s := n.view.LocalState()
 	if s.HostID == "" {
 		s = EndpointState{Generation: n.started.Unix(), HostID: n.id.HostID, Load: n.id.Load,
-			DC: n.cfg.DC, Rack: n.cfg.Rack, Release: n.cfg.ReleaseVersion, Schema: SchemaVersion, RPCAddr: n.rpcAddr()}
+			DC: n.cfg.DC, Rack: n.cfg.Rack, Release: n.cfg.ReleaseVersion, Schema: SchemaVersion, RPCAddr: n.rpcAddr(), RPCPort: n.cfg.NativePort}
 	}
 	change(&s)
 	s.Version++

@@ -93,7 +93,7 @@ func (l *lab) start(i int, dataDir string, edit func(*Config), seeds ...int) *ru
 	out := newLogBuf()
 	n := NewNode(cfg, net.ParseIP(l.ip(i)), out)
 	n.AdminAddr = l.ip(i) + ":7199"
-	n.CQLAddr = l.ip(i) + ":9042"
+	n.CQLAddr = net.JoinHostPort(l.ip(i), fmt.Sprint(n.cfg.NativePort))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{node: n, out: out, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(r.done); r.err = n.Run(ctx) }()

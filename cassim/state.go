@@ -30,6 +30,9 @@ type EndpointState struct {
 	Release    string  `json:"release"`
 	Schema     string  `json:"schema"`
 	RPCAddr    string  `json:"rpc_addr"`
+	// RPCPort is the node's native_transport_port (Cassandra gossips it
+	// as NATIVE_ADDRESS_AND_PORT); 0 from a node that did not say: 9042.
+	RPCPort int `json:"rpc_port,omitempty"`
 	// Auth is system_auth as this node last heard of it (auth.go).
 	Auth *AuthData `json:"auth,omitempty"`
 }

@@ -1,6 +1,7 @@
 package cassim
 
 import (
+	"cmp"
 	"crypto/md5"
 	"fmt"
 	"sort"
@@ -280,7 +281,7 @@ func (n *Node) localRows() []map[string]any {
 		"listen_address": n.bind.String(), "listen_port": GossipPort,
 		"native_protocol_version": fmt.Sprint(maxProtocolVersion),
 		"partitioner":             "org.apache.cassandra.dht.Murmur3Partitioner", "rack": n.cfg.Rack,
-		"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": CQLPort,
+		"release_version": n.cfg.ReleaseVersion, "rpc_address": n.rpcAddr(), "rpc_port": n.cfg.NativePort,
 		"schema_version": SchemaVersion, "tokens": tokenStrings(n.id.Tokens)}}
 }
 
@@ -296,7 +297,7 @@ func (n *Node) peerRows() []map[string]any {
 		}
 		rows = append(rows, map[string]any{"peer": p.Addr, "peer_port": GossipPort, "data_center": p.DC,
 			"host_id": p.HostID, "rack": p.Rack, "release_version": p.Release, "rpc_address": p.RPCAddr,
-			"native_address": p.RPCAddr, "native_port": CQLPort, "schema_version": p.Schema,
+			"native_address": p.RPCAddr, "native_port": cmp.Or(p.RPCPort, CQLPort), "schema_version": p.Schema,
 			"tokens": tokenStrings(p.Tokens)})
 	}
 	return rows

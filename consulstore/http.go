@@ -115,6 +115,31 @@ func (h *httpStore) List(ctx context.Context, prefix string) (map[string][]byte,
 	return out, nil
 }
 
+func (h *httpStore) Delete(ctx context.Context, key string) error {
+	opts := (&api.WriteOptions{}).WithContext(ctx)
+	var err error
+	if strings.HasSuffix(key, "/") {
+		_, err = h.c.KV().DeleteTree(key, opts)
+	} else {
+		_, err = h.c.KV().Delete(key, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("consul delete %s: %w", key, err)
+	}
+	return nil
+}
+
+func (h *httpStore) Deregister(ctx context.Context, id string) error {
+	info, err := h.service(ctx, id)
+	if err != nil || info == nil {
+		return err // not registered: nothing to do
+	}
+	if err := h.c.Agent().ServiceDeregisterOpts(id, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+		return fmt.Errorf("consul deregister %s: %w", id, err)
+	}
+	return nil
+}
+
 // checkInterval is how often Consul probes a node's CQL port.
 const checkInterval = "5s"
 

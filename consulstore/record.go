@@ -52,6 +52,32 @@ type Network struct {
 	Name      string `json:"name"`
 	Subnet    string `json:"subnet"`
 	Encrypted bool   `json:"encrypted"`
+	// Clients is what the nodes tell drivers (bootstrap --clients):
+	// "overlay" (their overlay addresses; "" in older records) or "host"
+	// (their host's address and published CQL port).
+	Clients string `json:"clients,omitempty"`
+}
+
+// ContactPoints are the addresses drivers connect to, from the nodes'
+// records: overlay for a client that is a service on the cluster's
+// attachable network, outside for one outside the swarm (the hosts'
+// published CQL ports). With clients "host" the nodes tell every driver
+// their host ports, so both lists are those; otherwise a driver outside
+// reaches only the contact point it was given (the nodes tell drivers
+// their overlay addresses).
+func ContactPoints(clients string, nodes []Node) (overlay, outside []string) {
+	for _, n := range nodes {
+		if n.Address != "" {
+			overlay = append(overlay, net.JoinHostPort(n.Address, "9042"))
+		}
+		if n.CQL != "" {
+			outside = append(outside, n.CQL)
+		}
+	}
+	if clients == "host" {
+		overlay = outside
+	}
+	return overlay, outside
 }
 
 // Record is what Consul holds about a cluster.

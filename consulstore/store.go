@@ -26,8 +26,14 @@ type Store interface {
 	Put(ctx context.Context, key string, value []byte) error
 	// List returns every key under prefix with its value.
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
+	// Delete removes key, and with a prefix ending in "/" every key under
+	// it; removing what does not exist is not an error.
+	Delete(ctx context.Context, key string) error
 	// Register registers (or replaces) a service with the agent.
 	Register(ctx context.Context, s Service) error
+	// Deregister removes service id and its check from the agent;
+	// removing one that is not registered is not an error.
+	Deregister(ctx context.Context, id string) error
 	// Registered returns the agent's registration of service id, if any.
 	Registered(ctx context.Context, id string) (Service, bool, error)
 	// CheckStatus is the status ("passing", "warning", "critical") and

@@ -71,6 +71,7 @@ func checkImage(ctx context.Context, t *testing.T, eng *engine.Docker, ref strin
 	t.Run("HeapPair", s.heapPair)
 	t.Run("FastStart", s.fastStart)
 	t.Run("InitialTokens", s.initialTokens)
+	t.Run("NativeTransportPort", s.nativeTransportPort)
 	t.Run("IdentityInVolume", s.identityInVolume)
 	t.Run("Authentication", s.authentication)
 }
@@ -512,6 +513,23 @@ func (s *suite) initialTokens(t *testing.T) {
 		"auto_bootstrap": "false",
 		"num_tokens":     "3",
 		"seeds":          "cass1",
+	})
+}
+
+// A node for clients outside the swarm (bootstrap --clients host) listens
+// for CQL on its published host port and tells drivers its host's address.
+// 192.0.2.10 (TEST-NET-1) is only advertised, never contacted.
+func (s *suite) nativeTransportPort(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{
+		args:     []string{"cass1"},
+		env:      env("CASSANDRA_NATIVE_TRANSPORT_PORT=9043", "CASSANDRA_BROADCAST_RPC_ADDRESS=192.0.2.10"),
+		networks: []string{net},
+	})
+	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
+		"native_transport_port": "9043",
+		"broadcast_rpc_address": "192.0.2.10",
 	})
 }
 

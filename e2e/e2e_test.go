@@ -101,8 +101,6 @@ func newEnv(t *testing.T, machines int) *env {
 		t.Skip("end-to-end: needs a Docker Engine and the offline images (scripts/setup-engine.sh, scripts/build-images.sh)")
 	}
 	e := &env{t: t, lab: "e2e" + suffix(), store: filepath.Join(t.TempDir(), "store"), timeout: "3m", heap: "64M", home: t.TempDir()}
-	n, _ := rand.Int(rand.Reader, big.NewInt(200))
-	subnet := fmt.Sprintf("10.233.%d.0/24", n.Int64()+20)
 	t.Cleanup(func() {
 		if t.Failed() {
 			e.run("lab", "ls", "--name", e.lab, "--store", e.store)
@@ -110,8 +108,22 @@ func newEnv(t *testing.T, machines int) *env {
 		e.run("lab", "down", "--name", e.lab, "--store", e.store)
 	})
 	start := time.Now()
-	e.must("lab", "up", "--name", e.lab, "--store", e.store, "--subnet", subnet,
-		"--machines", fmt.Sprint(machines))
+	// A random /24 of 10.233/16: labs of tests running at once (and other
+	// engineers' on a shared machine) rarely take the same one, and when
+	// they do the engine refuses the second network, so another is tried.
+	for try := 1; ; try++ {
+		n, _ := rand.Int(rand.Reader, big.NewInt(200))
+		subnet := fmt.Sprintf("10.233.%d.0/24", n.Int64()+20)
+		r := e.run("lab", "up", "--name", e.lab, "--store", e.store, "--subnet", subnet, "--machines", fmt.Sprint(machines))
+		if r.code == 0 {
+			break
+		}
+		if !strings.Contains(r.out, "overlaps") || try == 5 {
+			t.Fatalf("swarmcass lab up: exit %d\n%s", r.code, r.out)
+		}
+		t.Logf("subnet %s is taken (%s), trying another", subnet, lastLine(r.out))
+		e.run("lab", "down", "--name", e.lab, "--store", e.store)
+	}
 	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", consulImage, registryImage)
 	if extra := os.Getenv("SWARMCASS_E2E_LOAD"); extra != "" {
 		e.must(append([]string{"lab", "load", "--name", e.lab, "--store", e.store}, strings.Split(extra, ",")...)...)

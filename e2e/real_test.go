@@ -184,6 +184,11 @@ func realBootstrap(ctx context.Context, t *testing.T, e *env) {
 		}
 	}
 	e.must("ring", "--cluster", "e2e")
+	// The node command a ccm user reaches for first: cqlsh in a node.
+	q := e.must("cqlsh", "--cluster", "e2e", "cass2", "-e", "SELECT cluster_name FROM system.local")
+	if !strings.Contains(q.out, "e2e") {
+		t.Errorf("swarmcass cqlsh cass2: want the cluster name in\n%s", q.out)
+	}
 
 	w := e.client(ctx, "cass1", "write", rows, "cass1,cass2,cass3")
 	t.Logf("client wrote: %+v", w)

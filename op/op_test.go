@@ -3,6 +3,7 @@ package op
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,44 @@ func TestExplain(t *testing.T) {
 	}
 	if got := Indent("a\nb\n"); got != "    a\n    b" {
 		t.Errorf("Indent %q", got)
+	}
+}
+
+// A step returning ErrStop (a dry run) ends the run there, successfully:
+// the later steps do not run, and what was held is released.
+func TestRunStopsWithoutFailing(t *testing.T) {
+	type stopState struct {
+		Held
+		ran []string
+	}
+	s := &stopState{}
+	released := false
+	steps := []Step[*stopState]{
+		{Name: "Lock", Run: func(_ context.Context, s *stopState) error {
+			s.ran = append(s.ran, "Lock")
+			s.Hold(func() { released = true })
+			return nil
+		}},
+		{Name: "Plan", Run: func(_ context.Context, s *stopState) error {
+			s.ran = append(s.ran, "Plan")
+			return fmt.Errorf("dry run: %w", ErrStop)
+		}},
+		{Name: "Act", Run: func(_ context.Context, s *stopState) error {
+			s.ran = append(s.ran, "Act")
+			return nil
+		}},
+	}
+	timings, err := Run(context.Background(), Silent{}, steps, s)
+	if err != nil {
+		t.Fatalf("Run = %v, want nil after ErrStop", err)
+	}
+	if got := strings.Join(s.ran, ","); got != "Lock,Plan" {
+		t.Errorf("steps run: %s, want Lock,Plan", got)
+	}
+	if len(timings) != 2 || !timings[1].OK {
+		t.Errorf("timings %+v, want two, the stopping step OK", timings)
+	}
+	if !released {
+		t.Error("the lock was not released")
 	}
 }

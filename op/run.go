@@ -8,9 +8,15 @@ package op
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrStop, returned by a step (or wrapped), ends the operation there
+// without failing it: a dry run after its plan is shown, or a plan the
+// user declined. Run returns nil for it.
+var ErrStop = errors.New("stopped before any change")
 
 // Progress is told what an operation is doing.
 type Progress interface {
@@ -63,7 +69,8 @@ type holder interface{ releaseAll() }
 // Run runs steps in order on s and stops at the first that fails, telling
 // p as each starts and ends, and returns each step's timing, also on
 // error. A step's failure comes back as a *StepError; after Ctrl-C (ctx
-// ended) it says that a re-run continues from there. When s embeds Held,
+// ended) it says that a re-run continues from there. A step that returns
+// ErrStop ends the run early and successfully. When s embeds Held,
 // what the steps held is released before Run returns.
 func Run[S any](ctx context.Context, p Progress, steps []Step[S], s S) ([]Timing, error) {
 	if h, ok := any(s).(holder); ok {
@@ -74,8 +81,12 @@ func Run[S any](ctx context.Context, p Progress, steps []Step[S], s S) ([]Timing
 		start := time.Now()
 		p.Start(step.Name)
 		err := step.Run(ctx, s)
-		p.End(err == nil)
-		timings = append(timings, Timing{Name: step.Name, Seconds: time.Since(start).Seconds(), OK: err == nil})
+		stop := errors.Is(err, ErrStop)
+		p.End(err == nil || stop)
+		timings = append(timings, Timing{Name: step.Name, Seconds: time.Since(start).Seconds(), OK: err == nil || stop})
+		if stop {
+			return timings, nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				err = fmt.Errorf("interrupted (a re-run continues from here): %w", err)

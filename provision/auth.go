@@ -162,6 +162,7 @@ func classifyCQL(out string) error {
 type cqlTarget struct {
 	node, container string
 	e               engine.Engine
+	port            string // the node's native_transport_port in its container
 }
 
 // cql runs statements (on stdin, so that no password is on a command line)
@@ -174,6 +175,7 @@ func (r *run) cql(ctx context.Context, t cqlTarget, asDefault bool, statements s
 		// The well-known default password of every new cluster: no secret.
 		cmd = append(cmd, "-u", credentials.DefaultRole, "-p", credentials.DefaultRole)
 	}
+	cmd = append(cmd, "127.0.0.1", t.port)
 	var out, errOut strings.Builder
 	ctx, cancel := context.WithTimeout(ctx, cqlshTimeout)
 	defer cancel()
@@ -211,9 +213,17 @@ func (r *run) cqlTarget(ctx context.Context, node string) (cqlTarget, error) {
 	if err != nil {
 		return cqlTarget{}, fmt.Errorf("list tasks of %s: %w", node, err)
 	}
+	port := "9042"
+	if s, err := r.manager.Engine.ServiceInspect(ctx, node); err == nil {
+		for _, kv := range s.Spec.Env {
+			if v, ok := strings.CutPrefix(kv, "CASSANDRA_NATIVE_TRANSPORT_PORT="); ok {
+				port = v // --clients host: the port it publishes
+			}
+		}
+	}
 	if len(tasks) > 0 && nodewait.Runs(tasks[0]) {
 		if h, ok := r.wait.Hosts[tasks[0].NodeID]; ok {
-			return cqlTarget{node: node, container: tasks[0].ContainerID, e: h.Engine}, nil
+			return cqlTarget{node: node, container: tasks[0].ContainerID, e: h.Engine, port: port}, nil
 		}
 	}
 	return cqlTarget{}, op.Hinted("run bootstrap again once it runs (swarmcass ring shows the nodes)", "%s has no running container", node)

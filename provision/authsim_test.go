@@ -32,6 +32,7 @@ type authSim struct {
 	logins       []string // user of each login
 	repairs      []string // nodes system_auth was repaired on
 	reads        []string // nodes the secret file was read in
+	ports        []string // the port of each cqlsh run
 }
 
 type simRole struct {
@@ -107,6 +108,12 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	user, pw := "", ""
+	if len(cmd) < 3 || cmd[len(cmd)-2] != "127.0.0.1" {
+		fmt.Fprintf(s.Stderr, "cqlsh %v: want the node's own address and port last\n", cmd)
+		return 2, nil
+	}
+	a.ports = append(a.ports, cmd[len(cmd)-1])
+	cmd = cmd[:len(cmd)-2]
 	if len(cmd) == 5 && cmd[1] == "-u" && cmd[3] == "-p" {
 		user, pw = cmd[2], cmd[4]
 	} else if data, ok := a.mounted(f, c); ok {

@@ -22,7 +22,7 @@ import (
 var steps = []op.Step[*run]{
 	{Name: "Preflight", Run: preflight},             // preflight.go: check everything, create nothing
 	{Name: "Consul and registry", Run: ensureInfra}, // infra.go: containers on the infra engine, wait until they answer
-	{Name: "Lock", Run: acquireLock},                // lock.go: one bootstrap per cluster at a time
+	{Name: "Lock", Run: lockFor("bootstrap")},       // operation.go: one operation per cluster at a time
 	{Name: "Swarm", Run: ensureSwarm},               // swarm.go: init the manager, join the others
 	{Name: "Network", Run: ensureNetwork},           // network.go: the attachable overlay
 	{Name: "Credentials", Run: ensureCredentials},   // auth.go: the superuser's secret (unless --auth=false)
@@ -32,20 +32,30 @@ var steps = []op.Step[*run]{
 	{Name: "Record", Run: record},                   // record.go: Consul KV and service registrations
 }
 
-// Result is what a bootstrap did and found.
+// Result is what a bootstrap, or a day-2 operation, did and found.
 type Result struct {
-	Cluster  string
-	Registry string // host:port
-	Image    string // registry/repo@sha256:... that every node runs
-	Network  string
-	Subnet   string
-	Seeds    []string
-	Nodes    []NodeResult
-	Auth     AuthResult
-	Steps    []op.Timing
+	// Operation is "bootstrap", "scale", ...
+	Operation string
+	Cluster   string
+	Registry  string // host:port
+	Image     string // registry/repo@sha256:... that every node runs
+	Network   string
+	Subnet    string
+	Seeds     []string
+	// Clients is what the nodes tell drivers (Config.Clients).
+	Clients string
+	Nodes   []NodeResult
+	Auth    AuthResult
+	Steps   []op.Timing
 	// Created lists what this run created ("service cass4", "volume
-	// cass4-data on swarm-1", ...); empty when it changed nothing.
+	// cass4-data on swarm-1", ...), Removed what it removed; both empty
+	// when it changed nothing.
 	Created []string
+	Removed []string
+	// Plan is what a day-2 operation set out to do; DryRun: it stopped
+	// there.
+	Plan   []string
+	DryRun bool
 }
 
 // NodeResult is one Cassandra node: its record in Consul, and whether this
@@ -61,15 +71,22 @@ type run struct {
 	cfg     Config
 	p       op.Progress
 	infra   *host
-	swarm   []*host          // distinct engines, manager first
-	manager *host            // swarm[0]
-	byNode  map[string]*host // swarm node ID -> host
-	wait    *nodewait.Waiter // for the nodes, once the seeds are chosen
-	consul  consulstore.Store
-	pull    string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
-	res     *Result
-	secret  engine.SecretRef        // the credentials secret the nodes mount (auth on)
-	creds   credentials.Credentials // its content, once known
+	swarm   []*host // distinct engines, manager first
+	manager *host   // swarm[0]
+	// unreached are the engines that did not answer, by name, with why.
+	unreached map[string]error
+	byNode    map[string]*host // swarm node ID -> host
+	wait      *nodewait.Waiter // for the nodes, once the seeds are chosen
+	consul    consulstore.Store
+	// Day-2 operations (operation.go: attach) also know the record and
+	// the node services found, and say what they will do in plan.
+	rec      consulstore.Record
+	services map[string]engine.Service // by node name
+	plan     []string
+	pull     string // host:port the swarm engines pull nodes' image from (res.Registry: where swarmcass reaches it)
+	res      *Result
+	secret   engine.SecretRef        // the credentials secret the nodes mount (auth on)
+	creds    credentials.Credentials // its content, once known
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service
@@ -87,7 +104,7 @@ func (h *host) name() string { return h.Engine.Name() }
 // fails. The Result is filled as far as the run got, also on error.
 func Bootstrap(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, p: cfg.Progress, res: &Result{Cluster: cfg.Cluster, Network: cfg.Network}}
+	r := &run{cfg: cfg, p: cfg.Progress, res: &Result{Operation: "bootstrap", Cluster: cfg.Cluster, Network: cfg.Network, Clients: cfg.Clients}}
 	var err error
 	r.res.Steps, err = op.Run(ctx, r.p, steps, r)
 	return r.res, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -572,5 +573,56 @@ func TestInfraImagePulled(t *testing.T) {
 	bootstrap(t, cfg)
 	if index(l.w.Log(), "infra: ImagePull hashicorp/consul:1.20") < 0 {
 		t.Errorf("no pull of hashicorp/consul:1.20:\n%s", strings.Join(l.w.Log(), "\n"))
+	}
+}
+
+// --clients host: each node tells drivers its host's address and listens
+// for CQL on the port it publishes there, so that a driver outside the
+// swarm reaches every node, also two on one host; a re-run with the other
+// kind is refused before anything changes.
+func TestClientsOutsideTheSwarm(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(4)
+	cfg.Clients = ClientsHost
+	res := bootstrap(t, cfg)
+	wantAddr := []string{"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.10"}
+	wantPort := []int{9042, 9042, 9042, 9043}
+	for k := 1; k <= 4; k++ {
+		s, err := l.swarm[0].ServiceInspect(context.Background(), nodeName(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := wantPort[k-1]
+		if len(s.Spec.Ports) != 1 || s.Spec.Ports[0].HostPort != p || s.Spec.Ports[0].ContainerPort != p {
+			t.Errorf("%s: ports %+v, want %d:%d", s.Name, s.Spec.Ports, p, p)
+		}
+		for _, env := range []string{"CASSANDRA_BROADCAST_RPC_ADDRESS=" + wantAddr[k-1], fmt.Sprintf("CASSANDRA_NATIVE_TRANSPORT_PORT=%d", p)} {
+			if !slices.Contains(s.Spec.Env, env) {
+				t.Errorf("%s: env %v lacks %s", s.Name, s.Spec.Env, env)
+			}
+		}
+		if got, want := res.Nodes[k-1].CQL, fmt.Sprintf("%s:%d", wantAddr[k-1], p); got != want {
+			t.Errorf("%s: contact point %s, want %s", s.Name, got, want)
+		}
+	}
+	if !strings.Contains(l.kv("swarmcass/test/network"), `"clients":"host"`) {
+		t.Errorf("the record does not say what nodes tell drivers: %s", l.kv("swarmcass/test/network"))
+	}
+	// A re-run that would mix the kinds is refused, and changes nothing.
+	cfg.Clients = ClientsOverlay
+	before := len(l.w.Log())
+	_, err := Bootstrap(context.Background(), cfg)
+	if err == nil || !strings.Contains(op.Explain(err), "cass1 tells drivers its host address, but this run has --clients overlay") {
+		t.Fatalf("re-run with --clients overlay: %v", err)
+	}
+	for _, call := range l.w.Log()[before:] {
+		if strings.Contains(call, "Create") || strings.Contains(call, "Remove") {
+			t.Errorf("the refused run changed something: %s", call)
+		}
+	}
+	// --clients host without published ports cannot work.
+	cfg.Clients, cfg.CQLPort = ClientsHost, -1
+	if _, err := Bootstrap(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "--clients host needs published CQL ports") {
+		t.Errorf("--clients host --cql-port 0: %v", err)
 	}
 }

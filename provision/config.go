@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,12 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultNodeTimeout  = 10 * time.Minute
 	DefaultInfraTimeout = 2 * time.Minute
+)
+
+// What nodes tell drivers (Config.Clients).
+const (
+	ClientsOverlay = "overlay"
+	ClientsHost    = "host"
 )
 
 // Names of what bootstrap creates on the infra engine; the ports it
@@ -80,6 +87,13 @@ type Config struct {
 	// plus the number of earlier nodes on that host, and checked by Consul;
 	// -1 publishes nothing (Consul then gets no check).
 	CQLPort int
+	// Clients is what nodes tell drivers about themselves: ClientsOverlay
+	// (the default: their overlay addresses, for clients that are services
+	// on the attachable overlay) or ClientsHost (their host's address and
+	// published CQL port, for clients outside the swarm; each node then
+	// listens for CQL on that port itself, so that the port drivers learn
+	// from the ring is the one published).
+	Clients string
 
 	// NoAuth starts the nodes open (AllowAllAuthenticator), as --auth=false;
 	// by default they authenticate clients (auth.go).
@@ -91,6 +105,13 @@ type Config struct {
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration
+
+	// DryRun has a day-2 operation show its plan and change nothing.
+	DryRun bool
+	// Confirm is asked before a day-2 operation's destructive plan is
+	// carried out; nil (no terminal, no --yes) refuses it. An error stops
+	// the operation before any change.
+	Confirm func(ctx context.Context, plan []string) error
 
 	// Progress hears about steps; nil is silent.
 	Progress op.Progress
@@ -155,6 +176,7 @@ func (c Config) withDefaults() Config {
 	if c.CQLPort == 0 {
 		c.CQLPort = DefaultCQLPort
 	}
+	def(&c.Clients, ClientsOverlay)
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
@@ -185,6 +207,17 @@ func (c Config) validate() []error {
 		}
 	}
 	add(CheckCluster(c.Cluster))
+	switch c.Clients {
+	case ClientsOverlay:
+	case ClientsHost:
+		if c.CQLPort == -1 {
+			errs = append(errs, op.Hinted("publish the CQL ports (--cql-port 9042), or use --clients overlay",
+				"--clients host needs published CQL ports, but --cql-port 0 publishes none"))
+		}
+	default:
+		errs = append(errs, op.Hinted("use --clients overlay (drivers that are services on the overlay) or --clients host (drivers outside the swarm)",
+			"--clients %q is neither overlay nor host", c.Clients))
+	}
 	add(CheckNetwork(c.Network))
 	add(checkImage("--consul-image", c.ConsulImage))
 	add(checkImage("--registry-image", c.RegistryImage))

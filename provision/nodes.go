@@ -1,10 +1,13 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +73,9 @@ func ensureNodes(ctx context.Context, r *run) error {
 	existing := map[string]engine.Service{}
 	for _, s := range list {
 		existing[s.Name] = s
+	}
+	if err := r.sameClients(existing); err != nil {
+		return err
 	}
 	r.res.Seeds = chooseSeeds(existing, r.cfg.Nodes)
 	r.wait = r.waiter()
@@ -200,6 +206,13 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
 	}
 	env = append(env, authEnv(r.res.Auth.On))
+	port := 9042 // inside the container
+	if r.cfg.Clients == ClientsHost {
+		// Drivers outside the swarm: the node tells them its host's
+		// address and listens on the port it publishes there.
+		port = r.cqlPort(k)
+		env = append(env, "CASSANDRA_BROADCAST_RPC_ADDRESS="+h.Addr, "CASSANDRA_NATIVE_TRANSPORT_PORT="+strconv.Itoa(port))
+	}
 	env = append(env, r.cfg.NodeEnv...)
 	spec := engine.ServiceSpec{
 		Name:             name,
@@ -221,7 +234,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 		spec.Secrets = []engine.SecretRef{r.secret}
 	}
 	if r.cfg.CQLPort > 0 {
-		spec.Ports = []engine.PortBinding{{HostPort: r.cqlPort(k), ContainerPort: 9042, Protocol: "tcp"}}
+		spec.Ports = []engine.PortBinding{{HostPort: r.cqlPort(k), ContainerPort: port, Protocol: "tcp"}}
 	}
 	if _, err := r.manager.Engine.ServiceCreate(ctx, spec); err != nil {
 		return fmt.Errorf("create service %s: %w", name, err)
@@ -230,11 +243,42 @@ func (r *run) createNode(ctx context.Context, k int, h *host) error {
 	return nil
 }
 
-// publishedCQL is the host port a service publishes its CQL port on, or
-// "" (the host's address is added once its task is found).
+// clientsOf is what node service s tells drivers (Config.Clients).
+func clientsOf(s engine.Service) string {
+	for _, e := range s.Spec.Env {
+		if strings.HasPrefix(e, "CASSANDRA_NATIVE_TRANSPORT_PORT=") {
+			return ClientsHost
+		}
+	}
+	return ClientsOverlay
+}
+
+// sameClients refuses --clients other than what the existing nodes tell
+// drivers: a ring whose nodes advertise different kinds of address leaves
+// every driver unable to reach some of them.
+func (r *run) sameClients(existing map[string]engine.Service) error {
+	names := slices.SortedFunc(maps.Keys(existing), func(a, b string) int { return cmp.Compare(nodeNumber(a), nodeNumber(b)) })
+	for _, name := range names {
+		if c := clientsOf(existing[name]); c != r.cfg.Clients {
+			return op.Hinted(fmt.Sprintf("run bootstrap with --clients %s; to change it, take the cluster down (swarmcass down keeps the data) and bootstrap it again with --clients %s", c, r.cfg.Clients),
+				"%s tells drivers its %s address, but this run has --clients %s", name, c, r.cfg.Clients)
+		}
+	}
+	return nil
+}
+
+// publishedCQL is the host port a service publishes its CQL port on (9042
+// inside the container, or its CASSANDRA_NATIVE_TRANSPORT_PORT), or ""
+// (the host's address is added once its task is found).
 func publishedCQL(s engine.Service) string {
+	port := 9042
+	for _, e := range s.Spec.Env {
+		if v, ok := strings.CutPrefix(e, "CASSANDRA_NATIVE_TRANSPORT_PORT="); ok {
+			port, _ = strconv.Atoi(v)
+		}
+	}
 	for _, p := range s.Spec.Ports {
-		if p.ContainerPort == 9042 {
+		if p.ContainerPort == port {
 			return strconv.Itoa(p.HostPort)
 		}
 	}

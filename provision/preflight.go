@@ -62,14 +62,19 @@ func preflight(ctx context.Context, r *run) error {
 }
 
 // connect asks every engine for its Info, and sets infra, swarm (distinct
-// engines, manager first) and manager.
+// engines, manager first) and manager. An engine that does not answer is
+// named in unreached and in the error; infra and the manager are still set
+// when they answered (a day-2 operation may go on without a lost machine).
 func (r *run) connect(ctx context.Context) error {
 	var problems []error
+	r.unreached = map[string]error{}
 	info := func(h cluster.Host) *host {
 		i, err := h.Engine.Info(ctx)
 		if err != nil {
-			problems = append(problems, op.WithHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
-				"check that its Docker daemon runs and that the address and certificates are right (docker --host ... info)"))
+			err = op.WithHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
+				"check that its Docker daemon runs and that the address and certificates are right (docker --host ... info)")
+			r.unreached[h.Engine.Name()] = err
+			problems = append(problems, err)
 			return nil
 		}
 		r.p.Debugf("%s: Info: ID %s, API %s, swarm %s", h.Engine.Name(), i.ID, i.APIVersion, i.Swarm.State)
@@ -77,7 +82,7 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	r.infra = info(r.cfg.Infra)
 	seen := map[string]bool{}
-	for _, h := range r.cfg.Swarm {
+	for i, h := range r.cfg.Swarm {
 		sh := info(h)
 		if sh == nil {
 			continue
@@ -89,13 +94,12 @@ func (r *run) connect(ctx context.Context) error {
 		if r.infra != nil && sh.info.ID == r.infra.info.ID {
 			sh = r.infra // one engine, one host value
 		}
+		if i == 0 {
+			r.manager = sh
+		}
 		r.swarm = append(r.swarm, sh)
 	}
-	if len(problems) > 0 {
-		return errors.Join(problems...)
-	}
-	r.manager = r.swarm[0]
-	return nil
+	return errors.Join(problems...)
 }
 
 // allHosts lists infra and the swarm hosts once each.

@@ -14,7 +14,7 @@ import (
 // registered as Consul services, as each becomes ready) and waits for the
 // Consul checks of the services this run registered.
 func record(ctx context.Context, r *run) error {
-	network := consulstore.Network{Name: r.cfg.Network, Subnet: r.res.Subnet, Encrypted: r.cfg.Encrypted}
+	network := consulstore.Network{Name: r.cfg.Network, Subnet: r.res.Subnet, Encrypted: r.cfg.Encrypted, Clients: r.cfg.Clients}
 	if err := consulstore.WriteCluster(ctx, r.consul, r.cfg.Cluster, r.res.Seeds, r.res.Image, network); err != nil {
 		return err
 	}

@@ -199,6 +199,28 @@ func (f *Fake) List(ctx context.Context, prefix string) (map[string][]byte, erro
 	return out, nil
 }
 
+func (f *Fake) Delete(ctx context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(ctx); err != nil {
+		return err
+	}
+	for k := range f.kv {
+		if k == key || (strings.HasSuffix(key, "/") && strings.HasPrefix(k, key)) {
+			delete(f.kv, k)
+		}
+	}
+	return nil
+}
+
+func (f *Fake) Deregister(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.services, id)
+	delete(f.checks, id)
+	return nil
+}
+
 func (f *Fake) Register(ctx context.Context, s consulstore.Service) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,10 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
-	"github.com/swarmcass/swarmcass/cluster"
-	"github.com/swarmcass/swarmcass/hosts"
 	"github.com/swarmcass/swarmcass/images"
-	"github.com/swarmcass/swarmcass/internal/status"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/provision"
 )
@@ -21,13 +17,11 @@ import (
 func init() { register(newBootstrapCommand) }
 
 type bootstrapOptions struct {
-	hosts    hosts.Options
+	op       opOptions
 	cfg      provision.Config
 	heap     string
 	memory   string
 	cqlPort  int
-	verbose  bool
-	timings  string
 	imageDir string
 	auth     bool
 }
@@ -67,8 +61,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
 	}
 	fs := cmd.Flags()
-	o.hosts.AddFlags(fs)
-	fs.StringVar(&o.cfg.Cluster, "cluster", provision.DefaultCluster, "cluster name: CASSANDRA_CLUSTER_NAME, labels and the Consul KV prefix")
+	o.op.addFlags(fs, &o.cfg)
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "number of Cassandra nodes")
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
 	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created)")
@@ -82,16 +75,12 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.StringVar(&o.heap, "heap", "512M", "MAX_HEAP_SIZE of each node (HEAP_NEWSIZE is a quarter)")
 	fs.StringVar(&o.memory, "memory", "", "memory limit of each node (default twice the heap plus 512M for nodetool and cqlsh inside it)")
 	fs.StringArrayVar(&o.cfg.NodeEnv, "node-env", nil, "extra KEY=VALUE environment for every node (repeatable)")
+	fs.StringVar(&o.cfg.Clients, "clients", provision.ClientsOverlay, "what nodes tell drivers: overlay (their overlay addresses, for clients that are services on the network) or host (their host's address and published CQL port, for clients outside the swarm)")
 	fs.IntVar(&o.cqlPort, "cql-port", provision.DefaultCQLPort, "host port for node K's CQL, plus one per earlier node on the same host; 0 publishes none")
-	fs.DurationVar(&o.cfg.PollInterval, "poll-interval", provision.DefaultPollInterval, "how often to poll nodetool status")
-	fs.DurationVar(&o.cfg.NodeTimeout, "node-timeout", provision.DefaultNodeTimeout, "how long a node may take to become Up/Normal")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show engine calls and polls")
-	fs.StringVar(&o.timings, "timings", "", "write the steps' timings as JSON to this file")
 	return cmd
 }
 
 func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
-	ctx := cmd.Context()
 	cfg := o.cfg
 	var err error
 	if cfg.Heap, err = provision.ParseMemory("--heap", o.heap); err != nil {
@@ -113,38 +102,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	cfg.ImageDir = o.imageDir
 	cfg.NoAuth = !o.auth
 
-	plan, err := resolveEngines(cmd, o.hosts)
-	if err != nil {
-		return err
-	}
-	st := status.New(cmd.ErrOrStderr(), o.verbose)
-	var opts []cluster.Option
-	if o.verbose {
-		opts = append(opts, cluster.WithTrace(st.Debugf))
-	}
-	c := cluster.Open(cfg.Cluster, plan, opts...)
-	defer c.Close()
-	if err := c.Err(); err != nil {
-		return err
-	}
-	cfg.Infra, cfg.Swarm = c.Infra, c.Swarm
-
-	cfg.Progress = st
-	res, err := provision.Bootstrap(ctx, cfg)
-	if o.timings != "" && res != nil {
-		if werr := writeTimings(o.timings, res); werr != nil {
-			err = errors.Join(err, werr)
-		}
-	}
-	if err != nil {
-		code := ExitFailure
-		if ctx.Err() != nil {
-			code = ExitInterrupted
-		}
-		return &ExitError{Code: code, Err: explained{err}}
-	}
-	res.Summary(cmd.OutOrStdout())
-	return nil
+	return runOperation(cmd, &o.op, cfg, provision.Bootstrap)
 }
 
 // explained prints an error with its hints, and keeps it for errors.Is.

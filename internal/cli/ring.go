@@ -175,8 +175,9 @@ func (r *ringRun) round(ctx context.Context) error {
 // ringJSON is the report with what Gather noted and its timings.
 type ringJSON struct {
 	ring.Report
-	Notes   []string        `json:"notes"`
-	Timings collect.Timings `json:"timings"`
+	Notes         []string              `json:"notes"`
+	ContactPoints collect.ContactPoints `json:"contactPoints"`
+	Timings       collect.Timings       `json:"timings"`
 }
 
 func (r *ringRun) print(rep ring.Report, res *collect.Result) error {
@@ -188,7 +189,7 @@ func (r *ringRun) print(rep ring.Report, res *collect.Result) error {
 		if rep.Rows == nil {
 			rep.Rows = []ring.Row{} // "nodes": [], never null, for scripts
 		}
-		return writeJSON(r.stdout, ringJSON{Report: rep, Notes: notes, Timings: res.Timings})
+		return writeJSON(r.stdout, ringJSON{Report: rep, Notes: notes, ContactPoints: res.ContactPoints, Timings: res.Timings})
 	}
 	if res.Found {
 		if err := rep.WriteTable(r.stdout); err != nil {

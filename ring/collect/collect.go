@@ -11,6 +11,7 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,16 @@ type Result struct {
 	// no manager, no engine with containers, no Consul.
 	Judgeable bool    `json:"-"`
 	Timings   Timings `json:"timings"`
+	// ContactPoints are what drivers connect to, from the record.
+	ContactPoints ContactPoints `json:"contactPoints"`
+}
+
+// ContactPoints are the addresses drivers connect to (consulstore.ContactPoints):
+// Clients says what the nodes tell drivers, "overlay" or "host".
+type ContactPoints struct {
+	Clients string   `json:"clients"`
+	Overlay []string `json:"overlay"`
+	Outside []string `json:"outside"`
 }
 
 // Timings say where Gather's time went.
@@ -219,6 +230,7 @@ func (g *gather) discover(ctx context.Context) {
 	var rec record
 	wg.Go(func() { rec = g.record(ctx) })
 	wg.Wait()
+	g.res.ContactPoints = contactPoints(rec)
 	for _, name := range slices.Sorted(maps.Keys(g.cfg.Broken)) {
 		g.hosts = append(g.hosts, &host{name: name, err: g.cfg.Broken[name]})
 	}
@@ -477,6 +489,21 @@ func (g *gather) record(ctx context.Context) record {
 		g.note("%v", bad)
 	}
 	return record{known: true, Record: r}
+}
+
+func contactPoints(rec record) ContactPoints {
+	cp := ContactPoints{Clients: cmp.Or(rec.Network.Clients, "overlay"), Overlay: []string{}, Outside: []string{}}
+	names := map[string]bool{}
+	for name := range rec.Nodes {
+		names[name] = true
+	}
+	var nodes []consulstore.Node
+	for _, name := range sortedNodeNames(names) {
+		nodes = append(nodes, rec.Nodes[name])
+	}
+	overlay, outside := consulstore.ContactPoints(cp.Clients, nodes)
+	cp.Overlay, cp.Outside = append(cp.Overlay, overlay...), append(cp.Outside, outside...)
+	return cp
 }
 
 // place decides where node name's view is asked: the container of its

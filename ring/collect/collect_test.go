@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,6 +225,13 @@ func TestHealthyRing(t *testing.T) {
 	}
 	if res.Timings.Seconds < res.Timings.NodetoolSeconds {
 		t.Errorf("timings %+v", res.Timings)
+	}
+	// Contact points from the record: the overlay addresses for drivers on
+	// the overlay, the published CQL ports for drivers outside.
+	cp := res.ContactPoints
+	wantOutside := []string{"10.0.0.10:9042", "10.0.0.11:9042", "10.0.0.12:9042", "10.0.0.10:9042"}
+	if cp.Clients != "overlay" || len(cp.Overlay) != 4 || cp.Overlay[1] != l.addrs["cass2"]+":9042" || !slices.Equal(cp.Outside, wantOutside) {
+		t.Errorf("contact points %+v, want the overlay addresses and %v", cp, wantOutside)
 	}
 }
 
