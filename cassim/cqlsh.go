@@ -4,155 +4,156 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
-	"sort"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// cqlsh is the cassim image's cqlsh: enough of Cassandra's to run
-// statements non-interactively, as `cqlsh [HOST [PORT]] -e STATEMENTS` or
-// with statements on stdin, the way swarmcass and tests use it: a
-// keyspace's creation, a SELECT of the system tables. Results print as
-// cqlsh prints them (a table, then "(N rows)"); errors as
-// `<stdin>:1:Code: message` with exit status 2. It is not Cassandra's
-// cqlsh: there is no interactive shell.
+// cassim's cqlsh: enough of Cassandra's cqlsh (6.2, Cassandra 5.0) for the
+// node image's users, bootstrap and the health check: it connects to one
+// node over the native protocol (v4), logs in with -u/-p or a credentials
+// file ([plain_text_auth] username/password; ~/.cassandra/credentials by
+// default, ignored unless only its owner can read it, as cqlsh does), runs
+// the statements of -e or stdin, prints rows as cqlsh's tables and errors
+// in cqlsh's words. It is NOT cqlsh: no shell, no DESCRIBE, no COPY.
 
-// CqlshMain runs cqlsh with args; it returns the exit status.
-func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	host, port := "127.0.0.1", strconv.Itoa(CQLPort)
-	// cqlsh's own variables, then the node's port when it is not 9042
-	for _, v := range []string{"CASSANDRA_NATIVE_TRANSPORT_PORT", "CQLSH_PORT"} {
-		if p := os.Getenv(v); p != "" {
-			port = p
-		}
+// AuthError is a login the server refused, or one it asked for and no
+// credentials were given.
+type AuthError struct {
+	Addr string
+	Msg  string // the server's message, or "" when no credentials were given
+}
+
+func (e *AuthError) Error() string {
+	if e.Msg == "" {
+		return "Remote end requires authentication"
 	}
-	if h := os.Getenv("CQLSH_HOST"); h != "" {
-		host = h
+	return fmt.Sprintf("Failed to authenticate to %s: Error from server: code=0100 [Bad credentials] message=%q", e.Addr, e.Msg)
+}
+
+// serverError is an ERROR response to a statement.
+type serverError struct {
+	code int
+	msg  string
+}
+
+var errorNames = map[int][2]string{
+	0x0000: {"ServerError", "Server error"}, 0x000A: {"ProtocolException", "Protocol error"},
+	0x0100: {"AuthenticationFailed", "Bad credentials"}, 0x1000: {"Unavailable", "Unavailable exception"},
+	0x2000: {"SyntaxException", "Syntax error in CQL query"}, 0x2100: {"Unauthorized", "Unauthorized"},
+	0x2200: {"InvalidRequest", "Invalid query"}, 0x2300: {"ConfigurationException", "Query invalid because of configuration issue"},
+	0x2500: {"InvalidRequest", "Unprepared"},
+}
+
+func (e *serverError) Error() string {
+	n, ok := errorNames[e.code]
+	if !ok {
+		n = [2]string{"ServerError", "Server error"}
 	}
-	var exec *string
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case (a == "-e" || a == "--execute") && i+1 < len(args):
-			exec = &args[i+1]
-			i++
-		case (a == "-u" || a == "--username" || a == "-p" || a == "--password" || a == "-k" || a == "--keyspace" ||
-			a == "--request-timeout" || a == "--connect-timeout" || a == "--cqlshrc" || a == "--cqlversion") && i+1 < len(args):
-			i++ // authentication and timeouts: not needed here
-		case a == "-h" || a == "--help":
-			fmt.Fprintln(stdout, "usage: cqlsh [HOST [PORT]] [-e STATEMENTS]   (cassim's cqlsh: no interactive shell)")
-			return 0
-		case strings.HasPrefix(a, "-"):
-		default:
-			pos = append(pos, a)
-		}
-	}
-	if len(pos) > 0 {
-		host = pos[0]
-	}
-	if len(pos) > 1 {
-		port = pos[1]
-	}
-	var text string
-	if exec != nil {
-		text = *exec
-	} else {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			fmt.Fprintln(stderr, "cqlsh:", err)
-			return 1
-		}
-		text = string(b)
-	}
-	addr := net.JoinHostPort(host, port)
-	c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+	return fmt.Sprintf("%s: Error from server: code=%04x [%s] message=%q", n[0], e.code, n[1], e.msg)
+}
+
+// cqlshConn is one connection.
+type cqlshConn struct {
+	c       net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
+}
+
+// dialCqlsh connects to addr and logs in with user and password when the
+// server asks (creds false: none given).
+func dialCqlsh(addr string, timeout time.Duration, creds bool, user, password string) (*cqlshConn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
-		fmt.Fprintf(stdout, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionRefusedError(111, \"Tried connecting to [('%s', %s)]. Last error: Connection refused\")})\n", addr, host, port)
-		return 1
+		return nil, err
 	}
-	defer c.Close()
-	s := &cqlshSession{c: c, r: bufio.NewReader(c)}
-	if err := s.startup(); err != nil {
-		fmt.Fprintf(stdout, "Connection error: ('Unable to connect to any servers', {'%s': %v})\n", addr, err)
-		return 1
+	cl := &cqlshConn{c: c, r: bufio.NewReader(c), timeout: timeout}
+	var st buf
+	st.short(1)
+	st.str("CQL_VERSION")
+	st.str("3.0.0")
+	f, err := cl.call(opStartup, st)
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
-	status := 0
-	for i, stmt := range splitStatements(text) {
-		_ = c.SetDeadline(time.Now().Add(time.Minute))
-		if err := s.run(stmt, stdout); err != nil {
-			fmt.Fprintf(stderr, "<stdin>:%d:%v\n", i+1, err)
-			status = 2
+	if f.op == opAuthenticate {
+		if !creds {
+			c.Close()
+			return nil, &AuthError{Addr: addr}
 		}
+		var b buf
+		b.bytes([]byte("\x00" + user + "\x00" + password))
+		if f, err = cl.call(opAuthResponse, b); err != nil {
+			c.Close()
+			var se *serverError
+			if errors.As(err, &se) && se.code == errBadCredentials {
+				return nil, &AuthError{Addr: addr, Msg: se.msg}
+			}
+			return nil, err
+		}
+		if f.op != opAuthSuccess {
+			c.Close()
+			return nil, fmt.Errorf("cql: got opcode 0x%02x after AUTH_RESPONSE", f.op)
+		}
+	} else if f.op != opReady {
+		c.Close()
+		return nil, fmt.Errorf("cql: got opcode 0x%02x after STARTUP", f.op)
 	}
-	return status
+	return cl, nil
 }
 
-type cqlshSession struct {
-	c      net.Conn
-	r      *bufio.Reader
-	stream int16
-}
+func (cl *cqlshConn) Close() error { return cl.c.Close() }
 
-func (s *cqlshSession) call(op byte, body []byte) (frame, error) {
-	s.stream++
-	if err := writeFrame(s.c, 4, s.stream, op, body); err != nil {
+func (cl *cqlshConn) call(op byte, body []byte) (frame, error) {
+	_ = cl.c.SetDeadline(time.Now().Add(cl.timeout))
+	if err := writeFrame(cl.c, 4, 1, op, body); err != nil {
 		return frame{}, err
 	}
-	return readFrame(s.r)
+	f, err := readFrame(cl.r)
+	if err != nil {
+		return frame{}, err
+	}
+	if f.op == opError {
+		rd := &reader{b: f.body}
+		code := rd.int()
+		return f, &serverError{code: code, msg: rd.str()}
+	}
+	return f, nil
 }
 
-func (s *cqlshSession) startup() error {
-	var b buf
-	b.short(1)
-	b.str("CQL_VERSION")
-	b.str(CQLVersion)
-	f, err := s.call(opStartup, b)
-	if err != nil {
-		return err
-	}
-	if f.op != opReady {
-		return fmt.Errorf("STARTUP: %s", describeResponse(f.op, f.body))
-	}
-	return nil
+// cqlResult is a statement's result: rows with their column names, as
+// cqlsh prints them, or none.
+type cqlResult struct {
+	cols     []string
+	rows     [][]string
+	rowsKind bool
 }
 
-// cqlErrorNames are cqlsh's names of the error codes.
-var cqlErrorNames = map[int]string{errServer: "ServerError", errProtocol: "ProtocolError", errSyntax: "SyntaxException",
-	errUnauthorized: "Unauthorized", errInvalid: "InvalidRequest", errConfig: "ConfigurationException",
-	errAlreadyExists: "AlreadyExists", errUnprepared: "Unprepared"}
-
-func (s *cqlshSession) run(stmt string, out io.Writer) error {
-	var b buf
-	b.longStr(stmt)
-	b.short(0x0001) // ONE
-	b.byte(0)
-	f, err := s.call(opQuery, b)
+func (cl *cqlshConn) query(q string) (cqlResult, error) {
+	var qb buf
+	qb.longStr(q)
+	qb.short(0x0001) // ONE
+	qb.byte(0)
+	f, err := cl.call(opQuery, qb)
 	if err != nil {
-		return fmt.Errorf("NoHostAvailable: %v", err)
+		return cqlResult{}, err
 	}
 	rd := &reader{b: f.body}
-	if f.op == opError {
-		code, msg := rd.int(), rd.str()
-		name := cqlErrorNames[code]
-		if name == "" {
-			name = fmt.Sprintf("Error 0x%04x", code)
-		}
-		if code == errAlreadyExists {
-			return fmt.Errorf("%s: %s", name, msg)
-		}
-		return fmt.Errorf("%s: Error from server: code=%04x [%s] message=\"%s\"", name, code, cqlshErrorKind(code), msg)
+	if rd.int() != resultRows {
+		return cqlResult{}, nil
 	}
-	if f.op != opResult || rd.int() != resultRows {
-		return nil // USE, schema changes: cqlsh prints nothing
-	}
-	flags, ncol := rd.int(), rd.int()
+	var res cqlResult
+	res.rowsKind = true
+	flags := rd.int()
+	ncol := rd.int()
 	if flags&metaHasMorePages != 0 {
 		rd.value()
 	}
@@ -161,46 +162,30 @@ func (s *cqlshSession) run(stmt string, out io.Writer) error {
 		rd.str()
 		rd.str()
 	}
-	names := make([]string, ncol)
-	types := make([]colType, ncol)
-	for i := range ncol {
+	var types []colType
+	for i := 0; i < ncol; i++ {
 		if !global {
 			rd.str()
 			rd.str()
 		}
-		names[i] = rd.str()
-		types[i] = readColType(rd)
+		res.cols = append(res.cols, rd.str())
+		types = append(types, readColType(rd))
 	}
-	var rows [][]string
-	for n := rd.int(); n > 0 && rd.err == nil; n-- {
-		row := make([]string, ncol)
-		for i := range ncol {
-			row[i] = types[i].format(rd.value(), false)
+	nrows := rd.int()
+	for i := 0; i < nrows && rd.err == nil; i++ {
+		var row []string
+		for _, t := range types {
+			row = append(row, t.format(rd.value(), true))
 		}
-		rows = append(rows, row)
+		res.rows = append(res.rows, row)
 	}
 	if rd.err != nil {
-		return fmt.Errorf("ProtocolError: malformed rows")
+		return cqlResult{}, errors.New("cql: malformed Rows result")
 	}
-	printTable(out, names, rows)
-	return nil
+	return res, nil
 }
 
-func cqlshErrorKind(code int) string {
-	switch code {
-	case errSyntax:
-		return "Syntax error in CQL query"
-	case errInvalid:
-		return "Invalid query"
-	case errConfig:
-		return "Query invalid because of configuration issue"
-	case errUnauthorized:
-		return "Unauthorized"
-	}
-	return "Server error"
-}
-
-// colType is a result column's type option.
+// colType is a column's type option.
 type colType struct {
 	id   int
 	args []colType
@@ -209,121 +194,154 @@ type colType struct {
 func readColType(rd *reader) colType {
 	t := colType{id: rd.short()}
 	switch t.id {
-	case typeList, typeSet:
+	case 0x0000:
+		rd.str()
+	case 0x0020, 0x0022:
 		t.args = []colType{readColType(rd)}
-	case typeMap:
+	case 0x0021:
 		t.args = []colType{readColType(rd), readColType(rd)}
 	}
 	return t
 }
 
-// format prints a value as cqlsh does; inner values of collections quote text.
-func (t colType) format(v []byte, inner bool) string {
+// format prints a value as cqlsh does: text bare at the top, quoted inside
+// collections; booleans True and False; null.
+func (t colType) format(v []byte, top bool) string {
 	if v == nil {
 		return "null"
 	}
 	switch t.id {
-	case typeASCII, typeVarchar:
-		if inner {
-			return "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
+	case 0x0001, 0x000D:
+		if top {
+			return string(v)
 		}
-		return string(v)
-	case typeInt:
+		return "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
+	case 0x0004:
+		if len(v) == 1 && v[0] != 0 {
+			return "True"
+		}
+		return "False"
+	case 0x0009:
 		if len(v) == 4 {
 			return strconv.Itoa(int(int32(binary.BigEndian.Uint32(v))))
 		}
-	case typeBigint:
+	case 0x0002:
 		if len(v) == 8 {
 			return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10)
 		}
-	case typeBoolean:
-		if len(v) == 1 {
-			if v[0] != 0 {
-				return "True"
-			}
-			return "False"
-		}
-	case typeDouble:
-		if len(v) == 8 {
-			return strconv.FormatFloat(math.Float64frombits(binary.BigEndian.Uint64(v)), 'g', -1, 64)
-		}
-	case typeUUID, typeTimeUUID:
+	case 0x000C, 0x000F:
 		if len(v) == 16 {
 			return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
 		}
-	case typeInet:
+	case 0x0010:
 		return net.IP(v).String()
-	case typeTimestamp:
-		if len(v) == 8 {
-			return time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC().Format("2006-01-02 15:04:05.000000+0000")
-		}
-	case typeList, typeSet, typeMap:
+	case 0x0020, 0x0021, 0x0022:
 		rd := &reader{b: v}
+		n := rd.int()
 		var parts []string
-		for n := rd.int(); n > 0 && rd.err == nil; n-- {
-			if t.id == typeMap {
-				parts = append(parts, t.args[0].format(rd.value(), true)+": "+t.args[1].format(rd.value(), true))
+		for i := 0; i < n && rd.err == nil; i++ {
+			if t.id == 0x0021 {
+				k := t.args[0].format(rd.value(), false)
+				parts = append(parts, k+": "+t.args[1].format(rd.value(), false))
 			} else {
-				parts = append(parts, t.args[0].format(rd.value(), true))
+				parts = append(parts, t.args[0].format(rd.value(), false))
 			}
 		}
-		if t.id == typeSet {
-			sort.Strings(parts)
+		open, closing := "{", "}"
+		if t.id == 0x0020 {
+			open, closing = "[", "]"
 		}
-		open, end := "[", "]"
-		if t.id != typeList {
-			open, end = "{", "}"
-		}
-		return open + strings.Join(parts, ", ") + end
+		return open + strings.Join(parts, ", ") + closing
 	}
-	return "0x" + hex.EncodeToString(v)
+	return fmt.Sprintf("0x%x", v)
 }
 
-// printTable prints rows as cqlsh does: a blank line, the header (names
-// left-aligned), a rule, the values right-aligned, the rows, a blank line and "(N rows)".
-func printTable(out io.Writer, names []string, rows [][]string) {
-	width := make([]int, len(names))
-	for i, n := range names {
-		width[i] = len(n)
+// printTable prints rows as cqlsh does.
+func printTable(w io.Writer, res cqlResult) {
+	widths := make([]int, len(res.cols))
+	for i, c := range res.cols {
+		widths[i] = len(c)
+		for _, r := range res.rows {
+			widths[i] = max(widths[i], len(r[i]))
+		}
 	}
-	for _, r := range rows {
+	var head, sep []string
+	for i, c := range res.cols {
+		head = append(head, c+strings.Repeat(" ", widths[i]-len(c)))
+		sep = append(sep, strings.Repeat("-", widths[i]+2))
+	}
+	fmt.Fprintf(w, "\n %s\n%s\n", strings.Join(head, " | "), strings.Join(sep, "+"))
+	for _, r := range res.rows {
+		var cells []string
 		for i, c := range r {
-			width[i] = max(width[i], len(c))
+			cells = append(cells, strings.Repeat(" ", widths[i]-len(c))+c)
 		}
+		fmt.Fprintf(w, " %s\n", strings.Join(cells, " | "))
 	}
-	line := func(cells []string, left bool) string {
-		parts := make([]string, len(cells))
-		for i, c := range cells {
-			pad := strings.Repeat(" ", width[i]-len(c))
-			if left {
-				parts[i] = " " + c + pad + " "
-			} else {
-				parts[i] = " " + pad + c + " "
-			}
-		}
-		return strings.TrimRight(strings.Join(parts, "|"), " ")
-	}
-	fmt.Fprintln(out)
-	fmt.Fprintln(out, line(names, true))
-	rule := make([]string, len(names))
-	for i := range names {
-		rule[i] = strings.Repeat("-", width[i]+2)
-	}
-	fmt.Fprintln(out, strings.Join(rule, "+"))
-	for _, r := range rows {
-		fmt.Fprintln(out, line(r, false))
-	}
-	fmt.Fprintf(out, "\n(%d rows)\n", len(rows))
+	fmt.Fprintf(w, "\n(%d rows)\n", len(res.rows))
 }
 
-// splitStatements splits text at semicolons outside quotes; blank
-// statements are dropped.
-func splitStatements(text string) []string {
+// readCredentials reads a cqlsh credentials file; ok is false when there is
+// none, or cqlsh would not use it (not owned by the user alone).
+func readCredentials(path string, stderr io.Writer) (user, password string, ok bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", false
+	}
+	if sys, isUnix := st.Sys().(*syscall.Stat_t); (isUnix && int(sys.Uid) != os.Getuid()) || st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "\nWarning: Credentials file '%s' exists but is not used, because:\n  a. the file owner is not the current user; or\n  b. the file is readable by group or other.\n", path)
+		return "", "", false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", false
+	}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
+			continue
+		}
+		if k, v, found := strings.Cut(line, "="); found && section == "plain_text_auth" {
+			switch strings.TrimSpace(k) {
+			case "username":
+				user = strings.TrimSpace(v)
+			case "password":
+				password = strings.TrimSpace(v)
+			}
+		}
+	}
+	return user, password, user != ""
+}
+
+// credentialsPath is cqlsh's default credentials file.
+func credentialsPath() string {
+	home := os.Getenv("HOME")
+	if home == "" {
+		home = "/root"
+	}
+	return filepath.Join(home, ".cassandra", "credentials")
+}
+
+// LinkCredentials makes file root's (or $HOME's) ~/.cassandra/credentials,
+// as the node image's entrypoint does, so that cqlsh logs in on its own.
+func LinkCredentials(file string) error {
+	link := credentialsPath()
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		return err
+	}
+	_ = os.Remove(link)
+	return os.Symlink(file, link)
+}
+
+// splitStatements splits CQL text on semicolons outside quotes.
+func splitStatements(s string) []string {
 	var out []string
 	var cur strings.Builder
 	var quote byte
-	for i := 0; i < len(text); i++ {
-		c := text[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case quote != 0:
 			if c == quote {
@@ -332,16 +350,115 @@ func splitStatements(text string) []string {
 		case c == '\'' || c == '"':
 			quote = c
 		case c == ';':
-			if s := strings.TrimSpace(cur.String()); s != "" {
-				out = append(out, s)
+			if st := strings.TrimSpace(cur.String()); st != "" {
+				out = append(out, st)
 			}
 			cur.Reset()
 			continue
 		}
 		cur.WriteByte(c)
 	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
+	if st := strings.TrimSpace(cur.String()); st != "" {
+		out = append(out, st)
 	}
 	return out
+}
+
+// CqlshMain runs cassim's cqlsh with args; it returns the exit code: 1 when
+// it cannot connect or log in, 2 when a statement failed, as cqlsh does.
+func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var user, password, credFile, execute string
+	var positional []string
+	userGiven := false
+	timeout := 5 * time.Second
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		val := func() string {
+			if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
+				return v
+			}
+			if i+1 < len(args) {
+				i++
+				return args[i]
+			}
+			return ""
+		}
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "-u", "--username":
+			user, userGiven = val(), true
+		case "-p", "--password":
+			password = val()
+			fmt.Fprintln(stderr, "\nWarning: Using a password on the command line interface can be insecure.\nRecommendation: use the credentials file to securely provide the password.")
+		case "--credentials":
+			credFile = val()
+		case "-e", "--execute":
+			execute = val()
+		case "--connect-timeout", "--request-timeout":
+			if s, err := strconv.Atoi(val()); err == nil {
+				timeout = time.Duration(s) * time.Second
+			}
+		case "-h", "--help":
+			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's stand-in: -u, -p, --credentials, -e, stdin)")
+			return 0
+		default:
+			if strings.HasPrefix(a, "-") {
+				fmt.Fprintf(stderr, "cqlsh: error: unrecognized arguments: %s (cassim's cqlsh is a stand-in)\n", a)
+				return 2
+			}
+			positional = append(positional, a)
+		}
+	}
+	host, port := "127.0.0.1", "9042"
+	if len(positional) > 0 {
+		host = positional[0]
+	}
+	if len(positional) > 1 {
+		port = positional[1]
+	}
+	creds := userGiven
+	if !userGiven {
+		if credFile == "" {
+			credFile = credentialsPath()
+		}
+		user, password, creds = readCredentials(credFile, stderr)
+	}
+	addr := net.JoinHostPort(host, port)
+	cl, err := dialCqlsh(addr, timeout, creds, user, password)
+	if err != nil {
+		var ae *AuthError
+		switch {
+		case errors.As(err, &ae):
+			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': AuthenticationFailed('%s')})\n", addr, ae.Error())
+		default:
+			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionRefusedError(%q)})\n", addr, err.Error())
+		}
+		return 1
+	}
+	defer cl.Close()
+	text := execute
+	if execute == "" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		text = string(b)
+	}
+	code := 0
+	for i, st := range splitStatements(text) {
+		if ctx.Err() != nil {
+			return 130
+		}
+		res, err := cl.query(st)
+		if err != nil {
+			fmt.Fprintf(stderr, "<stdin>:%d:%s\n", i+1, err)
+			code = 2
+			continue
+		}
+		if res.rowsKind {
+			printTable(stdout, res)
+		}
+	}
+	return code
 }

@@ -95,6 +95,10 @@ func init() {
 				"rpc_address inet; schema_version uuid; tokens set<varchar>",
 			[]string{"peer"}, nil, (*Node).peerRows),
 
+		defTable("system_auth", "roles", "role definitions",
+			"role text; can_login boolean; is_superuser boolean; member_of set<text>; salted_hash text",
+			[]string{"role"}, nil, roleRows), // auth.go
+
 		defTable("system_schema", "keyspaces", "keyspace definitions",
 			"keyspace_name text; durable_writes boolean; replication frozen<map<text, text>>", ksKey, nil, keyspaceRows),
 		defTable("system_schema", "tables", "table definitions",
@@ -192,6 +196,9 @@ func keyspaceRows(n *Node) []map[string]any {
 			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
 				repl[k] = v
 			}
+		}
+		if k.Name == "system_auth" && n != nil && n.cfg.Auth {
+			repl = authReplication(n) // auth.go
 		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
 	}

@@ -36,19 +36,24 @@ func realEnv(t *testing.T, machines int) *env {
 
 // clientScript is a real client, the DataStax Python driver (PyPI's
 // cassandra-driver, which the base image carries for cqlsh), run inside a node
-// container against every node as contact points:
+// container against every node as contact points, logged in as the superuser
+// of the credentials file bootstrap mounts there (authentication is on):
 //
 //	write N: creates keyspace e2e (RF 3) and table rows, writes rows 0..N-1 at QUORUM
 //	read N:  reads rows 0..N-1 at QUORUM
 //
 // It prints one JSON line: the rows asked for, written or found, and failed requests.
 const clientScript = `
-import json, sys
+import configparser, json, sys
 from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 mode, n, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+cp = configparser.ConfigParser()
+cp.read("/run/secrets/swarmcass-cql-credentials")
+auth = PlainTextAuthProvider(cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"])
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
-cluster = Cluster(hosts, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+cluster = Cluster(hosts, auth_provider=auth, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 s = cluster.connect()
 ok = failed = 0
 if mode == "write":
@@ -138,6 +143,7 @@ type realPhase struct {
 // realPhases are the real tier's scenarios after the bootstrap (realBootstrap);
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
+	{"authentication: refusals, the superuser, a login with a node down", realAuth},
 	{"node down, reads, heal, no-op re-run", realNodeDown},
 	{"rolling restart under QUORUM load", realRolling}, // real_roll_test.go
 	// realDay2 (real_day2_test.go: scale 4 then 3, replace a dead node,
