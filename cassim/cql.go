@@ -2,6 +2,7 @@ package cassim
 
 import (
 	"bufio"
+	"context"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -451,6 +452,9 @@ func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 			}
 		}
 	case *keyspaceStmt:
+		if err := cc.mayChangeKeyspace(s); err != nil { // auth.go
+			return 0, nil, err
+		}
 		body, err := cc.n.changeKeyspace(s)
 		if err != nil {
 			return 0, nil, err
@@ -626,7 +630,7 @@ func tokenStrings(ts []int64) []string {
 // only when bootstrapped is COMPLETED; a refused login is an *AuthError.
 func Probe(addr string, timeout time.Duration) (release string, err error) {
 	user, password, creds := readCredentials(credentialsPath(), io.Discard)
-	c, err := dialCqlsh(addr, timeout, creds, user, password)
+	c, err := dialCqlsh(context.Background(), addr, timeout, creds, user, password)
 	if err != nil {
 		return "", err
 	}
