@@ -252,6 +252,61 @@ set_yaml() {
 	rm -f "$tmp"
 }
 
+# set_yaml_class KEY CLASS sets KEY to a class name and drops the indented
+# lines that follow a KEY line (5.0's stock file writes the authenticator as
+# a `class_name:` block, which a plain value line must replace whole).
+set_yaml_class() {
+	local file="$CASSANDRA_CONF/cassandra.yaml" tmp
+	tmp=$(mktemp)
+	awk -v key="$1" -v val="$2" '
+		BEGIN { done = 0; skip = 0 }
+		skip && /^[ \t]+[^ \t#]/ { next }
+		{ skip = 0 }
+		!done && $0 ~ "^" key ":" { print key ": " val; done = 1; skip = 1; next }
+		{ print }
+		END { if (!done) print key ": " val }
+	' "$file" >"$tmp"
+	cat "$tmp" >"$file"
+	rm -f "$tmp"
+}
+
+# ---- authentication ----------------------------------------------------------
+
+# SWARMCASS_AUTH=true: PasswordAuthenticator, CassandraAuthorizer and
+# CassandraRoleManager; false: AllowAll, Cassandra's own default. Unset: true
+# when the credentials file (a cqlsh credentials file, which swarmcass
+# bootstrap mounts as a Swarm secret) exists, else cassandra.yaml is left as
+# it is. The file is linked as ~/.cassandra/credentials ($HOME is /root for
+# root in a container), so cqlsh run in
+# the container (docker exec, the health check) logs in on its own; the
+# password is never passed on a command line.
+: "${SWARMCASS_CREDENTIALS_FILE:=/run/secrets/swarmcass-cql-credentials}"
+auth="${SWARMCASS_AUTH:-}"
+if [ -z "$auth" ] && [ -e "$SWARMCASS_CREDENTIALS_FILE" ]; then
+	auth=true
+fi
+case "$auth" in
+true)
+	set_yaml_class authenticator PasswordAuthenticator
+	set_yaml_class authorizer CassandraAuthorizer
+	set_yaml_class role_manager CassandraRoleManager
+	if [ ! -e "$SWARMCASS_CREDENTIALS_FILE" ]; then
+		log "authentication on, but there is no credentials file $SWARMCASS_CREDENTIALS_FILE: cqlsh in this container must be given credentials"
+	fi
+	;;
+false)
+	set_yaml_class authenticator AllowAllAuthenticator
+	set_yaml_class authorizer AllowAllAuthorizer
+	;;
+"") ;;
+*) die "SWARMCASS_AUTH=$SWARMCASS_AUTH must be true or false" ;;
+esac
+if [ "$auth" = true ] && [ "$(id -u)" = 0 ]; then
+	cql_dir="${HOME:-/root}/.cassandra"
+	mkdir -p "$cql_dir" && ln -sfn "$SWARMCASS_CREDENTIALS_FILE" "$cql_dir/credentials" ||
+		log "could not link $SWARMCASS_CREDENTIALS_FILE as $cql_dir/credentials: cqlsh in this container needs --credentials"
+fi
+
 if [ -n "$initial_tokens" ]; then
 	set_yaml initial_token "$initial_tokens"
 fi
@@ -262,6 +317,6 @@ if [ -n "$native_port" ]; then
 	set_yaml native_transport_port "$native_port"
 fi
 
-log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${native_port:+ native_transport_port=$native_port}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
+log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${native_port:+ native_transport_port=$native_port}${auth:+ auth=$auth}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
 
 exec "$SWARMCASS_OFFICIAL_ENTRYPOINT" "$@"

@@ -64,7 +64,8 @@ func runWrapper(t *testing.T, env map[string]string, args ...string) run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(filepath.Join(conf, "cassandra.yaml"), string(stock), 0o644)
+	write(filepath.Join(conf, "cassandra.yaml"), string(stock)+env["_YAML_APPEND"], 0o644)
+	delete(env, "_YAML_APPEND")
 
 	cmd := exec.Command("bash", append([]string{"swarmcass-entrypoint.sh"}, args...)...)
 	cmd.Env = []string{
@@ -262,4 +263,54 @@ func TestWrapperSeedByAddressJoinsSeedList(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.exitCode, r.stderr)
 	}
 	r.want(t, "CASSANDRA_SEEDS", "cass1,cass2,10.0.9.7")
+}
+
+// SWARMCASS_AUTH=true writes the three auth classes, replacing 5.0's
+// `class_name:` block form whole, and links the credentials file as
+// cqlsh's default; unset, the file's presence decides; a typo is refused.
+func TestWrapperAuthentication(t *testing.T) {
+	home := t.TempDir()
+	cred := filepath.Join(t.TempDir(), "cred")
+	block := "\nauthenticator:\n  class_name : org.apache.cassandra.auth.AllowAllAuthenticator\n# authenticator:\n#   class_name : org.apache.cassandra.auth.MutualTlsAuthenticator\nauthorizer: AllowAllAuthorizer\n"
+	r := runWrapper(t, map[string]string{"SWARMCASS_AUTH": "true", "HOME": home, "SWARMCASS_CREDENTIALS_FILE": cred, "_YAML_APPEND": block})
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	for _, line := range []string{"authenticator: PasswordAuthenticator\n", "authorizer: CassandraAuthorizer\n", "role_manager: CassandraRoleManager\n", "#   class_name : org.apache.cassandra.auth.MutualTlsAuthenticator\n"} {
+		if strings.Count(r.yaml, line) != 1 {
+			t.Errorf("cassandra.yaml has %q %d times, want once:\n%s", line, strings.Count(r.yaml, line), r.yaml)
+		}
+	}
+	if strings.Contains(r.yaml, "  class_name : org.apache.cassandra.auth.AllowAllAuthenticator") || strings.Contains(r.yaml, "AllowAllAuthorizer") {
+		t.Errorf("the old settings stayed:\n%s", r.yaml)
+	}
+	if os.Geteuid() == 0 {
+		if target, err := os.Readlink(filepath.Join(home, ".cassandra", "credentials")); err != nil || target != cred {
+			t.Errorf("~/.cassandra/credentials -> %q (%v), want %s", target, err, cred)
+		}
+	}
+	if !strings.Contains(r.stderr, "there is no credentials file "+cred) || !strings.Contains(r.stderr, " auth=true") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+
+	// Unset: the credentials file decides.
+	if err := os.WriteFile(cred, []byte("[plain_text_auth]\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	r = runWrapper(t, map[string]string{"HOME": t.TempDir(), "SWARMCASS_CREDENTIALS_FILE": cred})
+	if !strings.Contains(r.yaml, "authenticator: PasswordAuthenticator\n") {
+		t.Errorf("with the credentials file and SWARMCASS_AUTH unset: no PasswordAuthenticator:\n%s", r.stderr)
+	}
+	r = runWrapper(t, map[string]string{"HOME": t.TempDir(), "SWARMCASS_CREDENTIALS_FILE": cred + ".none"})
+	if strings.Contains(r.yaml, "authenticator:") {
+		t.Errorf("without the file and SWARMCASS_AUTH unset, cassandra.yaml was changed:\n%s", r.yaml)
+	}
+	r = runWrapper(t, map[string]string{"SWARMCASS_AUTH": "false", "HOME": t.TempDir()})
+	if !strings.Contains(r.yaml, "authenticator: AllowAllAuthenticator\n") {
+		t.Errorf("SWARMCASS_AUTH=false: %s", r.yaml)
+	}
+	r = runWrapper(t, map[string]string{"SWARMCASS_AUTH": "yes", "HOME": t.TempDir()})
+	if r.exitCode != 1 || !strings.Contains(r.stderr, "SWARMCASS_AUTH=yes must be true or false") {
+		t.Errorf("SWARMCASS_AUTH=yes: exit %d: %s", r.exitCode, r.stderr)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,12 @@ type Config struct {
 	// streams when it leaves; 0 keeps the saved one (about 100 KiB, a fresh
 	// node's system tables).
 	LoadBytes float64
+	// Auth is the node contract's SWARMCASS_AUTH (auth.go): true when set
+	// so, or when unset and CredentialsFile exists.
+	Auth bool
+	// CredentialsFile is SWARMCASS_CREDENTIALS_FILE, the cqlsh credentials
+	// file bootstrap mounts (linked as ~/.cassandra/credentials).
+	CredentialsFile string
 }
 
 // Ports of the node contract.
@@ -151,6 +158,16 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 		if c.LoadBytes, err = ParseSize(v); err != nil {
 			return c, fmt.Errorf("CASSIM_LOAD=%q: %w", v, err)
 		}
+	}
+	c.CredentialsFile = get("SWARMCASS_CREDENTIALS_FILE", DefaultCredentialsFile)
+	switch v := env["SWARMCASS_AUTH"]; v {
+	case "true", "false":
+		c.Auth = v == "true"
+	case "":
+		_, err := os.Stat(c.CredentialsFile)
+		c.Auth = err == nil
+	default:
+		return c, fmt.Errorf("SWARMCASS_AUTH=%s must be true or false", v)
 	}
 	if v := env["CASSANDRA_AUTO_BOOTSTRAP"]; v != "" {
 		b, err := strconv.ParseBool(v)

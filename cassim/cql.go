@@ -2,10 +2,12 @@ package cassim
 
 import (
 	"bufio"
+	"context"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -99,6 +101,9 @@ func (n *Node) openCQL() error {
 	n.cql.start()
 	n.log.Info("main", "PipelineConfigurator.java:125", "Using Netty Version: [cassim]")
 	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (unencrypted)...", n.CQLAddr)
+	if n.cfg.Auth {
+		go n.setupDefaultRole() // auth.go
+	}
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -173,8 +178,11 @@ type cqlConn struct {
 	n        *Node
 	conn     net.Conn
 	version  byte // of the connection's first frame
-	ready    bool // after STARTUP
+	ready    bool // after STARTUP (and, with authentication on, AUTH_RESPONSE)
 	keyspace string
+	// authenticating: STARTUP was answered AUTHENTICATE; user: who logged in.
+	authenticating bool
+	user           string
 }
 
 func (n *Node) serveCQL(c net.Conn) {
@@ -237,7 +245,11 @@ func (cc *cqlConn) handle(f frame) (version, op byte, body []byte, fatal bool) {
 	if f.flags&flagCustomPayload != 0 {
 		rd.bytesMap()
 	}
-	if !cc.ready && f.op != opOptions && f.op != opStartup {
+	if cc.authenticating && f.op != opAuthResponse {
+		// ServerConnection's AUTHENTICATION state.
+		return version, opError, errorBody(&cqlError{code: errProtocol, msg: fmt.Sprintf("Unexpected message %s, expecting SASL_RESPONSE", opName(f.op))}), false
+	}
+	if !cc.ready && !cc.authenticating && f.op != opOptions && f.op != opStartup {
 		name := opNames[f.op]
 		if name == "" {
 			name = fmt.Sprint(f.op)
@@ -265,6 +277,13 @@ func (cc *cqlConn) handle(f frame) (version, op byte, body []byte, fatal bool) {
 			return protocolErr("Missing value CQL_VERSION in STARTUP message")
 		case opts["COMPRESSION"] != "":
 			return protocolErr(fmt.Sprintf("cassim does not implement %s compression; its SUPPORTED message offers none", opts["COMPRESSION"]))
+		}
+		if cc.n.cfg.Auth { // auth.go
+			cc.authenticating = true
+			var b buf
+			b.str(Authenticator)
+			op, body = opAuthenticate, b
+			break
 		}
 		cc.ready = true
 		op = opReady
@@ -312,7 +331,21 @@ func (cc *cqlConn) handle(f frame) (version, op byte, body []byte, fatal bool) {
 	case opBatch:
 		err = invalid("cassim does not run BATCH statements: %s", cassimServes)
 	case opAuthResponse:
-		return protocolErr("cassim does not authenticate (it is configured as with AllowAllAuthenticator)")
+		if !cc.authenticating {
+			return protocolErr("Unexpected message AUTH_RESPONSE, expecting STARTUP or OPTIONS")
+		}
+		token := rd.value()
+		if rd.err != nil {
+			return protocolErr("malformed AUTH_RESPONSE message")
+		}
+		user, e := cc.n.login(token)
+		if e != nil {
+			return version, opError, errorBody(e), false
+		}
+		cc.authenticating, cc.ready, cc.user = false, true, user
+		var b buf
+		b.int(-1) // no final SASL token
+		op, body = opAuthSuccess, b
 	default:
 		return protocolErr(fmt.Sprintf("Unknown opcode %d", f.op))
 	}
@@ -338,6 +371,11 @@ func errorBody(e *cqlError) []byte {
 	if e.code == errAlreadyExists {
 		b.str(e.alreadyExists)
 		b.str("") // no table: a keyspace
+	}
+	if e.code == errUnavailable {
+		b.short(map[string]int{"QUORUM": 4, "LOCAL_QUORUM": 6, "EACH_QUORUM": 7}[e.cl])
+		b.int(e.required)
+		b.int(e.alive)
 	}
 	return b
 }
@@ -381,6 +419,8 @@ func preparedID(q, keyspace string) string {
 func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 	var b buf
 	switch s := s.(type) {
+	case *authStmt:
+		return cc.runAuth(s) // auth.go
 	case *useStmt:
 		if !isKeyspace(s.ks) && !cc.n.hasKeyspace(s.ks) {
 			return 0, nil, invalid("Keyspace '%s' does not exist", s.ks)
@@ -412,6 +452,9 @@ func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 			}
 		}
 	case *keyspaceStmt:
+		if err := cc.mayChangeKeyspace(s); err != nil { // auth.go
+			return 0, nil, err
+		}
 		body, err := cc.n.changeKeyspace(s)
 		if err != nil {
 			return 0, nil, err
@@ -581,55 +624,27 @@ func tokenStrings(ts []int64) []string {
 	return out
 }
 
-// Probe is a CQL readiness probe: it connects to addr, negotiates v4,
-// and reads bootstrapped and release_version from system.local. It
-// succeeds only when bootstrapped is COMPLETED.
+// Probe is a CQL readiness probe: it connects to addr, negotiates v4 (and
+// logs in with cqlsh's default credentials file when the node asks), and
+// reads bootstrapped and release_version from system.local. It succeeds
+// only when bootstrapped is COMPLETED; a refused login is an *AuthError.
 func Probe(addr string, timeout time.Duration) (release string, err error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	user, password, creds := readCredentials(credentialsPath(), io.Discard)
+	c, err := dialCqlsh(context.Background(), addr, timeout, creds, user, password)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	r := bufio.NewReader(c)
-	call := func(op byte, body []byte, want byte) ([]byte, error) {
-		if err := writeFrame(c, 4, 1, op, body); err != nil {
-			return nil, err
-		}
-		f, err := readFrame(r)
-		if err != nil {
-			return nil, err
-		}
-		if f.op == opError {
-			rd := &reader{b: f.body}
-			rd.int()
-			return nil, fmt.Errorf("cql error: %s", rd.str())
-		}
-		if f.op != want {
-			return nil, fmt.Errorf("cql: got opcode 0x%02x, want 0x%02x", f.op, want)
-		}
-		return f.body, nil
-	}
-	if _, err := call(opOptions, nil, opSupported); err != nil {
-		return "", err
-	}
-	var st buf
-	st.short(1)
-	st.str("CQL_VERSION")
-	st.str("3.0.0")
-	if _, err := call(opStartup, st, opReady); err != nil {
-		return "", err
-	}
 	q := "SELECT bootstrapped, release_version FROM system.local WHERE key='local'"
 	var qb buf
 	qb.longStr(q)
 	qb.short(0x0001) // ONE
 	qb.byte(0)
-	body, err := call(opQuery, qb, opResult)
+	f, err := c.call(opQuery, qb)
 	if err != nil {
 		return "", err
 	}
-	vals, err := parseSingleRow(body)
+	vals, err := parseSingleRow(f.body)
 	if err != nil {
 		return "", err
 	}

@@ -16,7 +16,7 @@ import (
 
 // Refusals name cassim, so that nobody mistakes them for Cassandra's.
 const cassimServes = "cassim, a stand-in for Cassandra, stores no data and answers only SELECTs on " +
-	"system.local, system.peers, system.peers_v2 and the system_schema and system_virtual_schema tables"
+	"system.local, system.peers, system.peers_v2, system_auth.roles and the system_schema and system_virtual_schema tables"
 
 // cqlError is an ERROR response: a code and Cassandra's kind of message.
 type cqlError struct {
@@ -25,6 +25,9 @@ type cqlError struct {
 	id   []byte // the statement ID of an Unprepared error
 	// alreadyExists is the keyspace of an Already_exists error.
 	alreadyExists string
+	// cl, required and alive: an Unavailable error's body.
+	cl              string
+	required, alive int
 }
 
 func (e *cqlError) Error() string { return e.msg }
@@ -229,6 +232,12 @@ var verbRE = regexp.MustCompile(`^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?`)
 
 // parseStatement parses q; keyspace is the connection's (USE), "" if none.
 func parseStatement(q, keyspace string) (statement, error) {
+	if s, ok, err := parseAuth(q); ok { // auth.go
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	m := verbRE.FindStringSubmatch(q)
 	if m == nil {
 		return nil, syntaxErr("line 1:0 no viable alternative at input '%s'", firstWord(q))

@@ -13,8 +13,10 @@ import (
 )
 
 // The DataStax drivers for Python and Node.js, with their default
-// settings, against a 3-node ring on loopback: each falls back to protocol
-// v4, learns every node and gets cassim's refusal for a user table. The
+// settings and a PlainTextAuthProvider, against a 3-node ring on loopback
+// with authentication on (as swarmcass bootstraps it): each logs in with
+// SASL PLAIN, falls back to protocol v4, learns every node and gets
+// cassim's refusal for a user table. The
 // drivers come from CASSIM_PYTHON (an interpreter that imports cassandra,
 // default python3) and node with NODE_PATH; scripts/test.sh installs them.
 // Missing drivers skip the test, except under CI=true. A failure shows the
@@ -53,7 +55,8 @@ func TestIntegrationDrivers(t *testing.T) {
 	}
 
 	l := newLab(t)
-	nodes := ring3(t, l)
+	nodes := ring3(t, l, authOn)
+	nodes[0].waitLog(t, "Created default superuser role 'cassandra'")
 	for k, i := range found {
 		d := drivers[i]
 		contact := 2 + k // each driver its own contact node, whose log shows its fallback
@@ -66,7 +69,7 @@ func TestIntegrationDrivers(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			cmd := exec.CommandContext(ctx, d.run[0], append(d.run[1:], l.ip(contact))...)
+			cmd := exec.CommandContext(ctx, d.run[0], append(d.run[1:], l.ip(contact), DefaultSuperuser, DefaultSuperuser)...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("%s: %v\n%s%s", strings.Join(cmd.Args, " "), err, stdout.String(), stderr.String())

@@ -12,9 +12,14 @@ import (
 
 // ring3 starts three nodes on the lab's loopback addresses, one after
 // another (each once node 1 sees the previous one UN), tracing CQL.
-func ring3(t *testing.T, l *lab) []*running {
+func ring3(t *testing.T, l *lab, edits ...func(*Config)) []*running {
 	t.Helper()
-	trace := func(c *Config) { c.CQLTrace = true }
+	trace := func(c *Config) {
+		c.CQLTrace = true
+		for _, e := range edits {
+			e(c)
+		}
+	}
 	var nodes []*running
 	var up []string
 	for i := 1; i <= 3; i++ {
@@ -87,6 +92,39 @@ func TestGocqlLearnsTheRing(t *testing.T) {
 	var re gocql.RequestError
 	if !errors.As(err, &re) || re.Code() != errInvalid || !strings.Contains(re.Message(), "cassim") || !strings.Contains(re.Message(), "stores no data") {
 		t.Errorf("a user table: %v, want cassim's Invalid refusal", err)
+	}
+}
+
+// gocql logs in with its PasswordAuthenticator (SASL PLAIN) and is refused
+// as Cassandra refuses it: no credentials, a wrong password.
+func TestGocqlLogsIn(t *testing.T) {
+	l := newLab(t)
+	n := l.start(1, t.TempDir(), authOn)
+	n.waitLog(t, "Created default superuser role 'cassandra'")
+	connect := func(auth gocql.Authenticator) (*gocql.Session, error) {
+		c := gocql.NewCluster(l.ip(1))
+		c.Authenticator = auth
+		c.DisableInitialHostLookup = true
+		return c.CreateSession()
+	}
+	if _, err := connect(nil); err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Errorf("no credentials: %v", err)
+	}
+	if _, err := connect(gocql.PasswordAuthenticator{Username: "cassandra", Password: "nope"}); err == nil ||
+		!strings.Contains(err.Error(), "Provided username cassandra and/or password are incorrect") {
+		t.Errorf("a wrong password: %v", err)
+	}
+	s, err := connect(gocql.PasswordAuthenticator{Username: "cassandra", Password: "cassandra"})
+	if err != nil {
+		t.Fatalf("cassandra/cassandra: %v\n%s", err, n.out.String())
+	}
+	defer s.Close()
+	var release string
+	if err := s.Query("SELECT release_version FROM system.local").Scan(&release); err != nil || release != DefaultReleaseVersion {
+		t.Errorf("system.local after login: %q %v", release, err)
+	}
+	if err := s.Query("CREATE ROLE admin_g WITH PASSWORD = 'pw' AND LOGIN = true AND SUPERUSER = true").Exec(); err != nil {
+		t.Errorf("CREATE ROLE: %v", err)
 	}
 }
 

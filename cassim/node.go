@@ -163,8 +163,12 @@ func (n *Node) logConfig() {
 	if seeds == "" {
 		seeds = n.addr
 	}
-	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; rpc_address=%s; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
-		c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, c.NativePort)
+	authn, authz := "AllowAllAuthenticator{}", "AllowAllAuthorizer{}"
+	if c.Auth {
+		authn, authz = "PasswordAuthenticator{}", "CassandraAuthorizer{}"
+	}
+	n.log.Info("main", "Config.java:1174", "Node configuration:[allocate_tokens_for_keyspace=null; authenticator=%s; authorizer=%s; auto_bootstrap=%t; broadcast_address=%s; broadcast_rpc_address=%s; cluster_name=%s; endpoint_snitch=GossipingPropertyFileSnitch; initial_token=%s; listen_address=%s; num_tokens=%d; partitioner=org.apache.cassandra.dht.Murmur3Partitioner; role_manager=CassandraRoleManager{}; rpc_address=%s; seed_provider=org.apache.cassandra.locator.SimpleSeedProvider{seeds=%s}; storage_port=%d; native_transport_port=%d]",
+		authn, authz, c.AutoBootstrap, n.addr, n.rpcAddr(), c.ClusterName, tokens, n.bind, c.NumTokens, c.RPCAddress, seeds, GossipPort, c.NativePort)
 	n.log.Info("main", "CassandraDaemon.java:625", "JVM Arguments: [%s] (cassim: not a JVM; these -D flags are what it understood)", strings.Join(c.JVMOpts, ", "))
 }
 
@@ -684,7 +688,7 @@ func (n *Node) gossipLoop(ctx context.Context) {
 		if retry {
 			n.resolveSeeds(ctx) // names of later nodes may resolve by now
 		}
-		n.setLocal(func(s *EndpointState) {}) // heartbeat
+		n.setLocal(n.adoptAuth) // heartbeat, with the newest system_auth
 		for _, target := range n.gossipTargets() {
 			go func(addr string) {
 				states, err := n.exchange(ctx, addr, false)

@@ -31,7 +31,13 @@ func (n *Node) serveAdmin(l net.Listener) {
 		if ctx == nil {
 			ctx = r.Context()
 		}
-		out, err := n.nodetool(ctx, r.PathValue("cmd"), q["a"], q.Get("pp") == "1")
+		var out string
+		var err error
+		if cmd := r.PathValue("cmd"); cmd == "repair" { // repair.go
+			out, err = n.repair(q["a"])
+		} else {
+			out, err = n.nodetool(ctx, cmd, q["a"], q.Get("pp") == "1")
+		}
 		var uo *unsupportedOp
 		switch {
 		case errors.As(err, &uo):
@@ -194,5 +200,5 @@ const nodetoolUsage = `usage: nodetool [(-h <host> | --host <host>)] [(-p <port>
 
 cassim's nodetool: a stand-in for tests and labs, NOT Apache Cassandra's.
 Commands it implements: status, describecluster, info [-T], version, netstats, statusgossip,
-statusbinary, drain, decommission [--force].
+statusbinary, drain, decommission [--force], repair [--full] KEYSPACE.
 `

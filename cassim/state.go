@@ -42,6 +42,8 @@ type EndpointState struct {
 	// Replacing is the address a node started with
 	// -Dcassandra.replace_address_first_boot takes over (BOOT_REPLACE).
 	Replacing string `json:"replacing,omitempty"`
+	// Auth is system_auth as this node last heard of it (auth.go).
+	Auth *AuthData `json:"auth,omitempty"`
 }
 
 // newer reports whether a is a later state of the same endpoint than b.

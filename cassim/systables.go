@@ -95,6 +95,10 @@ func init() {
 				"rpc_address inet; schema_version uuid; tokens set<varchar>",
 			[]string{"peer"}, nil, (*Node).peerRows),
 
+		defTable("system_auth", "roles", "role definitions",
+			"role text; can_login boolean; is_superuser boolean; member_of set<text>; salted_hash text",
+			[]string{"role"}, nil, roleRows), // auth.go
+
 		defTable("system_schema", "keyspaces", "keyspace definitions",
 			"keyspace_name text; durable_writes boolean; replication frozen<map<text, text>>", ksKey, nil, keyspaceRows),
 		defTable("system_schema", "tables", "table definitions",

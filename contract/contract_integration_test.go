@@ -76,6 +76,7 @@ func checkImage(ctx context.Context, t *testing.T, eng *engine.Docker, ref strin
 	t.Run("TokensTaken", s.tokensTaken)
 	t.Run("NativeTransportPort", s.nativeTransportPort)
 	t.Run("IdentityInVolume", s.identityInVolume)
+	t.Run("Authentication", s.authentication)
 }
 
 // buildCassimImage builds cassim's image with the fast timing profile under
@@ -593,5 +594,45 @@ func (s *suite) identityInVolume(t *testing.T) {
 	}
 	if first, second := hostID(), hostID(); first != second {
 		t.Errorf("host ID %s became %s on a new container with the same volume", first, second)
+	}
+}
+
+// SWARMCASS_AUTH=true: PasswordAuthenticator, CassandraAuthorizer and
+// CassandraRoleManager, and the health check passes although no role the
+// container's credentials name exists. An image that serves CQL (not the
+// wrapper test image's stand-in) refuses a client without credentials and,
+// once its role manager made it, logs in Cassandra's default superuser.
+func (s *suite) authentication(t *testing.T) {
+	ctx := context.Background()
+	net, _ := s.network(ctx, t)
+	n := s.start(ctx, t, nodeSpec{env: env("SWARMCASS_AUTH=true"), networks: []string{net}})
+	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
+		"authenticator": "PasswordAuthenticator{}",
+		"authorizer":    "CassandraAuthorizer{}",
+		"role_manager":  "CassandraRoleManager{}",
+	})
+	n.waitLog(ctx, t, NormalMarker)
+	s.wantHealthy(ctx, t, n)
+	if s.imageConfigOnce(ctx, t).Labels["io.swarmcass.standin"] == "true" {
+		return
+	}
+	const q = "SELECT bootstrapped FROM system.local"
+	r, err := s.eng.Exec(ctx, n.id, []string{"cqlsh", "-e", q})
+	if err != nil || r.ExitCode == 0 || !strings.Contains(r.Stderr, "Remote end requires authentication") {
+		t.Errorf("cqlsh without credentials: %v exit %d, want refused: %s%s", err, r.ExitCode, r.Stdout, r.Stderr)
+	}
+	deadline := time.Now().Add(2 * time.Minute) // CassandraRoleManager waits 10 s, then needs its QUORUM
+	for {
+		r, err = s.eng.Exec(ctx, n.id, []string{"cqlsh", "-u", "cassandra", "-p", "cassandra", "-e", q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ExitCode == 0 && strings.Contains(r.Stdout, "COMPLETED") {
+			break
+		}
+		if !strings.Contains(r.Stderr, "Provided username cassandra and/or password are incorrect") || time.Now().After(deadline) {
+			t.Fatalf("cqlsh as cassandra: exit %d: %s%s", r.ExitCode, r.Stdout, r.Stderr)
+		}
+		time.Sleep(time.Second)
 	}
 }

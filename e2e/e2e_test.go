@@ -83,7 +83,7 @@ type env struct {
 	t        *testing.T
 	lab      string
 	store    string
-	home     string // SWARMCASS_HOME of the binary: where it keeps credentials
+	home     string // SWARMCASS_HOME and HOME of the binary: where it keeps credentials
 	userHome string // HOME of the binary when the store is at HOME/.docker/machine (newEnvAt)
 	imageDir string
 	base     string // --base-image instead of --image-dir (real Cassandra)

@@ -34,12 +34,13 @@ type proc struct {
 
 // storeEnv makes the binary see the lab's machine store and no other engine.
 func (e *env) storeEnv() []string {
+	home := e.home        // the credentials' local copies stay in the test's directory
 	if e.userHome != "" { // the store in its default place: nothing set
 		return append(os.Environ(), "HOME="+e.userHome, "MACHINE_STORAGE_PATH=", "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=",
-			"SWARMCASS_HOME="+e.home)
+			"SWARMCASS_HOME="+home)
 	}
 	return append(os.Environ(), "MACHINE_STORAGE_PATH="+e.store, "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=",
-		"SWARMCASS_HOME="+e.home)
+		"SWARMCASS_HOME="+home, "HOME="+home)
 }
 
 // startProc starts the binary with environ; ctx ending kills it.

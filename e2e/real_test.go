@@ -36,19 +36,24 @@ func realEnv(t *testing.T, machines int) *env {
 
 // clientScript is a real client, the DataStax Python driver (PyPI's
 // cassandra-driver, which the base image carries for cqlsh), run inside a node
-// container against every node as contact points:
+// container against every node as contact points, logged in as the superuser
+// of the credentials file bootstrap mounts there (authentication is on):
 //
 //	write N: creates keyspace e2e (RF 3) and table rows, writes rows 0..N-1 at QUORUM
 //	read N:  reads rows 0..N-1 at QUORUM
 //
 // It prints one JSON line: the rows asked for, written or found, and failed requests.
 const clientScript = `
-import json, sys
+import configparser, json, sys
 from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 mode, n, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+cp = configparser.ConfigParser()
+cp.read("/run/secrets/swarmcass-cql-credentials")
+auth = PlainTextAuthProvider(cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"])
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
-cluster = Cluster(hosts, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+cluster = Cluster(hosts, auth_provider=auth, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 s = cluster.connect()
 ok = failed = 0
 if mode == "write":
@@ -138,6 +143,7 @@ type realPhase struct {
 // realPhases are the real tier's scenarios after the bootstrap (realBootstrap);
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
+	{"authentication: refusals, the superuser, system_auth RF 3", realAuth}, // real_auth_test.go; the login with a node down is in realNodeDown
 	{"node down, reads, heal, no-op re-run", realNodeDown},
 	{"rolling restart under QUORUM load", realRolling}, // real_roll_test.go
 	// realDay2 (real_day2_test.go: scale 4 then 3, replace a dead node,
@@ -200,7 +206,7 @@ func realBootstrap(ctx context.Context, t *testing.T, e *env) {
 }
 
 // realNodeDown: with one node's machine stopped, QUORUM reads still return
-// every row and ring says degraded; the machine back, a re-run heals the
+// every row, a login still works, and ring says degraded; the machine back, a re-run heals the
 // ring; a re-run on a healthy ring changes nothing.
 func realNodeDown(ctx context.Context, t *testing.T, e *env) {
 	rows := realRows
@@ -213,6 +219,7 @@ func realNodeDown(ctx context.Context, t *testing.T, e *env) {
 	if got.OK != rows || got.Failed != 0 {
 		t.Fatalf("QUORUM reads with one node of three down: %d of %d rows, %d failed; want every row", got.OK, rows, got.Failed)
 	}
+	realAuthNodeDown(ctx, t, e) // real_auth_test.go: a login with cass3 down
 
 	// The machine is back: a re-run waits until cass3 is Up/Normal again.
 	e.must("lab", "start", "--name", e.lab, "--store", e.store, "swarm-2")

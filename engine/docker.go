@@ -802,6 +802,10 @@ func swarmSpecOf(s ServiceSpec) swarm.ServiceSpec {
 	if s.StopGracePeriod > 0 {
 		cs.StopGracePeriod = &s.StopGracePeriod
 	}
+	for _, r := range s.Secrets {
+		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{SecretID: r.ID, SecretName: r.Name,
+			File: &swarm.SecretReferenceFileTarget{Name: r.File, UID: orZero(r.UID), GID: orZero(r.GID), Mode: r.Mode}})
+	}
 	spec := swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: s.Name, Labels: s.Labels},
 		TaskTemplate: swarm.TaskSpec{
@@ -849,6 +853,13 @@ func serviceOf(s swarm.Service) Service {
 		}
 		if cs.StopGracePeriod != nil {
 			out.Spec.StopGracePeriod = *cs.StopGracePeriod
+		}
+		for _, r := range cs.Secrets {
+			ref := SecretRef{ID: r.SecretID, Name: r.SecretName}
+			if f := r.File; f != nil {
+				ref.File, ref.UID, ref.GID, ref.Mode = f.Name, f.UID, f.GID, f.Mode
+			}
+			out.Spec.Secrets = append(out.Spec.Secrets, ref)
 		}
 	}
 	if p := t.Placement; p != nil {
@@ -930,5 +941,35 @@ func (d *Docker) TaskList(ctx context.Context, service string) ([]Task, error) {
 	// Newest first, by when Swarm made the task: status times are the
 	// machines' own and say when a task last changed, not which is newest.
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func orZero(id string) string {
+	if id == "" {
+		return "0"
+	}
+	return id
+}
+
+func (d *Docker) SecretCreate(ctx context.Context, s SecretSpec) (string, error) {
+	res, err := d.cli.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
+		Annotations: swarm.Annotations{Name: s.Name, Labels: s.Labels}, Data: s.Data,
+	}})
+	if err != nil {
+		return "", d.wrap(err, "create secret %s", s.Name)
+	}
+	return res.ID, nil
+}
+
+func (d *Docker) SecretList(ctx context.Context, labels map[string]string) ([]Secret, error) {
+	res, err := d.cli.SecretList(ctx, client.SecretListOptions{Filters: labelFilters(labels)})
+	if err != nil {
+		return nil, d.wrap(err, "list secrets")
+	}
+	var out []Secret
+	for _, s := range res.Items {
+		out = append(out, Secret{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }

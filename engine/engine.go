@@ -111,6 +111,13 @@ type Engine interface {
 	ServiceList(ctx context.Context, labels map[string]string) ([]Service, error)
 	// TaskList lists the tasks of one service, newest first.
 	TaskList(ctx context.Context, service string) ([]Task, error)
+	// SecretCreate stores a Swarm secret (managers only); its data can
+	// never be read back through the API, only by the containers of the
+	// services that mount it.
+	SecretCreate(ctx context.Context, spec SecretSpec) (id string, err error)
+	// SecretList lists the swarm's secrets carrying every given label,
+	// without their data.
+	SecretList(ctx context.Context, labels map[string]string) ([]Secret, error)
 
 	Close() error
 }
@@ -339,6 +346,8 @@ type ServiceSpec struct {
 	// them with the service and never shows them back: a Service read
 	// back has none.
 	RegistryAuth *RegistryAuth
+	// Secrets are mounted as files under /run/secrets/ in the containers.
+	Secrets []SecretRef
 }
 
 // RegistryAuth are credentials for a registry at ServerAddress (host:port).
@@ -354,6 +363,29 @@ func (a *RegistryAuth) Encode() string {
 		ServerAddress string `json:"serveraddress"`
 	}{a.Username, a.Password, a.ServerAddress})
 	return base64.URLEncoding.EncodeToString(b)
+}
+
+// SecretSpec is a Swarm secret to create.
+type SecretSpec struct {
+	Name   string
+	Data   []byte
+	Labels Labels
+}
+
+// Secret is what the API tells about a secret: never its data.
+type Secret struct {
+	ID     string
+	Name   string
+	Labels Labels
+}
+
+// SecretRef mounts a secret into a service's containers as the file
+// /run/secrets/File, owned by UID:GID with Mode.
+type SecretRef struct {
+	ID, Name string
+	File     string
+	UID, GID string // "0" when empty
+	Mode     os.FileMode
 }
 
 // Service is what swarmcass reads back about a service.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/consulstore"
+	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
@@ -26,8 +27,10 @@ var steps = []op.Step[*run]{
 	{Name: "Swarm", Run: ensureSwarm},               // swarm.go: init the manager, join the others
 	{Name: "Network", Run: ensureNetwork},           // network.go: the attachable overlay
 	{Name: "Overlay check", Run: checkOverlay},      // overlay.go: a probe per host; every host reaches every other over the overlay
+	{Name: "Credentials", Run: ensureCredentials},   // auth.go: the superuser's secret (unless --auth=false)
 	{Name: "Image", Run: ensureImage},               // image.go: build or take, tag, push, pin by digest
 	{Name: "Nodes", Run: ensureNodes},               // nodes.go: one service per node, one at a time, each waited for
+	{Name: "Authentication", Run: ensureAuth},       // auth.go: the superuser, the default role disabled, system_auth replicated
 	{Name: "Record", Run: record},                   // record.go: Consul KV and service registrations
 }
 
@@ -44,6 +47,7 @@ type Result struct {
 	// Clients is what the nodes tell drivers (Config.Clients).
 	Clients string
 	Nodes   []NodeResult
+	Auth    AuthResult
 	Steps   []op.Timing
 	// Created lists what this run created ("service cass4", "volume
 	// cass4-data on swarm-1", ...), Removed what it removed; both empty
@@ -106,6 +110,8 @@ type run struct {
 	// Consul's ACL system, so registrations made before it carry no token.
 	registryUser *registry.User
 	aclFresh     bool
+	secret       engine.SecretRef        // the credentials secret the nodes mount (auth on)
+	creds        credentials.Credentials // its content, once known
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

@@ -14,6 +14,7 @@ import (
 
 	cassandraimage "github.com/swarmcass/swarmcass/cassandra-image"
 	"github.com/swarmcass/swarmcass/cluster"
+	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/infracreds"
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -101,6 +102,12 @@ type Config struct {
 	// OneAtATime starts the nodes of a brand-new cluster one after
 	// another, as for a cluster that exists, instead of all at once.
 	OneAtATime bool
+	// NoAuth starts the nodes open (AllowAllAuthenticator), as --auth=false;
+	// by default they authenticate clients (auth.go).
+	NoAuth bool
+	// Home is where the CLI keeps its copy of the credentials
+	// (credentials.LocalPath); empty means the user's home directory.
+	Home string
 
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
@@ -192,6 +199,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InfraTimeout == 0 {
 		c.InfraTimeout = DefaultInfraTimeout
+	}
+	if c.Home == "" {
+		c.Home = credentials.DefaultHome()
 	}
 	if c.Progress == nil {
 		c.Progress = op.Silent{}

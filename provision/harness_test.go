@@ -38,7 +38,9 @@ type lab struct {
 	swarm  []*enginetest.Fake
 	remote *fakeRemote
 	ring   *ring
+	auth   *authSim
 	dir    string
+	home   string // Config.Home: the credentials' local copy
 }
 
 func newLab(t *testing.T, machines int) *lab {
@@ -52,7 +54,11 @@ func newLab(t *testing.T, machines int) *lab {
 	if len(l.swarm) > 0 {
 		l.ring.manager = l.swarm[0]
 	}
+	l.auth = newAuthSim(l.w)
+	l.ring.auth = l.auth
 	l.w.Exec = l.ring.exec
+	l.w.Streams = l.auth.streams
+	l.home = t.TempDir()
 	l.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
 		return "INFO  [main] Config.java:NNN - Node configuration:[...]\nlast line of " + c.Name
 	}
@@ -98,6 +104,7 @@ func (l *lab) config(n int) Config {
 		NodeTimeout:  2 * time.Second,
 		InfraTimeout: time.Second,
 		Remote:       l.remote,
+		Home:         l.home,
 	}
 	for _, f := range l.swarm {
 		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
@@ -226,6 +233,7 @@ type ring struct {
 	fail       map[string]int  // node name -> tasks to fail before one runs
 	concurrent []string        // nodes started while another was joining
 	onLook     func(node string)
+	auth       *authSim
 	// ghost is a node that failed while joining: every view lists it as
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
@@ -425,6 +433,9 @@ func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
 	if c.Labels[engine.LabelRole] == engine.RoleProbe {
 		return r.probe(f, cmd)
+	}
+	if res, ok := r.auth.exec(f, c, cmd); ok {
+		return res, nil
 	}
 	name := c.Labels[engine.LabelNode]
 	switch strings.Join(cmd, " ") {

@@ -355,6 +355,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 		"CASSANDRA_LISTEN_SUBNET=" + r.res.Subnet,
 	}, heapEnv(r.cfg.Heap)...)
 	env = append(env, extra...)
+	env = append(env, authEnv(r.res.Auth.On))
 	inside := 9042 // the CQL port inside the container
 	if r.cfg.Clients == ClientsHost {
 		// Drivers outside the swarm: the node tells them its host's
@@ -379,6 +380,9 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 		RestartCondition: "any",
 		StopGracePeriod:  30 * time.Second,
 		RegistryAuth:     r.pullAuth(r.res.Image),
+	}
+	if r.res.Auth.On {
+		spec.Secrets = []engine.SecretRef{r.secret}
 	}
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: port, ContainerPort: inside, Protocol: "tcp"}}

@@ -45,7 +45,15 @@ func (res *Result) Summary(w io.Writer) {
 	if res.Image != "" {
 		fmt.Fprintf(w, "Image %s\n", res.Image)
 	}
-	fmt.Fprintf(w, "Network %s (%s), seeds %v\n\n", res.Network, res.Subnet, res.Seeds)
+	fmt.Fprintf(w, "Network %s (%s), seeds %v\n", res.Network, res.Subnet, res.Seeds)
+	if a := res.Auth; a.On {
+		fmt.Fprintf(w, "Authentication on: superuser %s, system_auth replicated to %d nodes; password in Swarm secret %s and in %s (swarmcass credentials)\n\n",
+			dash(a.User), a.Replication, a.Secret, a.File)
+	} else if res.Operation == "" || res.Operation == "bootstrap" {
+		fmt.Fprintf(w, "Authentication OFF (--auth=false): any client that reaches a CQL port can read, write and drop every keyspace\n\n")
+	} else {
+		fmt.Fprintln(w)
+	}
 	total := 0.0
 	for _, s := range res.Steps {
 		total += s.Seconds

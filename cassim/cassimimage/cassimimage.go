@@ -55,7 +55,8 @@ func (o Options) dockerfile() string {
 
 // Context writes a ready build context into dir: Dockerfile, bin/cassim
 // (a static binary built with go build from the module containing the
-// current directory) and bin/nodetool, bin/cqlsh and bin/df, symbolic links to it.
+// current directory) and bin/nodetool, bin/cqlsh, bin/df and bin/cat,
+// symbolic links to it.
 func Context(ctx context.Context, dir string) error {
 	return ContextWith(ctx, dir, Options{})
 }
@@ -75,9 +76,9 @@ func ContextWith(ctx context.Context, dir string, o Options) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build cassim (run inside the swarmcass module): %w\n%s", err, out)
 	}
-	// nodetool, cqlsh, and df (the image has no coreutils: a free-disk
+	// nodetool, cqlsh, df and cat (the image has no coreutils: a free-disk
 	// check reads the machine's real space through cassim's own df).
-	for _, tool := range []string{"nodetool", "cqlsh", "df"} {
+	for _, tool := range []string{"nodetool", "cqlsh", "df", "cat"} {
 		link := filepath.Join(bin, tool)
 		_ = os.Remove(link)
 		if err := os.Symlink("cassim", link); err != nil {

@@ -36,6 +36,10 @@ Usage:
                             run statements (-e, or stdin) as cqlsh does, no
                             interactive shell (also when invoked as "cqlsh")
   cassim healthcheck        exit 0 when the local node answers CQL as bootstrapped
+                            (or, with authentication on, refuses the login)
+  cassim cqlsh ARGS...      a stand-in for cqlsh (also when invoked as "cqlsh"):
+                            -u, -p, --credentials, -e, statements on stdin
+  cassim cat FILE...        print files (also as "cat")
 
 Environment: CASSANDRA_CLUSTER_NAME, CASSANDRA_DC, CASSANDRA_RACK,
 CASSANDRA_NUM_TOKENS, CASSANDRA_LISTEN_ADDRESS, CASSANDRA_LISTEN_SUBNET,
@@ -51,7 +55,9 @@ CASSIM_RELEASE_VERSION (the Cassandra release it reports), CASSIM_FAIL_AT_START=
 (fail at start as a broken upgrade does), CASSIM_DATA_DIR (default /var/lib/cassandra),
 CASSIM_NODETOOL_ADDRESS (default 127.0.0.1:7199), CASSIM_CQL_TRACE=true (log
 every CQL request and answer at DEBUG), SWARMCASS_WAIT_FOR and
-SWARMCASS_WAIT_SECONDS (on a first boot, wait for a running seed).
+SWARMCASS_WAIT_SECONDS (on a first boot, wait for a running seed),
+SWARMCASS_AUTH and SWARMCASS_CREDENTIALS_FILE (PasswordAuthenticator, the
+node contract's authentication).
 `
 
 func main() {
@@ -72,12 +78,17 @@ func run(ctx context.Context, argv []string) int {
 	if filepath.Base(argv[0]) == "df" {
 		return cassim.DfMain(args, os.Stdout, os.Stderr)
 	}
+	if filepath.Base(argv[0]) == "cat" {
+		return cat(args)
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "nodetool":
 			return cassim.NodetoolMain(ctx, args[1:], os.Stdout, os.Stderr)
 		case "cqlsh":
 			return cassim.CqlshMain(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+		case "cat":
+			return cat(args[1:])
 		case "healthcheck":
 			// The node's own CQL listener: loopback when it listens on every address.
 			host := os.Getenv("CASSANDRA_RPC_ADDRESS")
@@ -87,7 +98,16 @@ func run(ctx context.Context, argv []string) int {
 			// Its own CQL port: native_transport_port when the node listens on
 			// its published host port (bootstrap --clients host).
 			port := cmp.Or(os.Getenv("CASSANDRA_NATIVE_TRANSPORT_PORT"), fmt.Sprint(cassim.CQLPort))
-			if _, err := cassim.Probe(net.JoinHostPort(host, port), 3*time.Second); err != nil {
+			_, err := cassim.Probe(net.JoinHostPort(host, port), 3*time.Second)
+			var ae *cassim.AuthError
+			switch {
+			case errors.As(err, &ae):
+				// As the image's health check: only a node that joined the
+				// ring runs its CQL server, and bootstrap creates the role
+				// these credentials name only once the first node is up.
+				fmt.Fprintln(os.Stderr, "cassim healthcheck: CQL answers and asks for other credentials (authentication on):", ae.Error())
+				return 0
+			case err != nil:
 				fmt.Fprintln(os.Stderr, "cassim healthcheck:", err)
 				return 1
 			}
@@ -118,6 +138,13 @@ func run(ctx context.Context, argv []string) int {
 		}
 		cfg.AddSeedByAddress(seed)
 	}
+	if cfg.Auth {
+		// The node image's entrypoint does the same: cqlsh in the container
+		// then logs in with the mounted credentials on its own.
+		if err := cassim.LinkCredentials(cfg.CredentialsFile); err != nil {
+			fmt.Fprintln(os.Stderr, "cassim: could not link the credentials file for cqlsh:", err)
+		}
+	}
 	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cassim:", err)
@@ -137,4 +164,21 @@ func run(ctx context.Context, argv []string) int {
 		fmt.Fprintln(os.Stderr, "cassim:", err)
 		return 1
 	}
+}
+
+// cat prints files, for the node commands that read a file in the
+// container (swarmcass credentials reads the mounted secret): cassim's
+// image has no other programs.
+func cat(files []string) int {
+	code := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cat: %s: %v\n", f, errors.Unwrap(err))
+			code = 1
+			continue
+		}
+		os.Stdout.Write(b)
+	}
+	return code
 }

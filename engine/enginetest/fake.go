@@ -1036,6 +1036,13 @@ func (f *Fake) ServiceCreate(ctx context.Context, spec engine.ServiceSpec) (stri
 			return "", fmt.Errorf("network %s: %w", n, engine.ErrNotFound)
 		}
 	}
+	for _, r := range spec.Secrets {
+		if sec, ok := s.secrets[r.Name]; !ok || sec.ID != r.ID {
+			// dockerd's words (swarmkit's controlapi validation).
+			return "", fmt.Errorf("secret not found: %s: %w", r.Name, engine.ErrNotFound)
+		}
+	}
+	spec.Secrets = slices.Clone(spec.Secrets)
 	spec.Labels = maps.Clone(spec.Labels)
 	spec.ContainerLabels = maps.Clone(spec.ContainerLabels)
 	// Swarm keeps the registry auth with the service and never shows it.
@@ -1205,4 +1212,45 @@ func (f *Fake) ensureVolumes(mounts []engine.Mount) {
 			}
 		}
 	}
+}
+
+func (f *Fake) SecretCreate(ctx context.Context, spec engine.SecretSpec) (string, error) {
+	if err := f.begin(ctx, "SecretCreate"); err != nil {
+		return "", err
+	}
+	defer f.end()
+	s, err := f.manager()
+	if err != nil {
+		return "", err
+	}
+	if s.secrets == nil {
+		s.secrets = map[string]*secret{}
+	}
+	if _, ok := s.secrets[spec.Name]; ok {
+		return "", fmt.Errorf("secret %s: %w", spec.Name, engine.ErrConflict)
+	}
+	sec := &secret{Secret: engine.Secret{ID: f.w.id("secret"), Name: spec.Name, Labels: maps.Clone(spec.Labels)}, data: bytes.Clone(spec.Data)}
+	s.secrets[spec.Name] = sec
+	f.w.record(f, "SecretCreate %s", spec.Name)
+	return sec.ID, nil
+}
+
+func (f *Fake) SecretList(ctx context.Context, labels map[string]string) ([]engine.Secret, error) {
+	if err := f.begin(ctx, "SecretList"); err != nil {
+		return nil, err
+	}
+	defer f.end()
+	s, err := f.manager()
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.Secret
+	for _, name := range slices.Sorted(maps.Keys(s.secrets)) {
+		if sec := s.secrets[name]; hasLabels(sec.Labels, labels) {
+			c := sec.Secret
+			c.Labels = maps.Clone(c.Labels)
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

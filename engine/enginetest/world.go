@@ -12,6 +12,7 @@
 package enginetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -219,6 +220,12 @@ type swarm struct {
 	members      []*member
 	networks     map[string]*overlay
 	services     map[string]*service
+	secrets      map[string]*secret // by name
+}
+
+type secret struct {
+	engine.Secret
+	data []byte
 }
 
 type member struct {
@@ -408,4 +415,37 @@ func (w *World) registryDenies(host string, auth *engine.RegistryAuth) error {
 		}
 	}
 	return denied
+}
+
+// SecretData is the data of the secret name in the swarm that f manages
+// or belongs to, as a container that mounts it reads it; false when there
+// is no such secret.
+func (w *World) SecretData(f *Fake, name string) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f.swarm == nil {
+		return nil, false
+	}
+	s, ok := f.swarm.secrets[name]
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(s.data), true
+}
+
+// Fakes are the world's engines, in the order they were made.
+func (w *World) Fakes() []*Fake {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.fakes)
+}
+
+// RemoveSecret deletes a secret behind the services' backs, which dockerd
+// refuses while a service uses it: for tests of a swarm that lost it.
+func (w *World) RemoveSecret(f *Fake, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f.swarm != nil {
+		delete(f.swarm.secrets, name)
+	}
 }

@@ -23,6 +23,7 @@ type bootstrapOptions struct {
 	memory   string
 	cqlPort  int
 	imageDir string
+	auth     bool
 }
 
 func newBootstrapCommand() *cobra.Command {
@@ -36,8 +37,10 @@ on the first swarm host, join the others); an attachable overlay network; the
 Cassandra image (built from --image-dir, or --image), pushed to the registry
 and pinned by digest; then the nodes cass1..casN, one swarm service each,
 started one after another, each waited for until nodetool status shows it Up
-and Normal; finally the record in Consul KV under swarmcass/CLUSTER/ and a
-Consul service per node.
+and Normal; then authentication (unless --auth=false): the superuser from
+the cluster's Swarm secret, Cassandra's default role disabled, system_auth
+replicated to min(3, N) nodes; finally the record in Consul KV under
+swarmcass/CLUSTER/ and a Consul service per node.
 
 A brand-new cluster (no node service and no node volume of it yet) starts
 all at once, as ccm starts one: every node together (the others waiting
@@ -70,7 +73,10 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
   swarmcass bootstrap --nodes 3 --one-at-a-time
 
   # the local engine alone plays every role
-  swarmcass bootstrap --nodes 1 --heap 256M`),
+  swarmcass bootstrap --nodes 1 --heap 256M
+
+  # a throwaway lab ring that needs no login (the summary says it is open)
+  swarmcass bootstrap --nodes 3 --auth=false`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
 	}
@@ -79,6 +85,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.IntVar(&o.cfg.Nodes, "nodes", 3, "number of Cassandra nodes")
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
 	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created): IPsec ESP between the hosts, which needs IP protocol 50 open and kernels with ESP and AES-GCM; the overlay check fails at once where they lack it")
+	fs.BoolVar(&o.auth, "auth", true, "authenticate CQL clients: a generated superuser kept in a Swarm secret (swarmcass credentials); --auth=false leaves every keyspace open to anyone who reaches a CQL port")
 	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
 	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
@@ -114,6 +121,7 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 		cfg.CQLPort = o.cqlPort
 	}
 	cfg.ImageDir = o.imageDir
+	cfg.NoAuth = !o.auth
 
 	return runOperation(cmd, &o.op, cfg, provision.Bootstrap)
 }

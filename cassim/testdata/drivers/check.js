@@ -4,7 +4,8 @@
 const cassandra = require('cassandra-driver');
 
 (async () => {
-  const client = new cassandra.Client({ contactPoints: [process.argv[2]], localDataCenter: 'datacenter1' });
+  const client = new cassandra.Client({ contactPoints: [process.argv[2]], localDataCenter: 'datacenter1',
+    authProvider: new cassandra.auth.PlainTextAuthProvider(process.argv[3], process.argv[4]) });
   await client.connect();
   const out = {
     driver: require('cassandra-driver/package.json').version,

@@ -1,12 +1,14 @@
 """Connects to a cassim ring with the Python driver's defaults and prints, as
-JSON, what the driver learned. Run by TestIntegrationDrivers (cassim/drivers_integration_test.go)."""
+JSON, what the driver learned. Run by TestIntegrationDrivers (cassim/drivers_integration_test.go).
+Arguments: the contact point, and a username and password to log in with."""
 import json
 import sys
 
 import cassandra
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster
 
-cluster = Cluster([sys.argv[1]])
+cluster = Cluster([sys.argv[1]], auth_provider=PlainTextAuthProvider(sys.argv[2], sys.argv[3]))
 session = cluster.connect()
 owners = cluster.metadata.token_map.token_to_host_owner
 out = {

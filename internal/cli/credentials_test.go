@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
+	"github.com/swarmcass/swarmcass/credentials"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/engine/enginetest"
+)
+
+// swarmcass credentials: the local copy when there is one; else read back
+// from a node's secret mount and written again; an open cluster says so.
+func TestLookCredentials(t *testing.T) {
+	ctx := context.Background()
+	l := clustertest.New(t, 2).Running("open", 1)
+	m := l.Swarm[0]
+	engines := []engine.Engine{l.Swarm[0], l.Swarm[1]}
+	home := t.TempDir()
+
+	if info, err := lookCredentials(ctx, m, engines, "open", home); err != nil || info.on {
+		t.Errorf("open cluster: %+v %v", info, err)
+	}
+	if _, err := lookCredentials(ctx, m, engines, "nosuch", home); err == nil || !strings.Contains(err.Error(), "has no nodes") {
+		t.Errorf("no such cluster: %v", err)
+	}
+
+	want := credentials.Credentials{User: "admin_abcdefgh", Password: "p4ssw0rd"}
+	id, err := m.SecretCreate(ctx, engine.SecretSpec{Name: "auth-cql-credentials", Data: want.Marshal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := m.Info(ctx)
+	labels := engine.Labels{engine.LabelCluster: "auth", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: "cass1"}
+	if _, err := m.ServiceCreate(ctx, engine.ServiceSpec{Name: "auth-cass1", Image: clustertest.NodeImage, Labels: labels, ContainerLabels: labels,
+		Env: []string{"SWARMCASS_AUTH=true"}, Networks: []string{clustertest.Network}, Constraints: []string{"node.id==" + info.Swarm.NodeID},
+		Secrets: []engine.SecretRef{{ID: id, Name: "auth-cql-credentials", File: credentials.File, Mode: 0o400}}}); err != nil {
+		t.Fatal(err)
+	}
+	var reads int
+	l.W.Exec = func(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+		if slices.Equal(cmd, []string{"cat", credentials.MountPath}) {
+			reads++
+			data, _ := l.W.SecretData(f, "auth-cql-credentials")
+			return engine.ExecResult{Stdout: string(data)}, nil
+		}
+		return engine.ExecResult{ExitCode: 127}, nil
+	}
+	got, err := lookCredentials(ctx, m, engines, "auth", home)
+	if err != nil || !got.on || got.creds != want || got.recovered != "cass1" || reads != 1 || got.secret != "auth-cql-credentials" {
+		t.Fatalf("without a local copy: %+v %v (%d reads)", got, err, reads)
+	}
+	if st, err := os.Stat(got.file); err != nil || st.Mode().Perm() != 0o600 || !strings.HasPrefix(got.file, home) {
+		t.Errorf("local copy %s: %v %v", got.file, st, err)
+	}
+	again, err := lookCredentials(ctx, m, engines, "auth", home)
+	if err != nil || again.creds != want || again.recovered != "" || reads != 1 {
+		t.Errorf("with the local copy: %+v %v (%d reads)", again, err, reads)
+	}
+}

@@ -1,0 +1,395 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swarmcass/swarmcass/credentials"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodewait"
+	"github.com/swarmcass/swarmcass/op"
+)
+
+// Authentication: unless --auth=false, every node runs with
+// PasswordAuthenticator and CassandraAuthorizer (the node contract's
+// SWARMCASS_AUTH=true) and mounts the cluster's credentials secret.
+// ensureCredentials, before the nodes, makes or finds that secret;
+// ensureAuth, after them, makes the superuser it names, disables Cassandra's
+// default role and replicates system_auth to min(3, N) nodes.
+
+// RoleCredentials is the LabelRole of the credentials secret.
+const RoleCredentials = "credentials"
+
+// AuthResult says how clients log in to the cluster.
+type AuthResult struct {
+	On bool
+	// User is the superuser; Secret the Swarm secret that keeps its
+	// password (mounted in every node at credentials.MountPath); File the
+	// CLI's 0600 copy. The password itself is never in a Result.
+	User, Secret, File string
+	// Replication is system_auth's replication factor per datacenter.
+	Replication int
+}
+
+// authEnv is the node contract's switch, as createNode passes it.
+func authEnv(on bool) string { return "SWARMCASS_AUTH=" + strconv.FormatBool(on) }
+
+// serviceAuth says whether an existing node runs with authentication.
+func serviceAuth(s engine.Service) bool { return slices.Contains(s.Spec.Env, authEnv(true)) }
+
+// ensureCredentials decides, before any node starts, whether the cluster
+// authenticates, and when it does makes sure its secret exists: created
+// with a new superuser on a new cluster, reused as it is on a re-run. An
+// existing cluster keeps what it was created with: turning authentication
+// on or off is an operation of its own.
+func ensureCredentials(ctx context.Context, r *run) error {
+	m := r.manager
+	list, err := m.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
+	if err != nil {
+		return fmt.Errorf("list the cluster's services on %s: %w", m.name(), err)
+	}
+	on, off := 0, 0
+	for _, s := range list {
+		if serviceAuth(s) {
+			on++
+		} else {
+			off++
+		}
+	}
+	switch {
+	case on > 0 && r.cfg.NoAuth:
+		return op.Hinted("drop --auth=false: this cluster's nodes authenticate clients, and turning that off is not something bootstrap does",
+			"cluster %s has authentication on; --auth=false cannot turn it off", r.cfg.Cluster)
+	case off > 0 && !r.cfg.NoAuth:
+		return op.Hinted("run bootstrap with --auth=false to keep the cluster as it is (open); turning authentication on for an existing cluster is its own, rolling operation, which swarmcass does not have yet",
+			"cluster %s was created without authentication (its nodes run with AllowAllAuthenticator)", r.cfg.Cluster)
+	}
+	r.res.Auth = AuthResult{On: !r.cfg.NoAuth}
+	if r.cfg.NoAuth {
+		return nil
+	}
+	sw, err := m.Engine.SwarmInspect(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect the swarm on %s: %w", m.name(), err)
+	}
+	r.res.Auth.Secret = credentials.SecretName(r.cfg.Cluster)
+	r.res.Auth.File = credentials.LocalPath(r.cfg.Home, r.cfg.Cluster, sw.ID)
+	secrets, err := m.Engine.SecretList(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list the swarm's secrets on %s: %w", m.name(), err)
+	}
+	use := func(s engine.Secret) error {
+		r.res.Auth.Secret, r.secret = s.Name, secretRef(s)
+		if c, err := credentials.ReadLocal(r.res.Auth.File); err == nil {
+			r.creds = c // else ensureAuth reads it back from a node
+		}
+		return nil
+	}
+	// The secret the nodes mount, which a rotation may have replaced
+	// (README: Security); else the one of the cluster's name.
+	for _, svc := range list {
+		for _, ref := range svc.Spec.Secrets {
+			if i := slices.IndexFunc(secrets, func(s engine.Secret) bool { return s.ID == ref.ID }); ref.File == credentials.File && i >= 0 {
+				return use(secrets[i])
+			}
+		}
+	}
+	for _, s := range secrets {
+		if s.Name == r.res.Auth.Secret && s.Labels[engine.LabelCluster] == r.cfg.Cluster && s.Labels[engine.LabelRole] == RoleCredentials {
+			return use(s)
+		}
+	}
+	if on > 0 {
+		return op.Hinted(fmt.Sprintf("the nodes keep the copy they mounted: run `swarmcass credentials --cluster %s` while one runs to save it, then recreate the secret from that file: docker secret create --label %s=%s --label %s=%s %s FILE",
+			r.cfg.Cluster, engine.LabelCluster, r.cfg.Cluster, engine.LabelRole, RoleCredentials, r.res.Auth.Secret),
+			"cluster %s authenticates clients, but its credentials secret %s is missing from the swarm", r.cfg.Cluster, r.res.Auth.Secret)
+	}
+	c, err := credentials.Generate()
+	if err != nil {
+		return err
+	}
+	id, err := m.Engine.SecretCreate(ctx, engine.SecretSpec{Name: r.res.Auth.Secret, Data: c.Marshal(), Labels: r.labels(RoleCredentials, "")})
+	if err != nil {
+		return fmt.Errorf("create secret %s: %w", r.res.Auth.Secret, err)
+	}
+	r.created("secret %s (superuser %s)", r.res.Auth.Secret, c.User)
+	r.secret = secretRef(engine.Secret{ID: id, Name: r.res.Auth.Secret})
+	r.creds = c
+	if err := credentials.WriteLocal(r.res.Auth.File, c); err != nil {
+		// The secret holds them: swarmcass credentials reads them back.
+		r.p.Infof("the credentials are in secret %s, but not saved here: %v", r.res.Auth.Secret, err)
+	}
+	return nil
+}
+
+// secretRef mounts the credentials secret as a file root alone reads, as
+// cqlsh wants its credentials file (it ignores one that others can read).
+func secretRef(s engine.Secret) engine.SecretRef {
+	return engine.SecretRef{ID: s.ID, Name: s.Name, File: credentials.File, UID: "0", GID: "0", Mode: 0o400}
+}
+
+// cqlsh outcomes that say something about the login, in cqlsh's words
+// (seen from real Cassandra 5.0.8): the server's 0x0100 error messages,
+// and the driver's when no credentials were given.
+var (
+	errBadCredentials = errors.New("bad credentials")
+	errNoLogin        = errors.New("role may not log in")
+	errNoCredentials  = errors.New("no credentials")
+	errAuthUnavail    = errors.New("authentication unavailable")
+)
+
+func classifyCQL(out string) error {
+	switch {
+	case strings.Contains(out, "and/or password are incorrect"):
+		return errBadCredentials
+	case strings.Contains(out, "is not permitted to log in"):
+		return errNoLogin
+	case strings.Contains(out, "Remote end requires authentication"):
+		return errNoCredentials
+	case strings.Contains(out, "Unable to perform authentication"), strings.Contains(out, "Cannot achieve consistency level"):
+		return errAuthUnavail
+	}
+	return nil
+}
+
+// cqlTarget is a running node container statements go to.
+type cqlTarget struct {
+	node, container string
+	e               engine.Engine
+	port            string // the node's native_transport_port in its container
+}
+
+// cql runs statements (on stdin, so that no password is on a command line)
+// through cqlsh in the node's container: logged in with the mounted
+// credentials file, or as Cassandra's default role when asDefault. What it
+// prints comes back with the password, should it appear, blanked.
+func (r *run) cql(ctx context.Context, t cqlTarget, asDefault bool, statements string) (string, error) {
+	cmd := []string{"cqlsh"}
+	if asDefault {
+		// The well-known default password of every new cluster: no secret.
+		cmd = append(cmd, "-u", credentials.DefaultRole, "-p", credentials.DefaultRole)
+	}
+	cmd = append(cmd, "127.0.0.1", t.port)
+	var out, errOut strings.Builder
+	ctx, cancel := context.WithTimeout(ctx, cqlshTimeout)
+	defer cancel()
+	code, err := t.e.ExecStream(ctx, t.container, cmd, engine.ExecIO{Stdin: strings.NewReader(statements), Stdout: &out, Stderr: &errOut})
+	all := out.String() + errOut.String()
+	if r.creds.Password != "" {
+		all = strings.ReplaceAll(all, r.creds.Password, "<password>")
+	}
+	if err != nil {
+		return "", fmt.Errorf("cqlsh in %s: %w", t.node, err)
+	}
+	if code != 0 {
+		msg := strings.TrimSpace(all)
+		if kind := classifyCQL(all); kind != nil {
+			return all, fmt.Errorf("cqlsh in %s: %w: %s", t.node, kind, lastLine(msg))
+		}
+		return all, fmt.Errorf("cqlsh in %s exited %d: %s", t.node, code, lastLine(msg))
+	}
+	return out.String(), nil
+}
+
+// cqlshTimeout bounds one cqlsh run: seconds normally (a Python start and a
+// few statements), never a hang of the whole bootstrap.
+const cqlshTimeout = 2 * time.Minute
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// cqlTarget finds node's running container: its newest task's, also while
+// the image's health check has not passed yet (nodewait.Runs).
+func (r *run) cqlTarget(ctx context.Context, node string) (cqlTarget, error) {
+	tasks, err := r.manager.Engine.TaskList(ctx, node)
+	if err != nil {
+		return cqlTarget{}, fmt.Errorf("list tasks of %s: %w", node, err)
+	}
+	port := "9042"
+	if s, err := r.manager.Engine.ServiceInspect(ctx, node); err == nil {
+		for _, kv := range s.Spec.Env {
+			if v, ok := strings.CutPrefix(kv, "CASSANDRA_NATIVE_TRANSPORT_PORT="); ok {
+				port = v // --clients host: the port it publishes
+			}
+		}
+	}
+	if len(tasks) > 0 && nodewait.Runs(tasks[0]) {
+		if h, ok := r.wait.Hosts[tasks[0].NodeID]; ok {
+			return cqlTarget{node: node, container: tasks[0].ContainerID, e: h.Engine, port: port}, nil
+		}
+	}
+	return cqlTarget{}, op.Hinted("run bootstrap again once it runs (swarmcass ring shows the nodes)", "%s has no running container", node)
+}
+
+// superuserSetupTimeout bounds the wait for Cassandra's default role:
+// CassandraRoleManager creates it about 10 s after a new cluster's first node
+// starts (cassandra.superuser_setup_delay_ms), once it can write at QUORUM.
+const superuserSetupTimeout = 3 * time.Minute
+
+// ensureAuth, once the nodes are UN: the superuser of the credentials
+// secret exists and logs in, Cassandra's default role cannot log in and is
+// no superuser, and system_auth is replicated NetworkTopologyStrategy
+// min(3, N) in the nodes' datacenter, repaired when that changed or nodes
+// were added, so that a login still works with a node down. Each part is
+// looked at first; credentials that work are never changed.
+func ensureAuth(ctx context.Context, r *run) error {
+	if !r.res.Auth.On || len(r.res.Nodes) == 0 {
+		return nil
+	}
+	t, err := r.cqlTarget(ctx, r.res.Nodes[0].Name)
+	if err != nil {
+		return err
+	}
+	if r.creds.User == "" {
+		// The local copy is lost (or this machine did not bootstrap the
+		// cluster): the node has the secret mounted.
+		c, err := credentials.FromNode(ctx, t.e, t.container)
+		if err != nil {
+			return op.WithHint(err, "the secret "+r.res.Auth.Secret+" is mounted into every node; check that "+t.node+" runs the image bootstrap built")
+		}
+		r.creds = c
+		if err := credentials.WriteLocal(r.res.Auth.File, c); err == nil {
+			r.p.Infof("saved the credentials of %s again in %s", r.res.Auth.Secret, r.res.Auth.File)
+		}
+	}
+	r.res.Auth.User = r.creds.User
+	const roles = "SELECT role, is_superuser, can_login FROM system_auth.roles;\n"
+	out, err := r.cql(ctx, t, false, roles)
+	if errors.Is(err, errBadCredentials) {
+		if err := r.createSuperuser(ctx, t); err != nil {
+			return err
+		}
+		// The new role is read at LOCAL_QUORUM: poll until this node sees it.
+		err = op.Poll(ctx, r.cfg.PollInterval, time.Minute, "the login of role "+r.creds.User, func() (bool, error) {
+			out, err = r.cql(ctx, t, false, roles)
+			return err == nil, nil
+		})
+	}
+	if err != nil {
+		return op.WithHint(fmt.Errorf("log in as %s: %w", r.creds.User, err),
+			"the superuser's credentials are in secret "+r.res.Auth.Secret+"; check the node's log (swarmcass logs "+t.node+")")
+	}
+	if row := roleRow(out, credentials.DefaultRole); row != nil && (row[1] == "True" || row[2] == "True") {
+		// Not dropped: the role manager would create it again if it ever
+		// found no role at all; disabled, it is harmless.
+		if _, err := r.cql(ctx, t, false, "ALTER ROLE "+credentials.DefaultRole+" WITH SUPERUSER = false AND LOGIN = false;\n"); err != nil {
+			return fmt.Errorf("disable the default role %s: %w", credentials.DefaultRole, err)
+		}
+		r.created("default role %s disabled (no login, no superuser)", credentials.DefaultRole)
+	}
+	return r.replicateAuth(ctx, t)
+}
+
+// createSuperuser logs in as Cassandra's default role, waiting until the
+// role manager has made it, and creates the secret's superuser.
+func (r *run) createSuperuser(ctx context.Context, t cqlTarget) error {
+	stmt := fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s WITH PASSWORD = '%s' AND SUPERUSER = true AND LOGIN = true;\n", r.creds.User, r.creds.Password)
+	var last error
+	err := op.Poll(ctx, r.cfg.PollInterval, superuserSetupTimeout, "Cassandra's default superuser", func() (bool, error) {
+		_, last = r.cql(ctx, t, true, stmt)
+		switch {
+		case last == nil:
+			return true, nil
+		case errors.Is(last, errBadCredentials), errors.Is(last, errAuthUnavail):
+			return false, nil // not created yet, or no QUORUM yet
+		}
+		return false, last
+	})
+	switch {
+	case errors.Is(last, errNoLogin):
+		return op.WithHint(fmt.Errorf("neither %s (from secret %s) nor the default role %s logs in: %w", r.creds.User, r.res.Auth.Secret, credentials.DefaultRole, last),
+			fmt.Sprintf("someone changed the roles by hand: as a superuser you know, run ALTER ROLE %s WITH PASSWORD = ... (the password in the secret; swarmcass credentials says where it is), or CREATE ROLE it", r.creds.User))
+	case err != nil:
+		return fmt.Errorf("create superuser %s: %w (last: %v)", r.creds.User, err, last)
+	}
+	r.created("superuser role %s", r.creds.User)
+	return nil
+}
+
+// roleRow is the row of role in cqlsh's table of system_auth.roles: role,
+// is_superuser, can_login.
+func roleRow(out, role string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) == 3 && strings.TrimSpace(f[0]) == role {
+			return []string{role, strings.TrimSpace(f[1]), strings.TrimSpace(f[2])}
+		}
+	}
+	return nil
+}
+
+var (
+	dcCell  = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9._-]+)\s*$`)
+	rfEntry = regexp.MustCompile(`'([A-Za-z0-9._-]+)': '(\d+)'`)
+)
+
+// replicateAuth sets system_auth to NetworkTopologyStrategy min(3, N) in the
+// nodes' datacenter and repairs it when that changed or nodes were added.
+func (r *run) replicateAuth(ctx context.Context, t cqlTarget) error {
+	out, err := r.cql(ctx, t, false, "SELECT data_center FROM system.local;\n")
+	if err != nil {
+		return fmt.Errorf("read the datacenter: %w", err)
+	}
+	dc := ""
+	for _, m := range dcCell.FindAllStringSubmatch(out, -1) {
+		if v := m[1]; v != "data_center" && !strings.HasPrefix(v, "-") {
+			dc = v
+			break
+		}
+	}
+	if dc == "" {
+		return fmt.Errorf("read the datacenter from system.local: %q", out)
+	}
+	want := min(3, len(r.res.Nodes))
+	r.res.Auth.Replication = want
+	out, err = r.cql(ctx, t, false, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth';\n")
+	if err != nil {
+		return fmt.Errorf("read system_auth's replication: %w", err)
+	}
+	have := map[string]string{}
+	for _, m := range rfEntry.FindAllStringSubmatch(out, -1) {
+		have[m[1]] = m[2]
+	}
+	changed := false
+	if !strings.Contains(out, "NetworkTopologyStrategy") || len(have) != 1 || have[dc] != strconv.Itoa(want) {
+		stmt := fmt.Sprintf("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', '%s': %d};\n", dc, want)
+		if _, err := r.cql(ctx, t, false, stmt); err != nil {
+			return fmt.Errorf("replicate system_auth: %w", err)
+		}
+		r.created("system_auth replication NetworkTopologyStrategy %s: %d", dc, want)
+		changed = true
+	}
+	added := slices.ContainsFunc(r.res.Nodes, func(n NodeResult) bool { return n.Created })
+	if !changed && !added {
+		return nil
+	}
+	// A full repair on a node covers the ranges it replicates: with RF = N
+	// one node holds them all, else every node repairs its own.
+	targets := []string{t.node}
+	if len(r.res.Nodes) > want {
+		targets = nil
+		for _, n := range r.res.Nodes {
+			targets = append(targets, n.Name)
+		}
+	}
+	for _, node := range targets {
+		nt, err := r.cqlTarget(ctx, node)
+		if err != nil {
+			return err
+		}
+		r.p.Infof("repairing system_auth on %s", node)
+		if _, output, err := nodewait.Nodetool(ctx, nt.e, nt.container, "repair", "--full", "system_auth"); err != nil {
+			return op.WithHint(fmt.Errorf("repair system_auth on %s: %w", node, err),
+				"run bootstrap again once every node is UN; until then a login may fail while a node is down\n"+lastLine(output))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/credentials"
+	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/op"
+)
+
+// recorder keeps every progress line, -v ones too.
+type recorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *recorder) Start(step string) { r.Infof("start %s", step) }
+func (r *recorder) End(ok bool)       {}
+func (r *recorder) Infof(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Debugf(format string, args ...any) { r.Infof(format, args...) }
+func (r *recorder) text() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+// secretOf is the cluster's credentials secret and what it holds.
+func (l *lab) secretOf(t *testing.T, cluster string) (engine.Secret, credentials.Credentials) {
+	t.Helper()
+	list, err := l.swarm[0].SecretList(context.Background(), engine.Labels{engine.LabelCluster: cluster, engine.LabelRole: RoleCredentials})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("secrets of %s: %v %v, want one", cluster, list, err)
+	}
+	data, ok := l.w.SecretData(l.swarm[0], list[0].Name)
+	if !ok {
+		t.Fatalf("no data for secret %s", list[0].Name)
+	}
+	c, err := credentials.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list[0], c
+}
+
+func TestAuthOnByDefault(t *testing.T) {
+	l := newLab(t, 3)
+	rec := &recorder{}
+	cfg := l.config(3)
+	cfg.Progress = rec
+	res := bootstrap(t, cfg)
+
+	sec, c := l.secretOf(t, "test")
+	if sec.Name != "test-cql-credentials" || !strings.HasPrefix(c.User, "admin_") || len(c.Password) != 32 {
+		t.Errorf("secret %s holds %s with a %d-character password; want test-cql-credentials, admin_*, 32", sec.Name, c, len(c.Password))
+	}
+	for _, s := range []string{"cass1", "cass2", "cass3"} {
+		svc, err := l.swarm[0].ServiceInspect(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(svc.Spec.Env, "SWARMCASS_AUTH=true") {
+			t.Errorf("%s env %v lacks SWARMCASS_AUTH=true", s, svc.Spec.Env)
+		}
+		want := engine.SecretRef{ID: sec.ID, Name: sec.Name, File: credentials.File, UID: "0", GID: "0", Mode: 0o400}
+		if !slices.Equal(svc.Spec.Secrets, []engine.SecretRef{want}) {
+			t.Errorf("%s mounts %+v, want %+v", s, svc.Spec.Secrets, want)
+		}
+		for _, kv := range svc.Spec.Env {
+			if strings.Contains(kv, c.Password) {
+				t.Errorf("%s: the password is in the service's environment", s)
+			}
+		}
+	}
+	// The roles: ours a superuser, Cassandra's default one disabled;
+	// system_auth on every node of three.
+	su, def := l.auth.roles[c.User], l.auth.roles[credentials.DefaultRole]
+	if su == nil || !su.super || !su.login || su.password != c.Password {
+		t.Errorf("superuser %s: %+v", c.User, su)
+	}
+	if def == nil || def.super || def.login {
+		t.Errorf("default role: %+v, want present, no superuser, no login", def)
+	}
+	if want := "{'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '3'}"; l.auth.replication != want {
+		t.Errorf("system_auth replication %s, want %s", l.auth.replication, want)
+	}
+	if !slices.Equal(l.auth.repairs, []string{"cass1"}) {
+		t.Errorf("system_auth repaired on %v, want cass1 alone (RF = N)", l.auth.repairs)
+	}
+	if res.Auth.User != c.User || res.Auth.Replication != 3 || !res.Auth.On {
+		t.Errorf("result %+v", res.Auth)
+	}
+	// The local copy: the same credentials, readable by the user alone.
+	st, err := os.Stat(res.Auth.File)
+	if err != nil || st.Mode().Perm() != 0o600 || !strings.HasPrefix(res.Auth.File, l.home) {
+		t.Fatalf("local copy %s: %v %v, want 0600 under %s", res.Auth.File, st, err, l.home)
+	}
+	if got, err := credentials.ReadLocal(res.Auth.File); err != nil || got != c {
+		t.Errorf("local copy holds %v (%v), want %v", got, err, c)
+	}
+	// The password is in no log line, no summary, no Consul key.
+	var sum bytes.Buffer
+	res.Summary(&sum)
+	if strings.Contains(rec.text(), c.Password) || strings.Contains(sum.String(), c.Password) {
+		t.Errorf("the password was printed:\n%s\n%s", rec.text(), sum.String())
+	}
+	if !strings.Contains(sum.String(), "Authentication on: superuser "+c.User) {
+		t.Errorf("summary does not say authentication is on:\n%s", sum.String())
+	}
+	kv, _ := l.consul().List(context.Background(), "")
+	for k, v := range kv {
+		if bytes.Contains(v, []byte(c.Password)) {
+			t.Errorf("Consul key %s holds the password", k)
+		}
+	}
+	for _, st := range l.auth.statements {
+		if strings.Contains(st, "CREATE ROLE") && !strings.Contains(st, c.User) {
+			t.Errorf("unexpected %s", st)
+		}
+	}
+
+	// A re-run changes nothing, and never touches credentials that work.
+	n := len(l.auth.statements)
+	res = bootstrap(t, l.config(3))
+	if len(res.Created) != 0 {
+		t.Errorf("re-run created %v", res.Created)
+	}
+	for _, st := range l.auth.statements[n:] {
+		if !strings.HasPrefix(st, "SELECT") {
+			t.Errorf("re-run ran %q", st)
+		}
+	}
+	if _, c2 := l.secretOf(t, "test"); c2 != c {
+		t.Errorf("re-run changed the credentials")
+	}
+
+	// The local copy lost: the re-run reads it back from a node.
+	os.Remove(res.Auth.File)
+	res = bootstrap(t, l.config(3))
+	if got, err := credentials.ReadLocal(res.Auth.File); err != nil || got != c || len(l.auth.reads) != 1 {
+		t.Errorf("after losing the local copy: %v %v, %d reads from nodes; want %v read once", got, err, len(l.auth.reads), c)
+	}
+}
+
+func TestAuthWaitsForDefaultRole(t *testing.T) {
+	l := newLab(t, 1)
+	l.auth.defaultAfter = 5 // Cassandra makes it seconds after the first node starts
+	res := bootstrap(t, l.config(1))
+	if res.Auth.Replication != 1 || l.auth.roles[res.Auth.User] == nil {
+		t.Fatalf("auth %+v roles %v", res.Auth, l.auth.roles)
+	}
+	if want := "{'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '1'}"; l.auth.replication != want {
+		t.Errorf("system_auth replication %s, want %s", l.auth.replication, want)
+	}
+}
+
+func TestAuthGrowsReplication(t *testing.T) {
+	l := newLab(t, 3)
+	bootstrap(t, l.config(1))
+	l.auth.repairs = nil
+	res := bootstrap(t, l.config(2))
+	if res.Auth.Replication != 2 || !strings.Contains(l.auth.replication, "'datacenter1': '2'") || !slices.Equal(l.auth.repairs, []string{"cass1"}) {
+		t.Errorf("grown to 2: %+v, %s, repairs %v", res.Auth, l.auth.replication, l.auth.repairs)
+	}
+	l.auth.repairs = nil
+	res = bootstrap(t, l.config(4)) // three hosts: cass4 shares swarm-0
+	if res.Auth.Replication != 3 || !strings.Contains(l.auth.replication, "'datacenter1': '3'") {
+		t.Errorf("grown to 4: %+v, %s", res.Auth, l.auth.replication)
+	}
+	if !slices.Equal(l.auth.repairs, []string{"cass1", "cass2", "cass3", "cass4"}) {
+		t.Errorf("with N > RF every node repairs its ranges; repaired %v", l.auth.repairs)
+	}
+}
+
+func TestAuthOff(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	cfg.NoAuth = true
+	res := bootstrap(t, cfg)
+	if list, _ := l.swarm[0].SecretList(context.Background(), nil); len(list) != 0 || len(l.auth.statements) != 0 {
+		t.Errorf("--auth=false made secrets %v and ran %v", list, l.auth.statements)
+	}
+	svc, _ := l.swarm[0].ServiceInspect(context.Background(), "cass1")
+	if !slices.Contains(svc.Spec.Env, "SWARMCASS_AUTH=false") || len(svc.Spec.Secrets) != 0 {
+		t.Errorf("cass1: env %v secrets %v", svc.Spec.Env, svc.Spec.Secrets)
+	}
+	var sum bytes.Buffer
+	res.Summary(&sum)
+	if !strings.Contains(sum.String(), "Authentication OFF (--auth=false)") {
+		t.Errorf("summary does not say the cluster is open:\n%s", sum.String())
+	}
+
+	// An open cluster stays open: a default run refuses to mix modes, and
+	// so does --auth=false on a cluster that authenticates.
+	_, err := Bootstrap(context.Background(), l.config(3))
+	if err == nil || !strings.Contains(op.Explain(err), "was created without authentication") || !strings.Contains(op.Explain(err), "--auth=false") {
+		t.Errorf("default run on an open cluster: %v", op.Explain(err))
+	}
+	l2 := newLab(t, 1)
+	bootstrap(t, l2.config(1))
+	cfg = l2.config(1)
+	cfg.NoAuth = true
+	if _, err := Bootstrap(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "has authentication on") {
+		t.Errorf("--auth=false on an authenticating cluster: %v", err)
+	}
+}
+
+func TestAuthMissingSecret(t *testing.T) {
+	l := newLab(t, 1)
+	bootstrap(t, l.config(1))
+	// A swarm without the secret but with the nodes (restored from a
+	// backup, or the secret removed along with the services and these
+	// recreated by hand): reported, with what to do.
+	l.w.RemoveSecret(l.swarm[0], "test-cql-credentials")
+	_, err := Bootstrap(context.Background(), l.config(1))
+	msg := op.Explain(err)
+	if err == nil || !strings.Contains(msg, "credentials secret test-cql-credentials is missing") || !strings.Contains(msg, "swarmcass credentials") {
+		t.Errorf("missing secret: %s", msg)
+	}
+}
