@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,12 +20,21 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 	splits := map[string]int{} // looks in a row that showed a split, as UN counts them
 	var failed string
 	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
+		// Every node not ready yet, and the seeds whose views judge
+		// them, asked at once.
+		var ask []string
+		for _, node := range nodes {
+			if !last[node].Ready {
+				ask = append(ask, node)
+			}
+		}
+		r := w.newRound(ctx, append(ask, w.Seeds...))
 		done := true
 		for _, node := range nodes {
 			if last[node].Ready {
 				continue
 			}
-			look, err := w.Look(ctx, node, started, nil)
+			look, err := w.look(ctx, r, node, started, nil)
 			last[node] = look
 			if err != nil {
 				failed = node
@@ -54,6 +64,26 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 		}
 	}
 	return last, w.report(ctx, failed, last[failed], err)
+}
+
+// ReadyNow looks once, without waiting, at every one of nodes as Look
+// does, all at once (each node's task and own view asked in parallel, a
+// seed's view shared by all): the check of a re-run, which expects every
+// node ready. Tasks that had ended when it looked are overlooked, as by a
+// Look given them in endedBefore. all is true when every node is ready;
+// the looks say why not.
+func (w *Waiter) ReadyNow(ctx context.Context, nodes []string, started int) (looks map[string]Look, all bool) {
+	r := w.newRound(ctx, append(slices.Clone(nodes), w.Seeds...))
+	looks, all = map[string]Look{}, true
+	for _, node := range nodes {
+		l, err := w.look(ctx, r, node, started, Ended(r.tasks[node].tasks))
+		if err != nil && l.Why == "" {
+			l.Why = err.Error()
+		}
+		looks[node] = l
+		all = all && err == nil && l.Ready
+	}
+	return looks, all
 }
 
 // Address waits until node's newest task has its address on the Network
