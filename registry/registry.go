@@ -84,6 +84,35 @@ func WantsAuth(ctx context.Context, addr string) (bool, error) {
 	return false, fmt.Errorf("registry %s: GET /v2/ answered %s", addr, resp.Status)
 }
 
+// HasManifest reports whether the registry at addr (host:port) holds the
+// manifest repo@digest: HEAD /v2/REPO/manifests/DIGEST answers 200 (404:
+// it does not, as after the registry lost its volume). With user set, the
+// request sends user's credentials.
+func HasManifest(ctx context.Context, addr string, user *User, repo, digest string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, "http://"+addr+"/v2/"+repo+"/manifests/"+digest, nil)
+	if err != nil {
+		return false, fmt.Errorf("registry %s: %w", addr, err)
+	}
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json")
+	if user != nil {
+		req.SetBasicAuth(user.Name, user.Password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("registry %s: %w", addr, err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("registry %s: HEAD %s@%s answered %s", addr, repo, digest, resp.Status)
+}
+
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // ValidDigest reports whether d is a sha256 content digest.
