@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/swarmcass/swarmcass/op"
 )
 
 // AllUN waits until every one of nodes is ready (Look, with at least
@@ -91,7 +93,7 @@ func (w *Waiter) ReadyNow(ctx context.Context, nodes []string, started int) (loo
 // starts) and returns it.
 func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
 	var addr string
-	err := w.poll(ctx, node+"'s address on "+w.Network, func() (bool, error) {
+	err := w.taskPoll(ctx, node+"'s address on "+w.Network, func() (bool, error) {
 		tasks, err := w.Manager.TaskList(ctx, node)
 		if err != nil || len(tasks) == 0 {
 			return false, nil
@@ -111,7 +113,7 @@ func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
 // container's service binding when it becomes healthy), so only then can
 // other nodes resolve it by name.
 func (w *Waiter) Listed(ctx context.Context, node string) error {
-	return w.poll(ctx, node+" to be listed in Swarm's DNS (its health check passing)", func() (bool, error) {
+	return w.taskPoll(ctx, node+" to be listed in Swarm's DNS (its health check passing)", func() (bool, error) {
 		tasks, err := w.Manager.TaskList(ctx, node)
 		if err != nil || len(tasks) == 0 {
 			return false, nil
@@ -122,4 +124,11 @@ func (w *Waiter) Listed(ctx context.Context, node string) error {
 		w.debugf("%s: task %s", node, tasks[0].State)
 		return tasks[0].State == "running", nil
 	})
+}
+
+// taskPoll is poll for a wait that only lists tasks (one request to the
+// manager, no nodetool): four looks an Interval, so that what follows
+// starts soon after Swarm changed the task.
+func (w *Waiter) taskPoll(ctx context.Context, what string, check func() (bool, error)) error {
+	return op.Poll(ctx, w.Interval/4, w.Timeout, what, check)
 }
