@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -21,7 +22,21 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 	last := map[string]Look{}
 	splits := map[string]int{} // looks in a row that showed a split, as UN counts them
 	var failed string
+	var took time.Duration // the last round
 	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
+		// A round that took longer than Interval (nodetool is a JVM on
+		// real Cassandra, on hosts busy starting the nodes) is followed by
+		// as long a pause, so that the looks take at most half of what
+		// the nodes' hosts have while the nodes start.
+		if extra := took - w.Interval; extra > 0 {
+			select {
+			case <-ctx.Done():
+				return false, ctx.Err()
+			case <-time.After(extra):
+			}
+		}
+		t0 := time.Now()
+		defer func() { took = time.Since(t0) }()
 		// Every node not ready yet, and the seeds whose views judge
 		// them, asked at once.
 		var ask []string
