@@ -12,6 +12,10 @@ const (
 	LabelNode = "swarmcass.node"
 	// LabelLab names the lab a machine, volume or network belongs to.
 	LabelLab = "swarmcass.lab"
+	// LabelBuild is, on an image swarmcass built, a hash of all its build
+	// depended on (context, arguments, base images): a later run with the
+	// same hash has nothing to build.
+	LabelBuild = "swarmcass.build"
 	// LabelMachine names the lab machine (infra, swarm-0, ...).
 	LabelMachine = "swarmcass.machine"
 )

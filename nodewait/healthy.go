@@ -21,15 +21,16 @@ import (
 func (w *Waiter) Healthy(ctx context.Context, nodes []string, ignore ...string) error {
 	var first []string // host IDs in the first view
 	var firstNode string
+	r := w.newRound(ctx, nodes) // every view asked at once
 	for _, node := range nodes {
-		t, h, ok, err := w.Container(ctx, node)
+		t, h, ok, err := w.container(ctx, r, node)
 		if err != nil {
 			return fmt.Errorf("%s: %w", node, err)
 		}
 		if !ok {
 			return fmt.Errorf("%s does not run", node)
 		}
-		s, _, err := Status(ctx, h.Engine, t.ContainerID)
+		s, _, err := w.status(ctx, r, h.Engine, t.ContainerID)
 		if err != nil {
 			return fmt.Errorf("%s: %w", node, err)
 		}

@@ -52,7 +52,12 @@ func (w *Waiter) poll(ctx context.Context, what string, check func() (bool, erro
 // while its health check has not passed yet), on one of the Hosts; ok is
 // false when it does not run (yet).
 func (w *Waiter) Container(ctx context.Context, node string) (t engine.Task, h cluster.Host, ok bool, err error) {
-	tasks, err := w.Manager.TaskList(ctx, node)
+	return w.container(ctx, nil, node)
+}
+
+// container is Container from round r's answers (nil: asked now).
+func (w *Waiter) container(ctx context.Context, r *round, node string) (t engine.Task, h cluster.Host, ok bool, err error) {
+	tasks, err := w.taskList(ctx, r, node)
 	if err != nil {
 		return t, h, false, fmt.Errorf("list tasks of %s: %w", node, err)
 	}
@@ -66,7 +71,7 @@ func (w *Waiter) Container(ctx context.Context, node string) (t engine.Task, h c
 // SeedView is nodetool status as the first running seed other than node
 // sees it; nil when no other seed runs.
 func (w *Waiter) SeedView(ctx context.Context, node string) (*nodetool.Status, error) {
-	s, err := w.seed(ctx, node)
+	s, err := w.seed(ctx, nil, node)
 	if s == nil {
 		return nil, err
 	}
@@ -80,20 +85,20 @@ type seedView struct {
 }
 
 // seed is the view of the first running seed other than node; nil when no
-// other seed runs.
-func (w *Waiter) seed(ctx context.Context, node string) (*seedView, error) {
+// other seed runs. Round r's answers serve when it has them.
+func (w *Waiter) seed(ctx context.Context, r *round, node string) (*seedView, error) {
 	for _, seed := range w.Seeds {
 		if seed == node {
 			continue
 		}
-		t, h, ok, err := w.Container(ctx, seed)
+		t, h, ok, err := w.container(ctx, r, seed)
 		if errors.Is(err, engine.ErrNotFound) || (err == nil && !ok) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("seed %s: %w", seed, err)
 		}
-		s, _, err := Status(ctx, h.Engine, t.ContainerID)
+		s, _, err := w.status(ctx, r, h.Engine, t.ContainerID)
 		if err != nil {
 			return nil, fmt.Errorf("seed %s: %w", seed, err)
 		}
@@ -125,8 +130,13 @@ type Look struct {
 // reports a container's death with the time it died, which may be before
 // the wait began although the manager learns of it only later.
 func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
+	return w.look(ctx, nil, node, started, endedBefore)
+}
+
+// look is Look from round r's answers (nil: asked now).
+func (w *Waiter) look(ctx context.Context, r *round, node string, started int, endedBefore map[string]bool) (Look, error) {
 	var l Look
-	tasks, err := w.Manager.TaskList(ctx, node)
+	tasks, err := w.taskList(ctx, r, node)
 	if err != nil {
 		return l, fmt.Errorf("list tasks of %s: %w", node, err)
 	}
@@ -171,7 +181,7 @@ func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore
 		return l, fmt.Errorf("its task runs on swarm node %s, which is none of the given hosts", l.Task.NodeID)
 	}
 	addr := l.Task.Addresses[w.Network]
-	own, out, err := Status(ctx, l.Host.Engine, l.Task.ContainerID)
+	own, out, err := w.status(ctx, r, l.Host.Engine, l.Task.ContainerID)
 	l.Nodetool = out
 	if err != nil {
 		l.Why = err.Error()
@@ -180,7 +190,7 @@ func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore
 	// UN in its own view: the ring it is in must be the seeds' ring.
 	var seed *seedView
 	if n, ok := own.Node(addr); ok && n.UN() {
-		if seed, err = w.seed(ctx, node); err != nil {
+		if seed, err = w.seed(ctx, r, node); err != nil {
 			l.Why = err.Error()
 			return l, nil
 		}

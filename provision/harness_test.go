@@ -193,6 +193,18 @@ func (r *fakeRemote) RegistryWantsAuth(ctx context.Context, addr string) (bool, 
 	return r.w.RegistryDenies(addr, nil) != nil, nil
 }
 
+func (r *fakeRemote) RegistryHas(ctx context.Context, addr string, user *registry.User, repo, digest string) (bool, error) {
+	if !r.serving(addr, engine.RoleRegistry) {
+		return false, fmt.Errorf("dial tcp %s: connection refused", addr)
+	}
+	if user != nil {
+		if err := r.w.RegistryDenies(addr, user.Auth(addr)); err != nil {
+			return false, fmt.Errorf("registry %s: 401 Unauthorized: %v: %w", addr, err, registry.ErrUnauthorized)
+		}
+	}
+	return r.w.RegistryHas(addr, repo, digest), nil
+}
+
 func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
 	host, port, _ := net.SplitHostPort(addr)
 	p := 0
@@ -234,6 +246,9 @@ type ring struct {
 	concurrent []string        // nodes started while another was joining
 	onLook     func(node string)
 	auth       *authSim
+	// hookMu: onLook is called for one look at a time, also when the
+	// views of a round are asked in parallel.
+	hookMu sync.Mutex
 	// ghost is a node that failed while joining: every view lists it as
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
@@ -485,7 +500,9 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 	on := r.onLook
 	r.mu.Unlock()
 	if on != nil {
+		r.hookMu.Lock()
 		on(name)
+		r.hookMu.Unlock()
 	}
 	r.mu.Lock()
 	ghost := r.ghost > 0

@@ -171,6 +171,9 @@ func ensureNodes(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	if kept, err := r.keptReady(ctx, existing); kept || err != nil {
+		return err
+	}
 	started := 0              // nodes cass1..cassK that exist
 	upSeed := ""              // a seed found UN
 	done := map[string]bool{} // restarted together, ahead of their turn
@@ -264,6 +267,44 @@ func ensureNodes(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
+}
+
+// keptReady is a re-run's shortcut: when every node up to --nodes has its
+// service, all are looked at once (nodewait.Waiter.ReadyNow: each node's
+// own view, side by side, and a seed's); when every one is ready, each is
+// noted and recorded as the walk of ensureNodes would, and kept is true.
+// Otherwise nothing is changed and the walk looks at each node in turn.
+func (r *run) keptReady(ctx context.Context, existing map[string]engine.Service) (kept bool, err error) {
+	var nodes []string
+	for k := 1; k <= r.cfg.Nodes; k++ {
+		if _, ok := existing[nodeName(k)]; !ok {
+			return false, nil
+		}
+		nodes = append(nodes, nodeName(k))
+	}
+	looks, all := r.wait.ReadyNow(ctx, nodes, len(nodes))
+	if !all {
+		for _, name := range nodes {
+			if !looks[name].Ready {
+				r.p.Debugf("not every node is ready at once (%s: %s): looking at each in turn", name, looks[name].Why)
+				break
+			}
+		}
+		return false, ctx.Err()
+	}
+	for _, name := range nodes {
+		s := existing[name]
+		if diff := r.differs(s.Spec); diff != "" {
+			r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
+		}
+		nr := NodeResult{Node: consulstore.Node{Name: name, CQL: publishedCQL(s)}}
+		fillFromLook(&nr, looks[name])
+		r.p.Debugf("%s: UN", name)
+		if err := r.finishNode(ctx, nr, nil); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // finishNode notes node nr in the result and records it in Consul (also

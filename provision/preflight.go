@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/swarmcass/swarmcass/cluster"
 	"github.com/swarmcass/swarmcass/engine"
@@ -66,8 +67,20 @@ func preflight(ctx context.Context, r *run) error {
 func (r *run) connect(ctx context.Context) error {
 	var problems []error
 	r.unreached = map[string]error{}
+	// Every engine asked at once (each its own TLS handshake and version
+	// negotiation), the answers then taken in order.
+	all := append([]cluster.Host{r.cfg.Infra}, r.cfg.Swarm...)
+	infos := make([]engine.Info, len(all))
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, h := range all {
+		wg.Go(func() { infos[i], errs[i] = h.Engine.Info(ctx) })
+	}
+	wg.Wait()
+	asked := 0
 	info := func(h cluster.Host) *host {
-		i, err := h.Engine.Info(ctx)
+		i, err := infos[asked], errs[asked]
+		asked++
 		if err != nil {
 			err = op.WithHint(fmt.Errorf("engine %s (%s) does not answer: %w", h.Engine.Name(), h.Engine.Host(), err),
 				"check that its Docker daemon runs and that the address and certificates are right (docker --host ... info)")

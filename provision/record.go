@@ -44,23 +44,37 @@ func (r *run) registerNode(ctx context.Context, n NodeResult) error {
 }
 
 // waitChecks waits until Consul's checks of the services just registered
-// pass, so that Consul offers them as contact points when bootstrap ends.
-// A check that does not pass means infra cannot reach the node's CQL port.
+// pass, so that Consul offers them as contact points when bootstrap ends:
+// all of them in each look, so that it takes as long as the slowest. A
+// check that does not pass means infra cannot reach the node's CQL port.
 func (r *run) waitChecks(ctx context.Context, services []consulstore.Service) error {
+	type state struct{ status, output string }
+	last := map[string]state{}
+	var waiting []consulstore.Service
 	for _, s := range services {
-		if s.Check == "" {
-			continue
+		if s.Check != "" {
+			waiting = append(waiting, s)
 		}
-		var status, output string
-		err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.InfraTimeout, "Consul's check of "+s.ID, func() (bool, error) {
-			var err error
-			status, output, err = r.consul.CheckStatus(ctx, s.ID)
-			return err == nil && status == "passing", nil
-		})
-		if err != nil {
-			return op.WithHint(fmt.Errorf("consul check of %s (CQL on %s) is %s: %s: %w", s.ID, s.Check, cmp.Or(status, "unknown"), output, err),
-				"Consul on the infra host must reach each node's published CQL port; check firewalls between the hosts")
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	err := op.Poll(ctx, r.cfg.PollInterval/4, r.cfg.InfraTimeout, "Consul's checks of the nodes' CQL ports", func() (bool, error) {
+		left := waiting[:0]
+		for _, s := range waiting {
+			status, output, err := r.consul.CheckStatus(ctx, s.ID)
+			last[s.ID] = state{status, output}
+			if err != nil || status != "passing" {
+				left = append(left, s)
+			}
 		}
+		waiting = left
+		return len(waiting) == 0, nil
+	})
+	if err != nil {
+		s := waiting[0]
+		return op.WithHint(fmt.Errorf("consul check of %s (CQL on %s) is %s: %s: %w", s.ID, s.Check, cmp.Or(last[s.ID].status, "unknown"), last[s.ID].output, err),
+			"Consul on the infra host must reach each node's published CQL port; check firewalls between the hosts")
 	}
 	return nil
 }

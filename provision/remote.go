@@ -23,6 +23,9 @@ type Remote interface {
 	// RegistryWantsAuth reports whether the registry at addr refuses GET
 	// /v2/ without credentials.
 	RegistryWantsAuth(ctx context.Context, addr string) (bool, error)
+	// RegistryHas reports whether the registry at addr holds the manifest
+	// repo@digest (registry.HasManifest).
+	RegistryHas(ctx context.Context, addr string, user *registry.User, repo, digest string) (bool, error)
 	// Listening reports whether something accepts TCP connections at addr.
 	Listening(ctx context.Context, addr string) bool
 }
@@ -44,6 +47,10 @@ func (NetRemote) PingRegistry(ctx context.Context, addr string, user *registry.U
 
 func (NetRemote) RegistryWantsAuth(ctx context.Context, addr string) (bool, error) {
 	return registry.WantsAuth(ctx, addr)
+}
+
+func (NetRemote) RegistryHas(ctx context.Context, addr string, user *registry.User, repo, digest string) (bool, error) {
+	return registry.HasManifest(ctx, addr, user, repo, digest)
 }
 
 func (NetRemote) Listening(ctx context.Context, addr string) bool {

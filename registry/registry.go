@@ -64,17 +64,10 @@ func Ping(ctx context.Context, addr string, user *User) error {
 // WantsAuth reports whether the registry at addr (host:port) answers GET
 // /v2/ without credentials with 401, as one with htpasswd auth does.
 func WantsAuth(ctx context.Context, addr string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
+	resp, err := ask(ctx, http.MethodGet, addr, "/v2/", nil, "")
 	if err != nil {
-		return false, fmt.Errorf("registry %s: %w", addr, err)
+		return false, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false, fmt.Errorf("registry %s: %w", addr, err)
-	}
-	resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		return false, nil
@@ -82,6 +75,52 @@ func WantsAuth(ctx context.Context, addr string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("registry %s: GET /v2/ answered %s", addr, resp.Status)
+}
+
+// manifestTypes are the manifest media types a pull accepts.
+const manifestTypes = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json"
+
+// HasManifest reports whether the registry at addr (host:port) holds the
+// manifest repo@digest: HEAD /v2/REPO/manifests/DIGEST answers 200 (404:
+// it does not, as after the registry lost its volume). With user set, the
+// request sends user's credentials.
+func HasManifest(ctx context.Context, addr string, user *User, repo, digest string) (bool, error) {
+	resp, err := ask(ctx, http.MethodHead, addr, "/v2/"+repo+"/manifests/"+digest, user, manifestTypes)
+	if err != nil {
+		return false, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("registry %s: HEAD %s@%s answered %s", addr, repo, digest, resp.Status)
+}
+
+// ask sends one request to the registry at addr over plain HTTP, with
+// user's credentials when user is set and accept as its Accept header
+// when not empty, within 5 s; the body is read and closed.
+func ask(ctx context.Context, method, addr, path string, user *User, accept string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", addr, err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if user != nil {
+		req.SetBasicAuth(user.Name, user.Password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", addr, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp, nil
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)

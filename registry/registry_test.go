@@ -171,3 +171,36 @@ func TestPushWithUser(t *testing.T) {
 		t.Errorf("Push with the user's credentials: %v", err)
 	}
 }
+
+// HasManifest asks HEAD /v2/REPO/manifests/DIGEST with the user's
+// credentials: 200 is there, 404 is not, 401 and the rest are errors.
+func TestHasManifest(t *testing.T) {
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "swarmcass" || p != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodHead || !strings.Contains(r.Header.Get("Accept"), "manifest.v2+json") {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if r.URL.Path == "/v2/swarmcass/cassandra/manifests/"+digest {
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer reg.Close()
+	addr := strings.TrimPrefix(reg.URL, "http://")
+	user := &User{Name: "swarmcass", Password: "pw"}
+	ctx := context.Background()
+	if ok, err := HasManifest(ctx, addr, user, "swarmcass/cassandra", digest); !ok || err != nil {
+		t.Errorf("held manifest: %v, %v", ok, err)
+	}
+	if ok, err := HasManifest(ctx, addr, user, "swarmcass/other", digest); ok || err != nil {
+		t.Errorf("missing manifest: %v, %v", ok, err)
+	}
+	if _, err := HasManifest(ctx, addr, &User{Name: "swarmcass", Password: "wrong"}, "swarmcass/cassandra", digest); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("refused credentials: err = %v", err)
+	}
+}

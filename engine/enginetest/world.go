@@ -142,6 +142,15 @@ func (w *World) RegistryDenies(host string, auth *engine.RegistryAuth) error {
 	return w.registryDenies(host, auth)
 }
 
+// RegistryHas reports whether the registry published at host (addr:port)
+// holds repo@digest, pushed by an engine's ImagePush.
+func (w *World) RegistryHas(host, repo, digest string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.pushed[host+"/"+repo+"@"+digest]
+	return ok
+}
+
 // PublishedFile reads path in the running container that publishes
 // addr:port, as ContainerWriteFile left it.
 func (w *World) PublishedFile(addr string, port int, path string) ([]byte, bool) {

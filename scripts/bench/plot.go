@@ -22,6 +22,15 @@ type result struct {
 	Limit   float64 `json:"limit_seconds"`
 	Ratio   float64 `json:"total_over_limit"`
 	Machine int     `json:"swarm_machines"`
+	// Rerun is a no-op re-run of the same bootstrap, Ring one `ring`
+	// (both 0 in rows measured before they were).
+	Rerun float64 `json:"rerun_seconds,omitempty"`
+	Ring  float64 `json:"ring_seconds,omitempty"`
+	// Steps are the bootstrap's own step times (--timings).
+	Steps []step `json:"steps,omitempty"`
+	// Load is the machine's load average (1 minute) when the row ended:
+	// other work shares these cores.
+	Load float64 `json:"load1,omitempty"`
 }
 
 // appendResult adds r to the file at path.
