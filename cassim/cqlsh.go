@@ -3,6 +3,7 @@ package cassim
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,8 +70,14 @@ type cqlshConn struct {
 
 // dialCqlsh connects to addr and logs in with user and password when the
 // server asks (creds false: none given).
-func dialCqlsh(addr string, timeout time.Duration, creds bool, user, password string) (*cqlshConn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+func dialCqlsh(addr string, timeout time.Duration, tlsCfg *tls.Config, creds bool, user, password string) (*cqlshConn, error) {
+	var c net.Conn
+	var err error
+	if tlsCfg != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, tlsCfg)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +375,7 @@ func splitStatements(s string) []string {
 // it cannot connect or log in, 2 when a statement failed, as cqlsh does.
 func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var user, password, credFile, execute string
+	ssl := false
 	var positional []string
 	userGiven := false
 	timeout := 5 * time.Second
@@ -392,6 +400,8 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			fmt.Fprintln(stderr, "\nWarning: Using a password on the command line interface can be insecure.\nRecommendation: use the credentials file to securely provide the password.")
 		case "--credentials":
 			credFile = val()
+		case "--ssl":
+			ssl = true
 		case "-e", "--execute":
 			execute = val()
 		case "--connect-timeout", "--request-timeout":
@@ -399,7 +409,7 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				timeout = time.Duration(s) * time.Second
 			}
 		case "-h", "--help":
-			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's stand-in: -u, -p, --credentials, -e, stdin)")
+			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's stand-in: -u, -p, --credentials, --ssl, -e, stdin; ~/.cassandra/cqlshrc [connection] ssl, [ssl] certfile, validate)")
 			return 0
 		default:
 			if strings.HasPrefix(a, "-") {
@@ -424,12 +434,20 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		user, password, creds = readCredentials(credFile, stderr)
 	}
 	addr := net.JoinHostPort(host, port)
-	cl, err := dialCqlsh(addr, timeout, creds, user, password)
+	tlsCfg, err := loadCqlshSSL(ssl).clientTLS()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cl, err := dialCqlsh(addr, timeout, tlsCfg, creds, user, password)
 	if err != nil {
 		var ae *AuthError
 		switch {
 		case errors.As(err, &ae):
 			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': AuthenticationFailed('%s')})\n", addr, ae.Error())
+		case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
+			// A TLS-only port answering plaintext, as Cassandra resets it.
+			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionResetError(104, 'Connection reset by peer')})\n", addr)
 		default:
 			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionRefusedError(%q)})\n", addr, err.Error())
 		}
