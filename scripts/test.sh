@@ -64,7 +64,7 @@ step "real Cassandra tier (offline base image: contract suite, end to end)"
 real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
 DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
 SWARMCASS_REAL=1 SWARMCASS_CONTRACT_IMAGES="$real_image" \
-  go test -count=1 -p 2 -timeout 45m -v -run "TestIntegrationRealCassandra|TestIntegrationContract/${real_image//\//_}" ./e2e ./contract 2>&1 \
-  | tee /tmp/swarmcass-real.log | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_test.go' || true
+  go test -count=1 -p 2 -timeout 45m -v -run "TestIntegrationRealCassandra|TestIntegrationRealTLS|TestIntegrationContract/${real_image//\//_}" ./e2e ./contract 2>&1 \
+  | tee /tmp/swarmcass-real.log | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_[a-z]*_?test.go' || true
 grep -qE '^(FAIL|panic)' /tmp/swarmcass-real.log && { echo "real Cassandra tier failed: see /tmp/swarmcass-real.log"; exit 1; }
 grep -q '^ok .*/e2e' /tmp/swarmcass-real.log && grep -q '^ok .*/contract' /tmp/swarmcass-real.log
