@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,18 +26,11 @@ var tlsLine = regexp.MustCompile(`TLS on: internode and client encryption, a cer
 // the host name it is given), as user when not empty; nil caPEM connects
 // in plaintext. It returns system.local's cluster name.
 func cqlTLS(addr string, caPEM []byte, node, user, password string) (string, error) {
-	host, port, _ := net.SplitHostPort(addr)
-	c := gocql.NewCluster(host)
-	c.Port, _ = strconv.Atoi(port)
-	c.DisableInitialHostLookup = true
-	c.ConnectTimeout, c.Timeout = 10*time.Second, 10*time.Second
+	c := gocqlTo(addr, user, password)
 	if caPEM != nil {
 		roots := x509.NewCertPool()
 		roots.AppendCertsFromPEM(caPEM)
 		c.SslOpts = &gocql.SslOptions{Config: &tls.Config{RootCAs: roots, ServerName: node, MinVersion: tls.VersionTLS12}, EnableHostVerification: true}
-	}
-	if user != "" {
-		c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}
 	s, err := c.CreateSession()
 	if err != nil {

@@ -58,6 +58,25 @@ func tlsEnv() string { return nodetls.Env + "=true" }
 // serviceTLS says whether an existing node runs with TLS.
 func serviceTLS(s engine.Service) bool { return slices.Contains(s.Spec.Env, tlsEnv()) }
 
+// nodeServices lists the cluster's node services and counts those that
+// have a setting (has) and those that do not: what a cluster was created
+// with, which a re-run keeps.
+func (r *run) nodeServices(ctx context.Context, has func(engine.Service) bool) (list []engine.Service, on, off int, err error) {
+	m := r.manager
+	list, err = m.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("list the cluster's services on %s: %w", m.name(), err)
+	}
+	for _, s := range list {
+		if has(s) {
+			on++
+		} else {
+			off++
+		}
+	}
+	return list, on, off, nil
+}
+
 func fingerprint(certPEM []byte) (string, error) {
 	c, err := pki.ParseCert(certPEM)
 	if err != nil {
@@ -74,17 +93,9 @@ func fingerprint(certPEM []byte) (string, error) {
 // refused, since either is a rolling change of every node at once.
 func ensureTLS(ctx context.Context, r *run) error {
 	m := r.manager
-	list, err := m.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
+	_, on, off, err := r.nodeServices(ctx, serviceTLS)
 	if err != nil {
-		return fmt.Errorf("list the cluster's services on %s: %w", m.name(), err)
-	}
-	on, off := 0, 0
-	for _, s := range list {
-		if serviceTLS(s) {
-			on++
-		} else {
-			off++
-		}
+		return err
 	}
 	switch {
 	case on > 0 && r.cfg.TLS == TLSOff:
