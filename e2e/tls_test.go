@@ -123,9 +123,14 @@ func TestIntegrationTLS(t *testing.T) {
 	e.requireRing(ctx, 2)
 
 	// A re-run without --tls keeps it on and issues nothing; --tls=false is refused.
-	r = e.must(e.bootstrapArgs(2)...)
-	if !strings.Contains(r.out, "nothing to do") || !strings.Contains(r.out, "this run keeps it on, although --tls was not given") || !tlsLine.MatchString(r.out) {
-		t.Errorf("re-run without --tls:\n%s", r.out)
+	r = e.must(append(e.bootstrapArgs(2), "-v")...)
+	if !strings.Contains(r.out, "this run keeps it on, although --tls was not given") || !tlsLine.MatchString(r.out) {
+		t.Errorf("re-run without --tls does not say TLS stays on:\n%s", r.out)
+	}
+	for _, line := range strings.Split(r.out, "\n") {
+		if strings.Contains(line, "created") && (strings.Contains(line, "tls") || strings.Contains(line, "CA ")) || strings.Contains(line, "SWARMCASS_TLS") {
+			t.Errorf("re-run without --tls: %s", strings.TrimSpace(line))
+		}
 	}
 	if off := e.run(append(e.bootstrapArgs(2), "--tls=false")...); off.code == 0 || !strings.Contains(off.out, "--tls=false cannot turn it off") {
 		t.Errorf("--tls=false on a TLS cluster: exit %d\n%s", off.code, off.out)
