@@ -24,12 +24,14 @@ import (
 // (STARTUP is answered AUTHENTICATE, the client sends SASL PLAIN in
 // AUTH_RESPONSE); about 10 s after the first node opens CQL the role
 // manager creates the default superuser cassandra/cassandra; roles live in
-// system_auth, SimpleStrategy RF 1 until someone alters it, and a login
-// reads the role at LOCAL_QUORUM (QUORUM for the default role) from its
-// replicas, so it fails when too few of them are up. cassim gossips
-// system_auth whole with each node's state (the newest change wins) and
-// judges availability by the replicas a ring walk from the role's Murmur3
-// token picks, as Cassandra does (racks are not considered).
+// system_auth, whose replication is a keyspace definition like any other
+// (schema.go: SimpleStrategy RF 1 until ALTER KEYSPACE changes it, spread
+// by gossip with the schema), and a login reads the role at LOCAL_QUORUM
+// (QUORUM for the default role) from its replicas, so it fails when too
+// few of them are up. cassim gossips the roles whole with each node's
+// state (the newest change wins) and judges availability by the replicas
+// a ring walk from the role's Murmur3 token picks, as Cassandra does
+// (racks are not considered).
 
 // Authenticator is the class name AUTHENTICATE carries.
 const Authenticator = "org.apache.cassandra.auth.PasswordAuthenticator"
@@ -43,17 +45,13 @@ const (
 	opAuthSuccess     = 0x10
 	errBadCredentials = 0x0100
 	errUnavailable    = 0x1000
-	resultSchema      = 0x0005 // as cqlschema.go's resultSchemaChange
 )
 
-// AuthData is system_auth: roles and the keyspace's replication.
+// AuthData is the data of system_auth: its roles. The keyspace's
+// replication is in the schema (schema.go), as every keyspace's.
 type AuthData struct {
 	Version int64               `json:"v"` // unix nanoseconds of the last change
 	Roles   map[string]AuthRole `json:"roles,omitempty"`
-	// Class is SimpleStrategy or NetworkTopologyStrategy; RF holds
-	// replication_factor for the first, a factor per datacenter for the second.
-	Class string         `json:"class,omitempty"`
-	RF    map[string]int `json:"rf,omitempty"`
 }
 
 // AuthRole is one row of system_auth.roles. cassim hashes with salted
@@ -65,10 +63,7 @@ type AuthRole struct {
 }
 
 func (a AuthData) clone() AuthData {
-	a.Roles, a.RF = maps.Clone(a.Roles), maps.Clone(a.RF)
-	if a.Class == "" {
-		a.Class, a.RF = "SimpleStrategy", map[string]int{"replication_factor": 1}
-	}
+	a.Roles = maps.Clone(a.Roles)
 	if a.Roles == nil {
 		a.Roles = map[string]AuthRole{}
 	}
@@ -179,7 +174,7 @@ func (n *Node) setupDefaultRole() {
 		if len(a.Roles) > 0 {
 			return
 		}
-		if n.available(a, DefaultSuperuser, "QUORUM") == nil {
+		if n.available(DefaultSuperuser, "QUORUM") == nil {
 			n.changeAuth(func(a *AuthData) {
 				if len(a.Roles) == 0 {
 					a.Roles[DefaultSuperuser] = AuthRole{Hash: hashPassword(DefaultSuperuser), Super: true, Login: true}
@@ -192,9 +187,24 @@ func (n *Node) setupDefaultRole() {
 	}
 }
 
+// systemAuth is system_auth's definition as this node knows it.
+func (n *Node) systemAuth() Keyspace {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, k := range n.schema.System() {
+		if k.Name == "system_auth" {
+			return k
+		}
+	}
+	panic("cassim: no system_auth among the system keyspaces")
+}
+
 // replicas are the addresses that hold key's partition of system_auth: a
-// walk of the ring of normal members from key's token.
-func (n *Node) replicas(a AuthData, key string) (byDC map[string][]string) {
+// walk of the ring of normal members from key's token; byDC's key is the
+// datacenter with NetworkTopologyStrategy, "" with SimpleStrategy.
+func (n *Node) replicas(key string) (byDC map[string][]string) {
+	ks := n.systemAuth()
+	nts := ks.Replication["class"] == ntsStrategy
 	n.mu.Lock()
 	states := n.view.States()
 	n.mu.Unlock()
@@ -211,22 +221,16 @@ func (n *Node) replicas(a AuthData, key string) (byDC map[string][]string) {
 		}
 	}
 	sort.Slice(ring, func(i, j int) bool { return ring[i].t < ring[j].t })
-	want := func(dc string) int {
-		if a.Class == "NetworkTopologyStrategy" {
-			return a.RF[dc]
-		}
-		return a.RF["replication_factor"]
-	}
 	start := sort.Search(len(ring), func(i int) bool { return ring[i].t >= murmur3Token([]byte(key)) })
 	byDC = map[string][]string{}
 	seen := map[string]bool{}
 	for i := range ring {
 		r := ring[(start+i)%len(ring)]
 		dc := r.dc
-		if a.Class != "NetworkTopologyStrategy" {
+		if !nts {
 			dc = ""
 		}
-		if seen[r.addr] || len(byDC[dc]) >= want(r.dc) {
+		if seen[r.addr] || len(byDC[dc]) >= ks.RF(r.dc) {
 			continue
 		}
 		seen[r.addr] = true
@@ -238,8 +242,9 @@ func (n *Node) replicas(a AuthData, key string) (byDC map[string][]string) {
 // available says whether a read or write of key at cl (QUORUM,
 // LOCAL_QUORUM, EACH_QUORUM) finds enough live replicas; the error is
 // Cassandra's UnavailableException.
-func (n *Node) available(a AuthData, key, cl string) *cqlError {
-	byDC := n.replicas(a, key)
+func (n *Node) available(key, cl string) *cqlError {
+	nts := n.systemAuth().Replication["class"] == ntsStrategy
+	byDC := n.replicas(key)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	live := func(addrs []string) int {
@@ -253,7 +258,7 @@ func (n *Node) available(a AuthData, key, cl string) *cqlError {
 	}
 	var groups [][]string
 	switch {
-	case cl == "QUORUM" || a.Class != "NetworkTopologyStrategy":
+	case cl == "QUORUM" || !nts:
 		var all []string
 		for _, dc := range slices.Sorted(maps.Keys(byDC)) {
 			all = append(all, byDC[dc]...)
@@ -297,7 +302,7 @@ func (n *Node) login(token []byte) (string, *cqlError) {
 	if user == DefaultSuperuser {
 		cl = "QUORUM"
 	}
-	if e := n.available(a, user, cl); e != nil {
+	if e := n.available(user, cl); e != nil {
 		return bad("Unable to perform authentication: %s", e.msg)
 	}
 	r, ok := a.Roles[user]
@@ -310,16 +315,14 @@ func (n *Node) login(token []byte) (string, *cqlError) {
 	return user, nil
 }
 
-// authStmt is CREATE ROLE, ALTER ROLE, DROP ROLE or ALTER KEYSPACE system_auth.
+// authStmt is CREATE ROLE, ALTER ROLE or DROP ROLE. ALTER KEYSPACE
+// system_auth is a keyspace statement as any other (cqlschema.go).
 type authStmt struct {
-	verb, role  string // CREATE, ALTER, DROP; "" for ALTER KEYSPACE
-	ifExists    bool   // IF NOT EXISTS / IF EXISTS
-	password    *string
-	super       *bool
-	login       *bool
-	class       string
-	rf          map[string]int
-	keyspaceArg string
+	verb, role string // CREATE, ALTER, DROP
+	ifExists   bool   // IF NOT EXISTS / IF EXISTS
+	password   *string
+	super      *bool
+	login      *bool
 }
 
 func (*authStmt) markers() []varSpec { return nil }
@@ -331,7 +334,7 @@ func parseAuth(q string) (s *authStmt, ok bool, err error) {
 		return nil, false, nil
 	}
 	verb, what := strings.ToUpper(m[1]), strings.ToUpper(m[2])
-	if !(what == "ROLE" && (verb == "CREATE" || verb == "ALTER" || verb == "DROP")) && !(verb == "ALTER" && what == "KEYSPACE") {
+	if what != "ROLE" || (verb != "CREATE" && verb != "ALTER" && verb != "DROP") {
 		return nil, false, nil
 	}
 	toks, err := tokenize(q)
@@ -340,51 +343,6 @@ func parseAuth(q string) (s *authStmt, ok bool, err error) {
 	}
 	p := &parser{toks: toks, pos: 2}
 	s = &authStmt{verb: verb}
-	if what == "KEYSPACE" {
-		ks, err := p.ident()
-		if err != nil {
-			return nil, true, err
-		}
-		if ks != "system_auth" {
-			return nil, false, nil
-		}
-		s.verb, s.keyspaceArg = "", ks
-		if err := p.expect("with"); err != nil {
-			return nil, true, err
-		}
-		if err := p.expect("replication"); err != nil {
-			return nil, true, err
-		}
-		if err := p.expect("="); err != nil {
-			return nil, true, err
-		}
-		opts, err := p.mapLiteral()
-		if err != nil {
-			return nil, true, err
-		}
-		s.class = strings.TrimPrefix(opts["class"], "org.apache.cassandra.locator.")
-		s.rf = map[string]int{}
-		for k, v := range opts {
-			if k == "class" {
-				continue
-			}
-			f, err := strconv.Atoi(v)
-			if err != nil || f < 0 {
-				return nil, true, &cqlError{code: 0x2300, msg: fmt.Sprintf("Replication factor must be non-negative; found %s", v)}
-			}
-			s.rf[k] = f
-		}
-		switch s.class {
-		case "NetworkTopologyStrategy":
-		case "SimpleStrategy":
-			if _, ok := s.rf["replication_factor"]; !ok || len(s.rf) != 1 {
-				return nil, true, &cqlError{code: 0x2300, msg: "SimpleStrategy requires a replication_factor strategy option."}
-			}
-		default:
-			return nil, true, &cqlError{code: 0x2300, msg: fmt.Sprintf("Unable to find replication strategy class 'org.apache.cassandra.locator.%s'", s.class)}
-		}
-		return s, true, p.end()
-	}
 	if p.accept("if") {
 		if verb == "CREATE" {
 			if err := p.expect("not"); err != nil {
@@ -438,32 +396,6 @@ func (p *parser) end() error {
 	return nil
 }
 
-// mapLiteral reads {'k': 'v', 'k2': 3}.
-func (p *parser) mapLiteral() (map[string]string, error) {
-	if err := p.expect("{"); err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for !p.accept("}") {
-		k := p.next()
-		if err := p.expect(":"); err != nil {
-			return nil, err
-		}
-		v := p.next()
-		if k.kind != tokString || (v.kind != tokString && v.kind != tokNumber) {
-			return nil, syntaxErr("line 1:%d no viable alternative at input '%s'", p.pos, v.text)
-		}
-		out[k.text] = v.text
-		if !p.accept(",") {
-			if err := p.expect("}"); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	return out, nil
-}
-
 // runAuth executes s for the connection's user.
 func (cc *cqlConn) runAuth(s *authStmt) (byte, []byte, error) {
 	n := cc.n
@@ -476,29 +408,11 @@ func (cc *cqlConn) runAuth(s *authStmt) (byte, []byte, error) {
 		return 0, nil, &cqlError{code: errUnauthorized, msg: fmt.Sprintf(format, args...)}
 	}
 	var b buf
-	if s.verb == "" { // ALTER KEYSPACE system_auth
-		if !me.Super {
-			return unauthorized("User %s has no ALTER permission on <keyspace system_auth> or any of its parents", cc.user)
-		}
-		if s.class == "NetworkTopologyStrategy" {
-			for dc := range s.rf {
-				if !n.knowsDC(dc) {
-					return 0, nil, &cqlError{code: 0x2300, msg: fmt.Sprintf("Unrecognized strategy option {%s} passed to NetworkTopologyStrategy for keyspace system_auth", dc)}
-				}
-			}
-		}
-		n.changeAuth(func(a *AuthData) { a.Class, a.RF = s.class, s.rf })
-		b.int(resultSchema)
-		b.str("UPDATED")
-		b.str("KEYSPACE")
-		b.str("system_auth")
-		return opResult, b, nil
-	}
 	perm := map[string]string{"CREATE": "CREATE", "ALTER": "ALTER", "DROP": "DROP"}[s.verb]
 	if !me.Super {
 		return unauthorized("User %s has no %s permission on <all roles> or any of its parents", cc.user, perm)
 	}
-	if e := n.available(a, s.role, "EACH_QUORUM"); e != nil { // auth_write_consistency_level
+	if e := n.available(s.role, "EACH_QUORUM"); e != nil { // auth_write_consistency_level
 		return 0, nil, e
 	}
 	r, exists := a.Roles[s.role]
@@ -548,6 +462,20 @@ func (cc *cqlConn) runAuth(s *authStmt) (byte, []byte, error) {
 	return opResult, b, nil
 }
 
+// mayChangeKeyspace is CassandraAuthorizer's check of a keyspace statement
+// (CREATE on <all keyspaces>, ALTER or DROP on <keyspace ks>). cassim has
+// no GRANT: only superusers hold permissions.
+func (cc *cqlConn) mayChangeKeyspace(s *keyspaceStmt) error {
+	if !cc.n.cfg.Auth || cc.n.auth().Roles[cc.user].Super {
+		return nil
+	}
+	resource := "<keyspace " + s.ks + ">"
+	if s.verb == "CREATE" {
+		resource = "<all keyspaces>"
+	}
+	return &cqlError{code: errUnauthorized, msg: fmt.Sprintf("User %s has no %s permission on %s or any of its parents", cc.user, s.verb, resource)}
+}
+
 // knowsDC: a datacenter of a ring member.
 func (n *Node) knowsDC(dc string) bool {
 	n.mu.Lock()
@@ -572,16 +500,6 @@ func roleRows(n *Node) []map[string]any {
 		rows = append(rows, map[string]any{"role": name, "can_login": r.Login, "is_superuser": r.Super, "salted_hash": r.Hash})
 	}
 	return rows
-}
-
-// authReplication is system_auth's row of system_schema.keyspaces.
-func authReplication(n *Node) map[string]string {
-	a := n.auth()
-	repl := map[string]string{"class": "org.apache.cassandra.locator." + a.Class}
-	for k, v := range a.RF {
-		repl[k] = strconv.Itoa(v)
-	}
-	return repl
 }
 
 // murmur3Token is Murmur3Partitioner.getToken: the first half of

@@ -24,7 +24,7 @@ func authOn(c *Config) { c.Auth = true }
 
 // login connects to node i's CQL as user (none when user is "").
 func (l *lab) login(i int, user, password string) (*cqlshConn, error) {
-	return dialCqlsh(l.ip(i)+":9042", 5*time.Second, nil, user != "", user, password)
+	return dialCqlsh(context.Background(), l.ip(i)+":9042", 5*time.Second, nil, user != "", user, password)
 }
 
 func mustLogin(t *testing.T, l *lab, i int, user, password string) *cqlshConn {
@@ -163,7 +163,7 @@ func TestAuthReplicas(t *testing.T) {
 		return err == nil
 	})
 
-	owner := nodes[0].node.replicas(nodes[0].node.auth(), "admin_x")[""]
+	owner := nodes[0].node.replicas("admin_x")[""]
 	if len(owner) != 1 {
 		t.Fatalf("replicas of admin_x at RF 1: %v", owner)
 	}
@@ -196,7 +196,7 @@ func TestAuthReplicas(t *testing.T) {
 	run(t, admin, "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}")
 	waitFor(t, "RF 3 on every node", func() bool {
 		for _, n := range nodes {
-			if n.node.auth().RF["datacenter1"] != 3 {
+			if n.node.systemAuth().RF("datacenter1") != 3 {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package cassim
 
 import (
 	"bufio"
+	"context"
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
@@ -471,6 +472,9 @@ func (cc *cqlConn) execute(s statement, p queryParams) (byte, []byte, error) {
 			}
 		}
 	case *keyspaceStmt:
+		if err := cc.mayChangeKeyspace(s); err != nil { // auth.go
+			return 0, nil, err
+		}
 		body, err := cc.n.changeKeyspace(s)
 		if err != nil {
 			return 0, nil, err
@@ -650,7 +654,7 @@ func Probe(addr string, timeout time.Duration) (release string, err error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := dialCqlsh(addr, timeout, tlsCfg, creds, user, password)
+	c, err := dialCqlsh(context.Background(), addr, timeout, tlsCfg, creds, user, password)
 	if err != nil {
 		return "", err
 	}

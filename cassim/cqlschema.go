@@ -1,6 +1,7 @@
 package cassim
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -153,6 +154,15 @@ func (p *parser) stringMap() (map[string]string, error) {
 // changeKeyspace runs s on n's schema: the change's result body, or nil
 // for a Void result (IF [NOT] EXISTS with nothing to do).
 func (n *Node) changeKeyspace(s *keyspaceStmt) ([]byte, error) {
+	if s.replication["class"] == ntsStrategy {
+		// NetworkTopologyStrategy.validateExpectedOptions: a factor for a
+		// datacenter no member is in is refused.
+		for dc := range s.replication {
+			if dc != "class" && dc != "replication_factor" && !n.knowsDC(dc) {
+				return nil, &cqlError{code: errConfig, msg: fmt.Sprintf("Unrecognized strategy option {%s} passed to NetworkTopologyStrategy for keyspace %s", dc, s.ks)}
+			}
+		}
+	}
 	n.mu.Lock()
 	cur, exists := n.schema[s.ks]
 	exists = exists && !cur.Dropped

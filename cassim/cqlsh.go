@@ -5,25 +5,33 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// cassim's cqlsh: enough of Cassandra's cqlsh (6.2, Cassandra 5.0) for the
-// node image's users, bootstrap and the health check: it connects to one
-// node over the native protocol (v4), logs in with -u/-p or a credentials
-// file ([plain_text_auth] username/password; ~/.cassandra/credentials by
-// default, ignored unless only its owner can read it, as cqlsh does), runs
-// the statements of -e or stdin, prints rows as cqlsh's tables and errors
-// in cqlsh's words. It is NOT cqlsh: no shell, no DESCRIBE, no COPY.
+// cassim's cqlsh, the cassim image's cqlsh and the client of cassim's own
+// health check: enough of Cassandra's cqlsh (6.2, Cassandra 5.0) to run
+// statements non-interactively, as `cqlsh [HOST [PORT]] -e STATEMENTS` or
+// with statements on stdin, the way swarmcass and tests use it. It connects
+// to one node over the native protocol (v4) and logs in when the node asks,
+// with -u/-p or a credentials file ([plain_text_auth] username/password;
+// ~/.cassandra/credentials by default, ignored unless only its owner can
+// read it, as cqlsh does). Rows print as cqlsh prints them (a table, then
+// "(N rows)"), errors as `<stdin>:N:Name: message` with exit status 2, a
+// failed connection or login as `Connection error: ...` on stderr with exit
+// status 1. It is NOT cqlsh: no interactive shell, no DESCRIBE, no COPY.
 
 // AuthError is a login the server refused, or one it asked for and no
 // credentials were given.
@@ -36,47 +44,82 @@ func (e *AuthError) Error() string {
 	if e.Msg == "" {
 		return "Remote end requires authentication"
 	}
-	return fmt.Sprintf("Failed to authenticate to %s: Error from server: code=0100 [Bad credentials] message=%q", e.Addr, e.Msg)
+	return fmt.Sprintf("Failed to authenticate to %s: Error from server: code=0100 [Bad credentials] message=\"%s\"", e.Addr, e.Msg)
 }
 
-// serverError is an ERROR response to a statement.
+// serverError is an ERROR response to a request.
 type serverError struct {
 	code int
 	msg  string
+	// ks: an Already_exists error's keyspace; cl, required, alive: an
+	// Unavailable error's.
+	ks, table       string
+	cl              string
+	required, alive int
 }
 
+// errorNames are the Python driver's exception class and summary of each
+// error code, as cqlsh prints them.
 var errorNames = map[int][2]string{
-	0x0000: {"ServerError", "Server error"}, 0x000A: {"ProtocolException", "Protocol error"},
-	0x0100: {"AuthenticationFailed", "Bad credentials"}, 0x1000: {"Unavailable", "Unavailable exception"},
-	0x2000: {"SyntaxException", "Syntax error in CQL query"}, 0x2100: {"Unauthorized", "Unauthorized"},
-	0x2200: {"InvalidRequest", "Invalid query"}, 0x2300: {"ConfigurationException", "Query invalid because of configuration issue"},
-	0x2500: {"InvalidRequest", "Unprepared"},
+	errServer: {"ServerError", "Server error"}, errProtocol: {"ProtocolException", "Protocol error"},
+	errBadCredentials: {"AuthenticationFailed", "Bad credentials"}, errUnavailable: {"Unavailable", "Unavailable exception"},
+	errSyntax: {"SyntaxException", "Syntax error in CQL query"}, errUnauthorized: {"Unauthorized", "Unauthorized"},
+	errInvalid: {"InvalidRequest", "Invalid query"}, errConfig: {"ConfigurationException", "Query invalid because of configuration issue"},
+	errAlreadyExists: {"AlreadyExists", "Already exists"}, errUnprepared: {"PreparedQueryNotFound", "Unprepared"},
 }
 
+// consistencyNames are the consistency levels' names by code.
+var consistencyNames = map[int]string{0: "ANY", 1: "ONE", 2: "TWO", 3: "THREE", 4: "QUORUM", 5: "ALL",
+	6: "LOCAL_QUORUM", 7: "EACH_QUORUM", 8: "SERIAL", 9: "LOCAL_SERIAL", 10: "LOCAL_ONE"}
+
+// Error is what cqlsh prints after `<stdin>:N:`: the driver's exception
+// class, then its message.
 func (e *serverError) Error() string {
 	n, ok := errorNames[e.code]
 	if !ok {
 		n = [2]string{"ServerError", "Server error"}
 	}
-	return fmt.Sprintf("%s: Error from server: code=%04x [%s] message=%q", n[0], e.code, n[1], e.msg)
+	return n[0] + ": " + e.message()
+}
+
+// message is the driver's exception's message (str() of it).
+func (e *serverError) message() string {
+	n, ok := errorNames[e.code]
+	if !ok {
+		n = [2]string{"ServerError", "Server error"}
+	}
+	switch e.code {
+	case errAlreadyExists: // the driver's AlreadyExists
+		if e.table != "" {
+			return fmt.Sprintf("Table '%s.%s' already exists", e.ks, e.table)
+		}
+		return fmt.Sprintf("Keyspace '%s' already exists", e.ks)
+	case errUnavailable:
+		return fmt.Sprintf("Error from server: code=%04x [%s] message=\"%s\" info={'consistency': '%s', 'required_replicas': %d, 'alive_replicas': %d}",
+			e.code, n[1], e.msg, e.cl, e.required, e.alive)
+	}
+	return fmt.Sprintf("Error from server: code=%04x [%s] message=\"%s\"", e.code, n[1], e.msg)
 }
 
 // cqlshConn is one connection.
 type cqlshConn struct {
 	c       net.Conn
 	r       *bufio.Reader
-	timeout time.Duration
+	timeout time.Duration // of a request
+	stream  int16
 }
 
 // dialCqlsh connects to addr and logs in with user and password when the
-// server asks (creds false: none given).
-func dialCqlsh(addr string, timeout time.Duration, tlsCfg *tls.Config, creds bool, user, password string) (*cqlshConn, error) {
+// server asks (creds false: none given); timeout bounds the connection and
+// then each request.
+func dialCqlsh(ctx context.Context, addr string, timeout time.Duration, tlsCfg *tls.Config, creds bool, user, password string) (*cqlshConn, error) {
+	d := &net.Dialer{Timeout: timeout}
 	var c net.Conn
 	var err error
 	if tlsCfg != nil {
-		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, tlsCfg)
+		c, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", addr)
 	} else {
-		c, err = net.DialTimeout("tcp", addr, timeout)
+		c, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
 		return nil, err
@@ -85,7 +128,7 @@ func dialCqlsh(addr string, timeout time.Duration, tlsCfg *tls.Config, creds boo
 	var st buf
 	st.short(1)
 	st.str("CQL_VERSION")
-	st.str("3.0.0")
+	st.str(CQLVersion)
 	f, err := cl.call(opStartup, st)
 	if err != nil {
 		c.Close()
@@ -119,9 +162,11 @@ func dialCqlsh(addr string, timeout time.Duration, tlsCfg *tls.Config, creds boo
 
 func (cl *cqlshConn) Close() error { return cl.c.Close() }
 
+// call sends one request; an ERROR response is a *serverError.
 func (cl *cqlshConn) call(op byte, body []byte) (frame, error) {
 	_ = cl.c.SetDeadline(time.Now().Add(cl.timeout))
-	if err := writeFrame(cl.c, 4, 1, op, body); err != nil {
+	cl.stream++
+	if err := writeFrame(cl.c, 4, cl.stream, op, body); err != nil {
 		return frame{}, err
 	}
 	f, err := readFrame(cl.r)
@@ -130,8 +175,14 @@ func (cl *cqlshConn) call(op byte, body []byte) (frame, error) {
 	}
 	if f.op == opError {
 		rd := &reader{b: f.body}
-		code := rd.int()
-		return f, &serverError{code: code, msg: rd.str()}
+		se := &serverError{code: rd.int(), msg: rd.str()}
+		switch se.code {
+		case errAlreadyExists:
+			se.ks, se.table = rd.str(), rd.str()
+		case errUnavailable:
+			se.cl, se.required, se.alive = consistencyNames[rd.short()], rd.int(), rd.int()
+		}
+		return f, se
 	}
 	return f, nil
 }
@@ -154,13 +205,11 @@ func (cl *cqlshConn) query(q string) (cqlResult, error) {
 		return cqlResult{}, err
 	}
 	rd := &reader{b: f.body}
-	if rd.int() != resultRows {
-		return cqlResult{}, nil
+	if f.op != opResult || rd.int() != resultRows {
+		return cqlResult{}, nil // USE, schema changes: cqlsh prints nothing
 	}
-	var res cqlResult
-	res.rowsKind = true
-	flags := rd.int()
-	ncol := rd.int()
+	res := cqlResult{rowsKind: true}
+	flags, ncol := rd.int(), rd.int()
 	if flags&metaHasMorePages != 0 {
 		rd.value()
 	}
@@ -169,30 +218,29 @@ func (cl *cqlshConn) query(q string) (cqlResult, error) {
 		rd.str()
 		rd.str()
 	}
-	var types []colType
-	for i := 0; i < ncol; i++ {
+	types := make([]colType, ncol)
+	for i := range ncol {
 		if !global {
 			rd.str()
 			rd.str()
 		}
 		res.cols = append(res.cols, rd.str())
-		types = append(types, readColType(rd))
+		types[i] = readColType(rd)
 	}
-	nrows := rd.int()
-	for i := 0; i < nrows && rd.err == nil; i++ {
-		var row []string
-		for _, t := range types {
-			row = append(row, t.format(rd.value(), true))
+	for n := rd.int(); n > 0 && rd.err == nil; n-- {
+		row := make([]string, ncol)
+		for i := range ncol {
+			row[i] = types[i].format(rd.value(), false)
 		}
 		res.rows = append(res.rows, row)
 	}
 	if rd.err != nil {
-		return cqlResult{}, errors.New("cql: malformed Rows result")
+		return cqlResult{}, errors.New("ProtocolException: malformed Rows result")
 	}
 	return res, nil
 }
 
-// colType is a column's type option.
+// colType is a result column's type option.
 type colType struct {
 	id   int
 	args []colType
@@ -201,91 +249,119 @@ type colType struct {
 func readColType(rd *reader) colType {
 	t := colType{id: rd.short()}
 	switch t.id {
-	case 0x0000:
+	case 0x0000: // custom: the class name
 		rd.str()
-	case 0x0020, 0x0022:
+	case typeList, typeSet:
 		t.args = []colType{readColType(rd)}
-	case 0x0021:
+	case typeMap:
 		t.args = []colType{readColType(rd), readColType(rd)}
 	}
 	return t
 }
 
 // format prints a value as cqlsh does: text bare at the top, quoted inside
-// collections; booleans True and False; null.
-func (t colType) format(v []byte, top bool) string {
+// collections (inner); booleans True and False; null.
+func (t colType) format(v []byte, inner bool) string {
 	if v == nil {
 		return "null"
 	}
 	switch t.id {
-	case 0x0001, 0x000D:
-		if top {
-			return string(v)
+	case typeASCII, typeVarchar:
+		if inner {
+			return "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
 		}
-		return "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
-	case 0x0004:
-		if len(v) == 1 && v[0] != 0 {
-			return "True"
-		}
-		return "False"
-	case 0x0009:
+		return string(v)
+	case typeInt:
 		if len(v) == 4 {
 			return strconv.Itoa(int(int32(binary.BigEndian.Uint32(v))))
 		}
-	case 0x0002:
+	case typeBigint:
 		if len(v) == 8 {
 			return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10)
 		}
-	case 0x000C, 0x000F:
+	case typeBoolean:
+		if len(v) == 1 {
+			if v[0] != 0 {
+				return "True"
+			}
+			return "False"
+		}
+	case typeDouble:
+		if len(v) == 8 {
+			return strconv.FormatFloat(math.Float64frombits(binary.BigEndian.Uint64(v)), 'g', -1, 64)
+		}
+	case typeFloat:
+		if len(v) == 4 {
+			return strconv.FormatFloat(float64(math.Float32frombits(binary.BigEndian.Uint32(v))), 'g', -1, 32)
+		}
+	case typeUUID, typeTimeUUID:
 		if len(v) == 16 {
 			return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
 		}
-	case 0x0010:
+	case typeInet:
 		return net.IP(v).String()
-	case 0x0020, 0x0021, 0x0022:
+	case typeTimestamp:
+		if len(v) == 8 {
+			return time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC().Format("2006-01-02 15:04:05.000000+0000")
+		}
+	case typeList, typeSet, typeMap:
 		rd := &reader{b: v}
-		n := rd.int()
 		var parts []string
-		for i := 0; i < n && rd.err == nil; i++ {
-			if t.id == 0x0021 {
-				k := t.args[0].format(rd.value(), false)
-				parts = append(parts, k+": "+t.args[1].format(rd.value(), false))
+		for n := rd.int(); n > 0 && rd.err == nil; n-- {
+			if t.id == typeMap {
+				parts = append(parts, t.args[0].format(rd.value(), true)+": "+t.args[1].format(rd.value(), true))
 			} else {
-				parts = append(parts, t.args[0].format(rd.value(), false))
+				parts = append(parts, t.args[0].format(rd.value(), true))
 			}
 		}
-		open, closing := "{", "}"
-		if t.id == 0x0020 {
-			open, closing = "[", "]"
+		if t.id == typeSet {
+			sort.Strings(parts)
 		}
-		return open + strings.Join(parts, ", ") + closing
+		open, end := "[", "]"
+		if t.id != typeList {
+			open, end = "{", "}"
+		}
+		return open + strings.Join(parts, ", ") + end
 	}
-	return fmt.Sprintf("0x%x", v)
+	return "0x" + hex.EncodeToString(v)
 }
 
-// printTable prints rows as cqlsh does.
-func printTable(w io.Writer, res cqlResult) {
-	widths := make([]int, len(res.cols))
-	for i, c := range res.cols {
-		widths[i] = len(c)
-		for _, r := range res.rows {
-			widths[i] = max(widths[i], len(r[i]))
-		}
+// printTable prints rows as cqlsh does: a blank line, the header (names
+// left-aligned), a rule, the values right-aligned, the rows, a blank line and "(N rows)".
+func printTable(out io.Writer, res cqlResult) {
+	names, rows := res.cols, res.rows
+	width := make([]int, len(names))
+	for i, n := range names {
+		width[i] = len(n)
 	}
-	var head, sep []string
-	for i, c := range res.cols {
-		head = append(head, c+strings.Repeat(" ", widths[i]-len(c)))
-		sep = append(sep, strings.Repeat("-", widths[i]+2))
-	}
-	fmt.Fprintf(w, "\n %s\n%s\n", strings.Join(head, " | "), strings.Join(sep, "+"))
-	for _, r := range res.rows {
-		var cells []string
+	for _, r := range rows {
 		for i, c := range r {
-			cells = append(cells, strings.Repeat(" ", widths[i]-len(c))+c)
+			width[i] = max(width[i], len(c))
 		}
-		fmt.Fprintf(w, " %s\n", strings.Join(cells, " | "))
 	}
-	fmt.Fprintf(w, "\n(%d rows)\n", len(res.rows))
+	line := func(cells []string, left bool) string {
+		parts := make([]string, len(cells))
+		for i, c := range cells {
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if left {
+				parts[i] = " " + c + pad + " "
+			} else {
+				parts[i] = " " + pad + c + " "
+			}
+		}
+		return strings.TrimRight(strings.Join(parts, "|"), " ")
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, line(names, true))
+	rule := make([]string, len(names))
+	for i := range names {
+		rule[i] = strings.Repeat("-", width[i]+2)
+	}
+	fmt.Fprintln(out, strings.Join(rule, "+"))
+	for _, r := range rows {
+		fmt.Fprintln(out, line(r, false))
+	}
+	fmt.Fprintf(out, "\n(%d rows)\n", len(rows))
 }
 
 // readCredentials reads a cqlsh credentials file; ok is false when there is
@@ -342,13 +418,14 @@ func LinkCredentials(file string) error {
 	return os.Symlink(file, link)
 }
 
-// splitStatements splits CQL text on semicolons outside quotes.
-func splitStatements(s string) []string {
+// splitStatements splits text at semicolons outside quotes; blank
+// statements are dropped.
+func splitStatements(text string) []string {
 	var out []string
 	var cur strings.Builder
 	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i := 0; i < len(text); i++ {
+		c := text[i]
 		switch {
 		case quote != 0:
 			if c == quote {
@@ -357,33 +434,73 @@ func splitStatements(s string) []string {
 		case c == '\'' || c == '"':
 			quote = c
 		case c == ';':
-			if st := strings.TrimSpace(cur.String()); st != "" {
-				out = append(out, st)
+			if s := strings.TrimSpace(cur.String()); s != "" {
+				out = append(out, s)
 			}
 			cur.Reset()
 			continue
 		}
 		cur.WriteByte(c)
 	}
-	if st := strings.TrimSpace(cur.String()); st != "" {
-		out = append(out, st)
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
 	}
 	return out
 }
 
-// CqlshMain runs cassim's cqlsh with args; it returns the exit code: 1 when
-// it cannot connect or log in, 2 when a statement failed, as cqlsh does.
+// plainIdent is a name cqlsh does not quote (protect_name).
+var plainIdent = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// connectionError is how cqlsh reports a node it could not connect to or
+// log in on: the driver's NoHostAvailable, with the error per host.
+func connectionError(addr, host, port string, err error) string {
+	var ae *AuthError
+	var ne net.Error
+	var cause string
+	switch {
+	case errors.As(err, &ae):
+		cause = fmt.Sprintf("AuthenticationFailed('%s')", ae.Error())
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
+		// A TLS-only port talked to in plaintext, as Cassandra resets it.
+		cause = "ConnectionResetError(104, 'Connection reset by peer')"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		cause = fmt.Sprintf("ConnectionRefusedError(111, \"Tried connecting to [('%s', %s)]. Last error: Connection refused\")", host, port)
+	case errors.As(err, &ne) && ne.Timeout():
+		cause = "OperationTimedOut('errors=Timed out creating connection, last_host=None')"
+	default:
+		cause = fmt.Sprintf("ConnectionException('%v')", err)
+	}
+	return fmt.Sprintf("Connection error: ('Unable to connect to any servers', {'%s': %s})", addr, cause)
+}
+
+// CqlshMain runs cassim's cqlsh with args; it returns the exit status: 1
+// when it cannot connect or log in, 2 when a statement failed, as cqlsh's.
 func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var user, password, credFile, execute string
+	host, port := "127.0.0.1", strconv.Itoa(CQLPort)
+	// cqlsh's own variables, then the node's port when it is not 9042
+	for _, v := range []string{"CASSANDRA_NATIVE_TRANSPORT_PORT", "CQLSH_PORT"} {
+		if p := os.Getenv(v); p != "" {
+			port = p
+		}
+	}
+	if h := os.Getenv("CQLSH_HOST"); h != "" {
+		host = h
+	}
+	var user, password, credFile, keyspace string
 	ssl := false
+	var execute *string
 	var positional []string
 	userGiven := false
-	timeout := 5 * time.Second
+	connectTimeout, requestTimeout := 5*time.Second, 10*time.Second // cqlsh's defaults
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		name, inline, hasInline := strings.Cut(a, "=")
+		if !strings.HasPrefix(name, "--") {
+			name, hasInline = a, false
+		}
 		val := func() string {
-			if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
-				return v
+			if hasInline {
+				return inline
 			}
 			if i+1 < len(args) {
 				i++
@@ -391,7 +508,6 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			}
 			return ""
 		}
-		name, _, _ := strings.Cut(a, "=")
 		switch name {
 		case "-u", "--username":
 			user, userGiven = val(), true
@@ -403,23 +519,35 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		case "--ssl":
 			ssl = true
 		case "-e", "--execute":
-			execute = val()
+			v := val()
+			execute = &v
+		case "-k", "--keyspace":
+			keyspace = val()
 		case "--connect-timeout", "--request-timeout":
-			if s, err := strconv.Atoi(val()); err == nil {
-				timeout = time.Duration(s) * time.Second
+			v := val()
+			s, err := strconv.Atoi(v)
+			if err != nil {
+				fmt.Fprintf(stderr, "cqlsh: error: option %s: invalid integer value: '%s'\n", name, v)
+				return 2
 			}
+			if name == "--connect-timeout" {
+				connectTimeout = time.Duration(s) * time.Second
+			} else {
+				requestTimeout = time.Duration(s) * time.Second
+			}
+		case "--cqlshrc", "--cqlversion":
+			val() // not needed here
 		case "-h", "--help":
-			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's stand-in: -u, -p, --credentials, --ssl, -e, stdin; ~/.cassandra/cqlshrc [connection] ssl, [ssl] certfile, validate)")
+			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's cqlsh, a stand-in: -u, -p, --credentials, -k, --ssl, -e or statements on stdin; ~/.cassandra/cqlshrc's [connection] ssl and [ssl] certfile, validate; no interactive shell)")
 			return 0
 		default:
 			if strings.HasPrefix(a, "-") {
-				fmt.Fprintf(stderr, "cqlsh: error: unrecognized arguments: %s (cassim's cqlsh is a stand-in)\n", a)
+				fmt.Fprintf(stderr, "cqlsh: error: no such option: %s (cassim's cqlsh is a stand-in)\n", name)
 				return 2
 			}
 			positional = append(positional, a)
 		}
 	}
-	host, port := "127.0.0.1", "9042"
 	if len(positional) > 0 {
 		host = positional[0]
 	}
@@ -433,50 +561,61 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		user, password, creds = readCredentials(credFile, stderr)
 	}
+	var text string
+	if execute != nil {
+		text = *execute
+	} else {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, "cqlsh:", err)
+			return 1
+		}
+		text = string(b)
+	}
 	addr := net.JoinHostPort(host, port)
 	tlsCfg, err := loadCqlshSSL(ssl).clientTLS()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	cl, err := dialCqlsh(addr, timeout, tlsCfg, creds, user, password)
+	cl, err := dialCqlsh(ctx, addr, connectTimeout, tlsCfg, creds, user, password)
 	if err != nil {
-		var ae *AuthError
-		switch {
-		case errors.As(err, &ae):
-			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': AuthenticationFailed('%s')})\n", addr, ae.Error())
-		case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
-			// A TLS-only port answering plaintext, as Cassandra resets it.
-			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionResetError(104, 'Connection reset by peer')})\n", addr)
-		default:
-			fmt.Fprintf(stderr, "Connection error: ('Unable to connect to any servers', {'%s': ConnectionRefusedError(%q)})\n", addr, err.Error())
-		}
+		fmt.Fprintln(stderr, connectionError(addr, host, port, err))
 		return 1
 	}
 	defer cl.Close()
-	text := execute
-	if execute == "" {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
+	cl.timeout = requestTimeout
+	stmts := splitStatements(text)
+	if keyspace != "" { // the driver's connect(keyspace)
+		if !plainIdent.MatchString(keyspace) {
+			keyspace = `"` + strings.ReplaceAll(keyspace, `"`, `""`) + `"`
+		}
+		if _, err := cl.query("USE " + keyspace); err != nil {
+			var se *serverError
+			if errors.As(err, &se) {
+				err = errors.New(se.message())
+			}
+			fmt.Fprintf(stderr, "Connection error: %v\n", err)
 			return 1
 		}
-		text = string(b)
 	}
-	code := 0
-	for i, st := range splitStatements(text) {
+	status := 0
+	for i, st := range stmts {
 		if ctx.Err() != nil {
 			return 130
 		}
 		res, err := cl.query(st)
-		if err != nil {
-			fmt.Fprintf(stderr, "<stdin>:%d:%s\n", i+1, err)
-			code = 2
-			continue
-		}
-		if res.rowsKind {
+		var se *serverError
+		switch {
+		case errors.As(err, &se):
+			fmt.Fprintf(stderr, "<stdin>:%d:%v\n", i+1, err)
+			status = 2
+		case err != nil:
+			fmt.Fprintf(stderr, "<stdin>:%d:NoHostAvailable: %v\n", i+1, err)
+			status = 2
+		case res.rowsKind:
 			printTable(stdout, res)
 		}
 	}
-	return code
+	return status
 }

@@ -23,21 +23,18 @@ func (n *Node) repair(args []string) (string, error) {
 			break
 		}
 	}
-	rf := 0
-	switch ks {
-	case "system_auth":
-		a := n.auth()
-		rf = a.RF["replication_factor"]
-		if a.Class == "NetworkTopologyStrategy" {
-			rf = a.RF[n.cfg.DC]
-		}
-	case "system_distributed":
-		rf = 3
-	case "system_traces":
-		rf = 2
-	case "":
+	if ks == "" {
 		return "", fmt.Errorf("cassim repairs one system keyspace at a time: give its name")
-	default:
+	}
+	rf := -1
+	n.mu.Lock()
+	for _, k := range n.schema.System() { // with their replication as it is now
+		if k.Name == ks {
+			rf = k.RF(n.cfg.DC)
+		}
+	}
+	n.mu.Unlock()
+	if rf < 0 {
 		return "", fmt.Errorf("Keyspace [%s] does not exist.", ks)
 	}
 	stamp := func() string { return "[" + time.Now().Format("2006-01-02 15:04:05,000") + "]" }

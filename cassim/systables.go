@@ -197,9 +197,6 @@ func keyspaceRows(n *Node) []map[string]any {
 				repl[k] = v
 			}
 		}
-		if k.Name == "system_auth" && n != nil && n.cfg.Auth {
-			repl = authReplication(n) // auth.go
-		}
 		rows = append(rows, map[string]any{"keyspace_name": k.Name, "durable_writes": true, "replication": repl})
 	}
 	if n != nil {

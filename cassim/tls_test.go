@@ -50,7 +50,7 @@ func TestCQLOverTLSOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialCqlsh(addr, 5*time.Second, cfg, false, "", "")
+	c, err := dialCqlsh(context.Background(), addr, 5*time.Second, cfg, false, "", "")
 	if err != nil {
 		t.Fatalf("TLS client with the CA: %v", err)
 	}
@@ -60,7 +60,7 @@ func TestCQLOverTLSOnly(t *testing.T) {
 		t.Errorf("system.local over TLS: %+v", res.rows)
 	}
 
-	if c, err := dialCqlsh(addr, 5*time.Second, nil, false, "", ""); err == nil {
+	if c, err := dialCqlsh(context.Background(), addr, 5*time.Second, nil, false, "", ""); err == nil {
 		c.Close()
 		t.Fatal("a plaintext client was served on a TLS-only port")
 	}
@@ -71,7 +71,7 @@ func TestCQLOverTLSOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := dialCqlsh(addr, 5*time.Second, other, false, "", ""); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+	if c, err := dialCqlsh(context.Background(), addr, 5*time.Second, other, false, "", ""); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
 		if c != nil {
 			c.Close()
 		}

@@ -72,7 +72,9 @@ func TestIntegrationOverlayBlocked(t *testing.T) {
 	// stops at cass2 and explains; cass2 never becomes a ring of its own.
 	// Its seed wait is cut to 10 s so that it gives up soon.
 	setBlock(false)
-	p := e.start(ctx, e.bootstrapArgs(2, "SWARMCASS_WAIT_SECONDS=10")...)
+	// One at a time, so that cass2 starts only after the block: a new
+	// cluster otherwise starts both nodes together.
+	p := e.start(ctx, append(e.bootstrapArgs(2, "SWARMCASS_WAIT_SECONDS=10"), "--one-at-a-time")...)
 	if err := p.waitOutput(ctx, "cass1 is UN"); err != nil {
 		t.Fatalf("%v\n%s", err, p.output())
 	}

@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/images"
 	"github.com/swarmcass/swarmcass/op"
 )
 
 // loadScript is a real client under load, the DataStax Python driver as in
-// clientScript, with the driver's default retry policy: it writes a row and
+// clientScript, with the driver's default retry policy, logged in as the
+// cluster's superuser (CQL_USER, CQL_PASSWORD): it writes a row and
 // reads it back at QUORUM (keyspace e2e, RF 3) in a loop until the file
 // /tmp/stop exists, then reads every row it wrote back at QUORUM. It
 // prints one JSON line: requests made and failed, rows written and
@@ -22,10 +24,12 @@ import (
 const loadScript = `
 import json, os, sys, time
 from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 hosts = sys.argv[1].split(",")
+auth = PlainTextAuthProvider(os.environ["CQL_USER"], os.environ["CQL_PASSWORD"])
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
-cluster = Cluster(hosts, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+cluster = Cluster(hosts, auth_provider=auth, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 s = cluster.connect()
 s.execute("CREATE TABLE IF NOT EXISTS e2e.load (id int PRIMARY KEY, payload text)")
 ins = s.prepare("INSERT INTO e2e.load (id, payload) VALUES (?, ?)")
@@ -75,9 +79,17 @@ type loadClient struct {
 }
 
 // startLoad starts loadScript in a container of the node image on swarm-0,
-// attached to the overlay, and waits until it is connected.
+// attached to the overlay, and waits until it is connected. It logs in as
+// a user's client would, with what `swarmcass credentials` points to: the
+// local cqlsh credentials file (--file), read on the test's side. The
+// container is not a node: the Swarm secret is not mounted there.
 func (e *env) startLoad(ctx context.Context) *loadClient {
 	e.t.Helper()
+	file := lastLine(e.must("credentials", "--cluster", "e2e", "--file").out)
+	creds, err := credentials.ReadLocal(file)
+	if err != nil {
+		e.t.Fatalf("the credentials swarmcass credentials --file names: %v", err)
+	}
 	n := e.runningNode(ctx, "cass1")
 	c, err := n.machine.ContainerInspect(ctx, n.id)
 	if err != nil {
@@ -87,6 +99,7 @@ func (e *env) startLoad(ctx context.Context) *loadClient {
 	id, err := n.machine.ContainerCreate(ctx, engine.ContainerSpec{
 		Name: name, Image: c.Image, Network: "swarmcass",
 		Entrypoint: []string{"env", "PYTHONPATH=/opt/cassandra/pylib", "python3", "-c", loadScript, "cass1,cass2,cass3"},
+		Env:        []string{"CQL_USER=" + creds.User, "CQL_PASSWORD=" + creds.Password},
 		Labels:     engine.Labels{engine.LabelCluster: "e2e-client"},
 	})
 	if err != nil {

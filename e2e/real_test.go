@@ -143,7 +143,7 @@ type realPhase struct {
 // realPhases are the real tier's scenarios after the bootstrap (realBootstrap);
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
-	{"authentication: refusals, the superuser, a login with a node down", realAuth},
+	{"authentication: refusals, the superuser, system_auth RF 3", realAuth}, // real_auth_test.go; the login with a node down is in realNodeDown
 	{"node down, reads, heal, no-op re-run", realNodeDown},
 	{"rolling restart under QUORUM load", realRolling}, // real_roll_test.go
 	// realDay2 (real_day2_test.go: scale 4 then 3, replace a dead node,
@@ -206,7 +206,7 @@ func realBootstrap(ctx context.Context, t *testing.T, e *env) {
 }
 
 // realNodeDown: with one node's machine stopped, QUORUM reads still return
-// every row and ring says degraded; the machine back, a re-run heals the
+// every row, a login still works, and ring says degraded; the machine back, a re-run heals the
 // ring; a re-run on a healthy ring changes nothing.
 func realNodeDown(ctx context.Context, t *testing.T, e *env) {
 	rows := realRows
@@ -219,6 +219,7 @@ func realNodeDown(ctx context.Context, t *testing.T, e *env) {
 	if got.OK != rows || got.Failed != 0 {
 		t.Fatalf("QUORUM reads with one node of three down: %d of %d rows, %d failed; want every row", got.OK, rows, got.Failed)
 	}
+	realAuthNodeDown(ctx, t, e) // real_auth_test.go: a login with cass3 down
 
 	// The machine is back: a re-run waits until cass3 is Up/Normal again.
 	e.must("lab", "start", "--name", e.lab, "--store", e.store, "swarm-2")

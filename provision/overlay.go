@@ -227,7 +227,7 @@ func (r *run) startProbe(ctx context.Context, h *host, ref, network string) (*pr
 		// services removed, as before nodes restart together) drops its
 		// copy of the network and attaches a container to it again only
 		// a moment later: "network ... not found" at start. Try again.
-		if try == 5 || !strings.Contains(err.Error(), "not found") || ctx.Err() != nil {
+		if try == 5 || !errors.Is(err, engine.ErrNotFound) || ctx.Err() != nil {
 			return p, fmt.Errorf("overlay check: start the probe on %s (attached to %s): %w", h.name(), network, err)
 		}
 		r.p.Debugf("probe on %s: %v; trying again", h.name(), err)

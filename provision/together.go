@@ -299,19 +299,16 @@ func uniqueHostID(nodes []NodeResult) error {
 // returning are the nodes without a service that bootstrapped before:
 // the record in Consul has their host ID (they were UN once), and their
 // volume is on the host they are placed on, so their data and identity
-// are there. Such a node does not bootstrap again when it starts.
+// are there. Such a node does not bootstrap again when it starts. The
+// record is r.rec, which ensureNodes has just read.
 func (r *run) returning(ctx context.Context, existing map[string]engine.Service) (map[string]bool, error) {
 	out := map[string]bool{}
-	rec, err := consulstore.ReadRecord(ctx, r.consul, r.cfg.Cluster)
-	if err != nil {
-		return nil, fmt.Errorf("read the cluster's record: %w", err)
-	}
 	for k := 1; k <= r.cfg.Nodes; k++ {
 		name := nodeName(k)
 		if _, has := existing[name]; has {
 			continue
 		}
-		n, ok := rec.Nodes[name]
+		n, ok := r.rec.Nodes[name]
 		if !ok || n.HostID == "" {
 			continue
 		}

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +95,10 @@ func run(ctx context.Context, argv []string) int {
 			if host == "" || host == "0.0.0.0" {
 				host = "127.0.0.1"
 			}
-			_, err := cassim.Probe(net.JoinHostPort(host, fmt.Sprint(cassim.CQLPort)), 3*time.Second)
+			// Its own CQL port: native_transport_port when the node listens on
+			// its published host port (bootstrap --clients host).
+			port := cmp.Or(os.Getenv("CASSANDRA_NATIVE_TRANSPORT_PORT"), fmt.Sprint(cassim.CQLPort))
+			_, err := cassim.Probe(net.JoinHostPort(host, port), 3*time.Second)
 			var ae *cassim.AuthError
 			switch {
 			case errors.As(err, &ae):
