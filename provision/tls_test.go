@@ -224,3 +224,27 @@ func TestTLSCertificateNamesTheHostForOutsideClients(t *testing.T) {
 		t.Errorf("cass2's certificate is valid for cass1's host")
 	}
 }
+
+// scale, a day-2 operation, grows a TLS cluster with TLS: the new node
+// gets the cluster's CA and a certificate of its own, no flag needed.
+func TestTLSScaleGrowsWithACertificate(t *testing.T) {
+	l := newLab(t, 2)
+	cfg := l.config(2)
+	cfg.TLS = TLSOn
+	bootstrap(t, cfg)
+	res := scaled(t, l.config(3), 3)
+	if !slices.Contains(res.Created, "secret test-cass3-tls (certificate of cass3)") || !res.TLS.On {
+		t.Errorf("scale to 3 created %v, TLS %+v", res.Created, res.TLS)
+	}
+	svc, err := l.swarm[0].ServiceInspect(context.Background(), "cass3")
+	if err != nil || !slices.Contains(svc.Spec.Env, "SWARMCASS_TLS=true") {
+		t.Fatalf("cass3: %v %v", err, svc.Spec.Env)
+	}
+	files := map[string]bool{}
+	for _, s := range svc.Spec.Secrets {
+		files[s.File] = true
+	}
+	if !files[nodetls.KeystoreFile] || !files[nodetls.TruststoreFile] {
+		t.Errorf("cass3 mounts %+v", svc.Spec.Secrets)
+	}
+}
