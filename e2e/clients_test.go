@@ -13,17 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/machinestore"
 )
 
 // outsideClient is the DataStax Python driver, run where swarmcass runs,
-// outside the swarm: given one contact point, it prints the hosts it
+// outside the swarm: given one contact point, and logged in as the
+// cluster's superuser (CQL_USER, CQL_PASSWORD), it prints the hosts it
 // learned from the ring, each with its port and whether it connected.
 const outsideClient = `
-import json, sys
+import json, os, sys
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster
 host, port = sys.argv[1], int(sys.argv[2])
-cluster = Cluster([host], port=port, connect_timeout=10)
+auth = PlainTextAuthProvider(os.environ["CQL_USER"], os.environ["CQL_PASSWORD"])
+cluster = Cluster([host], port=port, connect_timeout=10, auth_provider=auth)
 session = cluster.connect()
 session.execute("SELECT release_version FROM system.local")
 hosts = sorted("%s:%d" % (h.endpoint.address, h.endpoint.port) for h in cluster.metadata.all_hosts() if h.is_up)
@@ -70,14 +74,24 @@ func TestIntegrationClientsOutsideTheSwarm(t *testing.T) {
 		t.Errorf("the summary lists no contact points for drivers outside the swarm:\n%s", r.out)
 	}
 
+	// Authentication is on: the driver logs in as a user's would, with
+	// the cqlsh credentials file `swarmcass credentials --file` names.
+	creds, err := credentials.ReadLocal(lastLine(e.must("credentials", "--cluster", "e2e", "--file").out))
+	if err != nil {
+		t.Fatalf("the file swarmcass credentials --file names: %v", err)
+	}
 	var got struct {
 		Up []string `json:"up"`
 	}
 	var out []byte
-	err := waitFor(ctx, func() bool { // Consul's checks passed, but a driver needs every node's CQL
-		var err error
-		out, err = exec.CommandContext(ctx, python, "-c", outsideClient, addr["swarm-1"], "9042").CombinedOutput()
-		return err == nil && json.Unmarshal([]byte(lastLine(string(out))), &got) == nil && len(got.Up) == len(want)
+	err = waitFor(ctx, func() bool { // Consul's checks passed, but a driver needs every node's CQL
+		cmd := exec.CommandContext(ctx, python, "-c", outsideClient, addr["swarm-1"], "9042")
+		cmd.Env = append(os.Environ(), "CQL_USER="+creds.User, "CQL_PASSWORD="+creds.Password)
+		o, err := cmd.CombinedOutput()
+		if len(o) > 0 {
+			out = o // the last attempt's, unless ctx killed it first
+		}
+		return err == nil && json.Unmarshal([]byte(lastLine(string(o))), &got) == nil && len(got.Up) == len(want)
 	})
 	t.Logf("driver outside the swarm, contact point %s:9042: %s", addr["swarm-1"], strings.TrimSpace(string(out)))
 	if err != nil || !slices.Equal(got.Up, want) {
