@@ -307,6 +307,77 @@ if [ "$auth" = true ] && [ "$(id -u)" = 0 ]; then
 		log "could not link $SWARMCASS_CREDENTIALS_FILE as $cql_dir/credentials: cqlsh in this container needs --credentials"
 fi
 
+# ---- TLS ---------------------------------------------------------------------
+
+# set_yaml_block KEY TEXT replaces the top-level KEY mapping of cassandra.yaml
+# (its line and every indented, blank or comment line under it, as the stock
+# file writes server_encryption_options) with TEXT, appended at the end.
+set_yaml_block() {
+	local file="$CASSANDRA_CONF/cassandra.yaml" tmp
+	tmp=$(mktemp)
+	awk -v key="$1" '
+		BEGIN { skip = 0 }
+		$0 ~ "^" key ":" { skip = 1; next }
+		skip && ($0 ~ /^[ \t]/ || $0 ~ /^$/) { next }
+		{ skip = 0; print }
+	' "$file" >"$tmp"
+	printf '%s\n' "$2" >>"$tmp"
+	cat "$tmp" >"$file"
+	rm -f "$tmp"
+}
+
+# SWARMCASS_TLS=true: internode encryption for every connection (a peer that
+# connects in plaintext is refused: optional false), peers
+# authenticating each other, and client encryption required on the CQL port
+# (no plaintext), both with PEM files (PEMBasedSslContextFactory): the
+# keystore holds the node's unencrypted PKCS#8 key and its certificate chain
+# (so no keystore_password), the truststore the CA certificate. swarmcass
+# bootstrap --tls mounts both as Swarm secrets. cqlsh in the container gets a
+# cqlshrc that connects with TLS and checks the node's certificate against
+# the CA. false or unset: Cassandra's default, no encryption.
+: "${SWARMCASS_TLS_KEYSTORE:=/run/secrets/swarmcass-tls-node.pem}"
+: "${SWARMCASS_TLS_TRUSTSTORE:=/run/secrets/swarmcass-tls-ca.pem}"
+tls="${SWARMCASS_TLS:-}"
+case "$tls" in
+true)
+	for f in "$SWARMCASS_TLS_KEYSTORE" "$SWARMCASS_TLS_TRUSTSTORE"; do
+		[ -e "$f" ] || die "SWARMCASS_TLS=true, but $f is missing: mount the node's keystore (SWARMCASS_TLS_KEYSTORE) and the CA certificate (SWARMCASS_TLS_TRUSTSTORE), as swarmcass bootstrap --tls does with the cluster's Swarm secrets"
+	done
+	factory=org.apache.cassandra.security.PEMBasedSslContextFactory
+	set_yaml_block server_encryption_options "server_encryption_options:
+  internode_encryption: all
+  optional: false
+  legacy_ssl_storage_port_enabled: false
+  ssl_context_factory:
+    class_name: $factory
+  keystore: $SWARMCASS_TLS_KEYSTORE
+  truststore: $SWARMCASS_TLS_TRUSTSTORE
+  require_client_auth: true
+  require_endpoint_verification: false"
+	set_yaml_block client_encryption_options "client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: $factory
+  keystore: $SWARMCASS_TLS_KEYSTORE
+  truststore: $SWARMCASS_TLS_TRUSTSTORE
+  require_client_auth: false"
+	if [ "$(id -u)" = 0 ]; then
+		cql_dir="${HOME:-/root}/.cassandra"
+		mkdir -p "$cql_dir" && printf '[connection]\nssl = true\n\n[ssl]\ncertfile = %s\nvalidate = true\n' "$SWARMCASS_TLS_TRUSTSTORE" >"$cql_dir/cqlshrc" ||
+			log "could not write $cql_dir/cqlshrc: cqlsh in this container needs --ssl and SSL_CERTFILE=$SWARMCASS_TLS_TRUSTSTORE"
+	fi
+	;;
+false)
+	set_yaml_block server_encryption_options "server_encryption_options:
+  internode_encryption: none"
+	set_yaml_block client_encryption_options "client_encryption_options:
+  enabled: false"
+	;;
+"") ;;
+*) die "SWARMCASS_TLS=$SWARMCASS_TLS must be true or false" ;;
+esac
+
 if [ -n "$initial_tokens" ]; then
 	set_yaml initial_token "$initial_tokens"
 fi
@@ -317,6 +388,6 @@ if [ -n "$native_port" ]; then
 	set_yaml native_transport_port "$native_port"
 fi
 
-log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${native_port:+ native_transport_port=$native_port}${auth:+ auth=$auth}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
+log "seeds=$CASSANDRA_SEEDS listen_address=$CASSANDRA_LISTEN_ADDRESS broadcast_address=$CASSANDRA_BROADCAST_ADDRESS broadcast_rpc_address=$CASSANDRA_BROADCAST_RPC_ADDRESS dc=$CASSANDRA_DC rack=$CASSANDRA_RACK num_tokens=$CASSANDRA_NUM_TOKENS${initial_tokens:+ initial_token=$initial_tokens}${CASSANDRA_AUTO_BOOTSTRAP:+ auto_bootstrap=$CASSANDRA_AUTO_BOOTSTRAP}${native_port:+ native_transport_port=$native_port}${auth:+ auth=$auth}${tls:+ tls=$tls}${MAX_HEAP_SIZE:+ heap=$MAX_HEAP_SIZE/$HEAP_NEWSIZE}${JVM_EXTRA_OPTS:+ jvm_extra_opts=\"$JVM_EXTRA_OPTS\"}"
 
 exec "$SWARMCASS_OFFICIAL_ENTRYPOINT" "$@"

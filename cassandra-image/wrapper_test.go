@@ -314,3 +314,104 @@ func TestWrapperAuthentication(t *testing.T) {
 		t.Errorf("SWARMCASS_AUTH=yes: exit %d: %s", r.exitCode, r.stderr)
 	}
 }
+
+// 5.0's stock cassandra.yaml writes both encryption mappings with comment
+// lines among their keys; SWARMCASS_TLS must replace each whole.
+const stockEncryption = `
+server_encryption_options:
+  # On outbound connections, determine which type of peers to securely connect to.
+  internode_encryption: none
+
+  legacy_ssl_storage_port_enabled: false
+  keystore: conf/.keystore
+  keystore_password: cassandra
+  # require_client_auth: false
+  truststore: conf/.truststore
+  truststore_password: cassandra
+  ssl_context_factory:
+      class_name: org.apache.cassandra.security.DefaultSslContextFactory
+# Configure client-to-server encryption.
+client_encryption_options:
+  enabled: false
+  keystore: conf/.keystore
+  keystore_password: cassandra
+concurrent_reads: 32
+`
+
+// SWARMCASS_TLS=true writes internode (all, peers authenticated) and client
+// (required) encryption with the PEM files in place of the stock mappings,
+// and a cqlshrc that connects with TLS and validates against the CA; a
+// missing file or a typo is refused.
+func TestWrapperTLS(t *testing.T) {
+	dir := t.TempDir()
+	ks, ca := filepath.Join(dir, "node.pem"), filepath.Join(dir, "ca.pem")
+	for _, f := range []string{ks, ca} {
+		if err := os.WriteFile(f, []byte("pem"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	env := map[string]string{"SWARMCASS_TLS": "true", "SWARMCASS_TLS_KEYSTORE": ks, "SWARMCASS_TLS_TRUSTSTORE": ca, "HOME": home, "_YAML_APPEND": stockEncryption}
+	r := runWrapper(t, env)
+	if r.exitCode != 0 {
+		t.Fatalf("exit %d: %s", r.exitCode, r.stderr)
+	}
+	server := `server_encryption_options:
+  internode_encryption: all
+  optional: false
+  legacy_ssl_storage_port_enabled: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: ` + ks + `
+  truststore: ` + ca + `
+  require_client_auth: true
+  require_endpoint_verification: false
+`
+	client := `client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: ` + ks + `
+  truststore: ` + ca + `
+  require_client_auth: false
+`
+	for _, want := range []string{server, client, "concurrent_reads: 32\n", "# Configure client-to-server encryption.\n"} {
+		if strings.Count(r.yaml, want) != 1 {
+			t.Errorf("cassandra.yaml has %q %d times, want once:\n%s", want, strings.Count(r.yaml, want), r.yaml)
+		}
+	}
+	for _, gone := range []string{"keystore_password", "conf/.keystore", "DefaultSslContextFactory", "internode_encryption: none", "\n  enabled: false"} {
+		if strings.Contains(r.yaml, gone) {
+			t.Errorf("the stock %q stayed:\n%s", gone, r.yaml)
+		}
+	}
+	if strings.Count(r.yaml, "server_encryption_options:") != 1 || strings.Count(r.yaml, "client_encryption_options:") != 1 {
+		t.Errorf("a mapping appears twice:\n%s", r.yaml)
+	}
+	if !strings.Contains(r.stderr, " tls=true") {
+		t.Errorf("the start line does not say tls=true: %s", r.stderr)
+	}
+	if os.Geteuid() == 0 {
+		rc, err := os.ReadFile(filepath.Join(home, ".cassandra", "cqlshrc"))
+		want := "[connection]\nssl = true\n\n[ssl]\ncertfile = " + ca + "\nvalidate = true\n"
+		if err != nil || string(rc) != want {
+			t.Errorf("cqlshrc = %q (%v), want %q", rc, err, want)
+		}
+	}
+
+	// Unset: the file is left as it is.
+	r = runWrapper(t, map[string]string{"HOME": t.TempDir(), "_YAML_APPEND": stockEncryption})
+	if !strings.Contains(r.yaml, stockEncryption) {
+		t.Errorf("SWARMCASS_TLS unset changed the encryption settings:\n%s", r.yaml)
+	}
+	env = map[string]string{"SWARMCASS_TLS": "true", "SWARMCASS_TLS_KEYSTORE": ks + ".none", "SWARMCASS_TLS_TRUSTSTORE": ca, "HOME": t.TempDir()}
+	r = runWrapper(t, env)
+	if r.exitCode != 1 || !strings.Contains(r.stderr, ks+".none is missing") {
+		t.Errorf("without the keystore: exit %d: %s", r.exitCode, r.stderr)
+	}
+	r = runWrapper(t, map[string]string{"SWARMCASS_TLS": "on", "HOME": t.TempDir()})
+	if r.exitCode != 1 || !strings.Contains(r.stderr, "SWARMCASS_TLS=on must be true or false") {
+		t.Errorf("SWARMCASS_TLS=on: exit %d: %s", r.exitCode, r.stderr)
+	}
+}

@@ -24,7 +24,7 @@ func authOn(c *Config) { c.Auth = true }
 
 // login connects to node i's CQL as user (none when user is "").
 func (l *lab) login(i int, user, password string) (*cqlshConn, error) {
-	return dialCqlsh(context.Background(), l.ip(i)+":9042", 5*time.Second, user != "", user, password)
+	return dialCqlsh(context.Background(), l.ip(i)+":9042", 5*time.Second, nil, user != "", user, password)
 }
 
 func mustLogin(t *testing.T, l *lab, i int, user, password string) *cqlshConn {

@@ -76,6 +76,12 @@ type Config struct {
 	// CredentialsFile is SWARMCASS_CREDENTIALS_FILE, the cqlsh credentials
 	// file bootstrap mounts (linked as ~/.cassandra/credentials).
 	CredentialsFile string
+	// TLS is the node contract's SWARMCASS_TLS (tls.go): the CQL port
+	// speaks TLS only, with the PEM keystore TLSKeystore
+	// (SWARMCASS_TLS_KEYSTORE); TLSTruststore (SWARMCASS_TLS_TRUSTSTORE)
+	// is the CA certificate cqlsh in the container trusts.
+	TLS                        bool
+	TLSKeystore, TLSTruststore string
 }
 
 // Ports of the node contract.
@@ -168,6 +174,20 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 		c.Auth = err == nil
 	default:
 		return c, fmt.Errorf("SWARMCASS_AUTH=%s must be true or false", v)
+	}
+	c.TLSKeystore = get("SWARMCASS_TLS_KEYSTORE", DefaultKeystoreFile)
+	c.TLSTruststore = get("SWARMCASS_TLS_TRUSTSTORE", DefaultTruststoreFile)
+	switch v := env["SWARMCASS_TLS"]; v {
+	case "true":
+		c.TLS = true
+		for _, f := range []string{c.TLSKeystore, c.TLSTruststore} {
+			if _, err := os.Stat(f); err != nil {
+				return c, fmt.Errorf("SWARMCASS_TLS=true, but %s is missing: mount the node's keystore (SWARMCASS_TLS_KEYSTORE) and the CA certificate (SWARMCASS_TLS_TRUSTSTORE), as swarmcass bootstrap --tls does with the cluster's Swarm secrets", f)
+			}
+		}
+	case "false", "":
+	default:
+		return c, fmt.Errorf("SWARMCASS_TLS=%s must be true or false", v)
 	}
 	if v := env["CASSANDRA_AUTO_BOOTSTRAP"]; v != "" {
 		b, err := strconv.ParseBool(v)

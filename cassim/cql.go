@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -95,12 +96,23 @@ func (n *Node) openCQL() error {
 	if err != nil {
 		return fmt.Errorf("CQL port: %w", err)
 	}
+	var tlsCfg *tls.Config
+	if n.cfg.TLS {
+		if tlsCfg, err = n.cfg.serverTLS(); err != nil {
+			l.Close()
+			return fmt.Errorf("CQL port: %w", err)
+		}
+	}
 	n.mu.Lock()
 	n.cqlLn = l
 	n.mu.Unlock()
 	n.cql.start()
 	n.log.Info("main", "PipelineConfigurator.java:125", "Using Netty Version: [cassim]")
-	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (unencrypted)...", n.CQLAddr)
+	enc := "unencrypted"
+	if tlsCfg != nil {
+		enc = "encrypted"
+	}
+	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (%s)...", n.CQLAddr, enc)
 	if n.cfg.Auth {
 		go n.setupDefaultRole() // auth.go
 	}
@@ -110,7 +122,15 @@ func (n *Node) openCQL() error {
 			if err != nil {
 				return
 			}
-			go n.serveCQL(c)
+			go func() {
+				if tlsCfg != nil {
+					var ok bool
+					if c, ok = n.acceptTLS(c, tlsCfg); !ok {
+						return
+					}
+				}
+				n.serveCQL(c)
+			}()
 		}
 	}()
 	return nil
@@ -630,7 +650,11 @@ func tokenStrings(ts []int64) []string {
 // only when bootstrapped is COMPLETED; a refused login is an *AuthError.
 func Probe(addr string, timeout time.Duration) (release string, err error) {
 	user, password, creds := readCredentials(credentialsPath(), io.Discard)
-	c, err := dialCqlsh(context.Background(), addr, timeout, creds, user, password)
+	tlsCfg, err := loadCqlshSSL(false).clientTLS()
+	if err != nil {
+		return "", err
+	}
+	c, err := dialCqlsh(context.Background(), addr, timeout, tlsCfg, creds, user, password)
 	if err != nil {
 		return "", err
 	}

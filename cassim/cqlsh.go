@@ -3,6 +3,7 @@ package cassim
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -111,8 +112,15 @@ type cqlshConn struct {
 // dialCqlsh connects to addr and logs in with user and password when the
 // server asks (creds false: none given); timeout bounds the connection and
 // then each request.
-func dialCqlsh(ctx context.Context, addr string, timeout time.Duration, creds bool, user, password string) (*cqlshConn, error) {
-	c, err := (&net.Dialer{Timeout: timeout}).DialContext(ctx, "tcp", addr)
+func dialCqlsh(ctx context.Context, addr string, timeout time.Duration, tlsCfg *tls.Config, creds bool, user, password string) (*cqlshConn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	var c net.Conn
+	var err error
+	if tlsCfg != nil {
+		c, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", addr)
+	} else {
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -452,6 +460,9 @@ func connectionError(addr, host, port string, err error) string {
 	switch {
 	case errors.As(err, &ae):
 		cause = fmt.Sprintf("AuthenticationFailed('%s')", ae.Error())
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
+		// A TLS-only port talked to in plaintext, as Cassandra resets it.
+		cause = "ConnectionResetError(104, 'Connection reset by peer')"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		cause = fmt.Sprintf("ConnectionRefusedError(111, \"Tried connecting to [('%s', %s)]. Last error: Connection refused\")", host, port)
 	case errors.As(err, &ne) && ne.Timeout():
@@ -476,6 +487,7 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		host = h
 	}
 	var user, password, credFile, keyspace string
+	ssl := false
 	var execute *string
 	var positional []string
 	userGiven := false
@@ -504,6 +516,8 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			fmt.Fprintln(stderr, "\nWarning: Using a password on the command line interface can be insecure.\nRecommendation: use the credentials file to securely provide the password.")
 		case "--credentials":
 			credFile = val()
+		case "--ssl":
+			ssl = true
 		case "-e", "--execute":
 			v := val()
 			execute = &v
@@ -524,7 +538,7 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		case "--cqlshrc", "--cqlversion":
 			val() // not needed here
 		case "-h", "--help":
-			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's cqlsh, a stand-in: -u, -p, --credentials, -k, -e or statements on stdin; no interactive shell)")
+			fmt.Fprintln(stdout, "Usage: cqlsh [options] [host [port]]  (cassim's cqlsh, a stand-in: -u, -p, --credentials, -k, --ssl, -e or statements on stdin; ~/.cassandra/cqlshrc's [connection] ssl and [ssl] certfile, validate; no interactive shell)")
 			return 0
 		default:
 			if strings.HasPrefix(a, "-") {
@@ -559,7 +573,12 @@ func CqlshMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		text = string(b)
 	}
 	addr := net.JoinHostPort(host, port)
-	cl, err := dialCqlsh(ctx, addr, connectTimeout, creds, user, password)
+	tlsCfg, err := loadCqlshSSL(ssl).clientTLS()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cl, err := dialCqlsh(ctx, addr, connectTimeout, tlsCfg, creds, user, password)
 	if err != nil {
 		fmt.Fprintln(stderr, connectionError(addr, host, port, err))
 		return 1

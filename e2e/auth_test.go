@@ -23,6 +23,19 @@ var superuserLine = regexp.MustCompile(`Authentication on: superuser (admin_[a-z
 // cqlLogin connects gocql, a real CQL client, to addr (host:port) as user;
 // no user means no credentials. It returns the release system.local names.
 func cqlLogin(addr, user, password string) (string, error) {
+	s, err := gocqlTo(addr, user, password).CreateSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	var release string
+	err = s.Query("SELECT release_version FROM system.local").Scan(&release)
+	return release, err
+}
+
+// gocqlTo is gocql's configuration for the one node at addr (host:port),
+// as user (none when empty).
+func gocqlTo(addr, user, password string) *gocql.ClusterConfig {
 	host, port, _ := net.SplitHostPort(addr)
 	c := gocql.NewCluster(host)
 	c.Port, _ = strconv.Atoi(port)
@@ -31,14 +44,7 @@ func cqlLogin(addr, user, password string) (string, error) {
 	if user != "" {
 		c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}
-	s, err := c.CreateSession()
-	if err != nil {
-		return "", err
-	}
-	defer s.Close()
-	var release string
-	err = s.Query("SELECT release_version FROM system.local").Scan(&release)
-	return release, err
+	return c
 }
 
 // machineAddr is a lab machine's address.

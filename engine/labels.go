@@ -18,6 +18,9 @@ const (
 	LabelBuild = "swarmcass.build"
 	// LabelMachine names the lab machine (infra, swarm-0, ...).
 	LabelMachine = "swarmcass.machine"
+	// LabelCAFingerprint is on a cluster's TLS secrets: the SHA-256 of the
+	// CA certificate they belong to (a secret's data cannot be read back).
+	LabelCAFingerprint = "swarmcass.tls.ca-sha256"
 )
 
 // Values of LabelRole.

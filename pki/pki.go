@@ -114,7 +114,21 @@ func (ca *CA) IssueServer(cn string, ips []net.IP, dns []string) (*KeyPair, erro
 	if len(ips) == 0 && len(dns) == 0 {
 		return nil, fmt.Errorf("issue server certificate %q: give at least one IP address or DNS name", cn)
 	}
-	return ca.issue(cn, x509.ExtKeyUsageServerAuth, func(t *x509.Certificate) {
+	return ca.issue(cn, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, func(t *x509.Certificate) {
+		t.IPAddresses = ips
+		t.DNSNames = dns
+	})
+}
+
+// IssuePeer issues a certificate a node uses both ways, as a TLS server
+// and as a TLS client of its peers (Cassandra's internode connections run
+// from each node to the others with the same keystore), valid for the
+// given addresses and DNS names until the CA expires.
+func (ca *CA) IssuePeer(cn string, ips []net.IP, dns []string) (*KeyPair, error) {
+	if len(ips) == 0 && len(dns) == 0 {
+		return nil, fmt.Errorf("issue peer certificate %q: give at least one IP address or DNS name", cn)
+	}
+	return ca.issue(cn, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, func(t *x509.Certificate) {
 		t.IPAddresses = ips
 		t.DNSNames = dns
 	})
@@ -122,10 +136,10 @@ func (ca *CA) IssueServer(cn string, ips []net.IP, dns []string) (*KeyPair, erro
 
 // IssueClient issues a certificate for TLS clients until the CA expires.
 func (ca *CA) IssueClient(cn string) (*KeyPair, error) {
-	return ca.issue(cn, x509.ExtKeyUsageClientAuth, nil)
+	return ca.issue(cn, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil)
 }
 
-func (ca *CA) issue(cn string, usage x509.ExtKeyUsage, edit func(*x509.Certificate)) (*KeyPair, error) {
+func (ca *CA) issue(cn string, usage []x509.ExtKeyUsage, edit func(*x509.Certificate)) (*KeyPair, error) {
 	key, keyPEM, err := newKey()
 	if err != nil {
 		return nil, fmt.Errorf("issue certificate %q: %w", cn, err)
@@ -135,7 +149,7 @@ func (ca *CA) issue(cn string, usage x509.ExtKeyUsage, edit func(*x509.Certifica
 		return nil, fmt.Errorf("issue certificate %q: %w", cn, err)
 	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+	tmpl.ExtKeyUsage = usage
 	tmpl.BasicConstraintsValid = true
 	if edit != nil {
 		edit(tmpl)

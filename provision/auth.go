@@ -50,17 +50,9 @@ func serviceAuth(s engine.Service) bool { return slices.Contains(s.Spec.Env, aut
 // on or off is an operation of its own.
 func ensureCredentials(ctx context.Context, r *run) error {
 	m := r.manager
-	list, err := m.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
+	list, on, off, err := r.nodeServices(ctx, serviceAuth)
 	if err != nil {
-		return fmt.Errorf("list the cluster's services on %s: %w", m.name(), err)
-	}
-	on, off := 0, 0
-	for _, s := range list {
-		if serviceAuth(s) {
-			on++
-		} else {
-			off++
-		}
+		return err
 	}
 	switch {
 	case on > 0 && r.cfg.NoAuth:

@@ -28,6 +28,7 @@ var steps = []op.Step[*run]{
 	{Name: "Network", Run: ensureNetwork},           // network.go: the attachable overlay
 	{Name: "Overlay check", Run: checkOverlay},      // overlay.go: a probe per host; every host reaches every other over the overlay
 	{Name: "Credentials", Run: ensureCredentials},   // auth.go: the superuser's secret (unless --auth=false)
+	{Name: "TLS", Run: ensureTLS},                   // tls.go: the cluster's CA and its secret (with --tls, or when the nodes have TLS)
 	{Name: "Image", Run: ensureImage},               // image.go: build or take, tag, push, pin by digest
 	{Name: "Nodes", Run: ensureNodes},               // nodes.go: one service per node, one at a time, each waited for
 	{Name: "Authentication", Run: ensureAuth},       // auth.go: the superuser, the default role disabled, system_auth replicated
@@ -48,6 +49,7 @@ type Result struct {
 	Clients string
 	Nodes   []NodeResult
 	Auth    AuthResult
+	TLS     TLSResult
 	Steps   []op.Timing
 	// Created lists what this run created ("service cass4", "volume
 	// cass4-data on swarm-1", ...), Removed what it removed; both empty
@@ -112,6 +114,7 @@ type run struct {
 	aclFresh     bool
 	secret       engine.SecretRef        // the credentials secret the nodes mount (auth on)
 	creds        credentials.Credentials // its content, once known
+	tls          *tlsState               // once ensureTLS has looked
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.
 	registered []consulstore.Service

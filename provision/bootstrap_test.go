@@ -68,7 +68,7 @@ func TestBootstrapOrder(t *testing.T) {
 	for _, s := range res.Steps {
 		steps = append(steps, s.Name)
 	}
-	if want := "Preflight,Consul and registry,Lock,Swarm,Network,Overlay check,Credentials,Image,Nodes,Authentication,Record"; strings.Join(steps, ",") != want {
+	if want := "Preflight,Consul and registry,Lock,Swarm,Network,Overlay check,Credentials,TLS,Image,Nodes,Authentication,Record"; strings.Join(steps, ",") != want {
 		t.Errorf("steps %v, want %s", steps, want)
 	}
 	if !strings.HasPrefix(res.Image, "10.0.0.2:5000/swarmcass/cassandra@sha256:") {

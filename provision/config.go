@@ -105,6 +105,11 @@ type Config struct {
 	// NoAuth starts the nodes open (AllowAllAuthenticator), as --auth=false;
 	// by default they authenticate clients (auth.go).
 	NoAuth bool
+	// TLS is --tls: TLSOn encrypts internode and client connections with
+	// a certificate per node from the cluster's CA (tls.go); TLSOff keeps
+	// them plain; TLSAuto (no flag) follows the cluster's nodes, plain
+	// for a new cluster.
+	TLS TLSMode
 	// Home is where the CLI keeps its copy of the credentials
 	// (credentials.LocalPath); empty means the user's home directory.
 	Home string

@@ -397,6 +397,20 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 	}, heapEnv(r.cfg.Heap)...)
 	env = append(env, extra...)
 	env = append(env, authEnv(r.res.Auth.On))
+	if r.tls == nil {
+		// A day-2 operation: the cluster's nodes say whether it has TLS.
+		if err := ensureTLS(ctx, r); err != nil {
+			return err
+		}
+	}
+	var tlsSecrets []engine.SecretRef
+	if r.res.TLS.On {
+		env = append(env, tlsEnv())
+		var err error
+		if tlsSecrets, err = r.nodeTLS(ctx, name, h); err != nil {
+			return err
+		}
+	}
 	inside := 9042 // the CQL port inside the container
 	if r.cfg.Clients == ClientsHost {
 		// Drivers outside the swarm: the node tells them its host's
@@ -425,6 +439,7 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 	if r.res.Auth.On {
 		spec.Secrets = []engine.SecretRef{r.secret}
 	}
+	spec.Secrets = append(spec.Secrets, tlsSecrets...)
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: port, ContainerPort: inside, Protocol: "tcp"}}
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodetls"
 	"github.com/swarmcass/swarmcass/nodetool"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
@@ -526,10 +527,11 @@ func (r *run) resumeFrom(opName string) (pending string, done []string) {
 // (CASSANDRA_BROADCAST_RPC_ADDRESS and CASSANDRA_NATIVE_TRANSPORT_PORT
 // are a node's host address and port with --clients host; the tokens and
 // auto_bootstrap are what it was given to start all at once, and hold for
-// as long as its data does).
+// as long as its data does; SWARMCASS_AUTH and SWARMCASS_TLS are the
+// cluster's, as its secrets, which a re-run keeps and never reports).
 var ownedEnv = []string{"CASSANDRA_CLUSTER_NAME", "CASSANDRA_LISTEN_SUBNET", "SWARMCASS_WAIT_FOR",
 	"CASSANDRA_BROADCAST_RPC_ADDRESS", "CASSANDRA_NATIVE_TRANSPORT_PORT",
-	"CASSANDRA_INITIAL_TOKENS", "CASSANDRA_NUM_TOKENS", "CASSANDRA_AUTO_BOOTSTRAP"}
+	"CASSANDRA_INITIAL_TOKENS", "CASSANDRA_NUM_TOKENS", "CASSANDRA_AUTO_BOOTSTRAP", "SWARMCASS_AUTH", nodetls.Env}
 
 func envKey(kv string) string { k, _, _ := strings.Cut(kv, "="); return k }
 

@@ -54,6 +54,9 @@ func (res *Result) Summary(w io.Writer) {
 	} else {
 		fmt.Fprintln(w)
 	}
+	if t := res.TLS; t.On {
+		fmt.Fprintf(w, "TLS on: internode and client encryption, a certificate per node from the cluster's CA; clients trust %s (Swarm secret %s)\n\n", t.CA, t.CASecret)
+	}
 	total := 0.0
 	for _, s := range res.Steps {
 		total += s.Seconds

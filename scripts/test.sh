@@ -88,7 +88,7 @@ real_contract() {
     -run "TestIntegrationContract/${real_image//\//_}" ./contract >/tmp/swarmcass-real-contract.log 2>&1
 }
 real_e2e() {
-  SWARMCASS_REAL=1 go test -count=1 -timeout 45m -v -run 'TestIntegrationRealCassandra' ./e2e >/tmp/swarmcass-real.log 2>&1
+  SWARMCASS_REAL=1 go test -count=1 -timeout 45m -v -run 'TestIntegrationRealCassandra|TestIntegrationRealTLS' ./e2e >/tmp/swarmcass-real.log 2>&1
 }
 contract_pid= e2e_pid= contract_rc=0 e2e_rc=0
 step "real Cassandra tier: swarmcass's image over the offline base"
@@ -121,7 +121,7 @@ e2e_pid=
 wait "$contract_pid" || contract_rc=$?
 contract_pid=
 echo "test.sh: the real Cassandra tier took $(( $(date +%s) - real_start )) s from its start"
-grep -hE '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_test.go' /tmp/swarmcass-real-contract.log /tmp/swarmcass-real.log || true
+grep -hE '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_[a-z]*_?test.go' /tmp/swarmcass-real-contract.log /tmp/swarmcass-real.log || true
 if [ "${integration_rc:-0}" != 0 ]; then echo "integration tier failed: see /tmp/swarmcass-integration.log"; exit 1; fi
 if [ "$contract_rc" != 0 ] || ! grep -q '^ok .*/contract' /tmp/swarmcass-real-contract.log; then
   echo "the real image's contract suite failed (exit $contract_rc): see /tmp/swarmcass-real-contract.log"; exit 1

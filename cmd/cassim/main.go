@@ -145,6 +145,12 @@ func run(ctx context.Context, argv []string) int {
 			fmt.Fprintln(os.Stderr, "cassim: could not link the credentials file for cqlsh:", err)
 		}
 	}
+	if cfg.TLS {
+		// As the entrypoint: cqlsh in the container connects with TLS.
+		if err := cassim.WriteCqlshrc(cfg.TLSTruststore); err != nil {
+			fmt.Fprintln(os.Stderr, "cassim: could not write cqlsh's cqlshrc:", err)
+		}
+	}
 	ip, err := cfg.ResolveListen(cassim.InterfaceAddrs())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cassim:", err)

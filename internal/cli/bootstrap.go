@@ -24,6 +24,7 @@ type bootstrapOptions struct {
 	cqlPort  int
 	imageDir string
 	auth     bool
+	tls      bool
 }
 
 func newBootstrapCommand() *cobra.Command {
@@ -59,6 +60,15 @@ under ~/.swarmcass/infra/INFRA-ADDRESS/ (SWARMCASS_HOME moves them) and in
 the infra containers' volumes, from which any command reads them back when
 the files are lost. Every command uses them; nobody types a password.
 
+With --tls every node encrypts internode connections (all of them, the
+peers authenticating each other) and client connections (its CQL port then
+speaks TLS only), with a certificate of its own issued from the cluster's
+CA. bootstrap makes that CA once and keeps it under ~/.swarmcass/tls/ (the
+key 0600); the CA certificate and each node's key and certificate reach the
+nodes as Swarm secrets. cqlsh inside the nodes, swarmcass cqlsh and ring
+work as before; swarmcass credentials names the CA file clients trust. A
+cluster made with --tls keeps it on a re-run without the flag.
+
 Every step inspects before it creates: re-running on a healthy cluster
 changes nothing, a re-run after a failure or Ctrl-C continues from the first
 missing or unhealthy node, and a larger --nodes adds nodes one at a time.
@@ -76,7 +86,10 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
   swarmcass bootstrap --nodes 1 --heap 256M
 
   # a throwaway lab ring that needs no login (the summary says it is open)
-  swarmcass bootstrap --nodes 3 --auth=false`),
+  swarmcass bootstrap --nodes 3 --auth=false
+
+  # internode and client TLS; clients trust the CA that swarmcass credentials names
+  swarmcass bootstrap --nodes 3 --tls`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd, o) },
 	}
@@ -86,6 +99,7 @@ missing or unhealthy node, and a larger --nodes adds nodes one at a time.
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "attachable overlay network of the nodes")
 	fs.BoolVar(&o.cfg.Encrypted, "encrypted", false, "encrypt the overlay network (when it is created): IPsec ESP between the hosts, which needs IP protocol 50 open and kernels with ESP and AES-GCM; the overlay check fails at once where they lack it")
 	fs.BoolVar(&o.auth, "auth", true, "authenticate CQL clients: a generated superuser kept in a Swarm secret (swarmcass credentials); --auth=false leaves every keyspace open to anyone who reaches a CQL port")
+	fs.BoolVar(&o.tls, "tls", false, "encrypt internode and client connections (TLS only on the CQL port), each node with its own certificate from the cluster's CA, kept under ~/.swarmcass/tls/ and delivered as Swarm secrets; clients trust the CA file swarmcass credentials names. A cluster keeps what it was created with")
 	fs.StringVar(&o.cfg.ConsulImage, "consul-image", provision.DefaultConsulImage, "Consul image on the infra host")
 	fs.StringVar(&o.cfg.RegistryImage, "registry-image", provision.DefaultRegistryImage, "registry image on the infra host")
 	fs.StringVar(&o.imageDir, "image-dir", "", "build context of the Cassandra image (default: swarmcass's cassandra-image/, built in)")
@@ -122,6 +136,12 @@ func runBootstrap(cmd *cobra.Command, o *bootstrapOptions) error {
 	}
 	cfg.ImageDir = o.imageDir
 	cfg.NoAuth = !o.auth
+	if cmd.Flags().Changed("tls") {
+		cfg.TLS = provision.TLSOff
+		if o.tls {
+			cfg.TLS = provision.TLSOn
+		}
+	}
 
 	return runOperation(cmd, &o.op, cfg, provision.Bootstrap)
 }

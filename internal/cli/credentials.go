@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodetls"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/provision"
@@ -36,11 +38,17 @@ cqlsh credentials file. When that copy is missing it is read back from a
 running node and written again.
 
 swarmcass cqlsh and every other command log in on their own; nobody types
-the password. --password prints it alone, for a script's client.`,
+the password. --password prints it alone, for a script's client.
+
+For a cluster bootstrapped with --tls it also prints where the CA
+certificate is that clients trust (the cluster's CA, kept under
+~/.swarmcass/tls/, and the Swarm secret CLUSTER-tls-ca mounted in every node
+at ` + nodetls.TruststorePath + `); --ca prints that file's path alone.`,
 		Example: `  swarmcass credentials
   swarmcass credentials --cluster prod
   cqlsh --credentials "$(swarmcass credentials --file)" 10.0.1.4 9042
-  CQL_PASSWORD=$(swarmcass credentials --password)   # the password alone, for a script`,
+  CQL_PASSWORD=$(swarmcass credentials --password)   # the password alone, for a script
+  SSL_CERTFILE=$(swarmcass credentials --ca) cqlsh --ssl 10.0.1.4 9042   # a --tls cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCredentials(cmd, o) },
 	}
@@ -49,6 +57,7 @@ the password. --password prints it alone, for a script's client.`,
 	fs.StringVar(&o.cluster, "cluster", provision.DefaultCluster, "cluster name, as given to bootstrap")
 	fs.BoolVar(&o.password, "password", false, "print the password alone on stdout")
 	fs.Bool("file", false, "print the path of the local credentials file alone")
+	fs.Bool("ca", false, "print the path of the CA certificate clients trust alone (a cluster bootstrapped with --tls)")
 	return c
 }
 
@@ -71,9 +80,17 @@ func runCredentials(cmd *cobra.Command, o *credentialsOptions) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
+	if ca, _ := cmd.Flags().GetBool("ca"); ca {
+		if info.tlsCA == "" {
+			return op.Hinted("bootstrap a cluster with --tls for encrypted connections; this one's clients connect without TLS", "cluster %s runs without TLS", o.cluster)
+		}
+		fmt.Fprintln(out, info.tlsCA)
+		return nil
+	}
 	switch {
 	case !info.on:
 		fmt.Fprintf(out, "Cluster %s runs without authentication (bootstrapped with --auth=false): clients need no credentials, and anyone who reaches a CQL port can read, write and drop every keyspace.\n", o.cluster)
+		info.printTLS(out)
 		return nil
 	case o.password:
 		fmt.Fprintln(out, info.creds.Password)
@@ -90,7 +107,19 @@ func runCredentials(cmd *cobra.Command, o *credentialsOptions) error {
 	fmt.Fprintf(out, "  and in Swarm secret %s, mounted in every node at %s.\n", info.secret, credentials.MountPath)
 	fmt.Fprintf(out, "  `docker secret inspect` never shows it; `swarmcass credentials --password` prints it.\n")
 	fmt.Fprintf(out, "Log in: swarmcass cqlsh NODE (on its own), or cqlsh --credentials %s HOST 9042\n", info.file)
+	info.printTLS(out)
 	return nil
+}
+
+// printTLS says how clients connect to a --tls cluster.
+func (info credentialsInfo) printTLS(out io.Writer) {
+	if info.tlsCA == "" {
+		return
+	}
+	fmt.Fprintf(out, "TLS on (internode and client encryption; CQL ports speak TLS only). Clients trust the cluster's CA:\n")
+	fmt.Fprintf(out, "  %s%s,\n", info.tlsCA, info.tlsMissing)
+	fmt.Fprintf(out, "  also Swarm secret %s, mounted in every node at %s.\n", info.tlsSecret, nodetls.TruststorePath)
+	fmt.Fprintf(out, "  cqlsh: SSL_CERTFILE=%s cqlsh --ssl HOST 9042 (swarmcass cqlsh NODE needs nothing)\n", info.tlsCA)
 }
 
 type credentialsInfo struct {
@@ -99,6 +128,9 @@ type credentialsInfo struct {
 	secret    string
 	file      string
 	recovered string // node the credentials were read back from
+	// tlsCA is the CA certificate file of a --tls cluster ("" without
+	// TLS), tlsSecret its secret; tlsMissing says when the file is not here.
+	tlsCA, tlsSecret, tlsMissing string
 }
 
 // lookCredentials finds the cluster's credentials: the local copy, else
@@ -117,12 +149,23 @@ func lookCredentials(ctx context.Context, m engine.Engine, engines []engine.Engi
 			info.on = true
 		}
 	}
-	if !info.on {
+	tls := slices.ContainsFunc(services, func(s engine.Service) bool { return slices.Contains(s.Spec.Env, nodetls.Env+"=true") })
+	if !info.on && !tls {
 		return info, nil
 	}
 	sw, err := m.SwarmInspect(ctx)
 	if err != nil {
 		return info, fmt.Errorf("inspect the swarm on %s: %w", m.Name(), err)
+	}
+	if tls {
+		info.tlsCA = nodetls.CAFile(nodetls.Dir(home, name, sw.ID))
+		info.tlsSecret = nodetls.CASecretName(name)
+		if _, err := os.Stat(info.tlsCA); err != nil {
+			info.tlsMissing = " (not on this machine: copy it from the machine that bootstrapped the cluster, or from " + nodetls.TruststorePath + " in a node)"
+		}
+	}
+	if !info.on {
+		return info, nil
 	}
 	info.secret = credentials.SecretName(name)
 	info.file = credentials.LocalPath(home, name, sw.ID)

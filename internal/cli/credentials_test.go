@@ -11,6 +11,7 @@ import (
 	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
+	"github.com/swarmcass/swarmcass/nodetls"
 )
 
 // swarmcass credentials: the local copy when there is one; else read back
@@ -60,5 +61,43 @@ func TestLookCredentials(t *testing.T) {
 	again, err := lookCredentials(ctx, m, engines, "auth", home)
 	if err != nil || again.creds != want || again.recovered != "" || reads != 1 {
 		t.Errorf("with the local copy: %+v %v (%d reads)", again, err, reads)
+	}
+}
+
+// A --tls cluster: credentials names the CA file clients trust, and says
+// when it is not on this machine; --ca prints the path alone.
+func TestLookCredentialsTLS(t *testing.T) {
+	ctx := context.Background()
+	l := clustertest.New(t, 1).Running("plain", 1)
+	m := l.Swarm[0]
+	home := t.TempDir()
+	info, _ := m.Info(ctx)
+	labels := engine.Labels{engine.LabelCluster: "sec", engine.LabelRole: engine.RoleCassandra, engine.LabelNode: "cass1"}
+	if _, err := m.ServiceCreate(ctx, engine.ServiceSpec{Name: "sec-cass1", Image: clustertest.NodeImage, Labels: labels, ContainerLabels: labels,
+		Env: []string{"SWARMCASS_AUTH=false", "SWARMCASS_TLS=true"}, Networks: []string{clustertest.Network}, Constraints: []string{"node.id==" + info.Swarm.NodeID}}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := m.SwarmInspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := nodetls.Dir(home, "sec", sw.ID)
+	got, err := lookCredentials(ctx, m, []engine.Engine{m}, "sec", home)
+	if err != nil || got.on || got.tlsCA != nodetls.CAFile(dir) || got.tlsSecret != "sec-tls-ca" || !strings.Contains(got.tlsMissing, "not on this machine") {
+		t.Fatalf("TLS cluster without its CA here: %+v %v", got, err)
+	}
+	if _, err := nodetls.NewCA(dir, "sec"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = lookCredentials(ctx, m, []engine.Engine{m}, "sec", home)
+	if err != nil || got.tlsCA != nodetls.CAFile(dir) || got.tlsMissing != "" {
+		t.Fatalf("TLS cluster with its CA: %+v %v", got, err)
+	}
+	var out strings.Builder
+	got.printTLS(&out)
+	for _, want := range []string{"TLS on", nodetls.CAFile(dir), "sec-tls-ca", nodetls.TruststorePath, "SSL_CERTFILE="} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printTLS lacks %q:\n%s", want, out.String())
+		}
 	}
 }
