@@ -1,0 +1,209 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/swarmcass/swarmcass/op"
+)
+
+// upgradeCalls are the nodetool commands of each kind, in order.
+func (r *ring) callsFor(cmd string) []string {
+	var out []string
+	for _, c := range r.callsOf() {
+		if strings.HasPrefix(c, cmd+" ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// requireOnlyCanaryTouched: cass1 went to the new image and back, no
+// other node was drained or updated, every node runs image.
+func requireOnlyCanaryTouched(t *testing.T, l *lab, image string) {
+	t.Helper()
+	if got := strings.Join(l.updates(), ","); got != "cass1,cass1" {
+		t.Errorf("updates %s, want cass1 to the new image and back", got)
+	}
+	if d := l.ring.callsFor("drain"); len(d) != 1 || d[0] != "drain cass1" {
+		t.Errorf("drains %v, want the canary's alone", d)
+	}
+	for n, img := range l.images(t) {
+		if img != image {
+			t.Errorf("%s runs %s, want %s", n, img, image)
+		}
+	}
+}
+
+// The canary's release is checked with nodetool version before any other
+// node: a canary that comes back UN but reports another release than its
+// image says (a wrapper built on the wrong base) is not back; it is put
+// back on its previous image and the run stops there.
+func TestUpgradeCanaryReportsAnotherRelease(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	boot := bootstrap(t, cfg)
+	up := cfg
+	up.ImageDir = l.imageDir("mislabelled", VersionLabel+"=5.0.9", "test.release="+defaultRelease)
+	up.Confirm = confirmYes
+	res, err := Upgrade(ctx, up)
+	if err == nil || !strings.Contains(op.Explain(err), "it reports release "+defaultRelease+", not 5.0.9") ||
+		!strings.Contains(op.Explain(err), "cass1 was put back on its previous image and settings") {
+		t.Fatalf("err %v, want cass1's release refused and cass1 put back", op.Explain(err))
+	}
+	requireOnlyCanaryTouched(t, l, boot.Image)
+	if len(res.Rolled) != 1 || !res.Rolled[0].Undone {
+		t.Errorf("rolled %+v, want cass1 undone", res.Rolled)
+	}
+	if err := ringOK(ctx, l, cfg); err != nil {
+		t.Errorf("ring after the canary was put back: %v", err)
+	}
+}
+
+// An image that does not say its release (no version label): the release
+// the canary reports is judged by the same rules as a known one, before
+// the other nodes are touched; a release the rules refuse undoes the
+// canary, one they allow goes on and is the history's.
+func TestUpgradeCanaryReleaseJudgedOnceKnown(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	boot := bootstrap(t, cfg)
+	up := cfg
+	up.Confirm = confirmYes
+
+	up.ImageDir = l.imageDir("seven", "test.release=7.0.0")
+	_, err := Upgrade(ctx, up)
+	var ne *op.NodeError
+	if err == nil || !strings.Contains(op.Explain(err), "canary cass1 reports 7.0.0") ||
+		!strings.Contains(op.Explain(err), defaultRelease+" to 7.0.0 skips major version 6") ||
+		!errors.As(err, &ne) || ne.Stage != op.StageCanary || ne.Undo != nil {
+		t.Fatalf("err %v, want the canary's 7.0.0 refused and cass1 undone", op.Explain(err))
+	}
+	requireOnlyCanaryTouched(t, l, boot.Image)
+	if rec := l.record(t); rec.Image != boot.Image || len(rec.History) != 1 {
+		t.Errorf("record image %s, history %+v: the refused release must not be the cluster's", rec.Image, rec.History)
+	}
+	if err := ringOK(ctx, l, cfg); err != nil {
+		t.Errorf("ring after the canary was put back: %v", err)
+	}
+
+	p := &infos{}
+	up.Progress = p
+	up.ImageDir = l.imageDir("patch", "test.release=5.0.9")
+	if _, err := Upgrade(ctx, up); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if !p.has("canary cass1 is back on 5.0.9: rolling the other 2 nodes") {
+		t.Errorf("no canary line: %v", p.lines)
+	}
+	if h := l.record(t).History; len(h) != 2 || h[1].Version != "5.0.9" {
+		t.Errorf("history %+v, want the release the nodes report last", h)
+	}
+}
+
+// A major upgrade without --upgradesstables says how to rewrite the
+// SSTables and does not; rollback across the major version is refused
+// before anything changes; --upgradesstables alone then rewrites them one
+// node at a time, each gated on a healthy ring, with no restart.
+func TestUpgradeMajorThenSSTablesAndNoRollback(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	cfg.ImageDir = l.imageDir("v4", VersionLabel+"=4.1.10")
+	bootstrap(t, cfg)
+	up := cfg
+	up.Confirm = confirmYes
+	p := &infos{}
+	up.Progress = p
+	up.ImageDir = l.imageDir("v5", VersionLabel+"=5.0.8")
+	if _, err := Upgrade(ctx, up); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if !p.has("a major upgrade (4.1.10 to 5.0.8): rewrite the SSTables in the new format with swarmcass upgrade --cluster test --upgradesstables") {
+		t.Errorf("no upgradesstables advice: %v", p.lines)
+	}
+	if us := l.ring.callsFor("upgradesstables"); len(us) != 0 {
+		t.Errorf("upgradesstables run without --upgradesstables: %v", us)
+	}
+	updates := len(l.updates())
+
+	rb := cfg
+	rb.Confirm = confirmYes
+	_, err := Rollback(ctx, rb)
+	if err == nil || !strings.Contains(op.Explain(err), "5.0.8 to 4.1.10 is a downgrade across major versions") {
+		t.Errorf("rollback across the major: %v, want it refused", err)
+	}
+	if n := len(l.updates()); n != updates {
+		t.Errorf("the refused rollback updated %d services", n-updates)
+	}
+
+	ss := cfg
+	ss.ImageDir, ss.UpgradeSSTables, ss.Confirm = "", true, confirmYes
+	if _, err := Upgrade(ctx, ss); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if us := l.ring.callsFor("upgradesstables"); strings.Join(us, ",") != "upgradesstables cass1,upgradesstables cass2,upgradesstables cass3" {
+		t.Errorf("upgradesstables %v, want each node once, in order", us)
+	}
+	if n := len(l.updates()); n != updates {
+		t.Errorf("--upgradesstables alone updated %d services", n-updates)
+	}
+}
+
+// Ctrl-C while rollback waits for its second node: a re-run continues
+// with it, then the last; every node ends on the release before.
+func TestRollbackInterruptedThenResumes(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	boot := bootstrap(t, cfg)
+	up := cfg
+	up.ImageDir = l.imageDir("next", VersionLabel+"=5.0.9")
+	up.Confirm = confirmYes
+	if _, err := Upgrade(context.Background(), up); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	upgraded := len(l.updates())
+	rb := cfg
+	rb.Confirm = confirmYes
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l.ring.mu.Lock()
+	l.ring.onLook = func(node string) {
+		if node == "cass2" && len(l.updates()) == upgraded+2 {
+			cancel()
+		}
+	}
+	l.ring.mu.Unlock()
+	if _, err := Rollback(ctx, rb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want interrupted", err)
+	}
+	l.ring.mu.Lock()
+	l.ring.onLook = nil
+	l.ring.mu.Unlock()
+	if ro := l.record(t).Rollout; ro == nil || ro.Op != "rollback" || ro.Current != "cass2" || !slices.Equal(ro.Done, []string{"cass1"}) {
+		t.Fatalf("rollout recorded %+v, want rollback at cass2 after cass1", ro)
+	}
+	res, err := Rollback(context.Background(), rb)
+	if err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	if got := strings.Join(l.updates()[upgraded:], ","); got != "cass1,cass2,cass3" {
+		t.Errorf("rollback updates %s, want each node once", got)
+	}
+	if len(res.Rolled) != 2 || res.Rolled[0].Name != "cass2" || res.Rolled[1].Name != "cass3" {
+		t.Errorf("rolled %+v, want cass2 waited for, then cass3", res.Rolled)
+	}
+	for n, img := range l.images(t) {
+		if img != boot.Image {
+			t.Errorf("%s runs %s after the rollback, want %s", n, img, boot.Image)
+		}
+	}
+	if rec := l.record(t); rec.Rollout != nil || rec.Image != boot.Image || len(rec.History) != 1 {
+		t.Errorf("record after the resumed rollback: rollout %+v, image %s, history %+v", rec.Rollout, rec.Image, rec.History)
+	}
+}
