@@ -207,3 +207,42 @@ func TestRollbackInterruptedThenResumes(t *testing.T) {
 		t.Errorf("record after the resumed rollback: rollout %+v, image %s, history %+v", rec.Rollout, rec.Image, rec.History)
 	}
 }
+
+// A bootstrap re-run on nodes an upgrade changed, with the flags of the
+// first bootstrap: each node's difference is named with a pointer to
+// upgrade, no node is touched, and the record keeps the image the nodes
+// run (new nodes of a later scale are made like them).
+func TestBootstrapAfterUpgradePointsToUpgrade(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	boot := bootstrap(t, cfg)
+	up := cfg
+	up.ImageDir = l.imageDir("next", VersionLabel+"=5.0.9")
+	up.Confirm = confirmYes
+	if _, err := Upgrade(ctx, up); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	upgraded := l.images(t)["cass1"]
+	updates := len(l.updates())
+
+	p := &infos{}
+	again := cfg
+	again.Progress = p
+	res := bootstrap(t, again)
+	for _, n := range []string{"cass1", "cass2", "cass3"} {
+		if !p.has(n + " differs from this run: image " + shortImage(upgraded) + " -> " + shortImage(boot.Image)) {
+			t.Errorf("bootstrap did not name %s's image: %v", n, p.lines)
+		}
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "cass1, cass2, cass3 run another image") ||
+		!strings.Contains(res.Warnings[0], "swarmcass upgrade --cluster test") {
+		t.Errorf("warnings %q, want the nodes named and upgrade pointed to", res.Warnings)
+	}
+	if n := len(l.updates()); n != updates {
+		t.Errorf("bootstrap updated %d services", n-updates)
+	}
+	if rec := l.record(t); rec.Image != upgraded {
+		t.Errorf("record image %s after the bootstrap, want the nodes' %s", rec.Image, upgraded)
+	}
+}
