@@ -10,7 +10,7 @@ import (
 	"github.com/swarmcass/swarmcass/op"
 )
 
-// upgradeCalls are the nodetool commands of each kind, in order.
+// callsFor are the nodetool calls of cmd, in order.
 func (r *ring) callsFor(cmd string) []string {
 	var out []string
 	for _, c := range r.callsOf() {
@@ -21,10 +21,25 @@ func (r *ring) callsFor(cmd string) []string {
 	return out
 }
 
-// requireOnlyCanaryTouched: cass1 went to the new image and back, no
-// other node was drained or updated, every node runs image.
-func requireOnlyCanaryTouched(t *testing.T, l *lab, image string) {
+// upgradeLab is a bootstrapped 3-node lab, its config, the bootstrap's
+// result, and the config of an upgrade (confirmed) to set an image on.
+func upgradeLab(t *testing.T) (l *lab, cfg, up Config, boot *Result) {
 	t.Helper()
+	l = newLab(t, 3)
+	cfg = l.config(3)
+	boot = bootstrap(t, cfg)
+	up = cfg
+	up.Confirm = confirmYes
+	return l, cfg, up, boot
+}
+
+// requireCanaryPutBack: cass1 went to the new image and back, no other
+// node was drained or updated, every node runs image, the ring is healthy.
+func requireCanaryPutBack(ctx context.Context, t *testing.T, l *lab, cfg Config, image string) {
+	t.Helper()
+	if err := ringOK(ctx, l, cfg); err != nil {
+		t.Errorf("ring after the canary was put back: %v", err)
+	}
 	if got := strings.Join(l.updates(), ","); got != "cass1,cass1" {
 		t.Errorf("updates %s, want cass1 to the new image and back", got)
 	}
@@ -44,23 +59,16 @@ func requireOnlyCanaryTouched(t *testing.T, l *lab, image string) {
 // back on its previous image and the run stops there.
 func TestUpgradeCanaryReportsAnotherRelease(t *testing.T) {
 	ctx := context.Background()
-	l := newLab(t, 3)
-	cfg := l.config(3)
-	boot := bootstrap(t, cfg)
-	up := cfg
+	l, cfg, up, boot := upgradeLab(t)
 	up.ImageDir = l.imageDir("mislabelled", VersionLabel+"=5.0.9", "test.release="+defaultRelease)
-	up.Confirm = confirmYes
 	res, err := Upgrade(ctx, up)
 	if err == nil || !strings.Contains(op.Explain(err), "it reports release "+defaultRelease+", not 5.0.9") ||
 		!strings.Contains(op.Explain(err), "cass1 was put back on its previous image and settings") {
 		t.Fatalf("err %v, want cass1's release refused and cass1 put back", op.Explain(err))
 	}
-	requireOnlyCanaryTouched(t, l, boot.Image)
+	requireCanaryPutBack(ctx, t, l, cfg, boot.Image)
 	if len(res.Rolled) != 1 || !res.Rolled[0].Undone {
 		t.Errorf("rolled %+v, want cass1 undone", res.Rolled)
-	}
-	if err := ringOK(ctx, l, cfg); err != nil {
-		t.Errorf("ring after the canary was put back: %v", err)
 	}
 }
 
@@ -70,12 +78,7 @@ func TestUpgradeCanaryReportsAnotherRelease(t *testing.T) {
 // canary, one they allow goes on and is the history's.
 func TestUpgradeCanaryReleaseJudgedOnceKnown(t *testing.T) {
 	ctx := context.Background()
-	l := newLab(t, 3)
-	cfg := l.config(3)
-	boot := bootstrap(t, cfg)
-	up := cfg
-	up.Confirm = confirmYes
-
+	l, cfg, up, boot := upgradeLab(t)
 	up.ImageDir = l.imageDir("seven", "test.release=7.0.0")
 	_, err := Upgrade(ctx, up)
 	var ne *op.NodeError
@@ -84,12 +87,9 @@ func TestUpgradeCanaryReleaseJudgedOnceKnown(t *testing.T) {
 		!errors.As(err, &ne) || ne.Stage != op.StageCanary || ne.Undo != nil {
 		t.Fatalf("err %v, want the canary's 7.0.0 refused and cass1 undone", op.Explain(err))
 	}
-	requireOnlyCanaryTouched(t, l, boot.Image)
+	requireCanaryPutBack(ctx, t, l, cfg, boot.Image)
 	if rec := l.record(t); rec.Image != boot.Image || len(rec.History) != 1 {
 		t.Errorf("record image %s, history %+v: the refused release must not be the cluster's", rec.Image, rec.History)
-	}
-	if err := ringOK(ctx, l, cfg); err != nil {
-		t.Errorf("ring after the canary was put back: %v", err)
 	}
 
 	p := &infos{}
@@ -158,12 +158,8 @@ func TestUpgradeMajorThenSSTablesAndNoRollback(t *testing.T) {
 // Ctrl-C while rollback waits for its second node: a re-run continues
 // with it, then the last; every node ends on the release before.
 func TestRollbackInterruptedThenResumes(t *testing.T) {
-	l := newLab(t, 3)
-	cfg := l.config(3)
-	boot := bootstrap(t, cfg)
-	up := cfg
+	l, cfg, up, boot := upgradeLab(t)
 	up.ImageDir = l.imageDir("next", VersionLabel+"=5.0.9")
-	up.Confirm = confirmYes
 	if _, err := Upgrade(context.Background(), up); err != nil {
 		t.Fatal(op.Explain(err))
 	}
@@ -214,12 +210,8 @@ func TestRollbackInterruptedThenResumes(t *testing.T) {
 // run (new nodes of a later scale are made like them).
 func TestBootstrapAfterUpgradePointsToUpgrade(t *testing.T) {
 	ctx := context.Background()
-	l := newLab(t, 3)
-	cfg := l.config(3)
-	boot := bootstrap(t, cfg)
-	up := cfg
+	l, cfg, up, boot := upgradeLab(t)
 	up.ImageDir = l.imageDir("next", VersionLabel+"=5.0.9")
-	up.Confirm = confirmYes
 	if _, err := Upgrade(ctx, up); err != nil {
 		t.Fatal(op.Explain(err))
 	}
