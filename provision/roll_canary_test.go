@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -236,5 +237,44 @@ func TestBootstrapAfterUpgradePointsToUpgrade(t *testing.T) {
 	}
 	if rec := l.record(t); rec.Image != upgraded {
 		t.Errorf("record image %s after the bootstrap, want the nodes' %s", rec.Image, upgraded)
+	}
+}
+
+// upgrade and rollback print their plan and change nothing with
+// --dry-run, and neither starts while another operation holds the
+// cluster's lock.
+func TestUpgradeRollbackDryRunAndLock(t *testing.T) {
+	ctx := context.Background()
+	l, cfg, up, _ := upgradeLab(t)
+	up.ImageDir = l.imageDir("next", VersionLabel+"=5.0.9")
+	dry := up
+	dry.DryRun = true
+	res, err := Upgrade(ctx, dry)
+	if err != nil || !res.DryRun || len(res.Plan) != 3 || !strings.HasPrefix(res.Plan[0], "cass1 (canary): image ") || len(l.updates()) != 0 {
+		t.Errorf("upgrade --dry-run: err %v, plan %q, %d updates", err, res.Plan, len(l.updates()))
+	}
+	if _, err := Upgrade(ctx, up); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	updates := len(l.updates())
+	rb := cfg
+	rb.Confirm, rb.DryRun = confirmYes, true
+	res, err = Rollback(ctx, rb)
+	if err != nil || !res.DryRun || len(res.Plan) != 3 || !strings.Contains(res.Plan[0], "back to Cassandra "+defaultRelease) || len(l.updates()) != updates {
+		t.Errorf("rollback --dry-run: err %v, plan %q, %d updates", err, res.Plan, len(l.updates())-updates)
+	}
+
+	l.consul().Hold("swarmcass/test/lock", []byte(`{"operation":"scale","hostname":"laptop","pid":4242,"started":"2025-01-01T10:00:00Z"}`))
+	rb.DryRun = false
+	for name, run := range map[string]func() error{
+		"upgrade":  func() error { _, err := Upgrade(ctx, up); return err },
+		"rollback": func() error { _, err := Rollback(ctx, rb); return err },
+	} {
+		if err := run(); !errors.Is(err, consulstore.ErrLocked) || !strings.Contains(err.Error(), "another scale holds its lock, so "+name+" cannot start") {
+			t.Errorf("%s with the lock held: %v", name, err)
+		}
+	}
+	if n := len(l.updates()); n != updates {
+		t.Errorf("%d services updated with the lock held", n-updates)
 	}
 }
