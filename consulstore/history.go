@@ -58,6 +58,9 @@ type Rollout struct {
 	Current string    `json:"current,omitempty"`
 	Acted   bool      `json:"acted,omitempty"`
 	Started time.Time `json:"started"`
+	// To is the release the nodes go to (upgrade, rollback), so that a
+	// re-run of an interrupted rollback goes on to the same one.
+	To *Release `json:"to,omitempty"`
 }
 
 // WriteRollout records r; ClearRollout removes it once the operation is

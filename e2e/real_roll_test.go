@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,7 @@ func (e *env) startLoad(ctx context.Context) *loadClient {
 func (l *loadClient) stop(ctx context.Context, during string) loadReport {
 	t := l.e.t
 	t.Helper()
+	start := time.Now()
 	if _, err := l.machine.Exec(ctx, l.id, []string{"touch", "/tmp/stop"}); err != nil {
 		t.Fatalf("stop the load client: %v", err)
 	}
@@ -144,7 +146,8 @@ func (l *loadClient) stop(ctx context.Context, during string) loadReport {
 	if err := json.Unmarshal([]byte(lastLine(logs)), &rep); err != nil {
 		t.Fatalf("load client's report: %v\n%s", err, logs)
 	}
-	t.Logf("client under load during %s: %d requests, %d failed, %d rows written, %d verified at QUORUM", during, rep.Requests, rep.Failed, rep.Written, rep.Verified)
+	t.Logf("client under load during %s: %d requests, %d failed, %d rows written, %d verified at QUORUM (verified in %s)",
+		during, rep.Requests, rep.Failed, rep.Written, rep.Verified, time.Since(start).Round(100*time.Millisecond))
 	if rep.Requests == 0 || rep.Failed != 0 || rep.Verified != rep.Written {
 		t.Errorf("during %s: %d requests, %d failed, %d of %d rows verified; want none failed and every row: %v",
 			during, rep.Requests, rep.Failed, rep.Verified, rep.Written, rep.Errors)
@@ -152,60 +155,77 @@ func (l *loadClient) stop(ctx context.Context, during string) loadReport {
 	return rep
 }
 
-// realRolling: a rolling restart of the 3 real nodes while a real client
-// writes and reads at QUORUM the whole time: no failed request, no row
-// lost (its own and realRows); the ring healthy after.
-func realRolling(ctx context.Context, t *testing.T, e *env) {
-	common := []string{"--cluster", "e2e", "--node-timeout", e.timeout}
+// rolledLine is a line of a rolling operation's summary table: node, down
+// time, the release it reports once back.
+var rolledLine = regexp.MustCompile(`(?m)^(cass\d+)\s+([0-9.]+)s\s+(\S+)`)
+
+// realRoll runs a rolling operation of the 3 real nodes (upgrade or
+// rollback: args) while a real client writes and reads at QUORUM the whole
+// time, and requires of it: no failed request and every row the client
+// wrote read back, each node rolled once and reporting want in the
+// summary and in nodetool version, the ring healthy and realRows read back
+// at QUORUM after.
+func realRoll(ctx context.Context, t *testing.T, e *env, what, want string, args ...string) result {
+	t0 := time.Now()
 	load := e.startLoad(ctx)
-	r := e.must(append([]string{"restart"}, common...)...)
-	t.Logf("rolling restart of 3 real nodes: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
-	load.stop(ctx, "the rolling restart")
+	t.Logf("load client connected in %s", time.Since(t0).Round(100*time.Millisecond))
+	r := e.must(append(args, "--cluster", "e2e", "--node-timeout", e.timeout, "--yes")...)
+	t.Logf("%s: %s\n%s", what, r.duration.Round(100*time.Millisecond), r.out)
+	load.stop(ctx, what)
+	t0 = time.Now()
+	defer func() { t.Logf("checks after the %s: %s", what, time.Since(t0).Round(100*time.Millisecond)) }()
+	rolled := map[string]string{}
+	for _, m := range rolledLine.FindAllStringSubmatch(r.out, -1) {
+		t.Logf("%s: %s down %ss, back on %s", what, m[1], m[2], m[3])
+		if _, twice := rolled[m[1]]; twice {
+			t.Errorf("%s: %s rolled twice:\n%s", what, m[1], r.out)
+		}
+		rolled[m[1]] = m[3]
+	}
+	for _, n := range []string{"cass1", "cass2", "cass3"} {
+		if rolled[n] != want {
+			t.Errorf("%s: the summary has %s back on %q, want %s", what, n, rolled[n], want)
+		}
+	}
 	e.requireRing(ctx, 3)
+	versions := e.versions(ctx)
+	t.Logf("nodetool version after the %s: %v", what, versions)
+	for n, v := range versions {
+		if v != want {
+			t.Errorf("after the %s %s reports %s, want %s", what, n, v, want)
+		}
+	}
 	e.must("ring", "--cluster", "e2e")
 	got := e.client(ctx, "cass2", "read", realRows, "cass1,cass2,cass3")
-	t.Logf("client read after the restart: %+v", got)
+	t.Logf("client read after the %s: %+v", what, got)
 	if got.OK != realRows || got.Failed != 0 {
-		t.Fatalf("after the restart: %d of %d rows, %d failed", got.OK, realRows, got.Failed)
+		t.Fatalf("after the %s: %d of %d rows, %d failed", what, got.OK, realRows, got.Failed)
+	}
+	return r
+}
+
+// realUpgrade: the pinned release (images.CassandraBase) rolled out with
+// a canary over the ring bootstrapped on the patch release before it, a
+// real upgrade between two 5.0 patch releases, under the QUORUM load.
+func realUpgrade(ctx context.Context, t *testing.T, e *env) {
+	to := images.CassandraVersion
+	r := realRoll(ctx, t, e, "rolling upgrade "+images.CassandraPrevVersion+" to "+to, to,
+		"upgrade", "--base-image", images.CassandraBase)
+	if !strings.Contains(r.out, "canary cass1 is back on "+to+": rolling the other 2 nodes") {
+		t.Errorf("no canary step for %s in the upgrade's output", to)
+	}
+	if h := e.record(ctx).History; len(h) != 2 || h[0].Version != images.CassandraPrevVersion || h[1].Version != to {
+		t.Errorf("image history after the upgrade: %+v, want %s then %s", h, images.CassandraPrevVersion, to)
 	}
 }
 
-// realPatchUpgrade is not in realPhases: on 2 shared cores a rolling
-// operation of 3 real nodes under load takes about 8 minutes, and this
-// phase runs two, past the CI budget. Add it there (and build
-// cassandra-prev in scripts/test.sh) where the time allows.
-//
-// realPatchUpgrade: the 5.0 patch release before the pin (the offline base
-// images.CassandraBasePrev, scripts/build-images.sh cassandra-prev) rolled
-// out with a canary under the QUORUM load, every node then reporting it;
-// then rollback to the pinned release, an upgrade from one patch release
-// to the next, under the same load. Neither may fail a request or lose a
-// row.
-func realPatchUpgrade(ctx context.Context, t *testing.T, e *env) {
-	prev := images.CassandraBasePrev
-	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", prev)
-	prevVersion := images.CassandraPrevVersion
-	common := []string{"--cluster", "e2e", "--node-timeout", e.timeout, "--yes"}
-
-	load := e.startLoad(ctx)
-	r := e.must(append([]string{"upgrade", "--base-image", prev}, common...)...)
-	t.Logf("rolling upgrade to %s: %s\n%s", prev, r.duration.Round(100*time.Millisecond), r.out)
-	load.stop(ctx, "the rolling upgrade to "+prevVersion)
-	if !strings.Contains(r.out, "canary cass1 is back on "+prevVersion) {
-		t.Errorf("no canary step for %s in the upgrade's output", prevVersion)
-	}
-	e.requireRing(ctx, 3)
-	e.requireVersions(ctx, prevVersion)
-
-	load = e.startLoad(ctx)
-	r = e.must(append([]string{"rollback"}, common...)...)
-	t.Logf("rollback to the pinned release: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
-	load.stop(ctx, "the rolling upgrade back to "+images.CassandraVersion)
-	e.requireRing(ctx, 3)
-	e.requireVersions(ctx, images.CassandraVersion)
-	e.must("ring", "--cluster", "e2e")
-	got := e.client(ctx, "cass3", "read", realRows, "cass1,cass2,cass3")
-	if got.OK != realRows || got.Failed != 0 {
-		t.Fatalf("after the upgrades: %d of %d rows, %d failed", got.OK, realRows, got.Failed)
+// realRollback: swarmcass rollback takes every node back to the release
+// before (the patch release the ring was bootstrapped with), the same
+// careful way, under the QUORUM load; the ring is then as the later
+// phases expect it: on the image bootstrap --base-image e.base makes.
+func realRollback(ctx context.Context, t *testing.T, e *env) {
+	realRoll(ctx, t, e, "rollback to "+images.CassandraPrevVersion, images.CassandraPrevVersion, "rollback")
+	if r := e.must(e.bootstrapArgs(3)...); !strings.Contains(r.out, "nothing to do") {
+		t.Errorf("bootstrap after the rollback is not a no-op: the nodes do not run what it would make\n%s", r.out)
 	}
 }

@@ -19,18 +19,21 @@ import (
 // client. It runs in its own tier (scripts/test.sh sets SWARMCASS_REAL=1):
 // minutes, and the base image must exist on the host engine.
 
-// realEnv is newEnv for real Cassandra: the base image loaded into infra, and
-// bootstrap told to build swarmcass's image on it.
+// realEnv is newEnv for real Cassandra: the base images loaded into infra,
+// and bootstrap told to build swarmcass's image on the 5.0 patch release
+// before the pin (images.CassandraBasePrev), so that the tier's upgrade
+// phase goes to the pin (images.CassandraBase) and its rollback back.
 func realEnv(t *testing.T, machines int) *env {
 	t.Helper()
 	if os.Getenv("SWARMCASS_REAL") == "" {
-		t.Skip("real Cassandra tier: set SWARMCASS_REAL=1 (scripts/test.sh does) with " + images.CassandraBase + " on the host engine (scripts/build-images.sh cassandra)")
+		t.Skip("real Cassandra tier: set SWARMCASS_REAL=1 (scripts/test.sh does) with " + images.CassandraBasePrev + " and " +
+			images.CassandraBase + " on the host engine (scripts/build-images.sh cassandra cassandra-prev)")
 	}
 	e := newEnv(t, machines)
 	start := time.Now()
-	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", images.CassandraBase)
-	t.Logf("loaded %s into infra in %s", images.CassandraBase, time.Since(start).Round(100*time.Millisecond))
-	e.imageDir, e.base, e.nodeEnv, e.heap, e.timeout = "", images.CassandraBase, nil, "256M", "6m"
+	e.must("lab", "load", "--name", e.lab, "--store", e.store, "--machine", "infra", images.CassandraBasePrev, images.CassandraBase)
+	t.Logf("loaded %s and %s into infra in %s", images.CassandraBasePrev, images.CassandraBase, time.Since(start).Round(100*time.Millisecond))
+	e.imageDir, e.base, e.nodeEnv, e.heap, e.timeout = "", images.CassandraBasePrev, nil, "256M", "6m"
 	return e
 }
 
@@ -145,7 +148,12 @@ type realPhase struct {
 var realPhases = []realPhase{
 	{"authentication: refusals, the superuser, system_auth RF 3", realAuth}, // real_auth_test.go; the login with a node down is in realNodeDown
 	{"node down, reads, heal, no-op re-run", realNodeDown},
-	{"rolling restart under QUORUM load", realRolling}, // real_roll_test.go
+	// real_roll_test.go: an upgrade is a rolling restart with a new image
+	// (drain, new task, UN in every view, CQL, schema): these two are the
+	// tier's rolling restarts too. They leave the ring on the release it
+	// was bootstrapped with, the one before the pin.
+	{"patch upgrade " + images.CassandraPrevVersion + " to " + images.CassandraVersion + " under QUORUM load", realUpgrade},
+	{"rollback to " + images.CassandraPrevVersion + " under QUORUM load", realRollback},
 	// realDay2 (real_day2_test.go: scale 4 then 3, replace a dead node,
 	// down and bootstrap) is not listed yet: its first run failed at the
 	// shrink, the fix has not had a real run, and an unproven phase would
@@ -159,7 +167,7 @@ var realPhases = []realPhase{
 func TestIntegrationRealCassandra(t *testing.T) {
 	e := realEnv(t, 3)
 	// A bootstrap of three real nodes takes 3 to 6 minutes on 2 busy
-	// cores, and each phase minutes more (the rolling restart about 8).
+	// cores, and each phase minutes more (a rolling operation 3 to 8).
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	realBootstrap(ctx, t, e)
@@ -177,19 +185,18 @@ func TestIntegrationRealCassandra(t *testing.T) {
 	}
 }
 
-// realBootstrap: three real nodes UN in every view, each a real 5.0 release,
-// ring healthy, and realRows rows written at QUORUM through a real client.
+// realBootstrap: three real nodes UN in every view, each on the release
+// before the pin, ring healthy, and realRows rows written at QUORUM through
+// a real client.
 func realBootstrap(ctx context.Context, t *testing.T, e *env) {
 	rows := realRows
 	r := e.must(e.bootstrapArgs(3)...)
 	t.Logf("bootstrap --nodes 3 on real Cassandra: %s\n%s", r.duration.Round(100*time.Millisecond), r.out)
 	e.requireRing(ctx, 3)
 	e.requireStartedTogether(ctx, r.out, 3)
-	for _, n := range e.nodes(ctx) {
-		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "version"})
-		if err != nil || !strings.Contains(res.Stdout, "ReleaseVersion: 5.0.") {
-			t.Fatalf("%s: nodetool version: %v %+v, want a real 5.0 release", n.node, err, res)
-		}
+	e.requireVersions(ctx, images.CassandraPrevVersion)
+	if t.Failed() {
+		t.FailNow()
 	}
 	e.must("ring", "--cluster", "e2e")
 	// The node command a ccm user reaches for first: cqlsh in a node.

@@ -123,6 +123,9 @@ type run struct {
 	brandNew bool
 	// volumes are the cluster's node volumes, as "NAME on HOST".
 	volumes map[string]bool
+	// differing are the existing nodes whose image or settings differ from
+	// this bootstrap's, left as they are (upgrade rolls such changes out).
+	differing []string
 }
 
 // host is a cluster host with what its engine reported.

@@ -675,7 +675,7 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 
 // nodetool answers the other nodetool commands day-2 operations run, as
 // Cassandra does once the node is up: drain (the node leaves gossip: every
-// view shows it DN until its container is replaced), version (its image's
+// view shows it DN until its container is replaced), version (test.release on its image, else its
 // version label), describecluster (one schema), upgradesstables. Each is
 // noted in calls, in order.
 // defaultRelease is the release a node reports when its image's labels
@@ -702,7 +702,10 @@ func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult
 	case "drain", "upgradesstables":
 		return engine.ExecResult{}, nil
 	case "version":
-		v := c.Labels[VersionLabel]
+		v := c.Labels["test.release"] // a node that runs another release than its label says
+		if v == "" {
+			v = c.Labels[VersionLabel]
+		}
 		if v == "" {
 			v = defaultRelease
 		}

@@ -229,6 +229,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 		if ok {
 			if diff := r.differs(s.Spec); diff != "" {
 				r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
+				r.differing = append(r.differing, name)
 			}
 			nr.CQL = publishedCQL(s)
 			started++

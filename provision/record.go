@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/op"
@@ -13,9 +14,17 @@ import (
 // swarmcass/<cluster>/ (seeds, image, network; nodes are written, and
 // registered as Consul services, as each becomes ready) and waits for the
 // Consul checks of the services this run registered.
+// Nodes left running another image or settings than this run's keep the
+// record's image: it is what they run, until upgrade rolls the change out.
 func record(ctx context.Context, r *run) error {
 	network := consulstore.Network{Name: r.cfg.Network, Subnet: r.res.Subnet, Encrypted: r.cfg.Encrypted, Clients: r.cfg.Clients}
-	if err := consulstore.WriteCluster(ctx, r.consul, r.cfg.Cluster, r.res.Seeds, r.res.Image, network); err != nil {
+	image := r.res.Image
+	if len(r.differing) > 0 {
+		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("%s run another image or settings than this bootstrap asked for and were left as they are; "+
+			"to roll the change out one node at a time: swarmcass upgrade --cluster %s with the same image and settings flags", strings.Join(r.differing, ", "), r.cfg.Cluster))
+		image = cmp.Or(r.rec.Image, image)
+	}
+	if err := consulstore.WriteCluster(ctx, r.consul, r.cfg.Cluster, r.res.Seeds, image, network); err != nil {
 		return err
 	}
 	return r.waitChecks(ctx, r.registered)

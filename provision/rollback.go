@@ -24,10 +24,10 @@ func Rollback(ctx context.Context, cfg Config) (*Result, error) {
 	})
 }
 
-// checkRollback chooses the release to go back to: the newest of the
-// history when some nodes do not run it (an upgrade that stopped part
-// way), else the one before it, which becomes the newest once every node
-// runs it.
+// checkRollback chooses the release to go back to: the one an
+// interrupted rollback was going to; else the newest of the history when
+// some nodes do not run it (an upgrade that stopped part way), else the
+// one before it, which becomes the newest once every node runs it.
 func checkRollback(ctx context.Context, r *run) error {
 	h := r.rec.History
 	if len(h) == 0 {
@@ -41,6 +41,11 @@ func checkRollback(ctx context.Context, r *run) error {
 		if !releaseOf(r.services[n].Spec).Same(target) {
 			partial = true
 		}
+	}
+	if i := interruptedRollback(r.rec.Rollout, h); i >= 0 {
+		// Its nodes done run h[i], the others still the newest: going on
+		// to h[i], not back to the newest as after a part-way upgrade.
+		target, history, partial = h[i], h[:i+1], true
 	}
 	if !partial {
 		if len(h) < 2 {
@@ -86,4 +91,19 @@ func releaseName(rel consulstore.Release) string {
 		return "Cassandra " + rel.Version
 	}
 	return "the release of " + rel.At.Format("2006-01-02 15:04")
+}
+
+// interruptedRollback is the index in h of the release an interrupted
+// rollback (ro) was going to, or -1 when ro is no rollback or names none
+// of h.
+func interruptedRollback(ro *consulstore.Rollout, h []consulstore.Release) int {
+	if ro == nil || ro.Op != "rollback" || ro.To == nil {
+		return -1
+	}
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Same(*ro.To) {
+			return i
+		}
+	}
+	return -1
 }

@@ -83,7 +83,7 @@ func rollNodes(ctx context.Context, r *run) error {
 	if ro.pending != "" {
 		all = append(all, ro.pending)
 	}
-	progress := consulstore.Rollout{Op: ro.op, Nodes: append(all, ro.nodes...), Done: slices.Clone(ro.done), Started: time.Now().UTC()}
+	progress := consulstore.Rollout{Op: ro.op, Nodes: append(all, ro.nodes...), Done: slices.Clone(ro.done), Started: time.Now().UTC(), To: ro.release}
 	if ro.pending != "" {
 		start := time.Now()
 		if ro.acted {
