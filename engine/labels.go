@@ -23,6 +23,10 @@ const (
 	RoleCassandra = "cassandra"
 	RoleNetwork   = "network"
 	RoleMachine   = "machine"
+	// RoleSwarm: a swarm swarmcass initialised (on the swarm's spec, not
+	// on any cluster's: several clusters may share it). down --purge may
+	// end only such a swarm.
+	RoleSwarm = "swarm"
 	// RoleProbe: a short-lived container of the overlay check (bootstrap
 	// removes it before the step ends).
 	RoleProbe = "probe"
