@@ -14,6 +14,11 @@ const (
 	LabelLab = "swarmcass.lab"
 	// LabelMachine names the lab machine (infra, swarm-0, ...).
 	LabelMachine = "swarmcass.machine"
+	// LabelPulled names an image swarmcass pulled onto the engine for the
+	// thing it labels (it was not there): on an infra container its image,
+	// on a built Cassandra image the base its build pulled. down --purge
+	// removes such an image with the thing, unless something else uses it.
+	LabelPulled = "swarmcass.pulled"
 )
 
 // Values of LabelRole.

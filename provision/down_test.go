@@ -3,9 +3,11 @@ package provision
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -123,6 +125,109 @@ func TestDownPurge(t *testing.T) {
 			vols, _ := l.infra.VolumeList(ctx, nil)
 			if kept := strings.Contains(strings.Join(vols, ","), ConsulContainer+"-data"); kept != other {
 				t.Errorf("infra volumes %v", vols)
+			}
+			for _, f := range append(l.swarm, l.infra) {
+				if ims, _ := f.ImageList(ctx, mine); len(ims) > 0 {
+					t.Errorf("%s keeps images %v", f.Name(), ims)
+				}
+			}
+			// The images loaded before bootstrap were not swarmcass's to remove.
+			for _, ref := range []string{clustertest.ConsulImage, clustertest.RegistryImage} {
+				if _, err := l.infra.ImageInspect(ctx, ref); err != nil {
+					t.Errorf("%s, loaded on infra before bootstrap, is gone: %v", ref, err)
+				}
+			}
+			// The swarm swarmcass made ends with the last cluster of this
+			// Consul; another cluster's record keeps it.
+			for _, f := range l.swarm {
+				info, _ := f.Info(ctx)
+				if in := info.Swarm.State == "active"; in != other {
+					t.Errorf("%s in the swarm %v after the purge, want %v", f.Name(), in, other)
+				}
+			}
+		})
+	}
+}
+
+// What swarmcass pulled or built for the cluster goes with down --purge,
+// on every engine; what it did not stays.
+func TestDownPurgeRemovesPulledAndBuiltImages(t *testing.T) {
+	l := newLab(t, 3)
+	ctx := context.Background()
+	// Consul's image is not on infra: bootstrap pulls it.
+	if err := l.infra.ImageRemove(ctx, clustertest.ConsulImage, true); err != nil {
+		t.Fatal(err)
+	}
+	l.w.Publish(clustertest.ConsulImage)
+	l.swarm[1].AddImage("user/app:1")
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	mine := engine.Labels{engine.LabelCluster: "test"}
+	for _, f := range append(l.swarm, l.infra) {
+		// infra: the node image and the probe built; swarm hosts: both pulled.
+		if ims, _ := f.ImageList(ctx, mine); len(ims) != 2 {
+			t.Errorf("%s holds images %v of cluster test after bootstrap, want the node image and the probe", f.Name(), ims)
+		}
+	}
+	res, err := Down(ctx, yes(cfg), true)
+	if err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	for _, f := range append(l.swarm, l.infra) {
+		if ims, _ := f.ImageList(ctx, mine); len(ims) > 0 {
+			t.Errorf("%s keeps images %v", f.Name(), ims)
+		}
+	}
+	if _, err := l.infra.ImageInspect(ctx, clustertest.ConsulImage); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("%s, pulled by bootstrap, stays on infra: %v", clustertest.ConsulImage, err)
+	}
+	if _, err := l.infra.ImageInspect(ctx, clustertest.RegistryImage); err != nil {
+		t.Errorf("%s, loaded before bootstrap, is gone: %v", clustertest.RegistryImage, err)
+	}
+	if _, err := l.swarm[1].ImageInspect(ctx, "user/app:1"); err != nil {
+		t.Errorf("a user's image is gone: %v", err)
+	}
+	if !slices.Contains(res.Removed, "image "+clustertest.ConsulImage+" on infra") {
+		t.Errorf("the summary does not list the pulled Consul image: %v", res.Removed)
+	}
+}
+
+// down --purge ends only a swarm swarmcass made, with nothing else in it.
+func TestDownPurgeKeepsSwarm(t *testing.T) {
+	ctx := context.Background()
+	for name, setup := range map[string]func(l *lab, cfg Config){
+		"not made by swarmcass": nil, // set up below, before bootstrap
+		"another service": func(l *lab, cfg Config) {
+			if _, err := l.swarm[0].ServiceCreate(ctx, engine.ServiceSpec{Name: "web", Image: "user/web:1"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := l.config(3)
+			if setup == nil { // the user's own swarm, which bootstrap joins
+				if err := l.swarm[0].SwarmInit(ctx, l.swarm[0].Addr(), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bootstrap(t, cfg)
+			if setup != nil {
+				setup(l, cfg)
+			}
+			p := &said{}
+			c := yes(cfg)
+			c.Progress = p
+			if _, err := Down(ctx, c, true); err != nil {
+				t.Fatal(op.Explain(err))
+			}
+			for _, f := range l.swarm {
+				if info, _ := f.Info(ctx); info.Swarm.State != "active" {
+					t.Errorf("%s left the swarm", f.Name())
+				}
+			}
+			if !strings.Contains(p.text(), "the swarm stays: ") {
+				t.Errorf("no word on why the swarm stays:\n%s", p.text())
 			}
 		})
 	}

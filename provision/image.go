@@ -3,6 +3,7 @@ package provision
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,6 +30,12 @@ func ensureImage(ctx context.Context, r *run) error {
 		if r.cfg.ImageDir == "" {
 			// swarmcass's own image over the official one (the infra host
 			// pulls cassandra:VERSION while it builds) or over --base-image.
+			// A base the build pulls is named in the image's labels, so
+			// that down --purge removes it too.
+			base := cmp.Or(r.cfg.BaseImage, "cassandra:"+cmp.Or(r.cfg.CassandraVersion, cassandraimage.DefaultVersion))
+			if _, err := e.ImageInspect(ctx, base); errors.Is(err, engine.ErrNotFound) {
+				labels[engine.LabelPulled] = base
+			}
 			spec, err := cassandraimage.BuildSpec(r.cfg.CassandraVersion, r.cfg.BaseImage, []string{source}, labels)
 			if err != nil {
 				return err

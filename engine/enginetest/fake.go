@@ -758,8 +758,10 @@ func (f *Fake) ImageRemove(ctx context.Context, ref string, force bool) error {
 			return fmt.Errorf("conflict: unable to delete %s - image is being used by container %s: %w", ref, c.ID, engine.ErrConflict)
 		}
 	}
-	for _, t := range im.RepoTags {
-		delete(f.tags, t)
+	for t, id := range f.tags {
+		if id == im.ID {
+			delete(f.tags, t)
+		}
 	}
 	delete(f.images, im.ID)
 	f.w.record(f, "ImageRemove %s", ref)
@@ -769,7 +771,7 @@ func (f *Fake) ImageRemove(ctx context.Context, ref string, force bool) error {
 // localImage is the image this engine holds under ref (a tag, an ID or a
 // repo digest), not one it could pull.
 func (f *Fake) localImage(ref string) (*image, bool) {
-	if id, ok := f.tags[ref]; ok {
+	if id, ok := f.tags[ref]; ok && f.images[id] != nil {
 		return f.images[id], true
 	}
 	if im, ok := f.images[ref]; ok {
