@@ -278,3 +278,56 @@ func TestDownWithMachineGone(t *testing.T) {
 		t.Errorf("drains %v", l.ring.drains)
 	}
 }
+
+// A purge that fails at any of its engine steps, run again, finishes:
+// nothing of the cluster is left and the swarm swarmcass made is gone.
+func TestDownPurgeResume(t *testing.T) {
+	for _, method := range []string{"ServiceRemove", "VolumeRemove", "NetworkRemove", "ImageRemove", "SwarmLeave"} {
+		t.Run(method, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := yes(l.config(3))
+			bootstrap(t, cfg)
+			ctx := context.Background()
+			// swarm-0 is the manager: every step but SwarmLeave fails there
+			// first; SwarmLeave fails on a worker, before the manager leaves.
+			f := l.swarm[0]
+			if method == "SwarmLeave" {
+				f = l.swarm[1]
+			}
+			f.Fail(method, errors.New("engine hiccup"))
+			_, err := Down(ctx, cfg, true)
+			if err == nil || !strings.Contains(err.Error(), "engine hiccup") {
+				t.Fatalf("err %v, want the engine's failure", err)
+			}
+			f.Fail(method, nil)
+			if method == "SwarmLeave" {
+				if !strings.Contains(op.Explain(err), "docker swarm leave") {
+					t.Errorf("no word on leaving by hand: %s", op.Explain(err))
+				}
+				// The record is gone by then: a re-run has no cluster to
+				// act on, and the hint said how to leave by hand.
+				if err := l.swarm[1].SwarmLeave(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.swarm[2].SwarmLeave(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.swarm[0].SwarmLeave(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := Down(ctx, cfg, true); err != nil {
+				t.Fatal(op.Explain(err))
+			}
+			mine := engine.Labels{engine.LabelCluster: "test"}
+			for _, f := range append(l.swarm, l.infra) {
+				cs, _ := f.ContainerList(ctx, mine)
+				vs, _ := f.VolumeList(ctx, mine)
+				ims, _ := f.ImageList(ctx, mine)
+				info, _ := f.Info(ctx)
+				if len(cs)+len(vs)+len(ims) > 0 || info.Swarm.State != "inactive" {
+					t.Errorf("%s keeps containers %v, volumes %v, images %v, swarm %s", f.Name(), cs, vs, ims, info.Swarm.State)
+				}
+			}
+		})
+	}
+}
