@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -103,13 +104,8 @@ func TestDownPurge(t *testing.T) {
 				t.Fatal(op.Explain(err))
 			}
 			mine := engine.Labels{engine.LabelCluster: "test"}
-			for _, f := range append(l.swarm, l.infra) {
-				cs, _ := f.ContainerList(ctx, mine)
-				vs, _ := f.VolumeList(ctx, mine)
-				ns, _ := f.NetworkList(ctx, mine)
-				if len(cs)+len(vs)+len(ns) > 0 {
-					t.Errorf("%s keeps containers %v, volumes %v, networks %v", f.Name(), cs, vs, ns)
-				}
+			for _, left := range l.leftOf(ctx, "test") {
+				t.Error(left)
 			}
 			if ss, _ := l.swarm[0].ServiceList(ctx, mine); len(ss) > 0 {
 				t.Errorf("services %v", ss)
@@ -125,11 +121,6 @@ func TestDownPurge(t *testing.T) {
 			vols, _ := l.infra.VolumeList(ctx, nil)
 			if kept := strings.Contains(strings.Join(vols, ","), ConsulContainer+"-data"); kept != other {
 				t.Errorf("infra volumes %v", vols)
-			}
-			for _, f := range append(l.swarm, l.infra) {
-				if ims, _ := f.ImageList(ctx, mine); len(ims) > 0 {
-					t.Errorf("%s keeps images %v", f.Name(), ims)
-				}
 			}
 			// The images loaded before bootstrap were not swarmcass's to remove.
 			for _, ref := range []string{clustertest.ConsulImage, clustertest.RegistryImage} {
@@ -173,10 +164,8 @@ func TestDownPurgeRemovesPulledAndBuiltImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(op.Explain(err))
 	}
-	for _, f := range append(l.swarm, l.infra) {
-		if ims, _ := f.ImageList(ctx, mine); len(ims) > 0 {
-			t.Errorf("%s keeps images %v", f.Name(), ims)
-		}
+	for _, left := range l.leftOf(ctx, "test") {
+		t.Error(left)
 	}
 	if _, err := l.infra.ImageInspect(ctx, clustertest.ConsulImage); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("%s, pulled by bootstrap, stays on infra: %v", clustertest.ConsulImage, err)
@@ -318,16 +307,31 @@ func TestDownPurgeResume(t *testing.T) {
 			} else if _, err := Down(ctx, cfg, true); err != nil {
 				t.Fatal(op.Explain(err))
 			}
-			mine := engine.Labels{engine.LabelCluster: "test"}
-			for _, f := range append(l.swarm, l.infra) {
-				cs, _ := f.ContainerList(ctx, mine)
-				vs, _ := f.VolumeList(ctx, mine)
-				ims, _ := f.ImageList(ctx, mine)
-				info, _ := f.Info(ctx)
-				if len(cs)+len(vs)+len(ims) > 0 || info.Swarm.State != "inactive" {
-					t.Errorf("%s keeps containers %v, volumes %v, images %v, swarm %s", f.Name(), cs, vs, ims, info.Swarm.State)
+			for _, left := range l.leftOf(ctx, "test") {
+				t.Error(left)
+			}
+			for _, f := range l.swarm {
+				if info, _ := f.Info(ctx); info.Swarm.State != "inactive" {
+					t.Errorf("%s is still in the swarm", f.Name())
 				}
 			}
 		})
 	}
+}
+
+// leftOf says, engine by engine, what carries cluster's label: containers,
+// volumes, networks and images (nothing, after a purge).
+func (l *lab) leftOf(ctx context.Context, cluster string) []string {
+	mine := engine.Labels{engine.LabelCluster: cluster}
+	var out []string
+	for _, f := range append(l.swarm, l.infra) {
+		cs, _ := f.ContainerList(ctx, mine)
+		vs, _ := f.VolumeList(ctx, mine)
+		ns, _ := f.NetworkList(ctx, mine)
+		ims, _ := f.ImageList(ctx, mine)
+		if len(cs)+len(vs)+len(ns)+len(ims) > 0 {
+			out = append(out, fmt.Sprintf("%s keeps containers %v, volumes %v, networks %v, images %v of cluster %s", f.Name(), cs, vs, ns, ims, cluster))
+		}
+	}
+	return out
 }
