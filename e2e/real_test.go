@@ -147,7 +147,7 @@ type realPhase struct {
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
 	{"node down, reads, heal, no-op re-run", realNodeDown},
-	{"rolling restart under QUORUM load", realRolling},        // real_roll_test.go
+	{"rolling restart under QUORUM load", realRolling}, // real_roll_test.go
 	// realDay2 (real_day2_test.go) is not listed yet. Its one run
 	// (SWARMCASS_REAL=1 go test -run 'TestIntegrationRealCassandra/day-2')
 	// passed the grow, the shrink (the decommission no longer waits for
