@@ -58,9 +58,10 @@ func (t Timings) streamTime(bytes float64) time.Duration {
 
 // Decommission leaves the ring as StorageService.decommission does:
 // refusals in Cassandra's order, then LEAVING (UL on the others) for the
-// ring delay and while it streams its load, then LEFT, announced for the
-// ring delay; the node then idles as DECOMMISSIONED (the process stays up)
-// and its data refuses to rejoin. It returns nodetool's output.
+// ring delay and while it streams its load, then LEFT (system.local
+// bootstrapped NEEDS_BOOTSTRAP), announced for the ring delay with CQL
+// still up; then CQL and gossip stop and the node idles as DECOMMISSIONED
+// (the process stays up) and its data refuses to rejoin. It returns nodetool's output.
 func (n *Node) Decommission(ctx context.Context, force bool) (string, error) {
 	n.mu.Lock()
 	mode := n.mode
@@ -131,24 +132,38 @@ func (n *Node) Decommission(ctx context.Context, force bool) (string, error) {
 		return "", err
 	}
 	n.log.Info(thread, "StorageService.java:2086", "LEAVING: streaming hints to other nodes")
-	n.closeCQL()
-	n.setLocal(func(s *EndpointState) { s.Status = StatusLeft })
-	n.mu.Lock()
-	n.id.Decommissioned = true
-	err := n.id.Save(n.cfg.DataDir)
-	n.mu.Unlock()
-	if err != nil {
+	// leaveRing: bootstrap state NEEDS_BOOTSTRAP (system.local says so
+	// while CQL still answers, so a health check that wants COMPLETED
+	// fails from here on, as it does on Cassandra), STATUS LEFT, and the
+	// announcement for the ring delay.
+	if err := n.saveIdentity(func(id *Identity) { id.Bootstrapped = false }); err != nil {
 		return "", err
 	}
+	n.setLocal(func(s *EndpointState) { s.Status = StatusLeft })
 	n.log.Info(thread, "StorageService.java:5433", "Announcing that I have left the ring for %dms", n.cfg.Timings.RingDelay.Milliseconds())
 	if err := sleep(ctx, max(n.cfg.Timings.RingDelay, 2*n.cfg.Timings.GossipInterval)); err != nil {
 		return "", err
 	}
-	n.mu.Lock()
-	n.gossiping = false
-	n.mu.Unlock()
+	// Then, as 5.0's decommission: the client servers stop, gossip stops
+	// (a LEFT node does not announce a shutdown), messaging and the
+	// stages stop, the bootstrap state becomes DECOMMISSIONED. The
+	// process stays up ("let op be responsible for killing the
+	// process"): real 5.0.8 here still ran, DECOMMISSIONED, minutes after.
+	n.closeCQL()
+	n.announceShutdown(ctx, thread)
+	if err := n.saveIdentity(func(id *Identity) { id.Decommissioned = true }); err != nil {
+		return "", err
+	}
 	n.setMode("DECOMMISSIONED")
 	return "", nil
+}
+
+// saveIdentity changes the node's saved state (system.local) and writes it.
+func (n *Node) saveIdentity(change func(*Identity)) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	change(&n.id)
+	return n.id.Save(n.cfg.DataDir)
 }
 
 // setMode is StorageService.setMode: the operation mode, logged.
@@ -175,7 +190,7 @@ func (n *Node) Drain(ctx context.Context) {
 	n.log.Info(thread, "HintsService.java:234", "Paused hints dispatch")
 	n.closeCQL()
 	n.log.Info(thread, "Server.java:193", "Stop listening for CQL clients")
-	n.announceShutdown(ctx)
+	n.announceShutdown(ctx, thread)
 	n.setMode("DRAINED")
 }
 
@@ -185,10 +200,10 @@ func (n *Node) setModeQuiet(mode string) {
 	n.mu.Unlock()
 }
 
-// announceShutdown is Gossiper.stop: a node that gossips tells every live
-// peer it shuts down (GOSSIP_SHUTDOWN), so that they mark it down at once,
-// and stops gossiping.
-func (n *Node) announceShutdown(ctx context.Context) {
+// announceShutdown is Gossiper.stop, logged from thread: a node that
+// gossips tells every live peer it shuts down (GOSSIP_SHUTDOWN), so that
+// they mark it down at once, and stops gossiping.
+func (n *Node) announceShutdown(ctx context.Context, thread string) {
 	n.mu.Lock()
 	on := n.gossiping && n.view.LocalState().Status == StatusNormal
 	n.gossiping = false
@@ -200,10 +215,10 @@ func (n *Node) announceShutdown(ctx context.Context) {
 	}
 	n.mu.Unlock()
 	if !on {
-		n.log.Warn("StorageServiceShutdownHook", "Gossiper.java:2281", "No local state, state is in silent shutdown, or node hasn't joined, not announcing shutdown")
+		n.log.Warn(thread, "Gossiper.java:2281", "No local state, state is in silent shutdown, or node hasn't joined, not announcing shutdown")
 		return
 	}
-	n.log.Info("StorageServiceShutdownHook", "Gossiper.java:2285", "Announcing shutdown")
+	n.log.Info(thread, "Gossiper.java:2285", "Announcing shutdown")
 	n.setLocal(func(s *EndpointState) { s.Shutdown = true })
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()

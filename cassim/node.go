@@ -129,7 +129,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Error("main", "CassandraDaemon.java:911", "Exception encountered during startup\n%s: %s", se.Exception, se.Msg)
 		fmt.Fprintf(n.log.w, "Exception (%s) encountered during startup: %s\n", se.Exception, se.Msg)
 	case err == nil || errors.Is(err, context.Canceled):
-		n.announceShutdown(context.Background()) // StorageServiceShutdownHook
+		n.announceShutdown(context.Background(), "StorageServiceShutdownHook")
 	}
 	n.closeAll()
 	return err

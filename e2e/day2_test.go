@@ -115,8 +115,10 @@ func (e *env) requireNoTrace(ctx context.Context, node string) {
 	}
 }
 
-// requireClusterGone: no container, service, volume or network of cluster
-// e2e on any engine, and no infra container (no other cluster was there).
+// requireClusterGone: no container, service, volume, network or image of
+// cluster e2e on any engine, no infra container (no other cluster was
+// there), no engine left in the swarm bootstrap made; and the images the
+// lab loaded onto infra before bootstrap (not swarmcass's) are still there.
 func (e *env) requireClusterGone(ctx context.Context) {
 	e.t.Helper()
 	names, err := machinestore.New(e.store).List()
@@ -132,14 +134,28 @@ func (e *env) requireClusterGone(ctx context.Context) {
 		}
 		vs, _ := m.VolumeList(ctx, mine)
 		ns, _ := m.NetworkList(ctx, mine)
-		if len(cs)+len(vs)+len(ns) > 0 {
-			e.t.Errorf("%s keeps %d containers, volumes %v, %d networks of cluster e2e", name, len(cs), vs, len(ns))
+		ims, err := m.ImageList(ctx, mine)
+		if err != nil {
+			e.t.Fatal(err)
 		}
-		if name == "swarm-0" {
-			if ss, _ := m.ServiceList(ctx, mine); len(ss) > 0 {
-				e.t.Errorf("%d services of cluster e2e remain", len(ss))
+		if len(cs)+len(vs)+len(ns)+len(ims) > 0 {
+			e.t.Errorf("%s keeps %d containers, volumes %v, %d networks, images %v of cluster e2e", name, len(cs), vs, len(ns), ims)
+		}
+		info, err := m.Info(ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if info.Swarm.State != "inactive" {
+			e.t.Errorf("%s is still in a swarm (%s)", name, info.Swarm.State)
+		}
+		if name == "infra" {
+			for _, ref := range []string{consulImage, registryImage} {
+				if _, err := m.ImageInspect(ctx, ref); err != nil {
+					e.t.Errorf("%s, loaded onto infra before bootstrap, is gone: %v", ref, err)
+				}
 			}
 		}
+
 		for _, infra := range []string{"swarmcass-consul", "swarmcass-registry"} {
 			if _, err := m.ContainerInspect(ctx, infra); err == nil {
 				e.t.Errorf("%s still runs %s", name, infra)

@@ -42,8 +42,9 @@ func realEnv(t *testing.T, machines int) *env {
 // container against every node as contact points, logged in as the superuser
 // of the credentials file bootstrap mounts there (authentication is on):
 //
-//	write N: creates keyspace e2e (RF 3) and table rows, writes rows 0..N-1 at QUORUM
-//	read N:  reads rows 0..N-1 at QUORUM
+//	write N [FIRST]: creates keyspace e2e (RF 3) and table rows, writes rows
+//	                 FIRST..FIRST+N-1 (FIRST 0 when absent) at QUORUM
+//	read N [FIRST]:  reads those rows at QUORUM
 //
 // It prints one JSON line: the rows asked for, written or found, and failed requests.
 const clientScript = `
@@ -55,6 +56,7 @@ mode, n, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
 cp = configparser.ConfigParser()
 cp.read("/run/secrets/swarmcass-cql-credentials")
 auth = PlainTextAuthProvider(cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"])
+first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
 cluster = Cluster(hosts, auth_provider=auth, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 s = cluster.connect()
@@ -63,14 +65,14 @@ if mode == "write":
     s.execute("CREATE KEYSPACE IF NOT EXISTS e2e WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}")
     s.execute("CREATE TABLE IF NOT EXISTS e2e.rows (id int PRIMARY KEY, payload text)")
     ins = s.prepare("INSERT INTO e2e.rows (id, payload) VALUES (?, ?)")
-    for i in range(n):
+    for i in range(first, first + n):
         try:
             s.execute(ins, (i, "row-%d" % i)); ok += 1
         except Exception as e:
             failed += 1; err = str(e)
 else:
     sel = s.prepare("SELECT payload FROM e2e.rows WHERE id = ?")
-    for i in range(n):
+    for i in range(first, first + n):
         try:
             row = s.execute(sel, (i,)).one()
             if row is not None and row.payload == "row-%d" % i: ok += 1
@@ -89,12 +91,18 @@ type clientReport struct {
 	HostsUp []string `json:"hosts_up"`
 }
 
-// client runs clientScript in node's container.
+// client runs clientScript in node's container on rows 0..rows-1.
 func (e *env) client(ctx context.Context, node, mode string, rows int, contacts string) clientReport {
+	e.t.Helper()
+	return e.clientFrom(ctx, node, mode, 0, rows, contacts)
+}
+
+// clientFrom runs clientScript in node's container on rows first..first+rows-1.
+func (e *env) clientFrom(ctx context.Context, node, mode string, first, rows int, contacts string) clientReport {
 	e.t.Helper()
 	n := e.runningNode(ctx, node)
 	res, err := n.machine.Exec(ctx, n.id, []string{"env", "PYTHONPATH=/opt/cassandra/pylib",
-		"python3", "-c", clientScript, mode, fmt.Sprint(rows), contacts})
+		"python3", "-c", clientScript, mode, fmt.Sprint(rows), contacts, fmt.Sprint(first)})
 	if err != nil || res.ExitCode != 0 {
 		e.t.Fatalf("client %s in %s: %v exit %d\n%s%s", mode, node, err, res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -154,10 +162,15 @@ var realPhases = []realPhase{
 	// was bootstrapped with, the one before the pin.
 	{"patch upgrade " + images.CassandraPrevVersion + " to " + images.CassandraVersion + " under QUORUM load", realUpgrade},
 	{"rollback to " + images.CassandraPrevVersion + " under QUORUM load", realRollback},
-	// realDay2 (real_day2_test.go: scale 4 then 3, replace a dead node,
-	// down and bootstrap) is not listed yet: its first run failed at the
-	// shrink, the fix has not had a real run, and an unproven phase would
-	// stop every later one. Issue 10 stays open until it passes here.
+	// realDay2 (real_day2_test.go) is not listed yet. Its one run
+	// (SWARMCASS_REAL=1 go test -run 'TestIntegrationRealCassandra/day-2')
+	// passed the grow, the shrink (the decommission no longer waits for
+	// nodetool) and the replace, every row read back at QUORUM each time,
+	// but after down and bootstrap the record lost cass1's host ID (the
+	// bootstrap summary shows "-" for the node restarted first), and it
+	// took 12m42s on a machine at load 34. Add
+	//	{"day-2: grow, shrink, replace, down and back", realDay2},
+	// once that is fixed and it fits the CI budget.
 }
 
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring

@@ -601,6 +601,24 @@ func (d *Docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 	return img, nil
 }
 
+func (d *Docker) ImageList(ctx context.Context, labels map[string]string) ([]Image, error) {
+	res, err := d.cli.ImageList(ctx, client.ImageListOptions{Filters: labelFilters(labels)})
+	if err != nil {
+		return nil, d.wrap(err, "list images")
+	}
+	var out []Image
+	for _, im := range res.Items {
+		out = append(out, Image{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: im.RepoDigests, Labels: im.Labels, Size: im.Size})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (d *Docker) ImageRemove(ctx context.Context, ref string, force bool) error {
+	_, err := d.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: force, PruneChildren: true})
+	return d.wrap(err, "remove image %s", ref)
+}
+
 func (d *Docker) ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error {
 	var opts client.ImagePullOptions
 	if auth != nil {
@@ -714,11 +732,17 @@ func (d *Docker) ImageLoad(ctx context.Context, r io.Reader) error {
 	return d.wrap(err, "load images")
 }
 
-func (d *Docker) SwarmInit(ctx context.Context, advertiseAddr string) error {
+func (d *Docker) SwarmInit(ctx context.Context, advertiseAddr string, labels Labels) error {
 	_, err := d.cli.SwarmInit(ctx, client.SwarmInitOptions{
 		ListenAddr: "0.0.0.0:2377", AdvertiseAddr: advertiseAddr,
+		Spec: swarm.Spec{Annotations: swarm.Annotations{Labels: labels}},
 	})
 	return d.wrap(err, "init swarm")
+}
+
+func (d *Docker) SwarmLeave(ctx context.Context, force bool) error {
+	_, err := d.cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: force})
+	return d.wrap(err, "leave the swarm")
 }
 
 func (d *Docker) SwarmJoin(ctx context.Context, advertiseAddr, remoteAddr, token string) error {
@@ -734,7 +758,7 @@ func (d *Docker) SwarmInspect(ctx context.Context) (Swarm, error) {
 	if err != nil {
 		return Swarm{}, d.wrap(err, "inspect swarm")
 	}
-	return Swarm{ID: res.Swarm.ID, WorkerToken: res.Swarm.JoinTokens.Worker,
+	return Swarm{ID: res.Swarm.ID, Labels: res.Swarm.Spec.Labels, WorkerToken: res.Swarm.JoinTokens.Worker,
 		ManagerToken: res.Swarm.JoinTokens.Manager}, nil
 }
 

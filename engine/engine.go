@@ -77,6 +77,16 @@ type Engine interface {
 	NetworkList(ctx context.Context, labels map[string]string) ([]Network, error)
 
 	ImageInspect(ctx context.Context, ref string) (Image, error)
+	// ImageList lists the images carrying every given label in their
+	// config (a copy pulled from a registry keeps the labels it was built
+	// with).
+	ImageList(ctx context.Context, labels map[string]string) ([]Image, error)
+	// ImageRemove removes the image ref names (a reference or an ID) and
+	// its untagged parents. force also removes an image with several
+	// references or one only stopped containers use; an image a running
+	// container uses is refused either way, and without force an image
+	// with other references, with children or in use by any container.
+	ImageRemove(ctx context.Context, ref string, force bool) error
 	// ImagePull pulls ref from its registry with auth's credentials (nil:
 	// none) and reads the stream to its end.
 	ImagePull(ctx context.Context, ref string, auth *RegistryAuth, progress io.Writer) error
@@ -93,12 +103,17 @@ type Engine interface {
 	// ImageLoad loads a `docker save` stream and reads the answer to its end.
 	ImageLoad(ctx context.Context, r io.Reader) error
 
-	// SwarmInit makes this engine the manager of a new swarm.
-	SwarmInit(ctx context.Context, advertiseAddr string) error
+	// SwarmInit makes this engine the manager of a new swarm, whose spec
+	// carries labels.
+	SwarmInit(ctx context.Context, advertiseAddr string, labels Labels) error
 	// SwarmJoin joins the swarm whose manager listens at remoteAddr (ip:2377).
 	SwarmJoin(ctx context.Context, advertiseAddr, remoteAddr, token string) error
-	// SwarmInspect reads the swarm and its join tokens; managers only.
+	// SwarmInspect reads the swarm, its labels and its join tokens;
+	// managers only.
 	SwarmInspect(ctx context.Context) (Swarm, error)
+	// SwarmLeave takes this engine out of its swarm; a manager needs
+	// force (the last manager's leaving ends the swarm).
+	SwarmLeave(ctx context.Context, force bool) error
 	NodeList(ctx context.Context) ([]Node, error)
 	ServiceCreate(ctx context.Context, spec ServiceSpec) (id string, err error)
 	ServiceInspect(ctx context.Context, name string) (Service, error)
@@ -306,6 +321,7 @@ type BuildSpec struct {
 // Swarm is the swarm as a manager sees it.
 type Swarm struct {
 	ID           string
+	Labels       Labels // the swarm spec's, set at init
 	WorkerToken  string
 	ManagerToken string
 }

@@ -21,6 +21,11 @@ const (
 	// LabelCAFingerprint is on a cluster's TLS secrets: the SHA-256 of the
 	// CA certificate they belong to (a secret's data cannot be read back).
 	LabelCAFingerprint = "swarmcass.tls.ca-sha256"
+	// LabelPulled names an image swarmcass pulled onto the engine for the
+	// thing it labels (it was not there): on an infra container its image,
+	// on a built Cassandra image the base its build pulled. down --purge
+	// removes such an image with the thing, unless something else uses it.
+	LabelPulled = "swarmcass.pulled"
 )
 
 // Values of LabelRole.
@@ -30,6 +35,10 @@ const (
 	RoleCassandra = "cassandra"
 	RoleNetwork   = "network"
 	RoleMachine   = "machine"
+	// RoleSwarm: a swarm swarmcass initialised (on the swarm's spec, not
+	// on any cluster's: several clusters may share it). down --purge may
+	// end only such a swarm.
+	RoleSwarm = "swarm"
 	// RoleProbe: a short-lived container of the overlay check (bootstrap
 	// removes it before the step ends).
 	RoleProbe = "probe"

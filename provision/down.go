@@ -21,9 +21,11 @@ import (
 // nodes back on their volumes, on their recorded hosts, with their host
 // IDs. With purge it removes, instead of keeping them, everything
 // swarmcass made for this cluster (found by its swarmcass.cluster label):
-// the volumes, the network, the registrations and the record; and the
-// infra containers and their volumes when no other cluster's record is
-// left in that Consul (see ensureInfra).
+// the volumes, the network, the images (built, and copies pulled on every
+// host), the registrations and the record; the infra containers, their
+// volumes and the images swarmcass pulled for them when no other
+// cluster's record is left in that Consul (see ensureInfra); and last the
+// swarm, when swarmcass made it and nothing else runs in it.
 func Down(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 	d := &downing{purge: purge}
 	steps := []op.Step[*run]{
@@ -38,8 +40,10 @@ func Down(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 		steps = append(steps,
 			op.Step[*run]{Name: "Volumes", Run: d.volumes}, // below: every volume of the cluster, on every engine
 			op.Step[*run]{Name: "Network", Run: d.network}, // below: the overlay
+			op.Step[*run]{Name: "Images", Run: d.images},   // below: the cluster's images, on every engine
 			op.Step[*run]{Name: "Consul", Run: d.consul},   // below: registrations and record
 			op.Step[*run]{Name: "Infra", Run: d.infra},     // below: Consul and the registry, if no other cluster uses them
+			op.Step[*run]{Name: "Swarm", Run: d.swarm},     // below: the swarm, if swarmcass made it and nothing else runs there
 		)
 	}
 	return operate(ctx, "down", cfg, steps)
@@ -81,11 +85,15 @@ func (d *downing) check(ctx context.Context, r *run) error {
 	r.plan = append(r.plan,
 		"remove every volume of cluster "+r.cfg.Cluster+" on every engine (its data, for good)",
 		"remove network "+r.cfg.Network,
+		"remove the images of cluster "+r.cfg.Cluster+" on every engine (the Cassandra and probe images built on infra, their copies pulled on the swarm hosts, a base image the build pulled)",
 		"remove the nodes' Consul registrations and the record swarmcass/"+r.cfg.Cluster+"/")
 	if len(d.others) == 0 {
-		r.plan = append(r.plan, fmt.Sprintf("remove %s and %s on %s and their volumes: no other cluster's record is in that Consul", ConsulContainer, RegistryContainer, r.infra.name()))
+		r.plan = append(r.plan, fmt.Sprintf("remove %s and %s on %s, their volumes and the images swarmcass pulled for them: no other cluster's record is in that Consul", ConsulContainer, RegistryContainer, r.infra.name()))
 	} else {
 		r.plan = append(r.plan, fmt.Sprintf("keep %s and %s on %s: clusters %s keep their records there", ConsulContainer, RegistryContainer, r.infra.name(), strings.Join(d.others, ", ")))
+	}
+	if len(d.others) == 0 {
+		r.plan = append(r.plan, "end the swarm (every engine leaves it) if swarmcass made it and no other service is left in it; else it stays")
 	}
 	return nil
 }
@@ -222,7 +230,11 @@ func (d *downing) infra(ctx context.Context, r *run) error {
 		r.p.Infof("Consul and the registry stay on %s: other clusters keep their records there", r.infra.name())
 		return nil
 	}
+	var pulled []string // the images swarmcass pulled for them
 	for _, c := range r.infraContainers() {
+		if got, err := r.infra.Engine.ContainerInspect(ctx, c.spec.Name); err == nil && got.Labels[engine.LabelPulled] != "" {
+			pulled = append(pulled, got.Labels[engine.LabelPulled])
+		}
 		err := r.infra.Engine.ContainerRemove(ctx, c.spec.Name)
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
@@ -237,5 +249,140 @@ func (d *downing) infra(ctx context.Context, r *run) error {
 			r.removed("volume %s on %s", c.volume, r.infra.name())
 		}
 	}
+	for _, ref := range pulled {
+		if err := d.removeImage(ctx, r, r.infra, ref, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// images removes, on every engine that answers, the images swarmcass made
+// for the cluster: those carrying its label (the Cassandra image built on
+// infra with every tag it was pushed under, the probe image, and their
+// copies pulled on the swarm hosts, which keep the labels), the node
+// images its record names (the current one and the history's, which an
+// image given with --image does not label), and then any base image a
+// build pulled (its name in the built image's swarmcass.pulled label).
+// An image the engine refuses to remove because something else uses it
+// stays, and the run says so.
+func (d *downing) images(ctx context.Context, r *run) error {
+	var bases []string
+	for _, h := range r.allHosts() {
+		ims, err := h.Engine.ImageList(ctx, engine.Labels{engine.LabelCluster: r.cfg.Cluster})
+		if err != nil {
+			return fmt.Errorf("list images on %s: %w", h.name(), err)
+		}
+		for _, im := range ims {
+			if b := im.Labels[engine.LabelPulled]; b != "" && h == r.infra && !slices.Contains(bases, b) {
+				bases = append(bases, b)
+			}
+			// force: one image under several references (its build tag
+			// and the registry's) goes whole.
+			if err := d.removeImage(ctx, r, h, im.ID, true); err != nil {
+				return err
+			}
+		}
+	}
+	refs := []string{r.rec.Image}
+	for _, rel := range r.rec.History {
+		refs = append(refs, rel.Image)
+	}
+	for _, h := range r.swarm {
+		if r.unreached[h.name()] != nil {
+			continue
+		}
+		for _, ref := range refs {
+			if ref != "" {
+				if err := d.removeImage(ctx, r, h, ref, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, b := range bases {
+		if err := d.removeImage(ctx, r, r.infra, b, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeImage removes ref on h; one that is not there is no error, and one
+// the engine keeps because something else uses it stays, said.
+func (d *downing) removeImage(ctx context.Context, r *run, h *host, ref string, force bool) error {
+	err := h.Engine.ImageRemove(ctx, ref, force)
+	switch {
+	case err == nil:
+		r.removed("image %s on %s", ref, h.name())
+	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, engine.ErrConflict):
+		r.p.Infof("image %s stays on %s: something else uses it (%v)", ref, h.name(), firstLine(err.Error()))
+	default:
+		return fmt.Errorf("remove image %s on %s: %w", ref, h.name(), err)
+	}
+	return nil
+}
+
+// swarm ends the swarm, every engine leaving it (workers, then the
+// manager), but only when swarmcass made it (its spec carries
+// swarmcass.role=swarm), no service is left in it (another cluster's or
+// anyone's), no other cluster keeps a record in this Consul (a cluster
+// that is down has no service but comes back on this swarm) and each of
+// its nodes is one of this run's engines. Otherwise it stays, and the run
+// says why.
+func (d *downing) swarm(ctx context.Context, r *run) error {
+	m := r.manager
+	if len(d.others) > 0 {
+		r.p.Infof("the swarm stays: clusters %s keep their records in this Consul", strings.Join(d.others, ", "))
+		return nil
+	}
+	sw, err := m.Engine.SwarmInspect(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect the swarm on %s: %w", m.name(), err)
+	}
+	if sw.Labels[engine.LabelRole] != engine.RoleSwarm {
+		r.p.Infof("the swarm stays: swarmcass did not make it (its spec carries no %s=%s label)", engine.LabelRole, engine.RoleSwarm)
+		return nil
+	}
+	services, err := m.Engine.ServiceList(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list the swarm's services on %s: %w", m.name(), err)
+	}
+	if len(services) > 0 {
+		var names []string
+		for _, s := range services {
+			names = append(names, s.Name)
+		}
+		r.p.Infof("the swarm stays: services %s still run in it", strings.Join(names, ", "))
+		return nil
+	}
+	nodes, err := m.Engine.NodeList(ctx)
+	if err != nil {
+		return fmt.Errorf("list the swarm's nodes on %s: %w", m.name(), err)
+	}
+	var leave []*host
+	for _, n := range nodes {
+		h := r.byNode[n.ID]
+		if h == nil {
+			r.p.Infof("the swarm stays: node %s (%s) is none of this cluster's engines", n.Hostname, n.Addr)
+			return nil
+		}
+		if h != m && r.unreached[h.name()] == nil {
+			leave = append(leave, h)
+		}
+	}
+	hint := "leave it by hand: docker swarm leave on each engine still in it (--force on the manager " + m.name() + ")"
+	for _, h := range leave {
+		if err := h.Engine.SwarmLeave(ctx, false); err != nil {
+			return op.WithHint(fmt.Errorf("%s: leave the swarm: %w", h.name(), err), hint)
+		}
+		r.removed("swarm membership of %s", h.name())
+	}
+	// The last manager's leaving ends the swarm: it needs force.
+	if err := m.Engine.SwarmLeave(ctx, true); err != nil {
+		return op.WithHint(fmt.Errorf("%s: leave the swarm: %w", m.name(), err), hint)
+	}
+	r.removed("the swarm (manager %s)", m.name())
 	return nil
 }

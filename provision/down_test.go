@@ -3,9 +3,12 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/swarmcass/swarmcass/cluster/clustertest"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -101,13 +104,8 @@ func TestDownPurge(t *testing.T) {
 				t.Fatal(op.Explain(err))
 			}
 			mine := engine.Labels{engine.LabelCluster: "test"}
-			for _, f := range append(l.swarm, l.infra) {
-				cs, _ := f.ContainerList(ctx, mine)
-				vs, _ := f.VolumeList(ctx, mine)
-				ns, _ := f.NetworkList(ctx, mine)
-				if len(cs)+len(vs)+len(ns) > 0 {
-					t.Errorf("%s keeps containers %v, volumes %v, networks %v", f.Name(), cs, vs, ns)
-				}
+			for _, left := range l.leftOf(ctx, "test") {
+				t.Error(left)
 			}
 			if ss, _ := l.swarm[0].ServiceList(ctx, mine); len(ss) > 0 {
 				t.Errorf("services %v", ss)
@@ -123,6 +121,102 @@ func TestDownPurge(t *testing.T) {
 			vols, _ := l.infra.VolumeList(ctx, nil)
 			if kept := strings.Contains(strings.Join(vols, ","), ConsulContainer+"-data"); kept != other {
 				t.Errorf("infra volumes %v", vols)
+			}
+			// The images loaded before bootstrap were not swarmcass's to remove.
+			for _, ref := range []string{clustertest.ConsulImage, clustertest.RegistryImage} {
+				if _, err := l.infra.ImageInspect(ctx, ref); err != nil {
+					t.Errorf("%s, loaded on infra before bootstrap, is gone: %v", ref, err)
+				}
+			}
+			// The swarm swarmcass made ends with the last cluster of this
+			// Consul; another cluster's record keeps it.
+			for _, f := range l.swarm {
+				info, _ := f.Info(ctx)
+				if in := info.Swarm.State == "active"; in != other {
+					t.Errorf("%s in the swarm %v after the purge, want %v", f.Name(), in, other)
+				}
+			}
+		})
+	}
+}
+
+// What swarmcass pulled or built for the cluster goes with down --purge,
+// on every engine; what it did not stays.
+func TestDownPurgeRemovesPulledAndBuiltImages(t *testing.T) {
+	l := newLab(t, 3)
+	ctx := context.Background()
+	// Consul's image is not on infra: bootstrap pulls it.
+	if err := l.infra.ImageRemove(ctx, clustertest.ConsulImage, true); err != nil {
+		t.Fatal(err)
+	}
+	l.w.Publish(clustertest.ConsulImage)
+	l.swarm[1].AddImage("user/app:1")
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	mine := engine.Labels{engine.LabelCluster: "test"}
+	for _, f := range append(l.swarm, l.infra) {
+		// infra: the node image and the probe built; swarm hosts: both pulled.
+		if ims, _ := f.ImageList(ctx, mine); len(ims) != 2 {
+			t.Errorf("%s holds images %v of cluster test after bootstrap, want the node image and the probe", f.Name(), ims)
+		}
+	}
+	res, err := Down(ctx, yes(cfg), true)
+	if err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	for _, left := range l.leftOf(ctx, "test") {
+		t.Error(left)
+	}
+	if _, err := l.infra.ImageInspect(ctx, clustertest.ConsulImage); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("%s, pulled by bootstrap, stays on infra: %v", clustertest.ConsulImage, err)
+	}
+	if _, err := l.infra.ImageInspect(ctx, clustertest.RegistryImage); err != nil {
+		t.Errorf("%s, loaded before bootstrap, is gone: %v", clustertest.RegistryImage, err)
+	}
+	if _, err := l.swarm[1].ImageInspect(ctx, "user/app:1"); err != nil {
+		t.Errorf("a user's image is gone: %v", err)
+	}
+	if !slices.Contains(res.Removed, "image "+clustertest.ConsulImage+" on infra") {
+		t.Errorf("the summary does not list the pulled Consul image: %v", res.Removed)
+	}
+}
+
+// down --purge ends only a swarm swarmcass made, with nothing else in it.
+func TestDownPurgeKeepsSwarm(t *testing.T) {
+	ctx := context.Background()
+	for name, setup := range map[string]func(l *lab, cfg Config){
+		"not made by swarmcass": nil, // set up below, before bootstrap
+		"another service": func(l *lab, cfg Config) {
+			if _, err := l.swarm[0].ServiceCreate(ctx, engine.ServiceSpec{Name: "web", Image: "user/web:1"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := l.config(3)
+			if setup == nil { // the user's own swarm, which bootstrap joins
+				if err := l.swarm[0].SwarmInit(ctx, l.swarm[0].Addr(), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bootstrap(t, cfg)
+			if setup != nil {
+				setup(l, cfg)
+			}
+			p := &said{}
+			c := yes(cfg)
+			c.Progress = p
+			if _, err := Down(ctx, c, true); err != nil {
+				t.Fatal(op.Explain(err))
+			}
+			for _, f := range l.swarm {
+				if info, _ := f.Info(ctx); info.Swarm.State != "active" {
+					t.Errorf("%s left the swarm", f.Name())
+				}
+			}
+			if !strings.Contains(p.text(), "the swarm stays: ") {
+				t.Errorf("no word on why the swarm stays:\n%s", p.text())
 			}
 		})
 	}
@@ -172,4 +266,72 @@ func TestDownWithMachineGone(t *testing.T) {
 	if l.ring.drains["cass3"] != 0 || l.ring.drains["cass1"] != 1 {
 		t.Errorf("drains %v", l.ring.drains)
 	}
+}
+
+// A purge that fails at any of its engine steps, run again, finishes:
+// nothing of the cluster is left and the swarm swarmcass made is gone.
+func TestDownPurgeResume(t *testing.T) {
+	for _, method := range []string{"ServiceRemove", "VolumeRemove", "NetworkRemove", "ImageRemove", "SwarmLeave"} {
+		t.Run(method, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := yes(l.config(3))
+			bootstrap(t, cfg)
+			ctx := context.Background()
+			// swarm-0 is the manager: every step but SwarmLeave fails there
+			// first; SwarmLeave fails on a worker, before the manager leaves.
+			f := l.swarm[0]
+			if method == "SwarmLeave" {
+				f = l.swarm[1]
+			}
+			f.Fail(method, errors.New("engine hiccup"))
+			_, err := Down(ctx, cfg, true)
+			if err == nil || !strings.Contains(err.Error(), "engine hiccup") {
+				t.Fatalf("err %v, want the engine's failure", err)
+			}
+			f.Fail(method, nil)
+			if method == "SwarmLeave" {
+				if !strings.Contains(op.Explain(err), "docker swarm leave") {
+					t.Errorf("no word on leaving by hand: %s", op.Explain(err))
+				}
+				// The record is gone by then: a re-run has no cluster to
+				// act on, and the hint said how to leave by hand.
+				if err := l.swarm[1].SwarmLeave(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.swarm[2].SwarmLeave(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.swarm[0].SwarmLeave(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := Down(ctx, cfg, true); err != nil {
+				t.Fatal(op.Explain(err))
+			}
+			for _, left := range l.leftOf(ctx, "test") {
+				t.Error(left)
+			}
+			for _, f := range l.swarm {
+				if info, _ := f.Info(ctx); info.Swarm.State != "inactive" {
+					t.Errorf("%s is still in the swarm", f.Name())
+				}
+			}
+		})
+	}
+}
+
+// leftOf says, engine by engine, what carries cluster's label: containers,
+// volumes, networks and images (nothing, after a purge).
+func (l *lab) leftOf(ctx context.Context, cluster string) []string {
+	mine := engine.Labels{engine.LabelCluster: cluster}
+	var out []string
+	for _, f := range append(l.swarm, l.infra) {
+		cs, _ := f.ContainerList(ctx, mine)
+		vs, _ := f.VolumeList(ctx, mine)
+		ns, _ := f.NetworkList(ctx, mine)
+		ims, _ := f.ImageList(ctx, mine)
+		if len(cs)+len(vs)+len(ns)+len(ims) > 0 {
+			out = append(out, fmt.Sprintf("%s keeps containers %v, volumes %v, networks %v, images %v of cluster %s", f.Name(), cs, vs, ns, ims, cluster))
+		}
+	}
+	return out
 }

@@ -280,6 +280,10 @@ type ring struct {
 	decommissions, drains map[string]int
 	// refused are nodes that asked to replace a live node.
 	refused []string
+	// holdAfterLeave, when not nil: nodetool decommission returns only
+	// once it is closed, long after the node has left every view (as
+	// when Cassandra announces its departure for the ring delay).
+	holdAfterLeave chan struct{}
 	// shutAfterLeave: a decommissioned node's JVM ends, and nodetool
 	// decommission fails as it did on real 5.0.8 here.
 	shutAfterLeave bool
@@ -599,8 +603,11 @@ func (r *ring) decommission(node string) engine.ExecResult {
 	}
 	r.mu.Lock()
 	k.left = true
-	shut := r.shutAfterLeave
+	shut, hold := r.shutAfterLeave, r.holdAfterLeave
 	r.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	if shut {
 		return engine.ExecResult{ExitCode: 2, Stdout: "Cassandra has shutdown.\n", Stderr: "error: null\n-- StackTrace --\njava.io.EOFException\n"}
 	}

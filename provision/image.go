@@ -40,6 +40,16 @@ func ensureImage(ctx context.Context, r *run) error {
 		if r.cfg.ImageDir == "" {
 			// swarmcass's own image over the official one (the infra host
 			// pulls cassandra:VERSION while it builds) or over --base-image.
+			// A base the build pulls is named in the image's labels, so
+			// that down --purge removes it too; kept on a rebuild once the
+			// base is there, so that the build's hash (which covers the
+			// labels) stays the same.
+			base := cmp.Or(r.cfg.BaseImage, "cassandra:"+cmp.Or(r.cfg.CassandraVersion, cassandraimage.DefaultVersion))
+			if _, err := e.ImageInspect(ctx, base); errors.Is(err, engine.ErrNotFound) {
+				labels[engine.LabelPulled] = base
+			} else if im, err := e.ImageInspect(ctx, source); err == nil && im.Labels[engine.LabelPulled] == base {
+				labels[engine.LabelPulled] = base
+			}
 			var err error
 			if spec, err = cassandraimage.BuildSpec(r.cfg.CassandraVersion, r.cfg.BaseImage, []string{source}, labels); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
@@ -166,8 +167,13 @@ func (r *run) infraFailed(ctx context.Context, name string, err error) error {
 func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.ContainerSpec, prepare func(context.Context) error) error {
 	c, err := h.Engine.ContainerInspect(ctx, spec.Name)
 	if errors.Is(err, engine.ErrNotFound) {
-		if err := r.ensureImagePulled(ctx, h, spec.Image); err != nil {
-			return err
+		pulled, perr := r.ensureImagePulled(ctx, h, spec.Image)
+		if perr != nil {
+			return perr
+		}
+		if pulled { // down --purge removes the image with the container
+			spec.Labels = maps.Clone(spec.Labels)
+			spec.Labels[engine.LabelPulled] = spec.Image
 		}
 		id, cerr := h.Engine.ContainerCreate(ctx, spec)
 		switch {
@@ -199,15 +205,15 @@ func (r *run) ensureContainer(ctx context.Context, h *host, spec engine.Containe
 	return nil
 }
 
-// ensureImagePulled pulls ref on h unless h has it.
-func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) error {
+// ensureImagePulled pulls ref on h unless h has it; pulled says it did.
+func (r *run) ensureImagePulled(ctx context.Context, h *host, ref string) (pulled bool, err error) {
 	if _, err := h.Engine.ImageInspect(ctx, ref); err == nil {
-		return nil
+		return false, nil
 	}
 	r.p.Infof("pulling %s on %s", ref, h.name())
 	if err := h.Engine.ImagePull(ctx, ref, nil, debugWriter{r.p}); err != nil {
-		return op.WithHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
+		return false, op.WithHint(err, fmt.Sprintf("%s cannot pull it: load it there (docker save | docker load, or swarmcass lab load --machine %s %s), or choose another image with --consul-image/--registry-image",
 			h.name(), h.name(), ref))
 	}
-	return nil
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,8 +164,10 @@ func (r *run) explainNodeFailure(ctx context.Context, node string, err error) er
 	return err
 }
 
-// probeImage pushes the Consul image on infra to the registry as the probe
-// and returns the reference the swarm hosts pull.
+// probeImage builds the probe on infra, the Consul image with the
+// cluster's labels (so that down --purge finds every host's copy by
+// label), pushes it to the registry and returns the reference the swarm
+// hosts pull.
 func (r *run) probeImage(ctx context.Context) (string, error) {
 	e := r.infra.Engine
 	// The image Consul runs from (a day-2 operation is not told which),
@@ -173,9 +176,21 @@ func (r *run) probeImage(ctx context.Context) (string, error) {
 	if c, err := e.ContainerInspect(ctx, ConsulContainer); err == nil && c.Image != "" {
 		ref = c.Image
 	}
-	im, err := e.ImageInspect(ctx, ref)
+	if _, err := e.ImageInspect(ctx, ref); err != nil {
+		return "", fmt.Errorf("inspect the probe's base image %s on %s: %w", ref, r.infra.name(), err)
+	}
+	df, err := engine.FileTar("Dockerfile", []byte("FROM "+ref+"\n"), 0o644)
 	if err != nil {
-		return "", fmt.Errorf("inspect the probe image %s on %s: %w", ref, r.infra.name(), err)
+		return "", err
+	}
+	local := ProbeRepo + ":" + r.cfg.Cluster
+	err = e.ImageBuild(ctx, engine.BuildSpec{Context: bytes.NewReader(df), Tags: []string{local}, Labels: r.labels(engine.RoleProbe, "")}, debugWriter{r.p})
+	if err != nil {
+		return "", fmt.Errorf("overlay check: build the probe image from %s on %s: %w", ref, r.infra.name(), err)
+	}
+	im, err := e.ImageInspect(ctx, local)
+	if err != nil {
+		return "", fmt.Errorf("inspect the probe image %s on %s: %w", local, r.infra.name(), err)
 	}
 	tag := strings.TrimPrefix(im.ID, "sha256:")
 	if len(tag) > 12 {

@@ -35,9 +35,9 @@ func TestPreflightRefuses(t *testing.T) {
 				f.Spec.MemTotal = 2 << 30
 			}
 		}, "3 nodes of 1536M on swarm-0 need 4608M, but it has 2G"},
-		{"other swarm", func(l *lab, cfg *Config) { l.swarm[2].SwarmInit(context.Background(), "10.0.0.12") }, "engine swarm-2 belongs to a different swarm"},
+		{"other swarm", func(l *lab, cfg *Config) { l.swarm[2].SwarmInit(context.Background(), "10.0.0.12", nil) }, "engine swarm-2 belongs to a different swarm"},
 		{"worker first", func(l *lab, cfg *Config) {
-			l.swarm[1].SwarmInit(context.Background(), "10.0.0.11")
+			l.swarm[1].SwarmInit(context.Background(), "10.0.0.11", nil)
 			tok, _ := l.swarm[1].SwarmInspect(context.Background())
 			l.swarm[0].SwarmJoin(context.Background(), "10.0.0.10", "10.0.0.11:2377", tok.WorkerToken)
 		}, "swarm-0 is a worker of a swarm, not its manager"},

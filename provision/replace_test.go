@@ -205,3 +205,27 @@ func TestReplaceResume(t *testing.T) {
 		t.Errorf("record %+v", now)
 	}
 }
+
+// A replace whose engine call fails at each stage (the dead node's
+// service, its fresh volume, the new service), run again, finishes: the
+// node replaced once, on the target, recorded UN.
+func TestReplaceResumeAfterFailure(t *testing.T) {
+	for _, method := range []string{"ServiceRemove", "VolumeCreate", "ServiceCreate"} {
+		t.Run(method, func(t *testing.T) {
+			l := newLab(t, 3)
+			cfg := l.config(3)
+			bootstrap(t, cfg)
+			old := l.recorded("cass3")
+			l.stopMachine(l.swarm[2])
+			l.swarm[0].Fail(method, errors.New("engine hiccup"))
+			if _, err := Replace(context.Background(), yes(cfg), "cass3", "swarm-0"); err == nil || !strings.Contains(err.Error(), "engine hiccup") {
+				t.Fatalf("err %v, want the engine's failure", err)
+			}
+			l.swarm[0].Fail(method, nil)
+			replaced(t, cfg, "cass3", "swarm-0")
+			if now := l.recorded("cass3"); now.State != "UN" || now.Host != "swarm-0" || now.HostID == old.HostID {
+				t.Errorf("record %+v, was %+v", now, old)
+			}
+		})
+	}
+}

@@ -376,10 +376,15 @@ func namesOf(ls []leaver) []string {
 	return out
 }
 
-// decommission runs nodetool decommission in l's container (it returns
-// once the node has streamed its data and left), reporting the node's
-// state in a staying node's view while it streams, and waits until no
-// view of the nodes still in the ring lists it.
+// decommission runs nodetool decommission in l's container and waits
+// until no view of the nodes still in the ring lists it, reporting its
+// state in a staying node's view while it streams. The wait is on the
+// views, not on nodetool or the node's process: Cassandra's decommission
+// keeps its JVM up ("let op be responsible for killing the process"), but
+// once the node has left (STATUS LEFT, system.local bootstrapped
+// NEEDS_BOOTSTRAP) it no longer passes the image's health check, so Swarm
+// may end its task before nodetool returns; and a node that has left
+// every view is done, whatever its process does next.
 func (s *scaling) decommission(ctx context.Context, r *run, l *leaver) error {
 	if l.node.State == stateDecommissioned {
 		return nil
@@ -404,13 +409,11 @@ func (s *scaling) decommission(ctx context.Context, r *run, l *leaver) error {
 			select {
 			case err := <-done:
 				if err != nil {
-					// Seen on real Cassandra 5.0.8 here: nodetool
-					// decommission exited 2 ("Cassandra has shutdown.",
-					// an EOFException) some 40 s after the node had left
-					// every view: its JVM was ended, most likely by Swarm
-					// replacing the task once the image's CQL health check
-					// failed (a decommissioned node serves no CQL). The
-					// ring's word decides whether the node has left.
+					// nodetool ended with an error: a refusal or a failed
+					// stream (the node is still in the ring), or its JVM
+					// ended under it once the node had left (Swarm ending
+					// a task that fails its health check; nodetool then
+					// says "Cassandra has shutdown."). The ring decides.
 					w := *r.wait
 					w.Timeout = 30 * time.Second
 					if gerr := w.Gone(ctx, "", l.node.HostID, s.inRing(l)); gerr != nil {
@@ -423,9 +426,16 @@ func (s *scaling) decommission(ctx context.Context, r *run, l *leaver) error {
 			case <-ctx.Done():
 				return fmt.Errorf("decommission of %s, started %s ago, goes on in the node: %w", l.name, time.Since(t0).Round(time.Second), ctx.Err())
 			case <-tick.C:
-				if now := s.leaveState(ctx, r, l); now != last {
+				now, gone := s.leaveState(ctx, r, l)
+				if now != last {
 					r.p.Infof("%s is %s after %s", l.name, now, time.Since(t0).Round(time.Second))
 					last = now
+				}
+				if gone {
+					// Left the first view: the others follow within a
+					// few gossip rounds (waited for below), while the
+					// node announces its departure and ends.
+					break wait
 				}
 			}
 		}
@@ -452,24 +462,24 @@ func (s *scaling) inRing(l *leaver) []string {
 	return nodes
 }
 
-// leaveState is how the first staying node lists l: "UL with 1.2 MiB",
-// "gone from cass1's view".
-func (s *scaling) leaveState(ctx context.Context, r *run, l *leaver) string {
+// leaveState is how the first staying node lists l: "UL (Up/Leaving) in
+// cass1's view", "gone from cass1's view" (then gone is true).
+func (s *scaling) leaveState(ctx context.Context, r *run, l *leaver) (desc string, gone bool) {
 	viewer := s.staying[0]
 	t, h, ok, err := r.wait.Container(ctx, viewer)
 	if err != nil || !ok {
-		return "not visible (" + viewer + " does not answer)"
+		return "not visible (" + viewer + " does not answer)", false
 	}
 	st, _, err := nodewait.Status(ctx, h.Engine, t.ContainerID)
 	if err != nil {
-		return "not visible (" + err.Error() + ")"
+		return "not visible (" + err.Error() + ")", false
 	}
 	for _, n := range st.Nodes() {
 		if strings.EqualFold(n.HostID, l.node.HostID) {
-			return n.Code() + " (" + nodetool.Words(n.Status, n.State) + ") in " + viewer + "'s view"
+			return n.Code() + " (" + nodetool.Words(n.Status, n.State) + ") in " + viewer + "'s view", false
 		}
 	}
-	return "gone from " + viewer + "'s view"
+	return "gone from " + viewer + "'s view", true
 }
 
 // cleanUp removes what is left of a node that has left the ring: its

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+
+	"github.com/swarmcass/swarmcass/engine"
 )
 
 // ensureSwarm makes the first swarm host a manager (swarm init with its
@@ -13,7 +15,8 @@ import (
 func ensureSwarm(ctx context.Context, r *run) error {
 	m := r.manager
 	if m.info.Swarm.State != "active" {
-		if err := m.Engine.SwarmInit(ctx, advertise(m.Addr)); err != nil {
+		// The label tells down --purge that swarmcass made this swarm.
+		if err := m.Engine.SwarmInit(ctx, advertise(m.Addr), engine.Labels{engine.LabelRole: engine.RoleSwarm}); err != nil {
 			return fmt.Errorf("swarm init on %s: %w", m.name(), err)
 		}
 		r.created("swarm on %s", m.name())

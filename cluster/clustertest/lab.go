@@ -74,7 +74,7 @@ func (l *Lab) Running(cluster string, nodes int) *Lab {
 	ctx := context.Background()
 	l.cluster = cluster
 	m := l.Swarm[0]
-	l.must(m.SwarmInit(ctx, m.Addr()))
+	l.must(m.SwarmInit(ctx, m.Addr(), nil))
 	sw, err := m.SwarmInspect(ctx)
 	l.must(err)
 	for _, f := range l.Swarm[1:] {

@@ -706,6 +706,105 @@ func (f *Fake) ImageInspect(ctx context.Context, ref string) (engine.Image, erro
 	return im, nil
 }
 
+func (f *Fake) ImageList(ctx context.Context, labels map[string]string) ([]engine.Image, error) {
+	if err := f.begin(ctx, "ImageList"); err != nil {
+		return nil, err
+	}
+	defer f.end()
+	var out []engine.Image
+	for _, id := range slices.Sorted(maps.Keys(f.images)) {
+		im := f.images[id].Image
+		if !hasLabels(im.Labels, labels) {
+			continue
+		}
+		im.RepoTags = append([]string(nil), im.RepoTags...)
+		im.RepoDigests = append([]string(nil), im.RepoDigests...)
+		im.Labels = maps.Clone(im.Labels)
+		out = append(out, im)
+	}
+	return out, nil
+}
+
+// ImageRemove removes one reference of an image, or the whole image when
+// ref is its ID or its last reference, as dockerd does: an image a running
+// container uses is refused, and without force so is one that several
+// references name (by ID) or any container uses.
+func (f *Fake) ImageRemove(ctx context.Context, ref string, force bool) error {
+	if err := f.begin(ctx, "ImageRemove"); err != nil {
+		return err
+	}
+	defer f.end()
+	im, ok := f.localImage(ref)
+	if !ok {
+		return fmt.Errorf("No such image: %s: %w", ref, engine.ErrNotFound)
+	}
+	refs := len(im.RepoTags) + len(im.RepoDigests)
+	byID := ref == im.ID || strings.TrimPrefix(im.ID, "sha256:") == ref
+	if byID && refs > 1 && !force {
+		return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories: %w", ref, engine.ErrConflict)
+	}
+	if !byID && refs > 1 {
+		im.RepoTags = slices.DeleteFunc(im.RepoTags, func(t string) bool { return t == ref })
+		im.RepoDigests = slices.DeleteFunc(im.RepoDigests, func(d string) bool { return d == ref })
+		delete(f.tags, ref)
+		f.w.record(f, "ImageRemove %s", ref)
+		return nil
+	}
+	for _, c := range f.containers {
+		if c.Image != ref && c.Image != im.ID && !slices.Contains(im.RepoTags, c.Image) && !slices.Contains(im.RepoDigests, c.Image) {
+			continue
+		}
+		if c.Running || !force {
+			return fmt.Errorf("conflict: unable to delete %s - image is being used by container %s: %w", ref, c.ID, engine.ErrConflict)
+		}
+	}
+	for t, id := range f.tags {
+		if id == im.ID {
+			delete(f.tags, t)
+		}
+	}
+	delete(f.images, im.ID)
+	f.w.record(f, "ImageRemove %s", ref)
+	return nil
+}
+
+// localImage is the image this engine holds under ref (a tag, an ID or a
+// repo digest), not one it could pull.
+func (f *Fake) localImage(ref string) (*image, bool) {
+	if id, ok := f.tags[ref]; ok && f.images[id] != nil {
+		return f.images[id], true
+	}
+	if im, ok := f.images[ref]; ok {
+		return im, true
+	}
+	for _, im := range f.images {
+		if slices.Contains(im.RepoDigests, ref) || strings.TrimPrefix(im.ID, "sha256:") == ref {
+			return im, true
+		}
+	}
+	return nil, false
+}
+
+// keepPulled makes an image found in a registry (resolve) this engine's
+// own, as a pull or a task's start leaves it: by its reference and its
+// labels.
+func (f *Fake) keepPulled(ref string, im *image) {
+	if f.local(ref) {
+		return
+	}
+	id := im.ID
+	own, ok := f.images[id]
+	if !ok {
+		own = &image{engine.Image{ID: id, Labels: maps.Clone(im.Labels), Size: im.Size}}
+		f.images[id] = own
+	}
+	if strings.Contains(ref, "@") {
+		own.RepoDigests = append(own.RepoDigests, ref)
+		return
+	}
+	f.tag(id, ref)
+}
+
 // ImageBuild reads the tar context; the image ID is a hash of its content,
 // so building the same context again yields the same image, as the build
 // cache does. A context without the Dockerfile fails as dockerd does.
@@ -809,9 +908,10 @@ func (f *Fake) ImagePull(ctx context.Context, ref string, auth *engine.RegistryA
 			return fmt.Errorf("pull %s on %s: Error response from daemon: %w", ref, f.name, err)
 		}
 	}
-	_, fromRegistry := f.resolve(ref)
+	im, fromRegistry := f.resolve(ref)
 	published := f.w.hub[ref]
 	if fromRegistry {
+		f.keepPulled(ref, im)
 		f.w.record(f, "ImagePull %s", ref)
 		f.end()
 		return nil
@@ -926,7 +1026,7 @@ func (f *Fake) ImageLoad(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-func (f *Fake) SwarmInit(ctx context.Context, advertiseAddr string) error {
+func (f *Fake) SwarmInit(ctx context.Context, advertiseAddr string, labels engine.Labels) error {
 	if err := f.begin(ctx, "SwarmInit"); err != nil {
 		return err
 	}
@@ -937,7 +1037,7 @@ func (f *Fake) SwarmInit(ctx context.Context, advertiseAddr string) error {
 	if advertiseAddr == "" {
 		advertiseAddr = f.addr
 	}
-	s := &swarm{id: f.w.id("swarm"), networks: map[string]*overlay{}, services: map[string]*service{}, managerAddr: net.JoinHostPort(advertiseAddr, "2377")}
+	s := &swarm{id: f.w.id("swarm"), labels: maps.Clone(labels), networks: map[string]*overlay{}, services: map[string]*service{}, managerAddr: net.JoinHostPort(advertiseAddr, "2377")}
 	s.workerToken = "SWMTKN-1-" + s.id + "-worker"
 	s.managerToken = "SWMTKN-1-" + s.id + "-manager"
 	s.members = append(s.members, &member{fake: f, node: engine.Node{ID: f.w.id("node"), Hostname: f.Spec.Hostname, Addr: advertiseAddr, Role: "manager", State: "ready"}})
@@ -998,7 +1098,38 @@ func (f *Fake) SwarmInspect(ctx context.Context) (engine.Swarm, error) {
 	if err != nil {
 		return engine.Swarm{}, err
 	}
-	return engine.Swarm{ID: s.id, WorkerToken: s.workerToken, ManagerToken: s.managerToken}, nil
+	return engine.Swarm{ID: s.id, Labels: maps.Clone(s.labels), WorkerToken: s.workerToken, ManagerToken: s.managerToken}, nil
+}
+
+// SwarmLeave takes this engine out of its swarm, as dockerd does: a
+// manager only with force (the swarm's last manager ends it: its other
+// members are left in a swarm without a manager); its task containers go.
+func (f *Fake) SwarmLeave(ctx context.Context, force bool) error {
+	if err := f.begin(ctx, "SwarmLeave"); err != nil {
+		return err
+	}
+	defer f.end()
+	s := f.swarm
+	if s == nil {
+		return errors.New("This node is not part of a swarm")
+	}
+	m := s.member(f)
+	if m.node.Role == "manager" && !force {
+		return errors.New("You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.")
+	}
+	for id, c := range f.containers {
+		if c.Labels["com.docker.swarm.task.id"] != "" {
+			delete(f.containers, id)
+		}
+	}
+	s.members = slices.DeleteFunc(s.members, func(o *member) bool { return o.fake == f })
+	if m.node.Role == "manager" {
+		s.managerAddr = "" // nobody can join it any more
+		s.services = map[string]*service{}
+	}
+	f.swarm = nil
+	f.w.record(f, "SwarmLeave")
+	return nil
 }
 
 func (f *Fake) NodeList(ctx context.Context) ([]engine.Node, error) {

@@ -16,7 +16,7 @@ func TestSwarmAcrossFakes(t *testing.T) {
 	ctx := context.Background()
 	w := NewWorld()
 	a, b := w.NewFake("a", "10.0.0.10"), w.NewFake("b", "10.0.0.11")
-	if err := a.SwarmInit(ctx, "10.0.0.10"); err != nil {
+	if err := a.SwarmInit(ctx, "10.0.0.10", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.SwarmInspect(ctx); err == nil {

@@ -223,6 +223,7 @@ func (w *World) containerByID(id string) *container {
 // swarm is one swarm, shared by the fakes that are its members.
 type swarm struct {
 	id           string
+	labels       engine.Labels
 	workerToken  string
 	managerToken string
 	managerAddr  string
@@ -302,6 +303,7 @@ func (w *World) schedule(s *swarm, svc *service) {
 		t.State, t.Err = "rejected", "No such image: "+svc.Spec.Image
 		return
 	}
+	f.keepPulled(svc.Spec.Image, im)
 	state, errMsg := "running", ""
 	if w.TaskState != nil {
 		state, errMsg = w.TaskState(svc.Spec, m.node)

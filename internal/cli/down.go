@@ -29,12 +29,27 @@ back on their volumes, each on the machine its record names, with the same
 host IDs.
 
 down --purge removes, instead, everything swarmcass made for the cluster,
-found by its swarmcass.cluster label on every engine: the volumes (its data,
-for good), the network, the nodes' Consul registrations and the record; and
-the infra containers swarmcass-consul and swarmcass-registry with their
-volumes, but only when no other cluster keeps a record in that Consul. It
-asks for confirmation on a terminal and needs --yes otherwise; --dry-run
-shows the plan only. The swarm itself stays.
+and nothing else:
+  - on every engine, what carries its swarmcass.cluster label: the volumes
+    (its data, for good), the network, the images (the Cassandra image and
+    the overlay probe built on infra, under every tag swarmcass pushed them
+    with, and the copies the swarm hosts pulled, which keep the label), and
+    the node images its record names; a base image the build pulled (the
+    official cassandra image when infra had none);
+  - the nodes' Consul registrations and the record;
+  - when no other cluster keeps a record in that Consul: the infra
+    containers swarmcass-consul and swarmcass-registry, their volumes, and
+    their images if swarmcass pulled them (they were not on infra);
+  - last, the swarm, when swarmcass made it (swarm init by bootstrap; its
+    spec carries swarmcass.role=swarm), no service at all is left in it,
+    no other cluster keeps a record in that Consul, and each of its nodes
+    is one of the cluster's engines: every engine leaves it.
+It keeps whatever it did not make or something else still uses: images
+that were on the engines before (loaded or pulled by you), an image
+another container uses (the engine refuses, and down says so), a swarm
+you made or that runs other services, other clusters' things. It asks for
+confirmation on a terminal and needs --yes otherwise; --dry-run shows the
+plan only.
 
 ` + exitCodeHelp,
 		Example: `  eval "$(swarmcass lab env)"
@@ -53,6 +68,6 @@ shows the plan only. The swarm itself stays.
 	o.op.addFlags(fs, &o.cfg)
 	o.op.addConfirmFlags(fs)
 	fs.StringVar(&o.cfg.Network, "network", provision.DefaultNetwork, "the cluster's overlay network (the record's, when it names one)")
-	fs.BoolVar(&o.purge, "purge", false, "remove the cluster for good: volumes, network, record, and infra when no other cluster uses it")
+	fs.BoolVar(&o.purge, "purge", false, "remove the cluster for good: volumes, network, images, record; infra and the swarm when nothing else uses them")
 	return cmd
 }
