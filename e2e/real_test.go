@@ -162,15 +162,7 @@ var realPhases = []realPhase{
 	// was bootstrapped with, the one before the pin.
 	{"patch upgrade " + images.CassandraPrevVersion + " to " + images.CassandraVersion + " under QUORUM load", realUpgrade},
 	{"rollback to " + images.CassandraPrevVersion + " under QUORUM load", realRollback},
-	// realDay2 (real_day2_test.go) is not listed yet. Its one run
-	// (SWARMCASS_REAL=1 go test -run 'TestIntegrationRealCassandra/day-2')
-	// passed the grow, the shrink (the decommission no longer waits for
-	// nodetool) and the replace, every row read back at QUORUM each time,
-	// but after down and bootstrap the record lost cass1's host ID (the
-	// bootstrap summary shows "-" for the node restarted first), and it
-	// took 12m42s on a machine at load 34. Add
-	//	{"day-2: grow, shrink, replace, down and back", realDay2},
-	// once that is fixed and it fits the CI budget.
+	{"day-2: grow, shrink, replace, down and back", realDay2}, // real_day2_test.go
 }
 
 // TestIntegrationRealCassandra: bootstrap three real Cassandra nodes, the ring

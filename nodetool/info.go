@@ -34,3 +34,21 @@ func ParseInfoTokens(out string) ([]int64, error) {
 	sort.Slice(tokens, func(i, j int) bool { return tokens[i] < tokens[j] })
 	return tokens, nil
 }
+
+// ParseInfoID reads the node's own host ID from `nodetool info`, whose ID
+// line Cassandra's Info command prints as `%-23s: %s` ("ID  : 5b0e…"),
+// from the local host ID the node keeps in system.local.
+func ParseInfoID(out string) (string, error) {
+	for i, line := range splitLines(out) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "ID" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if !uuidRE.MatchString(v) {
+			return "", lineError(i, line, fmt.Sprintf("host ID %q is not a UUID", v))
+		}
+		return strings.ToLower(v), nil
+	}
+	return "", fmt.Errorf("no ID line in nodetool info output: %s", clip(out))
+}

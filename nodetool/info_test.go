@@ -37,3 +37,19 @@ Token                  : -9223372036854775808
 		}
 	}
 }
+
+func TestParseInfoID(t *testing.T) {
+	out := "ID                     : 5B7C3E4A-7f7e-4f0e-9d55-3c8a0b6a1f11\nGossip active          : true\n"
+	if got, err := ParseInfoID(out); err != nil || got != "5b7c3e4a-7f7e-4f0e-9d55-3c8a0b6a1f11" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	for name, bad := range map[string]string{
+		"no ID line":  "Gossip active          : true\n",
+		"not a UUID":  "ID                     : null\n",
+		"blank value": "ID                     : \n",
+	} {
+		if _, err := ParseInfoID(bad); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -22,3 +22,12 @@ func Tokens(ctx context.Context, e engine.Engine, container string) ([]int64, er
 	}
 	return nodetool.ParseInfoTokens(out)
 }
+
+// HostID is the node's own host ID, from `nodetool info` in its container.
+func HostID(ctx context.Context, e engine.Engine, container string) (string, error) {
+	out, _, err := Nodetool(ctx, e, container, "info")
+	if err != nil {
+		return "", fmt.Errorf("exec nodetool info on %s: %w", e.Name(), err)
+	}
+	return nodetool.ParseInfoID(out)
+}

@@ -210,6 +210,17 @@ func (w *Waiter) look(ctx context.Context, r *round, node string, started int, e
 		}
 	}
 	n, _ := own.Node(addr)
+	if n.HostID == "" {
+		// Real 5.0 was seen listing a node that restarted on its volume
+		// UN in its own view with the Host ID column blank: its own host
+		// ID, which it keeps in system.local, is what nodetool info says.
+		id, err := HostID(ctx, l.Host.Engine, l.Task.ContainerID)
+		if err != nil {
+			l.Why = "UN, but its own view lists no host ID and nodetool info does not say it: " + err.Error()
+			return l, nil
+		}
+		n.HostID = id
+	}
 	l.Ready, l.Why, l.Address, l.HostID = true, "UN", addr, n.HostID
 	return l, nil
 }

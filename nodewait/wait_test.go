@@ -42,6 +42,14 @@ func TestUN(t *testing.T) {
 			t.Errorf("look %+v, %v", l, err)
 		}
 	})
+	t.Run("own view prints no host ID", func(t *testing.T) {
+		s := newSwarm(t)
+		s.ring.BlankOwnHostID("cass2")
+		l, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err != nil || !l.Ready || l.HostID != s.ids["cass2"] {
+			t.Errorf("look %+v, %v: want the host ID nodetool info says, %s", l, err, s.ids["cass2"])
+		}
+	})
 	t.Run("joining in a seed's view", func(t *testing.T) {
 		s := newSwarm(t)
 		s.ring.SetView("cass1", "cass2", "UJ")

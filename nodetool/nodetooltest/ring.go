@@ -22,6 +22,7 @@ type Ring struct {
 type member struct {
 	addr, hostID, code string
 	daemon             bool // answers nodetool
+	blankOwnID         bool // its own view prints its Host ID blank
 }
 
 // NewRing is an empty ring.
@@ -48,6 +49,15 @@ func (r *Ring) SetHostID(node, hostID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.members[node].hostID = hostID
+}
+
+// BlankOwnHostID makes node's own view print its Host ID column blank, as
+// real 5.0 was seen doing for a node restarted on its volume; nodetool
+// info in its container still says its ID.
+func (r *Ring) BlankOwnHostID(node string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members[node].blankOwnID = true
 }
 
 // SetView makes viewer see subject as code ("-": not listed), whatever
@@ -89,7 +99,11 @@ func (r *Ring) Rows(viewer string) []Row {
 		if code == "-" {
 			continue
 		}
-		rows = append(rows, Row{Code: code, Address: m.addr, HostID: m.hostID})
+		id := m.hostID
+		if n == viewer && m.blankOwnID {
+			id = ""
+		}
+		rows = append(rows, Row{Code: code, Address: m.addr, HostID: id})
 	}
 	return rows
 }
@@ -107,6 +121,11 @@ func (r *Ring) Exec(_ *enginetest.Fake, c engine.Container, cmd []string) (engin
 	switch strings.Join(cmd, " ") {
 	case "nodetool status":
 		return engine.ExecResult{Stdout: Status(r.Rows(viewer))}, nil
+	case "nodetool info":
+		r.mu.Lock()
+		id := m.hostID
+		r.mu.Unlock()
+		return engine.ExecResult{Stdout: "ID                     : " + id + "\nGossip active          : true\n"}, nil
 	case "nodetool describecluster":
 		var eps []string
 		for _, row := range r.Rows(viewer) {
