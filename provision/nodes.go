@@ -227,10 +227,7 @@ func ensureNodes(ctx context.Context, r *run) error {
 			}
 		}
 		if ok {
-			if diff := r.differs(s.Spec); diff != "" {
-				r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
-				r.differing = append(r.differing, name)
-			}
+			r.noteDiffers(name, s)
 			nr.CQL = publishedCQL(s)
 			started++
 		} else {
@@ -295,9 +292,7 @@ func (r *run) keptReady(ctx context.Context, existing map[string]engine.Service)
 	}
 	for _, name := range nodes {
 		s := existing[name]
-		if diff := r.differs(s.Spec); diff != "" {
-			r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
-		}
+		r.noteDiffers(name, s)
 		nr := NodeResult{Node: consulstore.Node{Name: name, CQL: publishedCQL(s)}}
 		fillFromLook(&nr, looks[name])
 		r.p.Debugf("%s: UN", name)
@@ -306,6 +301,17 @@ func (r *run) keptReady(ctx context.Context, existing map[string]engine.Service)
 		}
 	}
 	return true, nil
+}
+
+// noteDiffers says so when existing node name's image or settings differ
+// from this run's, and keeps it in r.differing (the summary's warning and
+// the record's image then follow the nodes, see record.go); the node is
+// left as it is: upgrade rolls such changes out.
+func (r *run) noteDiffers(name string, s engine.Service) {
+	if diff := r.differs(s.Spec); diff != "" {
+		r.p.Infof("%s differs from this run: %s; it is left as it is (swarmcass upgrade --cluster %s rolls such changes out one node at a time)", name, diff, r.cfg.Cluster)
+		r.differing = append(r.differing, name)
+	}
 }
 
 // finishNode notes node nr in the result and records it in Consul (also
