@@ -43,6 +43,18 @@ func authEnv(on bool) string { return "SWARMCASS_AUTH=" + strconv.FormatBool(on)
 // serviceAuth says whether an existing node runs with authentication.
 func serviceAuth(s engine.Service) bool { return slices.Contains(s.Spec.Env, authEnv(true)) }
 
+// adoptCredentials is ensureCredentials for a day-2 operation (scale,
+// replace), whose flags do not say: the cluster's nodes do. A node it
+// creates then authenticates, and mounts the secret, as the others do.
+func adoptCredentials(ctx context.Context, r *run) error {
+	_, on, off, err := r.nodeServices(ctx, serviceAuth)
+	if err != nil {
+		return err
+	}
+	r.cfg.NoAuth = on == 0 && off > 0
+	return ensureCredentials(ctx, r)
+}
+
 // ensureCredentials decides, before any node starts, whether the cluster
 // authenticates, and when it does makes sure its secret exists: created
 // with a new superuser on a new cluster, reused as it is on a re-run. An
@@ -63,6 +75,7 @@ func ensureCredentials(ctx context.Context, r *run) error {
 			"cluster %s was created without authentication (its nodes run with AllowAllAuthenticator)", r.cfg.Cluster)
 	}
 	r.res.Auth = AuthResult{On: !r.cfg.NoAuth}
+	r.authKnown = true
 	if r.cfg.NoAuth {
 		return nil
 	}

@@ -114,6 +114,7 @@ type run struct {
 	aclFresh     bool
 	secret       engine.SecretRef        // the credentials secret the nodes mount (auth on)
 	creds        credentials.Credentials // its content, once known
+	authKnown    bool                    // once ensureCredentials has decided r.res.Auth
 	tls          *tlsState               // once ensureTLS has looked
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.

@@ -403,6 +403,13 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 		"CASSANDRA_LISTEN_SUBNET=" + r.res.Subnet,
 	}, heapEnv(r.cfg.Heap)...)
 	env = append(env, extra...)
+	if !r.authKnown {
+		// A day-2 operation: the cluster's nodes say whether it
+		// authenticates (and which secret they mount).
+		if err := adoptCredentials(ctx, r); err != nil {
+			return err
+		}
+	}
 	env = append(env, authEnv(r.res.Auth.On))
 	if r.tls == nil {
 		// A day-2 operation: the cluster's nodes say whether it has TLS.

@@ -231,6 +231,12 @@ func TestScaleGrowsAsBootstrap(t *testing.T) {
 	if len(res.Nodes) != 4 || res.Nodes[3].Host != "swarm-0" || res.Nodes[3].State != "UN" {
 		t.Errorf("nodes %+v", res.Nodes)
 	}
+	// The cluster authenticates: the new node does too, and mounts the
+	// credentials secret its peers mount (real 5.0 caught a grown node
+	// without either).
+	if !slices.Contains(s4.Spec.Env, authEnv(true)) || len(s4.Spec.Secrets) != 1 || len(s2.Spec.Secrets) != 1 || s4.Spec.Secrets[0].ID != s2.Spec.Secrets[0].ID {
+		t.Errorf("cass4 env %v secrets %+v; cass2's secrets %+v", s4.Spec.Env, s4.Spec.Secrets, s2.Spec.Secrets)
+	}
 	// cass1, the first node of a new cluster, started with tokens of its
 	// own, and new nodes are made from its spec: a grown node must not take
 	// them (a token owned by another node is refused) and must bootstrap.
@@ -245,6 +251,23 @@ func TestScaleGrowsAsBootstrap(t *testing.T) {
 	}
 	if len(l.ring.concurrent) > 0 {
 		t.Errorf("concurrent joins: %v", l.ring.concurrent)
+	}
+}
+
+// An open cluster (--auth=false) grows open: scale, given no auth flag,
+// follows the nodes, and makes no credentials secret.
+func TestScaleGrowsOpenClusterOpen(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(2)
+	cfg.NoAuth = true
+	bootstrap(t, cfg)
+	scaled(t, l.config(3), 3)
+	s3, _ := l.swarm[0].ServiceInspect(context.Background(), "cass3")
+	if !slices.Contains(s3.Spec.Env, authEnv(false)) || len(s3.Spec.Secrets) != 0 {
+		t.Errorf("cass3 env %v secrets %+v, want it open like its peers", s3.Spec.Env, s3.Spec.Secrets)
+	}
+	if secrets, _ := l.swarm[0].SecretList(context.Background(), nil); len(secrets) != 0 {
+		t.Errorf("scale of an open cluster made secrets %+v", secrets)
 	}
 }
 
