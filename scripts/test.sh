@@ -4,7 +4,8 @@
 #   1. static checks and unit tests: gofmt, go vet, go test -race -short ./...
 #      (no engine needed; seconds)
 #   2. engine setup and offline images (scripts/setup-engine.sh, build-images.sh;
-#      cached after the first run on a machine)
+#      cached after the first run on a machine; started in the background
+#      beside step 1)
 #   3. the CQL drivers cassim's driver test runs (pip, npm; cached), then
 #      integration and end-to-end tests, with -race: every TestIntegration* against the real
 #      engine, real labs of Docker-in-Docker machines, a real swarm, registry and
@@ -12,8 +13,8 @@
 #   4. the real Cassandra tier: the node contract suite on swarmcass's image built
 #      over the offline base (real Cassandra 5.0 assembled from Maven Central), and
 #      end to end on a lab: bootstrap, ring, a real client at QUORUM, a node down.
-#      Its contract suite runs in the background beside step 3, its lab after
-#      step 3 (SWARMCASS_TEST_OVERLAP=1: beside it too; see below).
+#      It runs in the background beside step 3 (SWARMCASS_TEST_OVERLAP=0: its
+#      lab after step 3; see below).
 #
 # Each step prints how long it took, and the run ends with a table of them.
 #
@@ -36,13 +37,27 @@ step_end() {
 step() { step_end; step_name=$*; step_start=$(date +%s); printf '\n=== %s\n' "$*"; }
 summary() {
   # real runs still going are waited for: their test cleanup removes their labs
-  for pid in ${contract_pid:-} ${e2e_pid:-}; do wait "$pid" 2>/dev/null || true; done
+  for pid in ${images_pid:-} ${contract_pid:-} ${e2e_pid:-}; do wait "$pid" 2>/dev/null || true; done
   step_end
-  printf '\n=== times (wall clock; the real contract suite ran beside the integration tier)\n%s%6d s  total\n' "$times" $(( $(date +%s) - run_start ))
+  printf '\n=== times (wall clock; the real tier ran beside the integration tier)\n%s%6d s  total\n' "$times" $(( $(date +%s) - run_start ))
 }
 trap summary EXIT
 
 mode=${1:-}
+# The engine and the offline images (step 2) need no Go: on a new machine
+# they take minutes (debootstrap, Consul and the registry from source), so
+# they start in the background now, beside step 1, which needs no engine.
+images_pid=
+images() {
+  bash scripts/setup-engine.sh &&
+  # The default images, and the 5.0 patch release before the pin: the real
+  # tier's ring starts on it, is upgraded to the pin and rolled back.
+  bash scripts/build-images.sh machine registry consul cassandra cassandra-prev
+}
+if [ "$mode" != "-short" ]; then
+  images >/tmp/swarmcass-images.log 2>&1 & images_pid=$!
+  echo "test.sh: the engine and offline images are being made in the background (log /tmp/swarmcass-images.log)"
+fi
 if [ "$mode" != "-long" ]; then
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -54,11 +69,12 @@ go test -race -short -count=1 ./...
 fi
 if [ "$mode" = "-short" ]; then exit 0; fi
 
-step "engine and offline images"
-bash scripts/setup-engine.sh
-# The default images, and the 5.0 patch release before the pin: the real
-# tier's ring starts on it, is upgraded to the pin and rolled back.
-bash scripts/build-images.sh machine registry consul cassandra cassandra-prev
+step "engine and offline images (the rest of their time, after step 1)"
+images_rc=0
+wait "$images_pid" || images_rc=$?
+images_pid=
+cat /tmp/swarmcass-images.log
+if [ "$images_rc" != 0 ]; then echo "the engine or the offline images failed (exit $images_rc): see above"; exit 1; fi
 
 if [ "$mode" != "-real" ]; then
 step "CQL drivers for cassim's TestIntegrationDrivers"
@@ -78,12 +94,11 @@ export NODE_PATH=$drivers/node/node_modules${NODE_PATH:+:$NODE_PATH}
 fi
 
 # The real Cassandra tier is two runs: the contract suite on the real image
-# (single containers on this engine) and the lab end to end. The contract
-# suite runs in the background beside the integration tier (measured here:
-# both pass so at load 40); the lab runs after it, alone, as its real nodes
-# start slower beside other labs. SWARMCASS_TEST_OVERLAP=1 runs the lab in
-# the background beside the integration tier as well: minutes shorter, but
-# measured here at load 40 a real node's 120 s wait for a seed ran out.
+# (single containers on this engine) and the lab end to end. Both run in the
+# background beside the integration tier: the real lab is the longest run,
+# so it starts first and the integration tier's labs share the cores with
+# it. SWARMCASS_TEST_OVERLAP=0 runs the real lab after the integration tier
+# instead, alone (longer; for a machine too loaded to run them together).
 real_image=
 real_contract() {
   SWARMCASS_CONTRACT_IMAGES="$real_image" go test -count=1 -timeout 45m -v \
@@ -98,12 +113,12 @@ step "real Cassandra tier: swarmcass's image over the offline base"
 real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
 DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
 real_start=$(date +%s)
-real_contract & contract_pid=$!
-echo "test.sh: the real image's contract suite runs in the background (log /tmp/swarmcass-real-contract.log)"
-if [ "$mode" = "-real" ] || [ "${SWARMCASS_TEST_OVERLAP:-}" = 1 ]; then
+if [ "$mode" = "-real" ] || [ "${SWARMCASS_TEST_OVERLAP:-1}" != 0 ]; then
   real_e2e & e2e_pid=$!
   echo "test.sh: the real Cassandra lab runs in the background (log /tmp/swarmcass-real.log)"
 fi
+real_contract & contract_pid=$!
+echo "test.sh: the real image's contract suite runs in the background (log /tmp/swarmcass-real-contract.log)"
 
 if [ "$mode" != "-real" ]; then
 step "integration and end-to-end tests (TestIntegration*, real engines)"
