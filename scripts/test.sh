@@ -13,8 +13,8 @@
 #   4. the real Cassandra tier: the node contract suite on swarmcass's image built
 #      over the offline base (real Cassandra 5.0 assembled from Maven Central), and
 #      end to end on a lab: bootstrap, ring, a real client at QUORUM, a node down.
-#      It runs in the background beside step 3 (SWARMCASS_TEST_OVERLAP=0: its
-#      lab after step 3; see below).
+#      Its contract suite runs in the background beside step 3, its lab after
+#      step 3 (SWARMCASS_TEST_OVERLAP=1: beside it too; see below).
 #
 # Each step prints how long it took, and the run ends with a table of them.
 #
@@ -39,7 +39,7 @@ summary() {
   # real runs still going are waited for: their test cleanup removes their labs
   for pid in ${images_pid:-} ${contract_pid:-} ${e2e_pid:-}; do wait "$pid" 2>/dev/null || true; done
   step_end
-  printf '\n=== times (wall clock; the real tier ran beside the integration tier)\n%s%6d s  total\n' "$times" $(( $(date +%s) - run_start ))
+  printf '\n=== times (wall clock; the real contract suite ran beside the integration tier)\n%s%6d s  total\n' "$times" $(( $(date +%s) - run_start ))
 }
 trap summary EXIT
 
@@ -95,10 +95,12 @@ fi
 
 # The real Cassandra tier is two runs: the contract suite on the real image
 # (single containers on this engine) and the lab end to end. Both run in the
-# background beside the integration tier: the real lab is the longest run,
-# so it starts first and the integration tier's labs share the cores with
-# it. SWARMCASS_TEST_OVERLAP=0 runs the real lab after the integration tier
-# instead, alone (longer; for a machine too loaded to run them together).
+# background beside the integration tier only when SWARMCASS_TEST_OVERLAP=1;
+# by default the contract suite runs beside it and the real lab after it,
+# alone. Measured here on 2026-12-02 with both beside the integration tier
+# (load 38-50, other engineers' labs too): every test passed but one write of
+# 18,225 in the real rollback timed out at QUORUM (a node down 252 s), and
+# the run took 2770 s, no shorter than the sequential order's.
 real_image=
 real_contract() {
   SWARMCASS_CONTRACT_IMAGES="$real_image" go test -count=1 -timeout 45m -v \
@@ -113,7 +115,7 @@ step "real Cassandra tier: swarmcass's image over the offline base"
 real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
 DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
 real_start=$(date +%s)
-if [ "$mode" = "-real" ] || [ "${SWARMCASS_TEST_OVERLAP:-1}" != 0 ]; then
+if [ "$mode" = "-real" ] || [ "${SWARMCASS_TEST_OVERLAP:-}" = 1 ]; then
   real_e2e & e2e_pid=$!
   echo "test.sh: the real Cassandra lab runs in the background (log /tmp/swarmcass-real.log)"
 fi
