@@ -35,6 +35,9 @@ type AuthResult struct {
 	User, Secret, File string
 	// Replication is system_auth's replication factor per datacenter.
 	Replication int
+	// Prepared: auth enable --prepare made the credentials, but no node
+	// authenticates yet (On is false).
+	Prepared bool
 }
 
 // authEnv is the node contract's switch, as createNode passes it.

@@ -211,6 +211,7 @@ func authEnablePrepared(ctx context.Context, r *run) error {
 	if !r.cfg.AuthPrepare {
 		return nil
 	}
+	r.res.Auth.On, r.res.Auth.Prepared, r.res.Auth.User = false, true, r.creds.User
 	r.p.Infof("prepared: every node is still open. Give clients the superuser's credentials (swarmcass credentials --cluster %s; a driver given them works against open nodes too), then run swarmcass auth enable --cluster %s", r.cfg.Cluster, r.cfg.Cluster)
 	return fmt.Errorf("prepared: %w", op.ErrStop)
 }

@@ -261,15 +261,21 @@ func TestAuthEnableInterruptedThenResumes(t *testing.T) {
 func TestAuthEnablePrepare(t *testing.T) {
 	l, cfg := openLab(t)
 	cfg.AuthPrepare = true
-	if _, err := EnableAuth(context.Background(), cfg); err != nil {
+	res, err := EnableAuth(context.Background(), cfg)
+	if err != nil {
 		t.Fatal(op.Explain(err))
 	}
 	sec, c := l.secretOf(t, "test")
+	var sum bytes.Buffer
+	res.Summary(&sum)
+	if res.Auth.On || !res.Auth.Prepared || !strings.Contains(sum.String(), "Authentication prepared, not on: superuser "+c.User) {
+		t.Errorf("--prepare: auth %+v, summary:\n%s", res.Auth, sum.String())
+	}
 	if len(l.updates()) != 0 || len(l.auth.statementsLike("CREATE ROLE")) != 0 || !strings.Contains(l.auth.replication, "'datacenter1': '3'") {
 		t.Fatalf("--prepare: %d updates, roles %v, system_auth %s", len(l.updates()), l.auth.roles, l.auth.replication)
 	}
 	cfg.AuthPrepare = false
-	res, err := EnableAuth(context.Background(), cfg)
+	res, err = EnableAuth(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(op.Explain(err))
 	}
