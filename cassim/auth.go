@@ -204,15 +204,18 @@ func (n *Node) systemAuth() Keyspace {
 func (n *Node) replicas(key string) (byDC map[string][]string) {
 	ks := n.systemAuth()
 	nts := ks.Replication["class"] == ntsStrategy
+	// The ring's members: a node restarted on a new address (a new Swarm
+	// task) is its newest endpoint alone, as in Cassandra's token metadata;
+	// its old state, still in gossip, holds no replica.
 	n.mu.Lock()
-	states := n.view.States()
+	peers := n.view.Peers()
 	n.mu.Unlock()
 	type tok struct {
 		t        int64
 		addr, dc string
 	}
 	var ring []tok
-	for _, s := range states {
+	for _, s := range peers {
 		if s.Status == StatusNormal {
 			for _, t := range s.Tokens {
 				ring = append(ring, tok{t, s.Addr, s.DC})
