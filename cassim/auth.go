@@ -90,12 +90,11 @@ func checkPassword(hash, pw string) bool {
 func (n *Node) authFile() string { return filepath.Join(n.cfg.DataDir, "cassim-auth.json") }
 
 // adoptAuth is the gossip hook: the local state carries the newest
-// system_auth this node has heard of (read from disk at the first beat).
+// system_auth this node has heard of (read from disk at the first beat),
+// with authentication on or off: system_auth is a keyspace like any other,
+// and an open node holds and serves its roles as Cassandra's does.
 // n.mu is held.
 func (n *Node) adoptAuth(s *EndpointState) {
-	if !n.cfg.Auth {
-		return
-	}
 	best := s.Auth
 	if best == nil {
 		if b, err := os.ReadFile(n.authFile()); err == nil {
@@ -205,15 +204,18 @@ func (n *Node) systemAuth() Keyspace {
 func (n *Node) replicas(key string) (byDC map[string][]string) {
 	ks := n.systemAuth()
 	nts := ks.Replication["class"] == ntsStrategy
+	// The ring's members: a node restarted on a new address (a new Swarm
+	// task) is its newest endpoint alone, as in Cassandra's token metadata;
+	// its old state, still in gossip, holds no replica.
 	n.mu.Lock()
-	states := n.view.States()
+	peers := n.view.Peers()
 	n.mu.Unlock()
 	type tok struct {
 		t        int64
 		addr, dc string
 	}
 	var ring []tok
-	for _, s := range states {
+	for _, s := range peers {
 		if s.Status == StatusNormal {
 			for _, t := range s.Tokens {
 				ring = append(ring, tok{t, s.Addr, s.DC})
@@ -399,13 +401,23 @@ func (p *parser) end() error {
 // runAuth executes s for the connection's user.
 func (cc *cqlConn) runAuth(s *authStmt) (byte, []byte, error) {
 	n := cc.n
-	if !n.cfg.Auth {
-		return 0, nil, invalid("cassim runs role statements only with authentication on (SWARMCASS_AUTH=true): %s", cassimServes)
-	}
 	a := n.auth()
 	me := a.Roles[cc.user]
 	unauthorized := func(format string, args ...any) (byte, []byte, error) {
 		return 0, nil, &cqlError{code: errUnauthorized, msg: fmt.Sprintf(format, args...)}
+	}
+	if !n.cfg.Auth {
+		// AllowAllAuthenticator: the client is anonymous, which may not
+		// manage roles; 5.0.8's refusals, superuser status checked first.
+		switch {
+		case s.verb == "CREATE" && s.super != nil && *s.super:
+			return unauthorized("Only superusers can create a role with superuser status")
+		case s.verb == "ALTER" && s.super != nil:
+			return unauthorized("Only superusers are allowed to alter superuser status")
+		case s.verb == "DROP" && a.Roles[s.role].Super:
+			return unauthorized("Only superusers can drop a role with superuser status")
+		}
+		return unauthorized("You have to be logged in and not anonymous to perform this request")
 	}
 	var b buf
 	perm := map[string]string{"CREATE": "CREATE", "ALTER": "ALTER", "DROP": "DROP"}[s.verb]
@@ -490,9 +502,6 @@ func (n *Node) knowsDC(dc string) bool {
 
 // roleRows are system_auth.roles.
 func roleRows(n *Node) []map[string]any {
-	if !n.cfg.Auth {
-		return nil
-	}
 	a := n.auth()
 	var rows []map[string]any
 	for _, name := range slices.Sorted(maps.Keys(a.Roles)) {

@@ -113,9 +113,9 @@ func (n *Node) openCQL() error {
 		enc = "encrypted"
 	}
 	n.log.Info("main", "PipelineConfigurator.java:126", "Starting listening for CQL clients on /%s (%s)...", n.CQLAddr, enc)
-	if n.cfg.Auth {
-		go n.setupDefaultRole() // auth.go
-	}
+	// The role manager makes the default role with AllowAllAuthenticator
+	// too: real 5.0.8 logs it on an open cluster (auth.go).
+	go n.setupDefaultRole()
 	go func() {
 		for {
 			c, err := l.Accept()

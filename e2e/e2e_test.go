@@ -90,6 +90,9 @@ type env struct {
 	nodeEnv  []string
 	timeout  string // --node-timeout
 	heap     string // --heap
+	// open: bootstrap with --auth=false (until realAuthEnable turns
+	// authentication on).
+	open bool
 
 	mu      sync.Mutex
 	clients map[string]engine.Engine // by machine name
@@ -210,6 +213,9 @@ func (e *env) bootstrapArgs(nodes int, extraEnv ...string) []string {
 	args := []string{"bootstrap", "--nodes", fmt.Sprint(nodes), "--cluster", "e2e",
 		"--consul-image", consulImage, "--registry-image", registryImage,
 		"--heap", e.heap, "--node-timeout", e.timeout}
+	if e.open {
+		args = append(args, "--auth=false")
+	}
 	if e.base != "" {
 		args = append(args, "--base-image", e.base)
 	} else {

@@ -40,7 +40,8 @@ func realEnv(t *testing.T, machines int) *env {
 // clientScript is a real client, the DataStax Python driver (PyPI's
 // cassandra-driver, which the base image carries for cqlsh), run inside a node
 // container against every node as contact points, logged in as the superuser
-// of the credentials file bootstrap mounts there (authentication is on):
+// of the credentials file bootstrap mounts there (authentication is on; a
+// node of an open cluster has none, and the client then gives none):
 //
 //	write N [FIRST]: creates keyspace e2e (RF 3) and table rows, writes rows
 //	                 FIRST..FIRST+N-1 (FIRST 0 when absent) at QUORUM
@@ -54,8 +55,9 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 mode, n, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
 cp = configparser.ConfigParser()
-cp.read("/run/secrets/swarmcass-cql-credentials")
-auth = PlainTextAuthProvider(cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"])
+auth = None
+if cp.read("/run/secrets/swarmcass-cql-credentials"):
+    auth = PlainTextAuthProvider(cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"])
 first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
 cluster = Cluster(hosts, auth_provider=auth, execution_profiles={EXEC_PROFILE_DEFAULT: profile})

@@ -35,6 +35,9 @@ type AuthResult struct {
 	User, Secret, File string
 	// Replication is system_auth's replication factor per datacenter.
 	Replication int
+	// Prepared: auth enable --prepare made the credentials, but no node
+	// authenticates yet (On is false).
+	Prepared bool
 }
 
 // authEnv is the node contract's switch, as createNode passes it.
@@ -42,6 +45,24 @@ func authEnv(on bool) string { return "SWARMCASS_AUTH=" + strconv.FormatBool(on)
 
 // serviceAuth says whether an existing node runs with authentication.
 func serviceAuth(s engine.Service) bool { return slices.Contains(s.Spec.Env, authEnv(true)) }
+
+// setAuth makes spec a node that authenticates clients (on) or not, as
+// createNode makes every node and auth enable rolls the open ones: the
+// node contract's switch in its environment, in place, and the credentials
+// secret mounted first among its secrets (none when off).
+func setAuth(spec *engine.ServiceSpec, on bool, secret engine.SecretRef) {
+	spec.Env = setEnv(slices.Clone(spec.Env), authEnv(on))
+	var keep []engine.SecretRef
+	if on {
+		keep = append(keep, secret)
+	}
+	for _, s := range spec.Secrets {
+		if s.File != credentials.File {
+			keep = append(keep, s)
+		}
+	}
+	spec.Secrets = keep
+}
 
 // adoptCredentials is ensureCredentials for a day-2 operation (scale,
 // replace), whose flags do not say: the cluster's nodes do. A node it
@@ -67,11 +88,14 @@ func ensureCredentials(ctx context.Context, r *run) error {
 		return err
 	}
 	switch {
+	case on > 0 && off > 0 && !r.enablingAuth:
+		return op.Hinted("finish it: swarmcass auth enable --cluster "+r.cfg.Cluster+" continues with the nodes still open",
+			"cluster %s is part way to authentication (%d of %d nodes authenticate clients: an auth enable stopped)", r.cfg.Cluster, on, on+off)
 	case on > 0 && r.cfg.NoAuth:
 		return op.Hinted("drop --auth=false: this cluster's nodes authenticate clients, and turning that off is not something bootstrap does",
 			"cluster %s has authentication on; --auth=false cannot turn it off", r.cfg.Cluster)
-	case off > 0 && !r.cfg.NoAuth:
-		return op.Hinted("run bootstrap with --auth=false to keep the cluster as it is (open); turning authentication on for an existing cluster is its own, rolling operation, which swarmcass does not have yet",
+	case off > 0 && !r.cfg.NoAuth && !r.enablingAuth:
+		return op.Hinted(fmt.Sprintf("run bootstrap with --auth=false to keep the cluster as it is (open), or turn authentication on, one node at a time: swarmcass auth enable --cluster %s", r.cfg.Cluster),
 			"cluster %s was created without authentication (its nodes run with AllowAllAuthenticator)", r.cfg.Cluster)
 	}
 	r.res.Auth = AuthResult{On: !r.cfg.NoAuth}
@@ -241,10 +265,11 @@ const superuserSetupTimeout = 3 * time.Minute
 
 // ensureAuth, once the nodes are UN: the superuser of the credentials
 // secret exists and logs in, Cassandra's default role cannot log in and is
-// no superuser, and system_auth is replicated NetworkTopologyStrategy
-// min(3, N) in the nodes' datacenter, repaired when that changed or nodes
-// were added, so that a login still works with a node down. Each part is
-// looked at first; credentials that work are never changed.
+// no superuser (ensureSuperuser), and system_auth is replicated
+// NetworkTopologyStrategy min(3, N) in the nodes' datacenter, repaired when
+// that changed or nodes were added, so that a login still works with a
+// node down (replicateAuth). Each part is looked at first; credentials
+// that work are never changed.
 func ensureAuth(ctx context.Context, r *run) error {
 	if !r.res.Auth.On || len(r.res.Nodes) == 0 {
 		return nil
@@ -253,6 +278,23 @@ func ensureAuth(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	if err := r.ensureSuperuser(ctx, t); err != nil {
+		return err
+	}
+	var nodes []string
+	added := false
+	for _, n := range r.res.Nodes {
+		nodes = append(nodes, n.Name)
+		added = added || n.Created
+	}
+	return r.replicateAuth(ctx, t, nodes, added)
+}
+
+// ensureSuperuser, through t, a node that authenticates: the superuser of
+// the credentials secret logs in (created through Cassandra's default role
+// when it does not), and the default role cannot log in and is no
+// superuser. Credentials that work are never changed.
+func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) error {
 	if r.creds.User == "" {
 		// The local copy is lost (or this machine did not bootstrap the
 		// cluster): the node has the secret mounted.
@@ -290,7 +332,7 @@ func ensureAuth(ctx context.Context, r *run) error {
 		}
 		r.created("default role %s disabled (no login, no superuser)", credentials.DefaultRole)
 	}
-	return r.replicateAuth(ctx, t)
+	return nil
 }
 
 // createSuperuser logs in as Cassandra's default role, waiting until the
@@ -337,8 +379,10 @@ var (
 )
 
 // replicateAuth sets system_auth to NetworkTopologyStrategy min(3, N) in the
-// nodes' datacenter and repairs it when that changed or nodes were added.
-func (r *run) replicateAuth(ctx context.Context, t cqlTarget) error {
+// datacenter of nodes (N of them, t among them) and repairs it when that
+// changed or nodes were added. Cassandra takes this ALTER KEYSPACE from an
+// anonymous client too: auth enable runs it before any node authenticates.
+func (r *run) replicateAuth(ctx context.Context, t cqlTarget, nodes []string, added bool) error {
 	out, err := r.cql(ctx, t, false, "SELECT data_center FROM system.local;\n")
 	if err != nil {
 		return fmt.Errorf("read the datacenter: %w", err)
@@ -353,7 +397,7 @@ func (r *run) replicateAuth(ctx context.Context, t cqlTarget) error {
 	if dc == "" {
 		return fmt.Errorf("read the datacenter from system.local: %q", out)
 	}
-	want := min(3, len(r.res.Nodes))
+	want := min(3, len(nodes))
 	r.res.Auth.Replication = want
 	out, err = r.cql(ctx, t, false, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth';\n")
 	if err != nil {
@@ -372,18 +416,14 @@ func (r *run) replicateAuth(ctx context.Context, t cqlTarget) error {
 		r.created("system_auth replication NetworkTopologyStrategy %s: %d", dc, want)
 		changed = true
 	}
-	added := slices.ContainsFunc(r.res.Nodes, func(n NodeResult) bool { return n.Created })
 	if !changed && !added {
 		return nil
 	}
 	// A full repair on a node covers the ranges it replicates: with RF = N
 	// one node holds them all, else every node repairs its own.
 	targets := []string{t.node}
-	if len(r.res.Nodes) > want {
-		targets = nil
-		for _, n := range r.res.Nodes {
-			targets = append(targets, n.Name)
-		}
+	if len(nodes) > want {
+		targets = nodes
 	}
 	for _, node := range targets {
 		nt, err := r.cqlTarget(ctx, node)

@@ -203,7 +203,7 @@ func TestAuthOff(t *testing.T) {
 	// An open cluster stays open: a default run refuses to mix modes, and
 	// so does --auth=false on a cluster that authenticates.
 	_, err := Bootstrap(context.Background(), l.config(3))
-	if err == nil || !strings.Contains(op.Explain(err), "was created without authentication") || !strings.Contains(op.Explain(err), "--auth=false") {
+	if err == nil || !strings.Contains(op.Explain(err), "was created without authentication") || !strings.Contains(op.Explain(err), "--auth=false") || !strings.Contains(op.Explain(err), "swarmcass auth enable --cluster test") {
 		t.Errorf("default run on an open cluster: %v", op.Explain(err))
 	}
 	l2 := newLab(t, 1)

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -19,8 +20,10 @@ import (
 // container sees them: one set for the whole ring (system_auth replicated),
 // with Cassandra's words for refused logins (as cqlsh 6.2 prints them
 // against 5.0.8). Cassandra's default role appears only after
-// defaultAfter logins were tried, as CassandraRoleManager makes it some
-// seconds after the first node starts.
+// defaultAfter cqlsh runs, as CassandraRoleManager makes it some seconds
+// after the first node starts: on an open cluster too (5.0.8 does), where
+// an anonymous client may not create or alter roles (Unauthorized) but may
+// alter system_auth's replication.
 type authSim struct {
 	w            *enginetest.World
 	mu           sync.Mutex
@@ -29,6 +32,8 @@ type authSim struct {
 	tries        int
 	replication  string
 	statements   []string // every statement run, in order
+	ranBy        []string // for each statement: "NODE as USER" ("anonymous" on an open node)
+	updatesAt    []int    // for each statement: how many ServiceUpdate calls the world had seen
 	logins       []string // user of each login
 	repairs      []string // nodes system_auth was repaired on
 	reads        []string // nodes the secret file was read in
@@ -123,11 +128,15 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 		}
 		user, pw = cr.User, cr.Password
 	}
-	if a.authOn(c) {
-		a.tries++
-		if a.tries > a.defaultAfter && a.roles[credentials.DefaultRole] == nil && len(a.roles) == 0 {
-			a.roles[credentials.DefaultRole] = &simRole{password: credentials.DefaultRole, super: true, login: true}
-		}
+	a.tries++
+	if a.tries > a.defaultAfter && a.roles[credentials.DefaultRole] == nil && len(a.roles) == 0 {
+		a.roles[credentials.DefaultRole] = &simRole{password: credentials.DefaultRole, super: true, login: true}
+	}
+	on := a.authOn(c)
+	if !on {
+		user = "" // AllowAllAuthenticator: no AUTHENTICATE, the client is anonymous
+	}
+	if on {
 		refuse := func(msg string) (int, error) {
 			fmt.Fprintf(s.Stderr, "Connection error: ('Unable to connect to any servers', {'127.0.0.1:9042': AuthenticationFailed('Failed to authenticate to 127.0.0.1:9042: Error from server: code=0100 [Bad credentials] message=\"%s\"')})\n", msg)
 			return 1, nil
@@ -143,9 +152,27 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 		}
 		a.logins = append(a.logins, user)
 	}
+	updates := 0
+	for _, e := range a.w.Log() {
+		if strings.Contains(e, "ServiceUpdate ") {
+			updates++
+		}
+	}
+	unauthorized := func(msg string) (int, error) {
+		fmt.Fprintf(s.Stderr, "<stdin>:2:Unauthorized: Error from server: code=2100 [Unauthorized] message=\"%s\"\n", msg)
+		return 2, nil
+	}
 	for _, st := range strings.Split(strings.TrimSpace(string(in)), "\n") {
 		a.statements = append(a.statements, st)
+		a.ranBy = append(a.ranBy, c.Labels[engine.LabelNode]+" as "+cmp.Or(user, "anonymous"))
+		a.updatesAt = append(a.updatesAt, updates)
 		switch {
+		case user == "" && strings.HasPrefix(st, "CREATE ROLE") && strings.Contains(st, "SUPERUSER = true"):
+			return unauthorized("Only superusers can create a role with superuser status")
+		case user == "" && strings.HasPrefix(st, "ALTER ROLE") && strings.Contains(st, "SUPERUSER"):
+			return unauthorized("Only superusers are allowed to alter superuser status")
+		case user == "" && strings.Contains(st, " ROLE "):
+			return unauthorized("You have to be logged in and not anonymous to perform this request")
 		case st == "SELECT role, is_superuser, can_login FROM system_auth.roles;":
 			fmt.Fprintln(s.Stdout, "\n role        | is_superuser | can_login\n-------------+--------------+-----------")
 			for _, name := range slices.Sorted(maps.Keys(a.roles)) {

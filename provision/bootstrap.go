@@ -115,6 +115,8 @@ type run struct {
 	secret       engine.SecretRef        // the credentials secret the nodes mount (auth on)
 	creds        credentials.Credentials // its content, once known
 	authKnown    bool                    // once ensureCredentials has decided r.res.Auth
+	enablingAuth bool                    // auth enable: ensureCredentials makes the secret of an open cluster
+	superuserOK  bool                    // auth enable: the superuser logs in, the default role is disabled
 	tls          *tlsState               // once ensureTLS has looked
 	// registered are the Consul services this run (re)registered; Record
 	// waits for their checks.

@@ -124,6 +124,10 @@ type Config struct {
 	// node in turn after a major version upgrade.
 	Canary          int
 	UpgradeSSTables bool
+	// AuthPrepare has auth enable stop once the credentials secret exists
+	// and system_auth is replicated, before any node authenticates, so that
+	// clients can be given the credentials first.
+	AuthPrepare bool
 
 	// DryRun has a day-2 operation show its plan and change nothing.
 	DryRun bool

@@ -450,10 +450,8 @@ func (r *run) createNode(ctx context.Context, k int, h *host, port int, extra []
 		StopGracePeriod:  30 * time.Second,
 		RegistryAuth:     r.pullAuth(r.res.Image),
 	}
-	if r.res.Auth.On {
-		spec.Secrets = []engine.SecretRef{r.secret}
-	}
-	spec.Secrets = append(spec.Secrets, tlsSecrets...)
+	spec.Secrets = tlsSecrets
+	setAuth(&spec, r.res.Auth.On, r.secret) // auth.go: the switch (in place) and the credentials secret
 	if r.cfg.CQLPort > 0 {
 		spec.Ports = []engine.PortBinding{{HostPort: port, ContainerPort: inside, Protocol: "tcp"}}
 	}

@@ -57,8 +57,11 @@ type rollout struct {
 	release *consulstore.Release
 	// history is the image history to write once every node is done.
 	history []consulstore.Release
-	// after runs once every node is done (upgradesstables).
+	// after runs once every node is done (upgradesstables); back after
+	// each node is back and recorded (auth enable: the superuser, once the
+	// first node authenticates).
 	after func(ctx context.Context, r *run) error
+	back  func(ctx context.Context, r *run, node string) error
 	// done are the nodes an earlier run did.
 	done []string
 	// before are the specs of the nodes before this run changed them.
@@ -118,6 +121,9 @@ func rollNodes(ctx context.Context, r *run) error {
 		if err := r.recordRolled(ctx, ro.pending, look, progress); err != nil {
 			return err
 		}
+		if err := r.rolledBack(ctx, ro.pending); err != nil {
+			return err
+		}
 		if err := r.checkPasses(ctx, ro.pending); err != nil {
 			return err
 		}
@@ -156,6 +162,9 @@ func rollNodes(ctx context.Context, r *run) error {
 			r.res.Rolled = append(r.res.Rolled, RolledNode{Name: node, Down: down, Version: r.versions[node]})
 			progress.Done = append(progress.Done, node)
 			if err := r.recordRolled(ctx, node, look, progress); err != nil {
+				return err
+			}
+			if err := r.rolledBack(ctx, node); err != nil {
 				return err
 			}
 			return r.checkPasses(ctx, node)
@@ -216,6 +225,14 @@ func rollNodes(ctx context.Context, r *run) error {
 		}
 	}
 	return r.finishRollout(ctx)
+}
+
+// rolledBack runs the rollout's back hook, if any, for node once it is back.
+func (r *run) rolledBack(ctx context.Context, node string) error {
+	if r.roll.back == nil {
+		return nil
+	}
+	return r.roll.back(ctx, r, node)
 }
 
 // rollGate is the check before each node: the ring healthy in every view

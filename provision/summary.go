@@ -39,7 +39,7 @@ func (res *Result) Summary(w io.Writer) {
 	if len(res.Nodes) > 0 {
 		res.nodeTable(w)
 	}
-	if len(res.Nodes) > 0 || len(res.Rolled) == 0 {
+	if len(res.Nodes) > 0 || len(res.Rolled) == 0 && res.Operation != authEnableOp {
 		res.contactPoints(w) // from the nodes this run knows; a rolling operation lists none
 	}
 	if res.Image != "" {
@@ -49,6 +49,9 @@ func (res *Result) Summary(w io.Writer) {
 	if a := res.Auth; a.On {
 		fmt.Fprintf(w, "Authentication on: superuser %s, system_auth replicated to %d nodes; password in Swarm secret %s and in %s (swarmcass credentials)\n\n",
 			dash(a.User), a.Replication, a.Secret, a.File)
+	} else if a.Prepared {
+		fmt.Fprintf(w, "Authentication prepared, not on: superuser %s, password in Swarm secret %s and in %s (swarmcass credentials); every node still takes any client: swarmcass auth enable --cluster %s turns it on\n\n",
+			dash(a.User), a.Secret, a.File, res.Cluster)
 	} else if res.Operation == "" || res.Operation == "bootstrap" {
 		fmt.Fprintf(w, "Authentication OFF (--auth=false): any client that reaches a CQL port can read, write and drop every keyspace\n\n")
 	} else {

@@ -88,7 +88,7 @@ func runCredentials(cmd *cobra.Command, o *credentialsOptions) error {
 		return nil
 	}
 	switch {
-	case !info.on:
+	case !info.on && !info.prepared:
 		fmt.Fprintf(out, "Cluster %s runs without authentication (bootstrapped with --auth=false): clients need no credentials, and anyone who reaches a CQL port can read, write and drop every keyspace.\n", o.cluster)
 		info.printTLS(out)
 		return nil
@@ -101,6 +101,9 @@ func runCredentials(cmd *cobra.Command, o *credentialsOptions) error {
 	}
 	if info.recovered != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "the local copy was missing: read it back from %s's secret mount\n", info.recovered)
+	}
+	if info.prepared {
+		fmt.Fprintf(out, "Cluster %s runs without authentication yet: swarmcass auth enable --prepare made these credentials, which clients can be given now (a node that does not authenticate takes them too); swarmcass auth enable --cluster %s turns authentication on.\n", o.cluster, o.cluster)
 	}
 	fmt.Fprintf(out, "Cluster %s: CQL superuser %s\n", o.cluster, info.creds.User)
 	fmt.Fprintf(out, "Password: in %s (0600, a cqlsh credentials file),\n", info.file)
@@ -124,6 +127,7 @@ func (info credentialsInfo) printTLS(out io.Writer) {
 
 type credentialsInfo struct {
 	on        bool
+	prepared  bool // no node authenticates yet, but auth enable --prepare made the secret
 	creds     credentials.Credentials
 	secret    string
 	file      string
@@ -149,8 +153,16 @@ func lookCredentials(ctx context.Context, m engine.Engine, engines []engine.Engi
 			info.on = true
 		}
 	}
+	if !info.on {
+		// Open, but auth enable --prepare may have made the credentials.
+		secrets, err := m.SecretList(ctx, engine.Labels{engine.LabelCluster: name, engine.LabelRole: provision.RoleCredentials})
+		if err != nil {
+			return info, fmt.Errorf("list the swarm's secrets on %s: %w", m.Name(), err)
+		}
+		info.prepared = slices.ContainsFunc(secrets, func(s engine.Secret) bool { return s.Name == credentials.SecretName(name) })
+	}
 	tls := slices.ContainsFunc(services, func(s engine.Service) bool { return slices.Contains(s.Spec.Env, nodetls.Env+"=true") })
-	if !info.on && !tls {
+	if !info.on && !info.prepared && !tls {
 		return info, nil
 	}
 	sw, err := m.SwarmInspect(ctx)
@@ -164,7 +176,7 @@ func lookCredentials(ctx context.Context, m engine.Engine, engines []engine.Engi
 			info.tlsMissing = " (not on this machine: copy it from the machine that bootstrapped the cluster, or from " + nodetls.TruststorePath + " in a node)"
 		}
 	}
-	if !info.on {
+	if !info.on && !info.prepared {
 		return info, nil
 	}
 	info.secret = credentials.SecretName(name)
@@ -173,6 +185,10 @@ func lookCredentials(ctx context.Context, m engine.Engine, engines []engine.Engi
 		return info, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return info, op.WithHint(err, "remove it: swarmcass credentials reads the credentials back from a node and writes it again")
+	}
+	if !info.on {
+		return info, op.Hinted("run swarmcass credentials on the machine that ran auth enable --prepare, or turn authentication on (swarmcass auth enable): the nodes then mount the secret, and this reads it back from one",
+			"no local copy at %s, and no node mounts secret %s yet (the Engine API never gives a secret's data back)", info.file, info.secret)
 	}
 	nodes, err := nodewait.Nodes(ctx, engines, name)
 	if err != nil {

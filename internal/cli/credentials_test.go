@@ -12,6 +12,7 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/nodetls"
+	"github.com/swarmcass/swarmcass/provision"
 )
 
 // swarmcass credentials: the local copy when there is one; else read back
@@ -99,5 +100,34 @@ func TestLookCredentialsTLS(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("printTLS lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// An open cluster whose credentials auth enable --prepare made: credentials
+// gives them from the local copy (no node mounts the secret yet), and says
+// what to do without it.
+func TestLookCredentialsPrepared(t *testing.T) {
+	ctx := context.Background()
+	l := clustertest.New(t, 1).Running("open", 1)
+	m := l.Swarm[0]
+	home := t.TempDir()
+	want := credentials.Credentials{User: "admin_abcdefgh", Password: "p4ssw0rd"}
+	if _, err := m.SecretCreate(ctx, engine.SecretSpec{Name: "open-cql-credentials", Data: want.Marshal(),
+		Labels: engine.Labels{engine.LabelCluster: "open", engine.LabelRole: provision.RoleCredentials}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookCredentials(ctx, m, []engine.Engine{m}, "open", home); err == nil || !strings.Contains(err.Error(), "no node mounts secret open-cql-credentials yet") {
+		t.Errorf("prepared, no local copy: %v", err)
+	}
+	sw, err := m.SwarmInspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := credentials.WriteLocal(credentials.LocalPath(home, "open", sw.ID), want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := lookCredentials(ctx, m, []engine.Engine{m}, "open", home)
+	if err != nil || got.on || !got.prepared || got.creds != want || got.secret != "open-cql-credentials" {
+		t.Errorf("prepared: %+v %v", got, err)
 	}
 }
