@@ -24,6 +24,8 @@ type Ring struct {
 	views   map[string]map[string]string // viewer -> subject -> code, by node
 	dropped map[string]bool              // machines that drop overlay traffic
 	load    map[string]string            // node -> Load in nodetool status
+	owns    map[string]string            // node -> Owns in nodetool status
+	schema  map[string]string            // viewer -> its schema version
 	tokens  map[string]string            // node -> what nodetool info -T lists
 	free    map[string]int64             // node -> bytes df reports free
 
@@ -56,6 +58,10 @@ type member struct {
 	blankOwnID bool // its own view prints its Host ID blank
 }
 
+// Schema is the schema version every node of a Ring agrees on, unless
+// SetSchema says otherwise.
+const Schema = "59adb24e-f3cd-3e02-97f0-5b395827453f"
+
 // SystemKeyspaces are a fresh cluster's keyspaces as describecluster
 // lists them.
 func SystemKeyspaces() []string {
@@ -71,7 +77,8 @@ func SystemKeyspaces() []string {
 // NewRing is an empty ring.
 func NewRing() *Ring {
 	return &Ring{views: map[string]map[string]string{}, dropped: map[string]bool{},
-		load: map[string]string{}, tokens: map[string]string{}, free: map[string]int64{}}
+		load: map[string]string{}, owns: map[string]string{}, schema: map[string]string{},
+		tokens: map[string]string{}, free: map[string]int64{}}
 }
 
 // find is the member node answers as: the last listed of that name (a
@@ -172,6 +179,22 @@ func (r *Ring) SetLoad(node, load string) {
 	r.load[node] = load
 }
 
+// SetOwns is node's Owns (effective) in nodetool status (Status's default
+// unless set).
+func (r *Ring) SetOwns(node, owns string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.owns[node] = owns
+}
+
+// SetSchema makes viewer's describecluster print schema version (Schema,
+// unless set): a node whose schema disagrees.
+func (r *Ring) SetSchema(viewer, version string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.schema[viewer] = version
+}
+
 // SetTokens makes node's nodetool info -T list tokens (comma-separated),
 // whatever it was given: a node that took other tokens.
 func (r *Ring) SetTokens(node, tokens string) {
@@ -212,7 +235,7 @@ func (r *Ring) rows(viewer Member) []Row {
 		if m.HostID == viewer.HostID && m.Node == viewer.Node && m.blankOwnID {
 			id = ""
 		}
-		rows = append(rows, Row{Code: code, Address: m.Addr, HostID: id, Load: r.load[m.Node]})
+		rows = append(rows, Row{Code: code, Address: m.Addr, HostID: id, Load: r.load[m.Node], Owns: r.owns[m.Node]})
 	}
 	return rows
 }
@@ -255,7 +278,11 @@ func (r *Ring) Answer(viewer Member, cmd []string) engine.ExecResult {
 		for _, row := range r.rows(viewer) {
 			eps = append(eps, row.Address)
 		}
-		out := DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)
+		version, ok := r.schema[viewer.Node]
+		if !ok {
+			version = Schema
+		}
+		out := DescribeCluster("test", version, eps)
 		if len(r.Keyspaces) > 0 {
 			out += "Keyspaces:\n"
 			for _, k := range r.Keyspaces {
