@@ -19,10 +19,8 @@ import (
 	"github.com/swarmcass/swarmcass/ring"
 )
 
-const (
-	schemaA = "59adb24e-f3cd-3e02-97f0-5b395827453f"
-	schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
-)
+// schemaB is a schema version other than the ring's (nodetooltest.Schema).
+const schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
 
 // lab is the lab fixture running cluster "test" (clustertest), whose
 // ring (nodetooltest.Ring) a test changes, every node UN in every view
