@@ -210,17 +210,7 @@ func (r *Ring) SetFree(node string, bytes int64) {
 	r.free[node] = bytes
 }
 
-// Rows is the ring as viewer (a node Set listed) sees it.
-func (r *Ring) Rows(viewer string) []Row {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v := Member{Node: viewer}
-	if m := r.find(viewer); m != nil {
-		v = m.Member
-	}
-	return r.rows(v)
-}
-
+// rows is the ring as viewer sees it.
 func (r *Ring) rows(viewer Member) []Row {
 	var rows []Row
 	for _, m := range r.members {

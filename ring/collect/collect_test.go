@@ -107,15 +107,6 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 	return l.ring.Exec(f, c, cmd)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
