@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -619,8 +620,9 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 			for network, a := range c.Networks {
 				n, _ := g.NetworkInspect(context.Background(), network)
 				r.mu.Lock()
-				dropped := r.Dropped(f.Name()) || r.Dropped(g.Name()) || (r.dropESP && n.Encrypted)
+				dropESP := r.dropESP
 				r.mu.Unlock()
+				dropped := r.Dropped(f.Name()) || r.Dropped(g.Name()) || (dropESP && n.Encrypted)
 				if c.Running && a == addr && !dropped {
 					return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
 				}
@@ -632,7 +634,7 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 
 // defaultRelease is the release a node reports when its image's labels
 // name none.
-const defaultRelease = "5.0.8"
+const defaultRelease = nodetooltest.DefaultRelease
 
 // nodetool answers the other nodetool commands day-2 operations run, as
 // Cassandra does once the node is up: drain (the node leaves gossip: every
@@ -659,14 +661,9 @@ func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult
 	case "drain", "upgradesstables":
 		return engine.ExecResult{}, nil
 	case "version":
-		v := c.Labels["test.release"] // a node that runs another release than its label says
-		if v == "" {
-			v = c.Labels[VersionLabel]
-		}
-		if v == "" {
-			v = defaultRelease
-		}
-		return engine.ExecResult{Stdout: "ReleaseVersion: " + v + "\n"}, nil
+		// test.release: a node that runs another release than its label says.
+		self := nodetooltest.Member{Node: name, Release: cmp.Or(c.Labels["test.release"], c.Labels[VersionLabel])}
+		return r.Answer(self, []string{"nodetool", "version"}), nil
 	}
 	return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: unknown command " + cmd}, nil
 }

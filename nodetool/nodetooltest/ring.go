@@ -1,6 +1,7 @@
 package nodetooltest
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,7 +13,7 @@ import (
 // Ring is the one fake Cassandra ring of unit tests: the members it lists,
 // each in a state (UN, UJ, UL, DN, ...), what each viewer sees of them, and
 // what a node's container answers (nodetool status, info, info -T,
-// describecluster; df of the data directory).
+// describecluster, version; df of the data directory).
 //
 // A test moves nodes through states itself (Set, SetView, Remove) and sets
 // World.Exec to Exec. A harness that simulates the nodes' lifecycle lists
@@ -51,7 +52,12 @@ type Member struct {
 	// Tokens are the tokens it was given (comma-separated): what nodetool
 	// info -T lists unless SetTokens says otherwise; "42" when none.
 	Tokens string
+	// Release is what nodetool version says; DefaultRelease when empty.
+	Release string
 }
+
+// DefaultRelease is the release a member reports when it is given none.
+const DefaultRelease = "5.0.8"
 
 type member struct {
 	Member
@@ -256,7 +262,8 @@ func (r *Ring) Exec(_ *enginetest.Fake, c engine.Container, cmd []string) (engin
 
 // Answer is what cmd prints in viewer's container, its daemon up: nodetool
 // status and describecluster as viewer sees the ring, nodetool info (its
-// host ID) and info -T (its tokens), df -Pk of the data directory.
+// host ID), info -T (its tokens) and version, df -Pk of the data
+// directory.
 func (r *Ring) Answer(viewer Member, cmd []string) engine.ExecResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -295,6 +302,8 @@ func (r *Ring) Answer(viewer Member, cmd []string) engine.ExecResult {
 			fmt.Fprintf(&b, "%-23s: %s\n", "Token", t)
 		}
 		return engine.ExecResult{Stdout: b.String()}
+	case "nodetool version":
+		return engine.ExecResult{Stdout: "ReleaseVersion: " + cmp.Or(viewer.Release, DefaultRelease) + "\n"}
 	case "df -Pk /var/lib/cassandra":
 		free, ok := r.free[viewer.Node]
 		if !ok {
