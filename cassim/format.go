@@ -288,13 +288,9 @@ var SystemKeyspaces = []KeyspaceInfo{
 	{"system_traces", "SimpleStrategy {replication_factor=2}"},
 }
 
-// BuildClusterInfo turns a node's view into describecluster's content.
-func BuildClusterInfo(clusterName string, peers []Peer, printPort bool) ClusterInfo {
-	return BuildClusterInfoSchema(clusterName, peers, printPort, nil)
-}
-
-// BuildClusterInfoSchema is BuildClusterInfo with the user keyspaces of
-// schema in the Keyspaces section, as 5.0.8 lists them.
+// BuildClusterInfoSchema turns a node's view into describecluster's
+// content, with the user keyspaces of schema in the Keyspaces section, as
+// 5.0.8 lists them.
 func BuildClusterInfoSchema(clusterName string, peers []Peer, printPort bool, schema Schema) ClusterInfo {
 	c := ClusterInfo{Name: clusterName, Snitch: "org.apache.cassandra.locator.GossipingPropertyFileSnitch",
 		DynamicSnitch: true, Partitioner: "org.apache.cassandra.dht.Murmur3Partitioner", Keyspaces: SystemKeyspaces}

@@ -271,7 +271,7 @@ func TestResolveRefusesBadInput(t *testing.T) {
 		{"store without swarm machines", func(t *testing.T, f *fixture) Options {
 			for n := range storeIPs {
 				if n != "infra" {
-					machinestore.New(f.store).Remove(n)
+					os.RemoveAll(machinestore.New(f.store).MachineDir(n))
 				}
 			}
 			return Options{MachineStoragePath: f.store}

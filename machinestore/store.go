@@ -317,17 +317,6 @@ func (s *Store) Save(m NewMachine) (*Machine, error) {
 	return store.Load(m.Name)
 }
 
-// Remove deletes machine name's directory. The store's certs/ stay.
-func (s *Store) Remove(name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("invalid machine name %q", name)
-	}
-	if err := os.RemoveAll(s.MachineDir(name)); err != nil {
-		return fmt.Errorf("remove machine %q: %w", name, err)
-	}
-	return nil
-}
-
 func writeAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp")
 	if err != nil {

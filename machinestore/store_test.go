@@ -383,17 +383,3 @@ func TestSaveRefusesIncompleteMachines(t *testing.T) {
 		t.Error("Save accepted a name with a slash")
 	}
 }
-
-func TestRemove(t *testing.T) {
-	certs := newLabCerts(t)
-	store := New(t.TempDir())
-	store.Save(certs.machine(t, "infra", "172.30.0.10"))
-	store.Save(certs.machine(t, "swarm-0", "172.30.0.11"))
-	if err := store.Remove("infra"); err != nil {
-		t.Fatal(err)
-	}
-	names, _ := store.List()
-	if !slices.Equal(names, []string{"swarm-0"}) {
-		t.Errorf("after Remove, List = %v", names)
-	}
-}

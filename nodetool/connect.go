@@ -37,17 +37,3 @@ func ParseConnectError(stderr string) (*ConnectError, bool) {
 	}
 	return nil, false
 }
-
-// IsConnectFailure reports whether stderr holds nodetool's connection
-// failure, whatever its cause: the daemon is not (yet, or no longer) serving JMX.
-func IsConnectFailure(stderr string) bool {
-	_, ok := ParseConnectError(stderr)
-	return ok
-}
-
-// IsConnectRefused reports whether nodetool's connection was refused: nothing
-// listens on the JMX port, as while the daemon is still starting.
-func IsConnectRefused(stderr string) bool {
-	e, ok := ParseConnectError(stderr)
-	return ok && (e.Exception == "ConnectException" || strings.Contains(e.Message, "Connection refused"))
-}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -222,9 +223,11 @@ func (l *lab) kv(key string) string {
 	return string(v)
 }
 
-// ring simulates Cassandra nodes: a node becomes UN after readyAfter
-// looks of nodetool in its own container; a node that starts while another
-// is still joining fails, as Cassandra refuses concurrent bootstraps.
+// ring simulates the lifecycle of Cassandra nodes and shows it through a
+// nodetooltest.Ring, which renders every view and nodetool answer: a node
+// becomes UN after readyAfter looks of nodetool in its own container; a
+// node that starts while another is still joining fails, as Cassandra
+// refuses concurrent bootstraps.
 //
 // A node's identity (its host ID) lives in its data volume, as
 // Cassandra's does: the same volume on the same engine gives the same host
@@ -232,9 +235,9 @@ func (l *lab) kv(key string) string {
 // every view: DN while its container does not run or after nodetool drain,
 // UL while nodetool decommission runs, gone once it has left, or once a
 // node started with replace_address_first_boot=<its address> is UN. The
-// views answer nodetool status, describecluster (with keyspaces) and
-// decommission, drain and df.
+// ring also answers decommission and drain, and the overlay check's probes.
 type ring struct {
+	*nodetooltest.Ring
 	fakes      []*enginetest.Fake
 	w          *enginetest.World
 	manager    *enginetest.Fake // reads a node's service spec (replace option)
@@ -249,18 +252,16 @@ type ring struct {
 	// hookMu: onLook is called for one look at a time, also when the
 	// views of a round are asked in parallel.
 	hookMu sync.Mutex
+	// viewMu: one look at a time brings the simulation to the Ring and
+	// reads its answer.
+	viewMu sync.Mutex
 	// ghost is a node that failed while joining: every view lists it as
 	// DJ for its next ghost looks, then gossip forgets it. Starting a node
 	// while it is listed is recorded in concurrent, as Cassandra refuses.
 	ghost int
-	// tokens overrides what a node's nodetool info -T lists.
-	tokens map[string]string
-	// dropped are the machines whose overlay traffic is dropped (a
-	// firewall without 4789/udp): probes on them reach none and are
-	// reached by none, and nodes there see only each other. probes logs
-	// the probes' commands.
-	dropped map[string]bool
-	probes  []string
+	// probes logs the overlay probes' commands (machines that drop
+	// overlay traffic: Ring.SetDropped).
+	probes []string
 	// dropESP: encrypted overlays carry nothing (no IPsec ESP in the
 	// kernel, or protocol 50 dropped); plain ones do.
 	dropESP bool
@@ -269,11 +270,6 @@ type ring struct {
 	known   map[string]*joined // host ID -> a node that has been UN
 	order   []string           // host IDs of known, in the order they joined
 	drained map[string]bool    // container IDs
-	// Keyspaces are describecluster's lines ("ks -> Replication class: ..."):
-	// a fresh cluster's system keyspaces unless a test changes them.
-	Keyspaces []string
-	free      map[string]int64  // node -> bytes df reports free (default 100 GiB)
-	load      map[string]string // node -> its load in nodetool status
 	// leaveLooks is how many looks by other nodes a decommission stays UL for.
 	leaveLooks int
 	// decommissions, drains count the commands run in each node.
@@ -303,22 +299,15 @@ type member struct {
 	name, addr, id string
 	host           string // the machine it runs on
 	up             bool
-	down           bool // down and joining
 	container      string
 }
 
 func newRing(w *enginetest.World, fakes []*enginetest.Fake) *ring {
-	return &ring{w: w, fakes: fakes, looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2,
+	r := &ring{Ring: nodetooltest.NewRing(), w: w, fakes: fakes, looks: map[string]int{}, never: map[string]bool{}, fail: map[string]int{}, readyAfter: 2,
 		ids: map[string]string{}, known: map[string]*joined{}, drained: map[string]bool{},
-		Keyspaces: []string{
-			"system_schema -> Replication class: LocalStrategy {}",
-			"system -> Replication class: LocalStrategy {}",
-			"system_auth -> Replication class: SimpleStrategy {replication_factor=1}",
-			"system_distributed -> Replication class: SimpleStrategy {replication_factor=3}",
-			"system_traces -> Replication class: SimpleStrategy {replication_factor=2}",
-		},
-		free: map[string]int64{}, load: map[string]string{}, leaveLooks: 2, decommissions: map[string]int{}, drains: map[string]int{},
-		tokens: map[string]string{}, dropped: map[string]bool{}}
+		leaveLooks: 2, decommissions: map[string]int{}, drains: map[string]int{}}
+	r.Keyspaces = nodetooltest.SystemKeyspaces()
+	return r
 }
 
 // identity is the host ID the node's volume on f holds.
@@ -406,13 +395,18 @@ func (r *ring) replaces(node string) string {
 	return ""
 }
 
-// rows is the ring as any node sees it now; viewer is the one looking.
-func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
+// members is the ring the simulation has now, for viewer's look: nodes
+// once UN in the order they joined (DN, UN or UL), then the running ones
+// still joining (UJ), then a ghost when one is listed. A node that looks
+// at a leaving one brings its departure one look closer.
+func (r *ring) members(viewer string, ms []member, ghost bool) []nodetooltest.Member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	runningByID := map[string]member{}
+	hostOf := map[string]string{} // overlay address -> machine
 	for _, m := range ms {
 		runningByID[m.id] = m
+		hostOf[m.addr] = m.host
 		if m.up {
 			k, ok := r.known[m.id]
 			if !ok {
@@ -423,7 +417,7 @@ func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
 			k.addr = m.addr
 		}
 	}
-	var rows []nodetooltest.Row
+	var out []nodetooltest.Member
 	for _, id := range r.order {
 		k := r.known[id]
 		if k.left {
@@ -439,14 +433,17 @@ func (r *ring) rows(viewer string, ms []member) []nodetooltest.Row {
 				}
 			}
 		}
-		rows = append(rows, nodetooltest.Row{Code: code, Address: k.addr, HostID: id, Load: r.load[k.name]})
+		out = append(out, nodetooltest.Member{Node: k.name, Addr: k.addr, HostID: id, Code: code, Host: hostOf[k.addr]})
 	}
 	for _, m := range ms {
 		if _, ok := r.known[m.id]; !ok {
-			rows = append(rows, nodetooltest.Row{Code: "UJ", Address: m.addr, HostID: m.id})
+			out = append(out, nodetooltest.Member{Node: m.name, Addr: m.addr, HostID: m.id, Code: "UJ", Host: m.host})
 		}
 	}
-	return rows
+	if ghost {
+		out = append(out, nodetooltest.Member{Node: "ghost", Addr: "10.0.9.99", HostID: nodetooltest.HostID("ghost"), Code: "DJ"})
+	}
+	return out
 }
 
 func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
@@ -457,26 +454,18 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		return res, nil
 	}
 	name := c.Labels[engine.LabelNode]
-	switch strings.Join(cmd, " ") {
+	self := nodetooltest.Member{Node: name, Host: f.Name()}
+	switch line := strings.Join(cmd, " "); line {
+	case "nodetool status", "nodetool describecluster":
+		return r.look(f, c, self, cmd), nil
 	case "nodetool info -T":
 		// The tokens it was given, or one of its own.
-		tokens := "42"
 		for _, kv := range r.env(name) {
 			if v, ok := strings.CutPrefix(kv, "CASSANDRA_INITIAL_TOKENS="); ok {
-				tokens = v
+				self.Tokens = v
 			}
 		}
-		r.mu.Lock()
-		if t, ok := r.tokens[name]; ok {
-			tokens = t
-		}
-		r.mu.Unlock()
-		var b strings.Builder
-		for _, t := range strings.Split(tokens, ",") {
-			fmt.Fprintf(&b, "%-23s: %s\n", "Token", t)
-		}
-		return engine.ExecResult{Stdout: b.String()}, nil
-	case "nodetool status", "nodetool describecluster":
+		return r.Answer(self, cmd), nil
 	case "nodetool decommission":
 		return r.decommission(name), nil
 	case "nodetool drain":
@@ -484,20 +473,20 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		r.drains[name]++
 		r.mu.Unlock()
 		return r.nodetool(c, name, "drain")
-	case "df -Pk /var/lib/cassandra":
-		r.mu.Lock()
-		free, ok := r.free[name]
-		r.mu.Unlock()
-		if !ok {
-			free = 100 << 30
-		}
-		return engine.ExecResult{Stdout: fmt.Sprintf("Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1        %d  1234 %d       1%% /var/lib/cassandra\n", free>>10+1234, free>>10)}, nil
 	default:
-		if sub, ok := strings.CutPrefix(strings.Join(cmd, " "), "nodetool "); ok {
+		if sub, ok := strings.CutPrefix(line, "nodetool "); ok {
 			return r.nodetool(c, name, sub) // version, upgradesstables, ...
 		}
-		return engine.ExecResult{ExitCode: 127, Stderr: "unknown command"}, nil
+		return r.Answer(self, cmd), nil // df, ...
 	}
+}
+
+// look is nodetool status or describecluster in node's container c:
+// counted (readyAfter), refused the first time, when the simulation notes
+// a node starting beside a joining one or asking to replace a live one;
+// later, the Ring's answer once the simulation has been brought to it.
+func (r *ring) look(f *enginetest.Fake, c engine.Container, self nodetooltest.Member, cmd []string) engine.ExecResult {
+	name := self.Node
 	r.mu.Lock()
 	r.looks[c.ID]++
 	first := r.looks[c.ID] == 1
@@ -543,10 +532,12 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 			}
 			r.mu.Unlock()
 		}
-		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}, nil
+		return engine.ExecResult{ExitCode: 1, Stderr: nodetooltest.ConnectRefused}
 	}
+	r.viewMu.Lock()
+	defer r.viewMu.Unlock()
 	ms := r.running(context.Background())
-	rows := r.partitioned(f.Name(), ms, r.rows(name, ms))
+	r.SetMembers(r.members(name, ms, ghost))
 	r.mu.Lock()
 	// A replacing node, once UN, has taken over the dead node's entry.
 	for _, m := range ms {
@@ -561,13 +552,7 @@ func (r *ring) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engin
 		}
 	}
 	r.mu.Unlock()
-	if ghost {
-		rows = append(rows, nodetooltest.Row{Code: "DJ", Address: "10.0.9.99", HostID: nodetooltest.HostID("ghost")})
-	}
-	if cmd[1] == "describecluster" {
-		return engine.ExecResult{Stdout: describeOutput(rows, r.Keyspaces)}, nil
-	}
-	return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
+	return r.Answer(self, cmd)
 }
 
 // decommission answers nodetool decommission in node: Cassandra's
@@ -614,43 +599,9 @@ func (r *ring) decommission(node string) engine.ExecResult {
 	return engine.ExecResult{}
 }
 
-// describeOutput is nodetool describecluster (4.0+) for the ring's rows.
-func describeOutput(rows []nodetooltest.Row, keyspaces []string) string {
-	var eps []string
-	for _, row := range rows {
-		eps = append(eps, row.Address)
-	}
-	out := nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)
-	out += "Keyspaces:\n"
-	for _, k := range keyspaces {
-		out += "\t" + k + "\n"
-	}
-	return out
-}
-
-// partitioned is what a node on host sees of the ring's rows when
-// machines drop overlay traffic (ring.dropped): on such a machine only the
-// nodes running there, elsewhere every node but those.
-func (r *ring) partitioned(host string, ms []member, rows []nodetooltest.Row) []nodetooltest.Row {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	hostOf := map[string]string{}
-	for _, m := range ms {
-		hostOf[m.addr] = m.host
-	}
-	var out []nodetooltest.Row
-	for _, row := range rows {
-		h, running := hostOf[row.Address]
-		if h == host || (!r.dropped[host] && (!running || !r.dropped[h])) {
-			out = append(out, row)
-		}
-	}
-	return out
-}
-
 // probe answers the overlay check's probes (the Consul image's client):
 // its own agent always; another host's probe, found by its overlay
-// address, unless either host drops overlay traffic (ring.dropped).
+// address, unless either host drops overlay traffic (Ring.SetDropped).
 func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error) {
 	r.mu.Lock()
 	r.probes = append(r.probes, f.Name()+": "+strings.Join(cmd, " "))
@@ -669,8 +620,9 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 			for network, a := range c.Networks {
 				n, _ := g.NetworkInspect(context.Background(), network)
 				r.mu.Lock()
-				dropped := r.dropped[f.Name()] || r.dropped[g.Name()] || (r.dropESP && n.Encrypted)
+				dropESP := r.dropESP
 				r.mu.Unlock()
+				dropped := r.Dropped(f.Name()) || r.Dropped(g.Name()) || (dropESP && n.Encrypted)
 				if c.Running && a == addr && !dropped {
 					return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
 				}
@@ -680,15 +632,15 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 	return engine.ExecResult{ExitCode: 1, Stderr: "Error retrieving members: Get \"http://" + target + "/v1/agent/members\": dial tcp " + target + ": i/o timeout\n"}, nil
 }
 
-// nodetool answers the other nodetool commands day-2 operations run, as
-// Cassandra does once the node is up: drain (the node leaves gossip: every
-// view shows it DN until its container is replaced), version (test.release on its image, else its
-// version label), describecluster (one schema), upgradesstables. Each is
-// noted in calls, in order.
 // defaultRelease is the release a node reports when its image's labels
 // name none.
-const defaultRelease = "5.0.8"
+const defaultRelease = nodetooltest.DefaultRelease
 
+// nodetool answers the other nodetool commands day-2 operations run, as
+// Cassandra does once the node is up: drain (the node leaves gossip: every
+// view shows it DN until its container is replaced), version (test.release
+// on its image, else its version label), upgradesstables. Each is noted in
+// calls, in order.
 func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult, error) {
 	r.mu.Lock()
 	up := r.looks[c.ID] >= r.readyAfter && !r.never[name] && c.Labels["test.broken"] == ""
@@ -709,20 +661,9 @@ func (r *ring) nodetool(c engine.Container, name, cmd string) (engine.ExecResult
 	case "drain", "upgradesstables":
 		return engine.ExecResult{}, nil
 	case "version":
-		v := c.Labels["test.release"] // a node that runs another release than its label says
-		if v == "" {
-			v = c.Labels[VersionLabel]
-		}
-		if v == "" {
-			v = defaultRelease
-		}
-		return engine.ExecResult{Stdout: "ReleaseVersion: " + v + "\n"}, nil
-	case "describecluster":
-		var eps []string
-		for _, m := range r.running(context.Background()) {
-			eps = append(eps, m.addr+":7000")
-		}
-		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", eps)}, nil
+		// test.release: a node that runs another release than its label says.
+		self := nodetooltest.Member{Node: name, Release: cmp.Or(c.Labels["test.release"], c.Labels[VersionLabel])}
+		return r.Answer(self, []string{"nodetool", "version"}), nil
 	}
 	return engine.ExecResult{ExitCode: 1, Stderr: "nodetool: unknown command " + cmd}, nil
 }

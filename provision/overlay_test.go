@@ -36,7 +36,7 @@ func TestOverlayCheckFindsBlockedHost(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "encrypted"}[encrypted], func(t *testing.T) {
 			l := newLab(t, 3)
-			l.ring.dropped["swarm-2"] = true
+			l.ring.SetDropped("swarm-2", true)
 			cfg := l.config(3)
 			cfg.Encrypted = encrypted
 			res, err := Bootstrap(context.Background(), cfg)
@@ -71,7 +71,7 @@ func TestOverlayCheckFindsBlockedHost(t *testing.T) {
 				t.Errorf("probes left behind: %v", left)
 			}
 
-			delete(l.ring.dropped, "swarm-2")
+			l.ring.SetDropped("swarm-2", false)
 			l.ring.probes = nil
 			res = bootstrap(t, cfg)
 			if len(res.Nodes) != 3 {
@@ -147,7 +147,7 @@ func TestSplitRingStopsTheRun(t *testing.T) {
 	l.ring.onLook = func(node string) {
 		if node == "cass1" {
 			l.ring.mu.Lock()
-			l.ring.dropped["swarm-1"] = true
+			l.ring.SetDropped("swarm-1", true)
 			l.ring.mu.Unlock()
 		}
 	}
@@ -178,7 +178,7 @@ func TestSplitRingStopsTheRun(t *testing.T) {
 	}
 
 	l.ring.onLook = nil
-	delete(l.ring.dropped, "swarm-1")
+	l.ring.SetDropped("swarm-1", false)
 	before := len(l.w.Log())
 	res := bootstrap(t, l.config(3))
 	if len(res.Nodes) != 3 || !res.Nodes[1].Created || res.Nodes[0].Created {

@@ -156,8 +156,8 @@ func TestScaleRefusals(t *testing.T) {
 			l.ring.Keyspaces = append(l.ring.Keyspaces, "odd -> Replication class: OddStrategy {x=1}")
 		}, []string{"keyspace odd: replication class OddStrategy"}},
 		{"disk", 3, func(l *lab) {
-			l.ring.load["cass4"] = "300 GiB"
-			l.ring.free["cass2"] = 10 << 30
+			l.ring.SetLoad("cass4", "300 GiB")
+			l.ring.SetFree("cass2", 10<<30)
 		}, []string{"cass2 has 10.0 GiB free on /var/lib/cassandra, less than its share (100.0 GiB) of the 300.0 GiB", "free space on its host"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

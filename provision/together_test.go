@@ -162,7 +162,7 @@ func TestTogetherRefusedWithData(t *testing.T) {
 
 func TestTogetherWrongTokens(t *testing.T) {
 	l := newLab(t, 3)
-	l.ring.tokens = map[string]string{"cass2": "7"}
+	l.ring.SetTokens("cass2", "7")
 	cfg := l.config(3)
 	cfg.OneAtATime = false
 	_, err := Bootstrap(context.Background(), cfg)

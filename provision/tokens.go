@@ -3,7 +3,6 @@ package provision
 import (
 	"fmt"
 	"math/big"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -54,21 +53,4 @@ func TokenList(tokens []int64) string {
 		s[i] = strconv.FormatInt(t, 10)
 	}
 	return strings.Join(s, ",")
-}
-
-// parseTokenList reads tokenList's format (and nodetool's, sorted).
-func parseTokenList(s string) ([]int64, error) {
-	var out []int64
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		t, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("token %q is not a Murmur3 token (a signed 64-bit integer)", f)
-		}
-		out = append(out, t)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
 	"github.com/swarmcass/swarmcass/hosts"
-	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/ring/collect"
 )
 
@@ -31,9 +30,11 @@ type oneNode struct {
 func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 	t.Helper()
 	l := clustertest.New(t, 1).Running("test", 1)
-	w, f, addr := l.W, l.Swarm[0], l.Addrs["cass1"]
+	w, f := l.W, l.Swarm[0]
+	l.Ring.SetHostID("cass1", "2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7")
+	l.Ring.SetOwns("cass1", "100.0%")
 	n := &oneNode{up: true}
-	w.Exec = func(_ *enginetest.Fake, _ engine.Container, cmd []string) (engine.ExecResult, error) {
+	w.Exec = func(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
 		n.mu.Lock()
 		n.execs++
 		code, execs, on := "DN", n.execs, n.onRun
@@ -44,11 +45,8 @@ func newOneNode(t *testing.T) (*oneNode, collect.Config) {
 		if on != nil {
 			on(execs)
 		}
-		if cmd[1] == "describecluster" {
-			return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", "59adb24e-f3cd-3e02-97f0-5b395827453f", []string{addr})}, nil
-		}
-		row := nodetooltest.Row{Code: code, Address: addr, HostID: "2c0b1b62-8e0e-4b51-9bb0-4a5b7ed0d1a7", Owns: "100.0%"}
-		return engine.ExecResult{Stdout: nodetooltest.Status([]nodetooltest.Row{row})}, nil
+		l.Ring.SetView("cass1", "cass1", code)
+		return l.Ring.Exec(f, c, cmd)
 	}
 	return n, collect.Config{Cluster: "test", Engines: []engine.Engine{f}, EngineTimeout: time.Second, ExecTimeout: time.Second}
 }

@@ -40,9 +40,6 @@ func New(w io.Writer, verbose bool) *Status {
 	return &Status{w: w, tty: tty, verbose: verbose, interval: 100 * time.Millisecond}
 }
 
-// NewPlain writes plain lines to w, never a spinner.
-func NewPlain(w io.Writer, verbose bool) *Status { return &Status{w: w, verbose: verbose} }
-
 // Start begins a step, ending one still running as successful.
 func (s *Status) Start(step string) {
 	s.End(true)

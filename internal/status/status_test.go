@@ -12,7 +12,7 @@ import (
 
 func TestPlain(t *testing.T) {
 	var b bytes.Buffer
-	s := NewPlain(&b, false)
+	s := New(&b, false) // not a terminal: plain lines
 	s.Start("Swarm")
 	s.Infof("joined %s", "swarm-1")
 	s.Debugf("hidden")
@@ -31,7 +31,7 @@ func TestPlain(t *testing.T) {
 
 func TestVerbose(t *testing.T) {
 	var b bytes.Buffer
-	s := NewPlain(&b, true)
+	s := New(&b, true)
 	s.Debugf("poll %d", 3)
 	if b.String() != "   poll 3\n" {
 		t.Errorf("verbose output %q", b.String())

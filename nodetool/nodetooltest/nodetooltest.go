@@ -1,8 +1,9 @@
 // Package nodetooltest prints what nodetool prints, for the fakes of unit
 // tests: `nodetool status` rows in any state (UN, UJ, UL, UM, DN, ...),
 // `nodetool describecluster`, and the failure to connect of a node whose
-// daemon is not up; and Ring, a fake ring whose nodes a test moves through
-// those states, answering nodetool in each node's container.
+// daemon is not up; and Ring, the one fake ring of unit tests, which
+// renders every view and answer of a node's container, whether a test moves
+// its nodes through those states or a harness's simulation does.
 package nodetooltest
 
 import (

@@ -19,13 +19,12 @@ import (
 	"github.com/swarmcass/swarmcass/ring"
 )
 
-const (
-	schemaA = "59adb24e-f3cd-3e02-97f0-5b395827453f"
-	schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
-)
+// schemaB is a schema version other than the ring's (nodetooltest.Schema).
+const schemaB = "86afa796-d883-3932-aa73-6b017cef0d19"
 
-// lab is the lab fixture running cluster "test" (clustertest), with a
-// ring whose every view a test can change.
+// lab is the lab fixture running cluster "test" (clustertest), whose
+// ring (nodetooltest.Ring) a test changes, every node UN in every view
+// until then and owning 33.3%.
 type lab struct {
 	t      *testing.T
 	cl     *clustertest.Lab
@@ -33,19 +32,14 @@ type lab struct {
 	infra  *enginetest.Fake
 	swarm  []*enginetest.Fake
 	consul *consultest.Fake
+	ring   *nodetooltest.Ring
 	addrs  map[string]string // node -> overlay address
-	ids    map[string]string // node -> host ID
-	names  []string
+	ids    map[string]string // node -> host ID in the record
 
 	mu sync.Mutex
-	// codes[viewer][subject] overrides "UN"; "-" leaves the subject out.
-	codes map[string]map[string]string
-	// schema[viewer] overrides schemaA.
-	schema map[string]string
-	// answer[node] replaces nodetool status's answer in node's container.
-	answer map[string]engine.ExecResult
-	// extra rows every view lists.
-	extra    []string
+	// answer[node] replaces the ring's answer in node's container.
+	answer   map[string]engine.ExecResult
+	extra    int // nodes added with addExtra
 	inflight int
 	most     int
 	delay    time.Duration
@@ -54,10 +48,10 @@ type lab struct {
 func newLab(t *testing.T, machines, nodes int) *lab {
 	t.Helper()
 	cl := clustertest.New(t, machines).Running("test", nodes)
-	l := &lab{t: t, w: cl.W, infra: cl.Infra, swarm: cl.Swarm, consul: cl.Consul, addrs: cl.Addrs, ids: cl.HostIDs, cl: cl,
-		codes: map[string]map[string]string{}, schema: map[string]string{}, answer: map[string]engine.ExecResult{}}
+	l := &lab{t: t, w: cl.W, infra: cl.Infra, swarm: cl.Swarm, consul: cl.Consul, ring: cl.Ring, addrs: cl.Addrs, ids: cl.HostIDs, cl: cl,
+		answer: map[string]engine.ExecResult{}}
 	for k := 1; k <= nodes; k++ {
-		l.names = append(l.names, fmt.Sprintf("cass%d", k))
+		l.ring.SetOwns(fmt.Sprintf("cass%d", k), "33.3%")
 	}
 	l.w.Exec = l.exec
 	return l
@@ -68,8 +62,18 @@ func newLab(t *testing.T, machines, nodes int) *lab {
 func (l *lab) addNode(ctx context.Context, cluster string, k int, f *enginetest.Fake, restart string) {
 	l.cl.AddNode(cluster, k, f, restart)
 	if cluster == "test" {
-		l.names = append(l.names, fmt.Sprintf("cass%d", k))
+		l.ring.SetOwns(fmt.Sprintf("cass%d", k), "33.3%")
 	}
+}
+
+// addExtra lists a node of no service at addr, UN in every view.
+func (l *lab) addExtra(addr string) {
+	name := fmt.Sprintf("extra%d", l.extra)
+	l.ring.Set(name, addr, "UN")
+	l.ring.SetHostID(name, fmt.Sprintf("%08x-0000-4000-8000-000000000000", 100+l.extra))
+	l.ring.SetLoad(name, "1 KiB")
+	l.ring.SetOwns(name, "0.0%")
+	l.extra++
 }
 
 func (l *lab) config() Config {
@@ -81,14 +85,11 @@ func (l *lab) config() Config {
 	return cfg
 }
 
-func (l *lab) setCode(viewer, subject, code string) {
-	if l.codes[viewer] == nil {
-		l.codes[viewer] = map[string]string{}
-	}
-	l.codes[viewer][subject] = code
-}
+// setCode makes viewer see subject as code ("-": not listed).
+func (l *lab) setCode(viewer, subject, code string) { l.ring.SetView(viewer, subject, code) }
 
-// exec answers nodetool status and describecluster in a node's container.
+// exec answers in a node's container as the ring does, unless answer says
+// otherwise; it counts the execs in flight and waits delay in each.
 func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
 	viewer := c.Labels[engine.LabelNode]
 	l.mu.Lock()
@@ -103,44 +104,7 @@ func (l *lab) exec(f *enginetest.Fake, c engine.Container, cmd []string) (engine
 	if ans, ok := l.answer[viewer]; ok {
 		return ans, nil
 	}
-	switch strings.Join(cmd, " ") {
-	case "nodetool status":
-		var rows []nodetooltest.Row
-		for _, n := range l.names {
-			code := "UN"
-			if o, ok := l.codes[viewer][n]; ok {
-				code = o
-			}
-			if code == "-" {
-				continue
-			}
-			rows = append(rows, nodetooltest.Row{Code: code, Address: l.addrs[n], HostID: l.ids[n], Owns: "33.3%"})
-		}
-		for i, a := range l.extra {
-			rows = append(rows, nodetooltest.Row{Code: "UN", Address: a, Load: "1 KiB", Owns: "0.0%", HostID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", 100+i)})
-		}
-		return engine.ExecResult{Stdout: nodetooltest.Status(rows)}, nil
-	case "nodetool describecluster":
-		version := schemaA
-		if v, ok := l.schema[viewer]; ok {
-			version = v
-		}
-		var eps []string
-		for _, n := range l.names {
-			eps = append(eps, l.addrs[n])
-		}
-		return engine.ExecResult{Stdout: nodetooltest.DescribeCluster("test", version, eps)}, nil
-	}
-	return engine.ExecResult{ExitCode: 127, Stderr: "unknown command " + strings.Join(cmd, " ")}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return l.ring.Exec(f, c, cmd)
 }
 
 func must(t *testing.T, err error) {
@@ -286,13 +250,13 @@ func TestDegradedVerdicts(t *testing.T) {
 			cfg.Engines[1] = hanging{l.swarm[1]}
 		}, []string{"no view from cass2: nodetool failed: nodetool status gave no answer within 20ms"}, "cass2", ring.NodetoolFailed},
 		{"schema disagreement", func(l *lab, cfg *Config) {
-			l.schema["cass3"] = schemaB
+			l.ring.SetSchema("cass3", schemaB)
 		}, []string{"2 schema versions"}, "", ""},
 		{"host ID differs from the record", func(l *lab, cfg *Config) {
-			l.ids["cass2"] = "ffffffff-8e0e-4b51-9bb0-4a5b7ed0d1a7"
+			l.ring.SetHostID("cass2", "ffffffff-8e0e-4b51-9bb0-4a5b7ed0d1a7")
 		}, []string{"cass2 has host ID ffffffff-8e0e-4b51-9bb0-4a5b7ed0d1a7 where the record says 00000002-"}, "", ""},
 		{"unexpected node", func(l *lab, cfg *Config) {
-			l.extra = []string{"10.0.1.99"}
+			l.addExtra("10.0.1.99")
 		}, []string{"unexpected node 10.0.1.99 (UN"}, "", ""},
 		{"node missing from a view", func(l *lab, cfg *Config) {
 			l.setCode("cass2", "cass1", "-")
@@ -405,7 +369,7 @@ func TestUnknownVerdicts(t *testing.T) {
 	})
 	t.Run("every daemon starting", func(t *testing.T) {
 		l := newLab(t, 2, 2)
-		for _, n := range l.names {
+		for _, n := range []string{"cass1", "cass2"} {
 			l.answer[n] = engine.ExecResult{ExitCode: 1, Stderr: "nodetool: Failed to connect to '127.0.0.1:7199' - ConnectException: 'Connection refused'.\n"}
 		}
 		_, r := judge(t, l.config())
@@ -482,9 +446,7 @@ func TestReplacedTaskKeepsTheAddressTheRingKnows(t *testing.T) {
 	if newAddr == l.addrs["cass3"] || newAddr == "" {
 		t.Fatalf("the new task has address %q", newAddr)
 	}
-	l.mu.Lock()
-	l.addrs["cass3"] = newAddr
-	l.mu.Unlock()
+	l.ring.Set("cass3", newAddr, "UN")
 	res, _ = judge(t, l.config())
 	if got := res.Input.Expected[2].Address; got != newAddr {
 		t.Errorf("cass3 expected at %s, want its new address %s", got, newAddr)
@@ -523,9 +485,7 @@ func TestStartingTaskIsJudgedByItsView(t *testing.T) {
 	must(t, l.w.EndTask("cass3", "complete", ""))
 	tasks, err := l.swarm[0].TaskList(context.Background(), "cass3")
 	must(t, err)
-	l.mu.Lock()
-	l.addrs["cass3"] = tasks[0].Addresses["swarmcass"]
-	l.mu.Unlock()
+	l.ring.Set("cass3", tasks[0].Addresses["swarmcass"], "UN")
 	_, r := judge(t, l.config())
 	if tasks[0].State != "starting" {
 		t.Fatalf("cass3's newest task is %s", tasks[0].State)
