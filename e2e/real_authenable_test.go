@@ -42,19 +42,8 @@ func TestIntegrationRealAuthEnable(t *testing.T) {
 	defer cancel()
 	e.open = true
 	realBootstrap(ctx, t, e)
-	for _, p := range []realPhase{
+	runPhases(ctx, t, e, []realPhase{
 		{"auth enable on the open ring", realAuthEnable},
 		{"authentication: refusals, the superuser, system_auth RF 3", realAuth},
-	} {
-		start := time.Now()
-		ok := t.Run(p.name, func(t *testing.T) {
-			e.t = t
-			p.run(ctx, t, e)
-		})
-		e.t = t
-		t.Logf("phase %q: %s", p.name, time.Since(start).Round(100*time.Millisecond))
-		if !ok {
-			t.FailNow()
-		}
-	}
+	})
 }

@@ -178,7 +178,15 @@ func TestIntegrationRealCassandra(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	realBootstrap(ctx, t, e)
-	for _, p := range realPhases {
+	runPhases(ctx, t, e, realPhases)
+}
+
+// runPhases runs each phase as a subtest on e's ring, in order, logging its
+// time; the first that fails stops the test, as every later phase needs
+// the ring it leaves.
+func runPhases(ctx context.Context, t *testing.T, e *env, phases []realPhase) {
+	t.Helper()
+	for _, p := range phases {
 		start := time.Now()
 		ok := t.Run(p.name, func(t *testing.T) {
 			e.t = t

@@ -129,10 +129,8 @@ func ensureCredentials(ctx context.Context, r *run) error {
 			}
 		}
 	}
-	for _, s := range secrets {
-		if s.Name == r.res.Auth.Secret && s.Labels[engine.LabelCluster] == r.cfg.Cluster && s.Labels[engine.LabelRole] == RoleCredentials {
-			return use(s)
-		}
+	if s, ok := r.namedCredentials(secrets); ok {
+		return use(s)
 	}
 	if on > 0 {
 		return op.Hinted(fmt.Sprintf("the nodes keep the copy they mounted: run `swarmcass credentials --cluster %s` while one runs to save it, then recreate the secret from that file: docker secret create --label %s=%s --label %s=%s %s FILE",
@@ -155,6 +153,18 @@ func ensureCredentials(ctx context.Context, r *run) error {
 		r.p.Infof("the credentials are in secret %s, but not saved here: %v", r.res.Auth.Secret, err)
 	}
 	return nil
+}
+
+// namedCredentials is the cluster's credentials secret among secrets, by
+// its name and labels (a rotation's secret is found by its mount instead).
+func (r *run) namedCredentials(secrets []engine.Secret) (engine.Secret, bool) {
+	name := credentials.SecretName(r.cfg.Cluster)
+	for _, s := range secrets {
+		if s.Name == name && s.Labels[engine.LabelCluster] == r.cfg.Cluster && s.Labels[engine.LabelRole] == RoleCredentials {
+			return s, true
+		}
+	}
+	return engine.Secret{}, false
 }
 
 // secretRef mounts the credentials secret as a file root alone reads, as

@@ -117,9 +117,11 @@ func checkAuthEnable(ctx context.Context, r *run) error {
 		r.p.Infof("%s authenticate already (an earlier run): left as they are", strings.Join(ro.done, ", "))
 	}
 	secret := credentials.SecretName(r.cfg.Cluster)
-	if exists, err := r.hasCredentialsSecret(ctx, secret); err != nil {
-		return err
-	} else if exists {
+	secrets, err := r.manager.Engine.SecretList(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list the swarm's secrets on %s: %w", r.manager.name(), err)
+	}
+	if _, exists := r.namedCredentials(secrets); exists {
 		r.plan = append(r.plan, "keep Swarm secret "+secret+" and the superuser it names (never replaced)")
 	} else {
 		r.plan = append(r.plan, "create Swarm secret "+secret+" with a generated superuser (swarmcass credentials says where its password is; clients given it work against open nodes too)")
@@ -147,21 +149,6 @@ func checkAuthEnable(ctx context.Context, r *run) error {
 		r.plan = append(r.plan, "finish what an earlier run began: the superuser, the default role disabled, system_auth replicated")
 	}
 	return nil
-}
-
-// hasCredentialsSecret says whether the swarm holds the cluster's
-// credentials secret (by name and labels), changing nothing.
-func (r *run) hasCredentialsSecret(ctx context.Context, name string) (bool, error) {
-	list, err := r.manager.Engine.SecretList(ctx, r.labels(RoleCredentials, ""))
-	if err != nil {
-		return false, fmt.Errorf("list the swarm's secrets on %s: %w", r.manager.name(), err)
-	}
-	for _, s := range list {
-		if s.Name == name {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // authEnableSecret makes or finds the credentials secret as bootstrap
