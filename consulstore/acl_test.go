@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -99,5 +100,62 @@ func TestLeaderWithoutToken(t *testing.T) {
 	}
 	if leader, err := s.Leader(context.Background()); err != nil || leader != "10.0.0.2:8300" {
 		t.Errorf("Leader = %q, %v", leader, err)
+	}
+}
+
+// A fresh agent that refuses sessions because its own node is not
+// registered yet (hashicorp/consul#819) is asked again: Lock takes the
+// lock once the agent makes sessions, and gives it back.
+func TestLockWaitsForNodeRegistration(t *testing.T) {
+	const flags = "3304740253564472344" // api.LockFlagValue
+	var mu sync.Mutex
+	creates, held := 0, false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.URL.Path == "/v1/session/create":
+			if creates++; creates <= 2 {
+				http.Error(w, "Missing node registration", http.StatusInternalServerError)
+				return
+			}
+			w.Write([]byte(`{"ID":"s1"}`))
+		case strings.HasPrefix(r.URL.Path, "/v1/session/"):
+			w.Write([]byte(`[{"ID":"s1"}]`))
+		case r.URL.Path == "/v1/kv/k" && r.Method == http.MethodPut:
+			held = r.URL.Query().Get("acquire") == "s1"
+			w.Write([]byte("true"))
+		case r.URL.Path == "/v1/kv/k" && r.Method == http.MethodDelete:
+			w.Write([]byte("true"))
+		case r.URL.Path == "/v1/kv/k":
+			w.Header().Set("X-Consul-Index", "5")
+			if r.URL.Query().Get("index") != "" {
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond) // a blocking query, short
+				mu.Lock()
+			}
+			session := ""
+			if held {
+				session = "s1"
+			}
+			w.Write([]byte(`[{"Key":"k","Flags":` + flags + `,"Session":"` + session + `","ModifyIndex":5}]`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	s, err := Dial(strings.TrimPrefix(srv.URL, "http://"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := s.Lock(context.Background(), "k", Holder{Operation: "test"})
+	if err != nil {
+		t.Fatalf("Lock: %v, want the lock once the agent makes sessions", err)
+	}
+	release()
+	mu.Lock()
+	defer mu.Unlock()
+	if creates != 3 || held {
+		t.Errorf("sessions asked for %d times, held after release %v; want 3, false", creates, held)
 	}
 }

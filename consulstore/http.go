@@ -166,8 +166,23 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 	unwatch := context.AfterFunc(ctx, closeStop)
 	done := func() { unwatch(); closeStop() }
 	lost, err := l.Lock(stop)
+	// A Consul agent that has just elected itself leader may not have
+	// registered its own node yet (hashicorp/consul#819): a session made
+	// then is refused. That passes within a second or two; ask again.
+	for deadline := time.Now().Add(sessionWait); err != nil && sessionNotReady(err) && time.Now().Before(deadline); {
+		select {
+		case <-stop:
+		case <-time.After(250 * time.Millisecond):
+			lost, err = l.Lock(stop)
+			continue
+		}
+		break
+	}
 	if err != nil {
 		done()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
 	if lost == nil {
@@ -191,6 +206,18 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 		_ = l.Unlock()
 		_ = l.Destroy()
 	}, nil
+}
+
+// sessionWait bounds how long Lock asks again for a session that a fresh
+// agent refuses because it has not registered its own node yet.
+const sessionWait = 15 * time.Second
+
+// sessionNotReady tells a session refused because the agent's own node is
+// not in its catalog yet, or its serfHealth check not yet passing: both
+// pass on their own on an agent that has just started.
+func sessionNotReady(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Missing node registration") || strings.Contains(s, "serfHealth")
 }
 
 func (h *httpStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
