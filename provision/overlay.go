@@ -98,14 +98,19 @@ func (r *run) allNodesRun(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("list tasks of %s: %w", nodeName(k), err)
 		}
-		// A task that ended (a node in a restart loop, or one that waits
-		// for a seed it cannot reach) may mean the network: check it.
-		if len(tasks) == 0 || tasks[0].State != "running" || len(nodewait.Ended(tasks)) > 0 {
+		// A task that died or exited (a node in a restart loop, or one
+		// that waits for a seed it cannot reach) may mean the network:
+		// check it. A task Swarm shut down to replace it (restart,
+		// upgrade) says nothing about the network.
+		if len(tasks) == 0 || tasks[0].State != "running" || slices.ContainsFunc(tasks, died) {
 			return false, nil
 		}
 	}
 	return true, nil
 }
+
+// died: the task's container died, or exited on its own.
+func died(t engine.Task) bool { return nodewait.Failed(t) || t.State == "complete" }
 
 // probeOverlay starts the probes, has each reach every other, and removes
 // them; started is how long the probes took to answer on their own hosts.

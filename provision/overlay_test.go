@@ -222,3 +222,34 @@ func TestOverlayCheckTellsESP(t *testing.T) {
 	l2.ring.dropESP = true
 	bootstrap(t, l2.config(2))
 }
+
+// A re-run after a rolling restart starts no probe: the tasks Swarm shut
+// down to replace them say nothing about the network. A task that died
+// (cass2's first start failed) does make a re-run check the overlay.
+func TestOverlayCheckAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	if _, err := Restart(ctx, cfg, nil); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	probes := len(l.ring.probes)
+	bootstrap(t, cfg)
+	if got := l.ring.probes[probes:]; len(got) > 0 {
+		t.Errorf("a re-run after a restart probed the overlay: %v", got)
+	}
+
+	l = newLab(t, 3)
+	cfg = l.config(3)
+	l.ring.fail["cass2"] = 1
+	if _, err := Bootstrap(ctx, cfg); err == nil {
+		t.Fatal("cass2's failed start did not fail the run")
+	}
+	bootstrap(t, cfg) // it goes on with cass2
+	probes = len(l.ring.probes)
+	bootstrap(t, cfg)
+	if len(l.ring.probes) == probes {
+		t.Error("a re-run with cass2's died task in its history did not probe the overlay")
+	}
+}
