@@ -19,7 +19,8 @@ import (
 // clientScript, with the driver's default retry policy, logged in as the
 // cluster's superuser (CQL_USER, CQL_PASSWORD): it writes a row and
 // reads it back at QUORUM (keyspace e2e, RF 3) in a loop until the file
-// /tmp/stop exists, then reads every row it wrote back at QUORUM. It
+// /tmp/stop exists, then reads every row it wrote back at QUORUM, 16 at a
+// time (execute_concurrent_with_args; each read counted). It
 // prints one JSON line: requests made and failed, rows written and
 // verified, and the first errors.
 const loadScript = `
@@ -27,6 +28,7 @@ import json, os, sys, time
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra.concurrent import execute_concurrent_with_args
 hosts = sys.argv[1].split(",")
 auth = PlainTextAuthProvider(os.environ["CQL_USER"], os.environ["CQL_PASSWORD"])
 profile = ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM, request_timeout=30)
@@ -54,10 +56,13 @@ while not os.path.exists("/tmp/stop"):
     i += 1
     time.sleep(0.02)
 verified = 0
-for j in written:
-    row = s.execute(sel, (j,)).one()
+# Results come in the order of written.
+for j, (good, res) in zip(written, execute_concurrent_with_args(s, sel, [(j,) for j in written], concurrency=16, raise_on_first_error=False)):
+    row = res.one() if good else None
     if row is not None and row.payload == "load-%d" % j:
         verified += 1
+    elif not good:
+        errors.append("verify %d: %s" % (j, res))
 print(json.dumps({"requests": requests, "failed": failed, "written": len(written), "verified": verified, "errors": errors[:5]}))
 cluster.shutdown()
 `
