@@ -288,6 +288,7 @@ func ensureAuth(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	changes := len(r.res.Created)
 	if err := r.ensureSuperuser(ctx, t); err != nil {
 		return err
 	}
@@ -297,7 +298,15 @@ func ensureAuth(ctx context.Context, r *run) error {
 		nodes = append(nodes, n.Name)
 		added = added || n.Created
 	}
-	return r.replicateAuth(ctx, t, nodes, added)
+	if err := r.replicateAuth(ctx, t, nodes, added); err != nil {
+		return err
+	}
+	if len(r.res.Created) == changes {
+		return nil
+	}
+	// Roles and system_auth's replication are schema and data this step
+	// changed: done once every view agrees on the schema again.
+	return r.settleSchema(ctx, nodes)
 }
 
 // ensureSuperuser, through t, a node that authenticates: the superuser of

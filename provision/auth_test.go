@@ -12,6 +12,7 @@ import (
 
 	"github.com/swarmcass/swarmcass/credentials"
 	"github.com/swarmcass/swarmcass/engine"
+	"github.com/swarmcass/swarmcass/nodetool/nodetooltest"
 	"github.com/swarmcass/swarmcass/op"
 )
 
@@ -179,6 +180,29 @@ func TestAuthGrowsReplication(t *testing.T) {
 	}
 	if !slices.Equal(l.auth.repairs, []string{"cass1", "cass2", "cass3", "cass4"}) {
 		t.Errorf("with N > RF every node repairs its ranges; repaired %v", l.auth.repairs)
+	}
+}
+
+// The step changes the schema (system_auth's replication): it ends only
+// once every view agrees on it again, as ring will judge it. cass3's view
+// keeps the old version for three looks after the ALTER.
+func TestAuthWaitsForSchemaAgreement(t *testing.T) {
+	l := newLab(t, 3)
+	l.ring.SetSchema("cass3", "00000000-0000-0000-0000-00000000000a") // not nodetooltest.Schema
+	after := 0
+	l.ring.onLook = func(node string) {
+		l.auth.mu.Lock()
+		altered := strings.Contains(l.auth.replication, "'datacenter1': '3'")
+		l.auth.mu.Unlock()
+		if altered && node == "cass3" {
+			if after++; after == 3 {
+				l.ring.SetSchema("cass3", nodetooltest.Schema)
+			}
+		}
+	}
+	bootstrap(t, l.config(3))
+	if after < 3 {
+		t.Errorf("bootstrap ended %d looks into cass3 after the ALTER, with cass3's schema disagreeing; want it to wait", after)
 	}
 }
 

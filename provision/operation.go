@@ -33,6 +33,7 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/infracreds"
+	"github.com/swarmcass/swarmcass/nodetool"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 	"github.com/swarmcass/swarmcass/registry"
@@ -410,4 +411,65 @@ func (r *run) removed(format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
 	r.res.Removed = append(r.res.Removed, what)
 	r.p.Debugf("removed %s", what)
+}
+
+// schemaDisagrees asks node's nodetool describecluster: "" when every
+// node holds one schema version and none is unreachable.
+func (r *run) schemaDisagrees(ctx context.Context, node string) string {
+	_, why := r.schemaOf(ctx, node)
+	return why
+}
+
+// schemaOf is the one schema version node's describecluster lists for every
+// node, or why there is none: it does not run, some node is unreachable or
+// holds another version.
+func (r *run) schemaOf(ctx context.Context, node string) (version, why string) {
+	t, h, ok, err := r.wait.Container(ctx, node)
+	if err != nil || !ok {
+		return "", fmt.Sprintf("%s does not run (%v)", node, err)
+	}
+	out, _, err := nodewait.Nodetool(ctx, h.Engine, t.ContainerID, "describecluster")
+	if err != nil {
+		return "", err.Error()
+	}
+	d, err := nodetool.ParseDescribeCluster(out)
+	if err != nil {
+		return "", fmt.Sprintf("read nodetool describecluster in %s: %v", node, err)
+	}
+	if !d.SchemaAgreement() || len(d.Unreachable) > 0 {
+		return "", fmt.Sprintf("in %s's view the schema does not agree (%d versions, unreachable %v)", node, len(d.SchemaVersions), d.Unreachable)
+	}
+	return d.SchemaVersions[0].Version, ""
+}
+
+// settleSchema waits until the nodetool describecluster of every one of
+// nodes lists the same one schema version for all, as ring judges it: after
+// a step changed the schema, gossip may carry a node's old version for a
+// round or two.
+func (r *run) settleSchema(ctx context.Context, nodes []string) error {
+	var why string
+	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "every node to agree on the schema", func() (bool, error) {
+		why = ""
+		first := ""
+		for i, n := range nodes {
+			v, w := r.schemaOf(ctx, n)
+			if w == "" && i > 0 && v != first {
+				w = fmt.Sprintf("%s sees schema version %s, %s sees %s", nodes[0], first, n, v)
+			}
+			if w != "" {
+				why = w
+				r.p.Debugf("%s", why)
+				return false, nil
+			}
+			if i == 0 {
+				first = v
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return op.WithHint(fmt.Errorf("%w (last: %s)", err, why),
+			"see swarmcass ring --cluster "+r.cfg.Cluster+" and nodetool describecluster in the node named; once the schema agrees, run again")
+	}
+	return nil
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/swarmcass/swarmcass/consulstore"
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/nodetls"
-	"github.com/swarmcass/swarmcass/nodetool"
 	"github.com/swarmcass/swarmcass/nodewait"
 	"github.com/swarmcass/swarmcass/op"
 )
@@ -369,27 +368,6 @@ func (r *run) nodeVersion(ctx context.Context, node string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("nodetool version in %s printed no ReleaseVersion: %q", node, out)
-}
-
-// schemaDisagrees asks node's nodetool describecluster: "" when every
-// node holds one schema version and none is unreachable.
-func (r *run) schemaDisagrees(ctx context.Context, node string) string {
-	t, h, ok, err := r.wait.Container(ctx, node)
-	if err != nil || !ok {
-		return fmt.Sprintf("%s does not run (%v)", node, err)
-	}
-	out, _, err := nodewait.Nodetool(ctx, h.Engine, t.ContainerID, "describecluster")
-	if err != nil {
-		return err.Error()
-	}
-	d, err := nodetool.ParseDescribeCluster(out)
-	if err != nil {
-		return fmt.Sprintf("read nodetool describecluster in %s: %v", node, err)
-	}
-	if !d.SchemaAgreement() || len(d.Unreachable) > 0 {
-		return fmt.Sprintf("in %s's view the schema does not agree (%d versions, unreachable %v)", node, len(d.SchemaVersions), d.Unreachable)
-	}
-	return ""
 }
 
 // cqlAddr is where node's CQL port is published (host:port), or "" when
