@@ -449,20 +449,23 @@ func (r *run) schemaOf(ctx context.Context, node string) (version, why string) {
 func (r *run) settleSchema(ctx context.Context, nodes []string) error {
 	var why string
 	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "every node to agree on the schema", func() (bool, error) {
-		why = ""
-		first := ""
+		// Every view at once: a real nodetool is a JVM of its own.
+		versions, whys := make([]string, len(nodes)), make([]string, len(nodes))
+		var wg sync.WaitGroup
 		for i, n := range nodes {
-			v, w := r.schemaOf(ctx, n)
-			if w == "" && i > 0 && v != first {
-				w = fmt.Sprintf("%s sees schema version %s, %s sees %s", nodes[0], first, n, v)
-			}
-			if w != "" {
+			wg.Go(func() { versions[i], whys[i] = r.schemaOf(ctx, n) })
+		}
+		wg.Wait()
+		why = ""
+		for i, n := range nodes {
+			if w := whys[i]; w != "" {
 				why = w
+			} else if versions[i] != versions[0] {
+				why = fmt.Sprintf("%s sees schema version %s, %s sees %s", nodes[0], versions[0], n, versions[i])
+			}
+			if why != "" {
 				r.p.Debugf("%s", why)
 				return false, nil
-			}
-			if i == 0 {
-				first = v
 			}
 		}
 		return true, nil
