@@ -50,7 +50,7 @@ func newLab(t *testing.T, machines int) *lab {
 	t.Setenv("SWARMCASS_HOME", t.TempDir())
 	machinesLab := clustertest.New(t, machines)
 	l := &lab{t: t, w: machinesLab.W, infra: machinesLab.Infra, swarm: machinesLab.Swarm}
-	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}}
+	l.remote = &fakeRemote{w: l.w, consuls: map[string]*consultest.Fake{}, refuse: map[string]int{}}
 	l.ring = newRing(l.w, append([]*enginetest.Fake{l.infra}, l.swarm...))
 	if len(l.swarm) > 0 {
 		l.ring.manager = l.swarm[0]
@@ -122,6 +122,9 @@ type fakeRemote struct {
 	acls    map[string]*consultest.ACL
 	// tokens is the token each Consul's store was given last, by address.
 	tokens map[string]string
+	// refuse is how many more times Listening says no at an address,
+	// although something is published there: a CQL port not open yet.
+	refuse map[string]int
 }
 
 func (r *fakeRemote) serving(addr, role string) bool {
@@ -207,6 +210,13 @@ func (r *fakeRemote) RegistryHas(ctx context.Context, addr string, user *registr
 }
 
 func (r *fakeRemote) Listening(ctx context.Context, addr string) bool {
+	r.mu.Lock()
+	if r.refuse[addr] > 0 {
+		r.refuse[addr]--
+		r.mu.Unlock()
+		return false
+	}
+	r.mu.Unlock()
 	host, port, _ := net.SplitHostPort(addr)
 	p := 0
 	fmt.Sscan(port, &p)

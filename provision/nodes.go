@@ -131,12 +131,22 @@ func chooseSeeds(existing map[string]engine.Service, recorded []string, n int) [
 	return seeds
 }
 
-// ensureNodes walks cass1..casN in order. A node whose service exists and
+// ensureNodes is the Nodes step: every node started and UN (startNodes),
+// then answering CQL (waitCQL), which is what a client given the summary's
+// contact points needs next.
+func ensureNodes(ctx context.Context, r *run) error {
+	if err := r.startNodes(ctx); err != nil {
+		return err
+	}
+	return r.waitCQL(ctx, r.res.Nodes)
+}
+
+// startNodes walks cass1..casN in order. A node whose service exists and
 // is UN is kept; one that exists but is not ready yet is waited for; a
 // missing one is created and waited for. The next node starts only when
 // this one is UN in its own view and a seed's, with every node started up
 // to it counted UN: Cassandra refuses concurrent bootstraps.
-func ensureNodes(ctx context.Context, r *run) error {
+func (r *run) startNodes(ctx context.Context) error {
 	m := r.manager
 	list, err := m.Engine.ServiceList(ctx, r.labels(engine.RoleCassandra, ""))
 	if err != nil {

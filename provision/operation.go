@@ -476,3 +476,44 @@ func (r *run) settleSchema(ctx context.Context, nodes []string) error {
 	}
 	return nil
 }
+
+// nodeReport is err with node's last log lines, for the report.
+func (r *run) nodeReport(ctx context.Context, node string, err error) error {
+	ne := &nodewait.NodeError{Node: node, Err: err}
+	tasks, terr := r.manager.Engine.TaskList(ctx, node)
+	if terr == nil && len(tasks) > 0 {
+		if h, ok := r.wait.Hosts[tasks[0].NodeID]; ok {
+			ne.Host = h.Name()
+			if tasks[0].ContainerID != "" {
+				if logs, lerr := h.Engine.ContainerLogs(ctx, tasks[0].ContainerID, 30); lerr == nil {
+					ne.Logs = logs
+				}
+			}
+		}
+	}
+	return ne
+}
+
+// waitCQL waits until each of nodes accepts connections on its published
+// CQL port. UN in every view is not that yet: real Cassandra opens its CQL
+// port seconds after it is NORMAL (8 to 18 s measured here: it waits for
+// gossip to settle first), and a new cluster's nodes started together are
+// all UN at about the same moment. A node that publishes no port is judged
+// by its health check (nodewait.Listed), which passes once CQL answers.
+func (r *run) waitCQL(ctx context.Context, nodes []NodeResult) error {
+	for _, n := range nodes {
+		if n.CQL == "" {
+			if err := r.wait.Listed(ctx, n.Name); err != nil {
+				return r.nodeReport(ctx, n.Name, err)
+			}
+			continue
+		}
+		err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, n.Name+"'s CQL port "+n.CQL+" to answer", func() (bool, error) {
+			return r.cfg.Remote.Listening(ctx, n.CQL), nil
+		})
+		if err != nil {
+			return r.nodeReport(ctx, n.Name, err)
+		}
+	}
+	return nil
+}

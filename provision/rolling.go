@@ -384,23 +384,6 @@ func (r *run) cqlAddr(ctx context.Context, node string) string {
 	return net.JoinHostPort(h.Addr, port)
 }
 
-// nodeReport is err with node's last log lines, for the report.
-func (r *run) nodeReport(ctx context.Context, node string, err error) error {
-	ne := &nodewait.NodeError{Node: node, Err: err}
-	tasks, terr := r.manager.Engine.TaskList(ctx, node)
-	if terr == nil && len(tasks) > 0 {
-		if h, ok := r.wait.Hosts[tasks[0].NodeID]; ok {
-			ne.Host = h.Name()
-			if tasks[0].ContainerID != "" {
-				if logs, lerr := h.Engine.ContainerLogs(ctx, tasks[0].ContainerID, 30); lerr == nil {
-					ne.Logs = logs
-				}
-			}
-		}
-	}
-	return ne
-}
-
 // recordRolled writes node's record as look saw it back and the
 // rollout's progress: the record says which nodes are done after each one.
 func (r *run) recordRolled(ctx context.Context, node string, look nodewait.Look, progress consulstore.Rollout) error {

@@ -269,3 +269,20 @@ func TestNoRestartTogetherWithoutRecord(t *testing.T) {
 		t.Errorf("nodes bootstrapped beside a joining one: %v", l.ring.concurrent)
 	}
 }
+
+// Nodes started together are UN at about the same moment, and real
+// Cassandra opens its CQL port seconds after NORMAL: the Nodes step ends
+// only once each node's published CQL port answers (cass3's refuses three
+// times first), before the Authentication step logs in through cqlsh.
+func TestTogetherWaitsForCQL(t *testing.T) {
+	l := newLab(t, 3)
+	addr := l.swarm[2].Addr() + ":9042"
+	l.remote.refuse[addr] = 3
+	res := bootstrap(t, l.config(3))
+	if left := l.remote.refuse[addr]; left != 0 {
+		t.Errorf("bootstrap ended with cass3's CQL port refusing %d more times", left)
+	}
+	if res.Nodes[2].CQL != addr {
+		t.Errorf("cass3 publishes CQL at %s, want %s", res.Nodes[2].CQL, addr)
+	}
+}
