@@ -335,3 +335,35 @@ func (l *lab) leftOf(ctx context.Context, cluster string) []string {
 	}
 	return out
 }
+
+// A cluster taken down keeps its volumes, named cass1-data and so on like
+// every cluster's. A new cluster bootstrapped on that swarm must not take
+// them over (dockerd would hand back the existing volume, and the node
+// would start on the other cluster's data): it stops before its first
+// node's service with what to do, and the old cluster's volumes and record
+// are untouched.
+func TestBootstrapRefusesAnotherClustersVolume(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, 3)
+	old := l.config(3)
+	bootstrap(t, old)
+	if _, err := Down(ctx, old, false); err != nil {
+		t.Fatal(op.Explain(err))
+	}
+	other := l.config(3)
+	other.Cluster = "other"
+	before := len(l.w.Log())
+	_, err := Bootstrap(ctx, other)
+	var he *op.Error
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), "volume cass1-data on swarm-0 exists but is not other's") || !strings.Contains(he.Hint, "down --purge") {
+		t.Fatalf("err = %v, want a refusal of cass1-data with a hint", err)
+	}
+	for _, e := range l.w.Log()[before:] {
+		if strings.Contains(e, "ServiceCreate") || strings.Contains(e, "VolumeRemove") {
+			t.Errorf("bootstrap of another cluster did %s", e)
+		}
+	}
+	if st := l.recorded("cass1").State; st != "down" {
+		t.Errorf("the old cluster's cass1 recorded %s after, want down", st)
+	}
+}
