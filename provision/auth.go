@@ -289,7 +289,8 @@ func ensureAuth(ctx context.Context, r *run) error {
 		return err
 	}
 	changes := len(r.res.Created)
-	if err := r.ensureSuperuser(ctx, t); err != nil {
+	state, err := r.ensureSuperuser(ctx, t)
+	if err != nil {
 		return err
 	}
 	var nodes []string
@@ -298,7 +299,7 @@ func ensureAuth(ctx context.Context, r *run) error {
 		nodes = append(nodes, n.Name)
 		added = added || n.Created
 	}
-	if err := r.replicateAuth(ctx, t, nodes, added); err != nil {
+	if err := r.replicateAuth(ctx, t, nodes, added, state); err != nil {
 		return err
 	}
 	if len(r.res.Created) == changes {
@@ -309,17 +310,28 @@ func ensureAuth(ctx context.Context, r *run) error {
 	return r.settleSchema(ctx, nodes)
 }
 
+// authStateQuery is what the Authentication step reads, in one cqlsh run
+// (each is a Python start, seconds on a busy real node): the roles, the
+// node's datacenter and system_auth's replication.
+const authStateQuery = "SELECT role, is_superuser, can_login FROM system_auth.roles;\n" + dcQuery + replicationQuery
+
+const (
+	dcQuery          = "SELECT data_center FROM system.local;\n"
+	replicationQuery = "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth';\n"
+)
+
 // ensureSuperuser, through t, a node that authenticates: the superuser of
 // the credentials secret logs in (created through Cassandra's default role
 // when it does not), and the default role cannot log in and is no
-// superuser. Credentials that work are never changed.
-func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) error {
+// superuser. Credentials that work are never changed. It returns what it
+// read last of authStateQuery, logged in as the superuser.
+func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) (string, error) {
 	if r.creds.User == "" {
 		// The local copy is lost (or this machine did not bootstrap the
 		// cluster): the node has the secret mounted.
 		c, err := credentials.FromNode(ctx, t.e, t.container)
 		if err != nil {
-			return op.WithHint(err, "the secret "+r.res.Auth.Secret+" is mounted into every node; check that "+t.node+" runs the image bootstrap built")
+			return "", op.WithHint(err, "the secret "+r.res.Auth.Secret+" is mounted into every node; check that "+t.node+" runs the image bootstrap built")
 		}
 		r.creds = c
 		if err := credentials.WriteLocal(r.res.Auth.File, c); err == nil {
@@ -327,31 +339,30 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) error {
 		}
 	}
 	r.res.Auth.User = r.creds.User
-	const roles = "SELECT role, is_superuser, can_login FROM system_auth.roles;\n"
-	out, err := r.cql(ctx, t, false, roles)
+	out, err := r.cql(ctx, t, false, authStateQuery)
 	if errors.Is(err, errBadCredentials) {
 		if err := r.createSuperuser(ctx, t); err != nil {
-			return err
+			return "", err
 		}
 		// The new role is read at LOCAL_QUORUM: poll until this node sees it.
 		err = op.Poll(ctx, r.cfg.PollInterval, time.Minute, "the login of role "+r.creds.User, func() (bool, error) {
-			out, err = r.cql(ctx, t, false, roles)
+			out, err = r.cql(ctx, t, false, authStateQuery)
 			return err == nil, nil
 		})
 	}
 	if err != nil {
-		return op.WithHint(fmt.Errorf("log in as %s: %w", r.creds.User, err),
+		return "", op.WithHint(fmt.Errorf("log in as %s: %w", r.creds.User, err),
 			"the superuser's credentials are in secret "+r.res.Auth.Secret+"; check the node's log (swarmcass logs "+t.node+")")
 	}
 	if row := roleRow(out, credentials.DefaultRole); row != nil && (row[1] == "True" || row[2] == "True") {
 		// Not dropped: the role manager would create it again if it ever
 		// found no role at all; disabled, it is harmless.
 		if _, err := r.cql(ctx, t, false, "ALTER ROLE "+credentials.DefaultRole+" WITH SUPERUSER = false AND LOGIN = false;\n"); err != nil {
-			return fmt.Errorf("disable the default role %s: %w", credentials.DefaultRole, err)
+			return "", fmt.Errorf("disable the default role %s: %w", credentials.DefaultRole, err)
 		}
 		r.created("default role %s disabled (no login, no superuser)", credentials.DefaultRole)
 	}
-	return nil
+	return out, nil
 }
 
 // createSuperuser logs in as Cassandra's default role, waiting until the
@@ -392,36 +403,44 @@ func roleRow(out, role string) []string {
 	return nil
 }
 
-var (
-	dcCell  = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9._-]+)\s*$`)
-	rfEntry = regexp.MustCompile(`'([A-Za-z0-9._-]+)': '(\d+)'`)
-)
+var rfEntry = regexp.MustCompile(`'([A-Za-z0-9._-]+)': '(\d+)'`)
+
+// cellAfter is the one cell of cqlsh's table whose header is column: the
+// first line after the header and its dashes; "" when there is none.
+func cellAfter(out, column string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != column {
+			continue
+		}
+		for _, v := range lines[i+1:] {
+			if v = strings.TrimSpace(v); v != "" && !strings.HasPrefix(v, "-") {
+				return v
+			}
+		}
+	}
+	return ""
+}
 
 // replicateAuth sets system_auth to NetworkTopologyStrategy min(3, N) in the
 // datacenter of nodes (N of them, t among them) and repairs it when that
 // changed or nodes were added. Cassandra takes this ALTER KEYSPACE from an
 // anonymous client too: auth enable runs it before any node authenticates.
-func (r *run) replicateAuth(ctx context.Context, t cqlTarget, nodes []string, added bool) error {
-	out, err := r.cql(ctx, t, false, "SELECT data_center FROM system.local;\n")
-	if err != nil {
-		return fmt.Errorf("read the datacenter: %w", err)
-	}
-	dc := ""
-	for _, m := range dcCell.FindAllStringSubmatch(out, -1) {
-		if v := m[1]; v != "data_center" && !strings.HasPrefix(v, "-") {
-			dc = v
-			break
+// state is what t printed for authStateQuery (ensureSuperuser); "" asks t.
+func (r *run) replicateAuth(ctx context.Context, t cqlTarget, nodes []string, added bool, state string) error {
+	out := state
+	if out == "" {
+		var err error
+		if out, err = r.cql(ctx, t, false, dcQuery+replicationQuery); err != nil {
+			return fmt.Errorf("read the datacenter and system_auth's replication: %w", err)
 		}
 	}
+	dc := cellAfter(out, "data_center")
 	if dc == "" {
 		return fmt.Errorf("read the datacenter from system.local: %q", out)
 	}
 	want := min(3, len(nodes))
 	r.res.Auth.Replication = want
-	out, err = r.cql(ctx, t, false, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth';\n")
-	if err != nil {
-		return fmt.Errorf("read system_auth's replication: %w", err)
-	}
 	have := map[string]string{}
 	for _, m := range rfEntry.FindAllStringSubmatch(out, -1) {
 		have[m[1]] = m[2]

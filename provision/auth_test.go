@@ -130,9 +130,13 @@ func TestAuthOnByDefault(t *testing.T) {
 		}
 	}
 
-	// A re-run changes nothing, and never touches credentials that work.
-	n := len(l.auth.statements)
+	// A re-run changes nothing, and never touches credentials that work;
+	// it reads what it checks in one cqlsh run (a Python start each).
+	n, runs := len(l.auth.statements), len(l.auth.ports)
 	res = bootstrap(t, l.config(3))
+	if got := len(l.auth.ports) - runs; got != 1 {
+		t.Errorf("re-run ran cqlsh %d times, want once", got)
+	}
 	if len(res.Created) != 0 {
 		t.Errorf("re-run created %v", res.Created)
 	}

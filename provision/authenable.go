@@ -187,7 +187,7 @@ func authEnableReplicate(ctx context.Context, r *run) error {
 		if err != nil {
 			return err
 		}
-		return r.replicateAuth(ctx, t, names, false)
+		return r.replicateAuth(ctx, t, names, false, "")
 	}
 	return nil
 }
@@ -224,7 +224,7 @@ func authEnableBack(ctx context.Context, r *run, node string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ensureSuperuser(ctx, t); err != nil {
+	if _, err := r.ensureSuperuser(ctx, t); err != nil {
 		return op.WithHint(err, "run swarmcass auth enable --cluster "+r.cfg.Cluster+" again: it continues from here")
 	}
 	r.superuserOK = true
@@ -240,8 +240,9 @@ func authEnableFinish(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ensureSuperuser(ctx, t); err != nil {
+	state, err := r.ensureSuperuser(ctx, t)
+	if err != nil {
 		return op.WithHint(err, "run swarmcass auth enable --cluster "+r.cfg.Cluster+" again: it finishes from here")
 	}
-	return r.replicateAuth(ctx, t, names, false)
+	return r.replicateAuth(ctx, t, names, false, state)
 }
