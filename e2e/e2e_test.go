@@ -328,6 +328,23 @@ type nodeContainer struct {
 }
 
 // nodes finds the running node containers of cluster e2e on every swarm machine.
+// execResult is one command's result in one node container.
+type execResult struct {
+	res engine.ExecResult
+	err error
+}
+
+// inEach runs cmd in every one of ns at once, results in ns's order.
+func (e *env) inEach(ctx context.Context, ns []nodeContainer, cmd ...string) []execResult {
+	out := make([]execResult, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		wg.Go(func() { out[i].res, out[i].err = n.machine.Exec(ctx, n.id, cmd) })
+	}
+	wg.Wait()
+	return out
+}
+
 func (e *env) nodes(ctx context.Context) []nodeContainer {
 	e.t.Helper()
 	var out []nodeContainer
@@ -354,8 +371,9 @@ func (e *env) requireRing(ctx context.Context, want int) {
 		e.t.Fatalf("%d running node containers, want %d", len(ns), want)
 	}
 	hostIDs := map[string]bool{}
-	for _, n := range ns {
-		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "status"})
+	all := e.inEach(ctx, ns, "nodetool", "status") // every view at once: each real nodetool is a JVM
+	for i, n := range ns {
+		res, err := all[i].res, all[i].err
 		if err != nil || res.ExitCode != 0 {
 			e.t.Fatalf("%s: nodetool status: %v %+v", n.node, err, res)
 		}

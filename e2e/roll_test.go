@@ -44,8 +44,10 @@ func (e *env) cassimVariant(name string, extra ...string) string {
 func (e *env) versions(ctx context.Context) map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
-	for _, n := range e.nodes(ctx) {
-		res, err := n.machine.Exec(ctx, n.id, []string{"nodetool", "version"})
+	ns := e.nodes(ctx)
+	all := e.inEach(ctx, ns, "nodetool", "version")
+	for i, n := range ns {
+		res, err := all[i].res, all[i].err
 		if err != nil || res.ExitCode != 0 {
 			e.t.Fatalf("%s: nodetool version: %v %+v", n.node, err, res)
 		}
