@@ -11,19 +11,24 @@ import (
 
 // authScript tries three logins with the DataStax Python driver against
 // the contact points: no credentials, Cassandra's default cassandra/cassandra,
-// and the superuser of the credentials file bootstrap mounts. It prints one
+// and the superuser of the credentials file bootstrap mounts, connecting to
+// the contact points only (the server still reads roles from every
+// system_auth replica). It prints one
 // JSON line: what each attempt got ("ok", or the driver's error) and the
 // superuser's name.
 const authScript = `
 import configparser, json, sys
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
+from cassandra.policies import WhiteListRoundRobinPolicy
 hosts = sys.argv[1].split(",")
 cp = configparser.ConfigParser()
 cp.read("/run/secrets/swarmcass-cql-credentials")
 user, pw = cp["plain_text_auth"]["username"], cp["plain_text_auth"]["password"]
 def attempt(auth):
-    c = Cluster(hosts, auth_provider=auth, connect_timeout=15)
+    # Only the contact points: a node down among the peers would otherwise
+    # hold connect() for its connect_timeout.
+    c = Cluster(hosts, auth_provider=auth, connect_timeout=15, load_balancing_policy=WhiteListRoundRobinPolicy(hosts))
     try:
         s = c.connect()
         s.execute("SELECT release_version FROM system.local")
