@@ -355,7 +355,7 @@ func TestBootstrapRefusesAnotherClustersVolume(t *testing.T) {
 	before := len(l.w.Log())
 	_, err := Bootstrap(ctx, other)
 	var he *op.Error
-	if !errors.As(err, &he) || !strings.Contains(err.Error(), "volume cass1-data on swarm-0 exists but is not other's") || !strings.Contains(he.Hint, "down --purge") {
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), "volume cass1-data on swarm-0 exists but is not labelled as cluster other's") || !strings.Contains(he.Hint, "down --purge") {
 		t.Fatalf("err = %v, want a refusal of cass1-data with a hint", err)
 	}
 	for _, e := range l.w.Log()[before:] {

@@ -34,7 +34,7 @@ func (r *run) ensureVolume(ctx context.Context, h *host, name string, labels eng
 	if slices.Contains(all, name) {
 		return op.Hinted(fmt.Sprintf("a cluster taken down on this swarm (swarmcass down) keeps its volumes: bring it back with its own --cluster, "+
 			"or remove it for good (swarmcass down --purge --cluster NAME); if the volume's data is not needed, docker volume rm %s on %s", name, h.name()),
-			"volume %s on %s exists but is not %s's (labels %v): it holds another cluster's data", name, h.name(), r.cfg.Cluster, labels)
+			"volume %s on %s exists but is not labelled as cluster %s's: it holds another cluster's data", name, h.name(), r.cfg.Cluster)
 	}
 	if err := h.Engine.VolumeCreate(ctx, name, labels); err != nil {
 		return fmt.Errorf("create volume %s on %s: %w", name, h.name(), err)
