@@ -234,6 +234,16 @@ false) ;;
 *) die "CASSANDRA_FAST_START=$CASSANDRA_FAST_START must be true or false" ;;
 esac
 
+# The role manager makes the default superuser this long after the node
+# starts serving (Cassandra's default: 10 s, "to give the node a chance to
+# see its peers"); a failed try is made again after as long.
+if [ -n "${CASSANDRA_SUPERUSER_SETUP_DELAY_MS:-}" ]; then
+	[[ $CASSANDRA_SUPERUSER_SETUP_DELAY_MS =~ ^[0-9]+$ ]] ||
+		die "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=$CASSANDRA_SUPERUSER_SETUP_DELAY_MS is not a number of milliseconds"
+	JVM_EXTRA_OPTS="-Dcassandra.superuser_setup_delay_ms=$CASSANDRA_SUPERUSER_SETUP_DELAY_MS${JVM_EXTRA_OPTS:+ $JVM_EXTRA_OPTS}"
+	export JVM_EXTRA_OPTS
+fi
+
 # ---- yaml settings the official entrypoint does not handle -----------------
 
 # set_yaml KEY VALUE replaces the (possibly commented-out) top-level KEY line

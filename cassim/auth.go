@@ -147,14 +147,15 @@ func (n *Node) changeAuth(change func(*AuthData)) {
 // superuserSetupDelay is cassandra.superuser_setup_delay_ms: 10 s, or ten
 // gossip rounds in a faster profile.
 func (n *Node) superuserSetupDelay() time.Duration {
-	for _, o := range n.cfg.JVMOpts {
+	d := min(10*time.Second, 10*n.cfg.Timings.GossipInterval)
+	for _, o := range n.cfg.JVMOpts { // the last one given wins, as in the JVM
 		if v, ok := strings.CutPrefix(o, "-Dcassandra.superuser_setup_delay_ms="); ok {
 			if ms, err := strconv.Atoi(v); err == nil {
-				return time.Duration(ms) * time.Millisecond
+				d = time.Duration(ms) * time.Millisecond
 			}
 		}
 	}
-	return min(10*time.Second, 10*n.cfg.Timings.GossipInterval)
+	return d
 }
 
 // setupDefaultRole is CassandraRoleManager's setup task: after the delay,

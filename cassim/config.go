@@ -205,6 +205,13 @@ func LoadConfig(args []string, env map[string]string) (Config, error) {
 	if err != nil {
 		return c, err
 	}
+	if v := env["CASSANDRA_SUPERUSER_SETUP_DELAY_MS"]; v != "" {
+		// As the real image's entrypoint: ours first, a repeated flag wins.
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+			return c, fmt.Errorf("CASSANDRA_SUPERUSER_SETUP_DELAY_MS=%s is not a number of milliseconds", v)
+		}
+		opts = strings.TrimSpace("-Dcassandra.superuser_setup_delay_ms=" + v + " " + opts)
+	}
 	if err := c.applyJVMOpts(opts); err != nil {
 		return c, err
 	}

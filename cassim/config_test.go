@@ -55,6 +55,39 @@ func TestLoadConfigFastStart(t *testing.T) {
 	}
 }
 
+// CASSANDRA_SUPERUSER_SETUP_DELAY_MS becomes the -D flag the real image's
+// entrypoint puts first, a flag repeated in JVM_EXTRA_OPTS wins, and a value
+// that is not milliseconds is refused.
+func TestLoadConfigSuperuserSetupDelay(t *testing.T) {
+	const flag = "-Dcassandra.superuser_setup_delay_ms="
+	for _, c := range []struct {
+		env      map[string]string
+		wantOpts []string
+		want     time.Duration
+	}{
+		{map[string]string{"CASSANDRA_SUPERUSER_SETUP_DELAY_MS": "1000", "JVM_EXTRA_OPTS": "-Xss256k"},
+			[]string{flag + "1000", "-Xss256k"}, time.Second},
+		{map[string]string{"CASSANDRA_SUPERUSER_SETUP_DELAY_MS": "1000", "CASSANDRA_FAST_START": "true", "JVM_EXTRA_OPTS": flag + "3000"},
+			[]string{flag + "1000", "-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms=5000", flag + "3000"}, 3 * time.Second},
+		{map[string]string{"CASSIM_PROFILE": "realistic"}, nil, 10 * time.Second},
+	} {
+		c.env["CASSIM_PROFILE"] = "realistic"
+		cfg, err := LoadConfig(nil, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.JVMOpts, c.wantOpts) {
+			t.Errorf("%v: JVM options %q, want %q", c.env, cfg.JVMOpts, c.wantOpts)
+		}
+		if got := NewNode(cfg, net.ParseIP("127.0.0.1"), &strings.Builder{}).superuserSetupDelay(); got != c.want {
+			t.Errorf("%v: superuser setup delay %v, want %v", c.env, got, c.want)
+		}
+	}
+	if _, err := LoadConfig(nil, map[string]string{"CASSANDRA_SUPERUSER_SETUP_DELAY_MS": "1s"}); err == nil {
+		t.Error("CASSANDRA_SUPERUSER_SETUP_DELAY_MS=1s: no error")
+	}
+}
+
 // The JVM Arguments line shows the fast-start flags, as Cassandra echoes
 // the ones the real image's entrypoint adds.
 func TestJVMArgumentsLineShowsFastStart(t *testing.T) {

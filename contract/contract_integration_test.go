@@ -605,12 +605,16 @@ func (s *suite) identityInVolume(t *testing.T) {
 func (s *suite) authentication(t *testing.T) {
 	ctx := context.Background()
 	net, _ := s.network(ctx, t)
-	n := s.start(ctx, t, nodeSpec{env: env("SWARMCASS_AUTH=true"), networks: []string{net}})
+	// The superuser setup delay bootstrap gives a new cluster's nodes.
+	n := s.start(ctx, t, nodeSpec{env: env("SWARMCASS_AUTH=true", "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=1000"), networks: []string{net}})
 	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
 		"authenticator": "PasswordAuthenticator{}",
 		"authorizer":    "CassandraAuthorizer{}",
 		"role_manager":  "CassandraRoleManager{}",
 	})
+	if args, ok := JVMArguments(n.waitLog(ctx, t, JVMArgumentsMarker)); !ok || !slices.Contains(args, "-Dcassandra.superuser_setup_delay_ms=1000") {
+		t.Errorf("JVM arguments %q (found %v) lack -Dcassandra.superuser_setup_delay_ms=1000", args, ok)
+	}
 	n.waitLog(ctx, t, NormalMarker)
 	s.wantHealthy(ctx, t, n)
 	if s.imageConfigOnce(ctx, t).Labels["io.swarmcass.standin"] == "true" {
@@ -621,7 +625,7 @@ func (s *suite) authentication(t *testing.T) {
 	if err != nil || r.ExitCode == 0 || !strings.Contains(r.Stderr, "Remote end requires authentication") {
 		t.Errorf("cqlsh without credentials: %v exit %d, want refused: %s%s", err, r.ExitCode, r.Stdout, r.Stderr)
 	}
-	deadline := time.Now().Add(2 * time.Minute) // CassandraRoleManager waits 10 s, then needs its QUORUM
+	deadline := time.Now().Add(2 * time.Minute) // CassandraRoleManager waits the setup delay, then needs its QUORUM
 	for {
 		r, err = s.eng.Exec(ctx, n.id, []string{"cqlsh", "-u", "cassandra", "-p", "cassandra", "-e", q})
 		if err != nil {

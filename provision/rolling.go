@@ -509,7 +509,7 @@ func (r *run) resumeFrom(opName string) (pending string, done []string) {
 // cluster's, as its secrets, which a re-run keeps and never reports).
 var ownedEnv = []string{"CASSANDRA_CLUSTER_NAME", "CASSANDRA_LISTEN_SUBNET", "SWARMCASS_WAIT_FOR",
 	"CASSANDRA_BROADCAST_RPC_ADDRESS", "CASSANDRA_NATIVE_TRANSPORT_PORT",
-	"CASSANDRA_INITIAL_TOKENS", "CASSANDRA_NUM_TOKENS", "CASSANDRA_AUTO_BOOTSTRAP", "SWARMCASS_AUTH", nodetls.Env}
+	"CASSANDRA_INITIAL_TOKENS", "CASSANDRA_NUM_TOKENS", "CASSANDRA_AUTO_BOOTSTRAP", "SWARMCASS_AUTH", superuserSetupDelayEnv, nodetls.Env}
 
 func envKey(kv string) string { k, _, _ := strings.Cut(kv, "="); return k }
 

@@ -252,12 +252,27 @@ func (r *run) finishAll(ctx context.Context, nodes []*NodeResult, looks map[stri
 	return first
 }
 
+// superuserSetupDelayEnv is the node contract's opt-in for
+// cassandra.superuser_setup_delay_ms (cassandra-image/CONTRACT.md).
+const superuserSetupDelayEnv = "CASSANDRA_SUPERUSER_SETUP_DELAY_MS"
+
+// newClusterSuperuserSetupDelay is that delay for a new cluster started
+// all at once; a failed try is made again after as long.
+const newClusterSuperuserSetupDelay = time.Second
+
 // togetherEnv is node k's first-boot settings in an all-at-once start:
-// its tokens, and for every node but the first the wait for the first
+// its tokens, the role manager's shorter setup delay when authentication
+// is on, and for every node but the first the wait for the first
 // node, by its address first (which then joins the node's seed list, see
 // CONTRACT.md), or for any seed that answers.
 func (r *run) togetherEnv(k int, first string, tokens []int64, per int) []string {
 	env := tokenEnv(tokens, per)
+	if r.res.Auth.On {
+		// Every node of the new ring starts at once and sees the others
+		// as it starts serving: no need for the role manager's 10 s wait
+		// before it makes the default role the superuser is made through.
+		env = append(env, fmt.Sprintf("%s=%d", superuserSetupDelayEnv, newClusterSuperuserSetupDelay.Milliseconds()))
+	}
 	if k > 1 {
 		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(append([]string{first}, r.res.Seeds...), ","))
 	}

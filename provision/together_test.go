@@ -286,3 +286,33 @@ func TestTogetherWaitsForCQL(t *testing.T) {
 		t.Errorf("cass3 publishes CQL at %s, want %s", res.Nodes[2].CQL, addr)
 	}
 }
+
+// A new cluster started all at once with authentication on gives every node
+// the role manager's short setup delay (the superuser is made through the
+// default role as soon as it exists); with --auth=false, or a node that
+// joins later, none.
+func TestTogetherSuperuserSetupDelay(t *testing.T) {
+	const want = "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=1000"
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	cfg.OneAtATime = false
+	bootstrap(t, cfg)
+	for _, n := range []string{"cass1", "cass2", "cass3"} {
+		if !slices.Contains(l.ring.env(n), want) {
+			t.Errorf("%s's env %q lacks %s", n, l.ring.env(n), want)
+		}
+	}
+	cfg.Nodes = 4
+	bootstrap(t, cfg) // cass4 joins the ring
+	if env := l.ring.env("cass4"); slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=") }) {
+		t.Errorf("cass4, which joined later, has %q", env)
+	}
+
+	l = newLab(t, 3)
+	cfg = l.config(3)
+	cfg.OneAtATime, cfg.NoAuth = false, true
+	bootstrap(t, cfg)
+	if env := l.ring.env("cass1"); slices.Contains(env, want) {
+		t.Errorf("with --auth=false cass1 has %q", env)
+	}
+}
