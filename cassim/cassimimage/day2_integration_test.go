@@ -219,6 +219,10 @@ func TestIntegrationCassimDay2(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := run("c1", "c1", next)
+	// Its own view too: Docker may give it the old c1's address, which c4
+	// still lists UN until its failure detector notices the old one gone,
+	// while the new process has not opened its nodetool port yet.
+	waitRows(up, "c1 on 5.0.9, in its own view", "UN "+ip(up), "UN "+c4)
 	waitRows(ids["c4"], "c1 on 5.0.9", "UN "+ip(up), "UN "+c4)
 	if out, _ := exec(up, "nodetool", "version"); out != "ReleaseVersion: 5.0.9\n" {
 		t.Errorf("nodetool version: %q", out)
@@ -240,6 +244,7 @@ func TestIntegrationCassimDay2(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := run("c1", "c1", tag)
+	waitRows(back, "c1 rolled back, in its own view", "UN "+ip(back), "UN "+c4) // as for 5.0.9 above
 	waitRows(ids["c4"], "c1 rolled back", "UN "+ip(back), "UN "+c4)
 	if id := info(back, "ID"); id != id1 {
 		t.Errorf("host ID after the rollback: %s, was %s", id, id1)
