@@ -169,14 +169,9 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 	// A Consul agent that has just elected itself leader may not have
 	// registered its own node yet (hashicorp/consul#819): a session made
 	// then is refused. That passes within a second or two; ask again.
-	for deadline := time.Now().Add(sessionWait); err != nil && sessionNotReady(err) && time.Now().Before(deadline); {
-		select {
-		case <-stop:
-		case <-time.After(250 * time.Millisecond):
-			lost, err = l.Lock(stop)
-			continue
-		}
-		break
+	deadline := time.Now().Add(sessionWait)
+	for err != nil && sessionNotReady(err) && time.Now().Before(deadline) && sleepOrStop(stop, 250*time.Millisecond) {
+		lost, err = l.Lock(stop)
 	}
 	if err != nil {
 		done()
@@ -211,6 +206,16 @@ func (h *httpStore) Lock(ctx context.Context, key string, holder Holder) (func()
 // sessionWait bounds how long Lock asks again for a session that a fresh
 // agent refuses because it has not registered its own node yet.
 const sessionWait = 15 * time.Second
+
+// sleepOrStop waits d and reports true, or false as soon as stop closes.
+func sleepOrStop(stop <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-stop:
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
 
 // sessionNotReady tells a session refused because the agent's own node is
 // not in its catalog yet, or its serfHealth check not yet passing: both
