@@ -118,6 +118,13 @@ step "real Cassandra tier: swarmcass's image over the offline base"
 . images/versions.env
 real_image=swarmcass/cassandra:offline-$CASSANDRA_VERSION
 DOCKER_BUILDKIT=0 docker build -q --build-arg BASE_IMAGE="$CASSANDRA_BASE_IMAGE" -t "$real_image" cassandra-image/ >/dev/null
+# failed_lines LOG: the lines of go test -v output that belong to a failed test
+# (top level or subtest), found by the "=== RUN|CONT|PAUSE|NAME" header above them.
+failed_lines() {
+  awk 'NR == FNR { if ($0 ~ /^ *--- FAIL: /) { n = $0; sub(/^ *--- FAIL: /, "", n); sub(/ .*/, "", n); failed[n] = 1 } next }
+       /^=== (RUN|CONT|PAUSE|NAME) / { cur = $3; next }
+       { top = cur; sub(/\/.*/, "", top); if (cur != "" && (cur in failed || top in failed)) print }' "$1" "$1"
+}
 real_start=$(date +%s)
 if [ "$mode" = "-real" ] || [ "${SWARMCASS_TEST_OVERLAP:-}" = 1 ]; then
   real_e2e & e2e_pid=$!
@@ -147,9 +154,11 @@ contract_pid=
 echo "test.sh: the real Cassandra tier took $(( $(date +%s) - real_start )) s from its start"
 grep -hE '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|real_[a-z]*_?test.go' /tmp/swarmcass-real-contract.log /tmp/swarmcass-real-tls.log /tmp/swarmcass-real.log || true
 if [ "${integration_rc:-0}" != 0 ]; then
-  # What each failed test said: in -v output the lines under its --- FAIL.
+  # What each failed test said. Parallel tests stream their lines under
+  # "=== RUN/CONT name" headers, not under their "--- FAIL", so the first pass
+  # collects the failed names and the second prints the lines each one owns.
   echo "integration tier failed; what the failed tests said (all of it in /tmp/swarmcass-integration.log):"
-  awk '/^ *--- FAIL/ { on = 1; print; next } on && /^    / { print; next } { on = 0 }' /tmp/swarmcass-integration.log | head -200
+  failed_lines /tmp/swarmcass-integration.log | tail -200
   exit 1
 fi
 if ! grep -q '^ok .*/contract' /tmp/swarmcass-real-contract.log; then
