@@ -131,15 +131,22 @@ export CASSANDRA_SEEDS
 # ---- seeds that already run -------------------------------------------------
 
 # SWARMCASS_WAIT_FOR names seeds that already run (bootstrap names them for
-# every node after the first). On a first boot (no data yet) the node starts
-# only once one of them resolves and answers on the storage port: on Swarm a
-# service on another host resolves only seconds after this task's host joins
-# the overlay, and a seed that reaches no other seed founds a ring of its own.
+# every node after the first). The node starts only once one of them resolves
+# and answers on the storage port: on Swarm a service on another host
+# resolves only seconds after this task's host joins the overlay, and a node
+# that starts then skips the seeds it cannot resolve. On a first boot (no data
+# yet) such a seed founds a ring of its own, so after SWARMCASS_WAIT_SECONDS
+# without one the node exits; a node with data gossips with no seed and stays
+# apart from the ring (seen when nodes restart together after a down), but it
+# is a member already and a lost seed host must not keep it down, so after
+# the wait it starts anyway.
 wait_for="${SWARMCASS_WAIT_FOR:-}"
 wait_for="${wait_for//[[:space:]]/}"
-if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
+if [ -n "$wait_for" ]; then
 	wait_s="${SWARMCASS_WAIT_SECONDS:-120}"
 	[[ $wait_s =~ ^[0-9]+$ ]] || die "SWARMCASS_WAIT_SECONDS=$wait_s is not a number of seconds"
+	has_data=""
+	[ ! -d /var/lib/cassandra/data/system ] || has_data=1
 	IFS=, read -r -a wait_list <<<"$wait_for"
 	deadline=$((SECONDS + wait_s))
 	reached=""
@@ -152,16 +159,23 @@ if [ -n "$wait_for" ] && [ ! -d /var/lib/cassandra/data/system ]; then
 		done
 		[ -z "$reached" ] || break
 		if [ $SECONDS -ge $deadline ]; then
-			die "none of the running seeds ($wait_for) resolves and answers on port 7000 after ${wait_s}s; not starting, so as not to found a second ring: check the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789, and IP protocol 50 for an encrypted overlay)"
+			none="none of the running seeds ($wait_for) resolves and answers on port 7000 after ${wait_s}s"
+			if [ -n "$has_data" ]; then
+				log "$none; starting anyway, as this node has data and knows its peers"
+				break
+			fi
+			die "$none; not starting, so as not to found a second ring: check the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789, and IP protocol 50 for an encrypted overlay)"
 		fi
 		sleep 1
 	done
-	log "running seed $reached answers on port 7000"
+	if [ -n "$reached" ]; then
+		log "running seed $reached answers on port 7000"
+	fi
 	# A seed named by its address (bootstrap names the first node so when
 	# the others start with it: Swarm's DNS lists a task only once its
 	# health check passes) joins the seed list, so that the node gossips
 	# with it although its name does not resolve yet.
-	if is_ip4 "$reached" && ! [[ ",$CASSANDRA_SEEDS," == *",$reached,"* ]]; then
+	if [ -n "$reached" ] && is_ip4 "$reached" && ! [[ ",$CASSANDRA_SEEDS," == *",$reached,"* ]]; then
 		CASSANDRA_SEEDS="$CASSANDRA_SEEDS,$reached"
 		export CASSANDRA_SEEDS
 	fi

@@ -10,12 +10,13 @@ import (
 	"time"
 )
 
-// SeedWait is the node contract's first-boot wait (SWARMCASS_WAIT_FOR, as
-// cassandra-image/swarmcass-entrypoint.sh does it for real Cassandra): seeds
-// that already run, of which one must resolve and answer on the storage port
-// before a node with no saved identity starts. Without it, a seed started
-// while the overlay's DNS does not yet know the others (seconds, on Swarm)
-// founds a ring of its own.
+// SeedWait is the node contract's wait for running seeds (SWARMCASS_WAIT_FOR,
+// as cassandra-image/swarmcass-entrypoint.sh does it for real Cassandra):
+// seeds that already run, of which one must resolve and answer on the
+// storage port before the node starts. Without it, a node started while the
+// overlay's DNS does not yet know the others (seconds, on Swarm) skips them:
+// a new seed founds a ring of its own, and a node with data gossips apart
+// from the ring.
 type SeedWait struct {
 	Seeds   []string
 	Timeout time.Duration // SWARMCASS_WAIT_SECONDS, 120 s by default
@@ -40,10 +41,13 @@ func seedWaitFromEnv(env map[string]string) (SeedWait, error) {
 }
 
 // Wait returns the first seed that resolves and accepts a connection on
-// port, trying every second until the timeout. With no seeds it returns at once.
-func (w SeedWait) Wait(ctx context.Context, port int) (string, error) {
+// port, trying every second until the timeout. With no seeds it returns at
+// once. When none answers in time, a node on its first boot gets an error
+// (it must not found a second ring); a member (a node with data) gets the
+// warning to log and starts anyway, as a lost seed host must not keep it down.
+func (w SeedWait) Wait(ctx context.Context, port int, member bool) (seed, warning string, err error) {
 	if len(w.Seeds) == 0 {
-		return "", nil
+		return "", "", nil
 	}
 	deadline := time.Now().Add(w.Timeout)
 	var d net.Dialer
@@ -56,16 +60,19 @@ func (w SeedWait) Wait(ctx context.Context, port int) (string, error) {
 			}()
 			if err == nil {
 				c.Close()
-				return s, nil
+				return s, "", nil
 			}
 		}
 		if !time.Now().Before(deadline) {
-			return "", fmt.Errorf("none of the running seeds (%s) resolves and answers on port %d after %s; not starting, so as not to found a second ring: check the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789, and IP protocol 50 for an encrypted overlay)",
-				strings.Join(w.Seeds, ","), port, w.Timeout)
+			none := fmt.Sprintf("none of the running seeds (%s) resolves and answers on port %d after %s", strings.Join(w.Seeds, ","), port, w.Timeout)
+			if member {
+				return "", none + "; starting anyway, as this node has data and knows its peers", nil
+			}
+			return "", "", fmt.Errorf("%s; not starting, so as not to found a second ring: check the overlay network between the swarm hosts (TCP and UDP 7946, UDP 4789, and IP protocol 50 for an encrypted overlay)", none)
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", "", ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}

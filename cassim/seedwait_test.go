@@ -16,7 +16,7 @@ func TestSeedWait(t *testing.T) {
 	if _, err := seedWaitFromEnv(map[string]string{"SWARMCASS_WAIT_SECONDS": "soon"}); err == nil {
 		t.Error("SWARMCASS_WAIT_SECONDS=soon accepted")
 	}
-	if s, err := (SeedWait{}).Wait(context.Background(), 7000); s != "" || err != nil {
+	if s, warn, err := (SeedWait{}).Wait(context.Background(), 7000, false); s != "" || warn != "" || err != nil {
 		t.Errorf("no seeds to wait for: %q, %v; want at once", s, err)
 	}
 
@@ -27,16 +27,22 @@ func TestSeedWait(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	got, err := SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: time.Minute}.Wait(context.Background(), port)
-	if err != nil || got != "127.0.0.1" {
+	got, warn, err := SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: time.Minute}.Wait(context.Background(), port, false)
+	if err != nil || got != "127.0.0.1" || warn != "" {
 		t.Errorf("Wait = %q, %v; want 127.0.0.1", got, err)
 	}
 
 	// None answers: refused after the timeout, naming them and the overlay's ports.
 	l.Close()
-	_, err = SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: 0}.Wait(context.Background(), port)
-	if err == nil || !strings.Contains(err.Error(), "no-such-seed.invalid,127.0.0.1") || !strings.Contains(err.Error(), "4789") {
-		t.Errorf("Wait with no seed up: %v", err)
+	_, warn, err = SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: 0}.Wait(context.Background(), port, false)
+	if err == nil || warn != "" || !strings.Contains(err.Error(), "no-such-seed.invalid,127.0.0.1") || !strings.Contains(err.Error(), "4789") {
+		t.Errorf("Wait with no seed up on a first boot: %q, %v", warn, err)
+	}
+
+	// None answers and the node has data: it starts anyway, with a warning.
+	got, warn, err = SeedWait{Seeds: []string{"no-such-seed.invalid", "127.0.0.1"}, Timeout: 0}.Wait(context.Background(), port, true)
+	if err != nil || got != "" || !strings.Contains(warn, "no-such-seed.invalid,127.0.0.1") || !strings.Contains(warn, "starting anyway") {
+		t.Errorf("Wait with no seed up on a node with data = %q, %q, %v; want a warning and no error", got, warn, err)
 	}
 }
 

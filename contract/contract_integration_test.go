@@ -563,7 +563,9 @@ func (s *suite) nativeTransportPort(t *testing.T) {
 }
 
 // The node's identity lives in /var/lib/cassandra: a new container on the
-// same volume is the same node.
+// same volume is the same node. The second one names a running seed that
+// never answers (SWARMCASS_WAIT_FOR): with data, the node waits for it, then
+// starts anyway, as a node with data must not be kept down by a lost seed.
 func (s *suite) identityInVolume(t *testing.T) {
 	ctx := context.Background()
 	net, _ := s.network(ctx, t)
@@ -576,8 +578,11 @@ func (s *suite) identityInVolume(t *testing.T) {
 			t.Errorf("remove volume %s: %v", vol, err)
 		}
 	})
-	hostID := func() string {
-		n := s.start(ctx, t, nodeSpec{env: env(), networks: []string{net}, volume: vol})
+	hostID := func(extra ...string) string {
+		n := s.start(ctx, t, nodeSpec{env: env(extra...), networks: []string{net}, volume: vol})
+		if len(extra) > 0 {
+			n.waitLog(ctx, t, "none of the running seeds (no-such-seed) resolves and answers on port 7000 after 2s; starting anyway")
+		}
 		n.waitLog(ctx, t, NormalMarker)
 		r, err := s.eng.Exec(ctx, n.id, []string{"nodetool", "info"})
 		if err != nil {
@@ -592,7 +597,7 @@ func (s *suite) identityInVolume(t *testing.T) {
 		}
 		return id
 	}
-	if first, second := hostID(), hostID(); first != second {
+	if first, second := hostID(), hostID("SWARMCASS_WAIT_FOR=no-such-seed", "SWARMCASS_WAIT_SECONDS=2"); first != second {
 		t.Errorf("host ID %s became %s on a new container with the same volume", first, second)
 	}
 }

@@ -209,7 +209,7 @@ func (r *run) startNodes(ctx context.Context) error {
 			if err := r.wait.Listed(ctx, upSeed); err != nil {
 				return fmt.Errorf("before restarting the nodes that bootstrapped before: %w", err)
 			}
-			if err := r.restartTogether(ctx, batch, started); err != nil {
+			if err := r.restartTogether(ctx, batch, started, upSeed); err != nil {
 				return err
 			}
 			continue
@@ -249,7 +249,15 @@ func (r *run) startNodes(ctx context.Context) error {
 			if err := r.waitQuiet(ctx, name); err != nil {
 				return err
 			}
-			if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k), nil); err != nil {
+			var up []string // running seeds a returning node must reach
+			if returning[name] {
+				for _, seed := range r.res.Seeds {
+					if _, has := existing[seed]; has {
+						up = append(up, seed)
+					}
+				}
+			}
+			if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k, up...), nil); err != nil {
 				return err
 			}
 			started++
@@ -378,15 +386,23 @@ func (r *run) waitQuiet(ctx context.Context, node string) error {
 	return err
 }
 
-// firstBootEnv is what node k, started after nodes 1..k-1, is told for
-// its first boot: the seeds among those to wait for, and for the first
-// node of a brand-new cluster its own balanced tokens (so that it skips
-// the ring delay Cassandra's token allocation waits when alone).
-func (r *run) firstBootEnv(k int) []string {
+// firstBootEnv is what node k, started after nodes 1..k-1, is told when
+// its service is made: the seeds to wait for (those among nodes 1..k-1,
+// then up, the running seeds a node that bootstrapped before returns to),
+// and for the first node of a brand-new cluster its own balanced tokens (so
+// that it skips the ring delay Cassandra's token allocation waits when alone).
+func (r *run) firstBootEnv(k int, up ...string) []string {
 	var env []string
-	if running := r.res.Seeds[:min(k-1, len(r.res.Seeds))]; len(running) > 0 {
-		// The node contract's first-boot wait: not before a running seed
-		// resolves and answers, or a seed that reaches none founds its own ring.
+	running := slices.Clone(r.res.Seeds[:min(k-1, len(r.res.Seeds))])
+	for _, s := range up {
+		if s != nodeName(k) && !slices.Contains(running, s) {
+			running = append(running, s)
+		}
+	}
+	if len(running) > 0 {
+		// The node contract's wait: not before a running seed resolves and
+		// answers, or a seed that reaches none founds its own ring and a
+		// node with data gossips apart from it.
 		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
 	}
 	if k == 1 && r.brandNew {

@@ -339,9 +339,10 @@ func (r *run) returning(ctx context.Context, existing map[string]engine.Service)
 }
 
 // restartTogether creates the services of nodes that bootstrapped before
-// (returning) all at once and waits until each is UN with at least started
-// UN nodes in every view.
-func (r *run) restartTogether(ctx context.Context, batch []int, started int) error {
+// (returning) all at once, each waiting for upSeed (the seed found UN) before
+// it starts, and waits until each is UN with at least started UN nodes in
+// every view.
+func (r *run) restartTogether(ctx context.Context, batch []int, started int, upSeed string) error {
 	t0 := time.Now()
 	var names []string
 	results := map[string]*NodeResult{}
@@ -351,7 +352,7 @@ func (r *run) restartTogether(ctx context.Context, batch []int, started int) err
 			return err
 		}
 		port := r.cqlPort(k, h, nil) // its recorded port
-		if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k), nil); err != nil {
+		if err := r.createNode(ctx, k, h, port, r.firstBootEnv(k, upSeed), nil); err != nil {
 			return err
 		}
 		nr := &NodeResult{Node: consulstore.Node{Name: nodeName(k)}, Created: true}

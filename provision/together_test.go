@@ -246,6 +246,31 @@ func TestRestartTogether(t *testing.T) {
 	}
 }
 
+func TestReturningNodeWaitsForRunningSeeds(t *testing.T) {
+	// cass1 and cass3 lost their services while cass2, a seed, ran on. A
+	// returning node that cannot resolve a running seed yet (a host that
+	// has just rejoined the overlay) would gossip apart from the ring, so
+	// each is told to wait for the seeds that run: cass1, walked first,
+	// for cass2; cass3, restarted once cass1 is UN, for cass1 and cass2.
+	l := newLab(t, 3)
+	bootstrap(t, l.config(3))
+	for _, name := range []string{"cass1", "cass3"} {
+		if err := l.swarm[0].ServiceRemove(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bootstrap(t, l.config(3))
+	for name, want := range map[string]string{"cass1": "SWARMCASS_WAIT_FOR=cass2", "cass2": "SWARMCASS_WAIT_FOR=cass1", "cass3": "SWARMCASS_WAIT_FOR=cass1,cass2"} {
+		s, err := l.swarm[0].ServiceInspect(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.DeleteFunc(slices.Clone(s.Spec.Env), func(kv string) bool { return !strings.HasPrefix(kv, "SWARMCASS_WAIT_FOR=") }); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s waits for %v, want %s", name, got, want)
+		}
+	}
+}
+
 func TestNoRestartTogetherWithoutRecord(t *testing.T) {
 	// Volumes alone, without a host ID in the record, do not make nodes
 	// that bootstrapped before: they join one at a time.

@@ -55,7 +55,7 @@ CASSIM_RELEASE_VERSION (the Cassandra release it reports), CASSIM_FAIL_AT_START=
 (fail at start as a broken upgrade does), CASSIM_DATA_DIR (default /var/lib/cassandra),
 CASSIM_NODETOOL_ADDRESS (default 127.0.0.1:7199), CASSIM_CQL_TRACE=true (log
 every CQL request and answer at DEBUG), SWARMCASS_WAIT_FOR and
-SWARMCASS_WAIT_SECONDS (on a first boot, wait for a running seed),
+SWARMCASS_WAIT_SECONDS (wait for a running seed before starting),
 SWARMCASS_AUTH and SWARMCASS_CREDENTIALS_FILE (PasswordAuthenticator, the
 node contract's authentication).
 `
@@ -127,11 +127,14 @@ func run(ctx context.Context, argv []string) int {
 		fmt.Fprintln(os.Stderr, "cassim:", err)
 		return 1
 	}
-	if id, err := cassim.LoadIdentity(cfg.DataDir); err == nil && id.HostID == "" {
-		seed, err := cfg.SeedWait.Wait(ctx, cassim.GossipPort)
+	if id, err := cassim.LoadIdentity(cfg.DataDir); err == nil {
+		seed, warning, err := cfg.SeedWait.Wait(ctx, cassim.GossipPort, id.HostID != "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "cassim:", err)
 			return 1
+		}
+		if warning != "" {
+			fmt.Fprintln(os.Stderr, "cassim:", warning)
 		}
 		if seed != "" {
 			fmt.Fprintf(os.Stderr, "cassim: running seed %s answers on port %d\n", seed, cassim.GossipPort)
