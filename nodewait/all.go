@@ -1,9 +1,7 @@
 package nodewait
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -113,8 +111,8 @@ func (w *Waiter) Address(ctx context.Context, node string) (string, error) {
 		if err != nil || len(tasks) == 0 {
 			return false, nil
 		}
-		if Failed(tasks[0]) {
-			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		if err := newestFailed(tasks); err != nil {
+			return false, err
 		}
 		addr = tasks[0].Addresses[w.Network]
 		return addr != "", nil
@@ -133,8 +131,8 @@ func (w *Waiter) Listed(ctx context.Context, node string) error {
 		if err != nil || len(tasks) == 0 {
 			return false, nil
 		}
-		if Failed(tasks[0]) {
-			return false, fmt.Errorf("its task %s %s: %s", tasks[0].ID, tasks[0].State, cmp.Or(tasks[0].Err, tasks[0].Message))
+		if err := newestFailed(tasks); err != nil {
+			return false, err
 		}
 		w.debugf("%s: task %s", node, tasks[0].State)
 		return tasks[0].State == "running", nil

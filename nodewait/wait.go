@@ -146,15 +146,9 @@ func (w *Waiter) look(ctx context.Context, r *round, node string, started int, e
 			l.Host = &h
 		}
 	}
-	for _, t := range tasks {
-		if Failed(t) && !endedBefore[t.ID] {
-			msg := t.Err
-			if msg == "" {
-				msg = t.Message
-			}
-			at(t)
-			return l, fmt.Errorf("its task %s %s: %s", t.ID, t.State, msg)
-		}
+	if t, ok := Fatal(tasks, endedBefore); ok {
+		at(t)
+		return l, fmt.Errorf("its task %s %s: %s", t.ID, t.State, cmp.Or(t.Err, t.Message))
 	}
 	if len(tasks) == 0 {
 		l.Why = "no task yet"

@@ -82,6 +82,76 @@ func TestUN(t *testing.T) {
 			t.Errorf("err %v, want the task's failure", err)
 		}
 	})
+	const mountBusy = "starting container failed: error mounting secrets tmpfs: device or resource busy"
+	t.Run("its task could not start once", func(t *testing.T) {
+		// dockerd could not set up the container: the node never ran, and
+		// Swarm's next task starts it.
+		s := newSwarm(t)
+		if err := s.w.KillTask("cass2", mountBusy); err != nil {
+			t.Fatal(err)
+		}
+		tasks, err := s.wait.Manager.TaskList(ctx, "cass2")
+		if err != nil || len(tasks) != 2 || tasks[0].State != "running" {
+			t.Fatalf("tasks %+v, %v; want Swarm's next one running", tasks, err)
+		}
+		s.ring.Set("cass2", tasks[0].Addresses[clustertest.Network], "UN") // on its new address
+		if l, err := s.wait.UN(ctx, "cass2", 3, nil); err != nil || !l.Ready {
+			t.Errorf("look %+v, %v; want cass2 UN in Swarm's next task", l, err)
+		}
+	})
+	t.Run("its tasks can never start", func(t *testing.T) {
+		s := newSwarm(t)
+		s.w.TaskState = func(spec engine.ServiceSpec, _ engine.Node) (string, string) {
+			if spec.Name == "cass2" {
+				return "failed", mountBusy
+			}
+			return "running", ""
+		}
+		if err := s.w.KillTask("cass2", mountBusy); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		if err == nil || !strings.Contains(err.Error(), "device or resource busy") || strings.Contains(err.Error(), "gave up waiting") {
+			t.Errorf("err %v, want the start failure once %d tasks failed so", err, MaxStartFailures)
+		}
+		tasks, _ := s.wait.Manager.TaskList(ctx, "cass2")
+		if n := len(tasks); n < MaxStartFailures {
+			t.Errorf("%d tasks, want at least %d before the wait gives up", n, MaxStartFailures)
+		}
+	})
+}
+
+func TestFatal(t *testing.T) {
+	start := func(id string) engine.Task {
+		return engine.Task{ID: id, State: "failed", Err: "starting container failed: busy"}
+	}
+	died := engine.Task{ID: "d", State: "failed", Err: "task: non-zero exit (1)"}
+	for _, tc := range []struct {
+		name   string
+		tasks  []engine.Task
+		before map[string]bool
+		want   string // the fatal task's ID, "" for none
+	}{
+		{"none failed", []engine.Task{{ID: "r", State: "running"}}, nil, ""},
+		{"died", []engine.Task{{ID: "r", State: "running"}, died}, nil, "d"},
+		{"died before the wait", []engine.Task{{ID: "r", State: "running"}, died}, map[string]bool{"d": true}, ""},
+		{"two start failures", []engine.Task{{ID: "n", State: "pending"}, start("s2"), start("s1")}, nil, ""},
+		{"three start failures", []engine.Task{start("s3"), start("s2"), start("s1")}, nil, "s1"},
+		{"start failures before the wait do not count", []engine.Task{start("s3"), start("s2"), start("s1")}, map[string]bool{"s1": true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Fatal(tc.tasks, tc.before)
+			if ok != (tc.want != "") || got.ID != tc.want {
+				t.Errorf("Fatal = %q, %v; want %q", got.ID, ok, tc.want)
+			}
+		})
+	}
+	if err := newestFailed([]engine.Task{start("s2"), died}); err != nil {
+		t.Errorf("a newest task that could not start is waited past, got %v", err)
+	}
+	if err := newestFailed([]engine.Task{died, start("s1")}); err == nil {
+		t.Error("a newest task that died is not an error")
+	}
 }
 
 func TestQuiet(t *testing.T) {
