@@ -21,7 +21,8 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 	splits := map[string]int{} // looks in a row that showed a split, as UN counts them
 	var failed string
 	var took time.Duration // the last round
-	err := w.poll(ctx, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
+	g := w.newGate()
+	err := op.Poll(ctx, w.Interval/4, w.Timeout, strings.Join(nodes, ", ")+" to be UN", func() (bool, error) {
 		// A round that took longer than Interval (nodetool is a JVM on
 		// real Cassandra, on hosts busy starting the nodes) is followed by
 		// as long a pause, so that the looks take at most half of what
@@ -43,20 +44,23 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 				ask = append(ask, node)
 			}
 		}
-		r := w.newRound(ctx, append(ask, w.Seeds...))
+		r := w.newRound(ctx, append(ask, w.Seeds...), g, ask)
 		done := true
 		for _, node := range nodes {
 			if last[node].Ready {
 				continue
 			}
-			look, err := w.look(ctx, r, node, started, nil)
+			look, err := w.look(ctx, r, g, node, started, nil)
+			g.carry(node, &look, last[node])
 			last[node] = look
 			if err != nil {
 				failed = node
 				return false, err
 			}
-			if splits[node] = splits[node] + 1; look.Split == nil {
-				splits[node] = 0
+			if !look.gated { // a gated look saw no view
+				if splits[node]++; look.Split == nil {
+					splits[node] = 0
+				}
 			}
 			if splits[node] >= SplitLooks {
 				failed = node
@@ -88,10 +92,10 @@ func (w *Waiter) AllUN(ctx context.Context, nodes []string, started int) (map[st
 // Look given them in endedBefore. all is true when every node is ready;
 // the looks say why not.
 func (w *Waiter) ReadyNow(ctx context.Context, nodes []string, started int) (looks map[string]Look, all bool) {
-	r := w.newRound(ctx, append(slices.Clone(nodes), w.Seeds...))
+	r := w.newRound(ctx, append(slices.Clone(nodes), w.Seeds...), nil, nil)
 	looks, all = map[string]Look{}, true
 	for _, node := range nodes {
-		l, err := w.look(ctx, r, node, started, Ended(r.tasks[node].tasks))
+		l, err := w.look(ctx, r, nil, node, started, Ended(r.tasks[node].tasks))
 		if err != nil && l.Why == "" {
 			l.Why = err.Error()
 		}

@@ -21,7 +21,7 @@ import (
 func (w *Waiter) Healthy(ctx context.Context, nodes []string, ignore ...string) error {
 	var first []string // host IDs in the first view
 	var firstNode string
-	r := w.newRound(ctx, nodes) // every view asked at once
+	r := w.newRound(ctx, nodes, nil, nil) // every view asked at once
 	for _, node := range nodes {
 		t, h, ok, err := w.container(ctx, r, node)
 		if err != nil {

@@ -119,6 +119,9 @@ type Look struct {
 	// Split is set when the node is UN in its own view but it and a
 	// running seed do not see each other: a ring of its own.
 	Split *SplitError
+	// gated: the gate let no nodetool run (see gate), so the look says
+	// nothing of the node's view.
+	gated bool
 }
 
 // Look checks node once: no task but those in endedBefore has ended, its
@@ -130,11 +133,12 @@ type Look struct {
 // reports a container's death with the time it died, which may be before
 // the wait began although the manager learns of it only later.
 func (w *Waiter) Look(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
-	return w.look(ctx, nil, node, started, endedBefore)
+	return w.look(ctx, nil, nil, node, started, endedBefore)
 }
 
-// look is Look from round r's answers (nil: asked now).
-func (w *Waiter) look(ctx context.Context, r *round, node string, started int, endedBefore map[string]bool) (Look, error) {
+// look is Look from round r's answers (nil: asked now), through gate g
+// (nil: nodetool is asked at every look).
+func (w *Waiter) look(ctx context.Context, r *round, g *gate, node string, started int, endedBefore map[string]bool) (Look, error) {
 	var l Look
 	tasks, err := w.taskList(ctx, r, node)
 	if err != nil {
@@ -173,6 +177,10 @@ func (w *Waiter) look(ctx context.Context, r *round, node string, started int, e
 	}
 	if l.Host == nil {
 		return l, fmt.Errorf("its task runs on swarm node %s, which is none of the given hosts", l.Task.NodeID)
+	}
+	if why, ok := w.gated(ctx, r, g, *l.Host, l.Task); !ok {
+		l.Why, l.gated = why, true
+		return l, nil
 	}
 	addr := l.Task.Addresses[w.Network]
 	own, out, err := w.status(ctx, r, l.Host.Engine, l.Task.ContainerID)
@@ -300,14 +308,18 @@ func upAndCounted(s *nodetool.Status, addr string, started int) (bool, string) {
 func (w *Waiter) UN(ctx context.Context, node string, started int, endedBefore map[string]bool) (Look, error) {
 	var last Look
 	splits := 0
-	err := w.poll(ctx, node+" to be UN", func() (bool, error) {
-		look, err := w.Look(ctx, node, started, endedBefore)
+	g := w.newGate()
+	err := op.Poll(ctx, w.Interval/4, w.Timeout, node+" to be UN", func() (bool, error) {
+		look, err := w.look(ctx, nil, g, node, started, endedBefore)
+		g.carry(node, &look, last)
 		last = look
 		if err != nil {
 			return false, err
 		}
-		if splits = splits + 1; look.Split == nil {
-			splits = 0
+		if !look.gated { // a gated look saw no view
+			if splits++; look.Split == nil {
+				splits = 0
+			}
 		}
 		if splits >= SplitLooks {
 			return false, look.Split

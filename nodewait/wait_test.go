@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,4 +245,75 @@ func TestUNSplitRing(t *testing.T) {
 			t.Errorf("err = %v, want a timeout", err)
 		}
 	})
+}
+
+// The gate: while cass2's log does not show it NORMAL, nodetool runs in
+// its container only at the first look (then once in gateEvery Intervals,
+// 5 s here); once the line is there, the wait asks nodetool at once (the
+// log is read every Interval/4) and ends, long before that.
+func TestUNGate(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	s.wait.Interval, s.wait.Timeout = time.Second, time.Minute
+	s.ring.Set("cass2", s.addrs["cass2"], "UJ")
+	var mu sync.Mutex
+	normal, runs := false, 0 // runs: nodetool in cass2's container
+	exec := s.w.Exec
+	s.w.Exec = func(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+		if strings.HasPrefix(c.Name, "cass2.") && cmd[0] == "nodetool" {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+		}
+		return exec(f, c, cmd)
+	}
+	s.w.Logs = func(f *enginetest.Fake, c engine.Container, tail int) string {
+		mu.Lock()
+		defer mu.Unlock()
+		// Another node's NORMAL line does not count.
+		logs := "INFO  [GossipStage:1] StorageService.java:3320 - Node /" + s.addrs["cass1"] + ":7000 state jump to NORMAL\n"
+		if normal && strings.HasPrefix(c.Name, "cass2.") {
+			logs += "INFO  [main] StorageService.java:3320 - Node /" + s.addrs["cass2"] + ":7000 state jump to NORMAL\n"
+		}
+		return logs
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.wait.UN(ctx, "cass2", 3, nil)
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond) // six log reads
+	mu.Lock()
+	before := runs
+	s.ring.Set("cass2", s.addrs["cass2"], "UN")
+	normal = true
+	flipped := time.Now()
+	mu.Unlock()
+	if before != 1 {
+		t.Errorf("nodetool ran %d times in cass2 before its NORMAL line, want once (the first look)", before)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatalf("the wait did not end within 4 s of cass2's NORMAL line (the gate's own next nodetool is 5 s after the first)")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if after := runs - before; after != 1 {
+		t.Errorf("nodetool ran %d times in cass2 after its NORMAL line, want once", after)
+	}
+	t.Logf("the wait ended %s after cass2's NORMAL line", time.Since(flipped).Round(time.Millisecond))
+}
+
+func TestNormalLogged(t *testing.T) {
+	logs := "INFO  [GossipStage:1] StorageService.java:3320 - Node /10.0.1.20:7000 state jump to NORMAL\n" +
+		"INFO  [main] StorageService.java:3320 - Node /10.0.1.2:7000 state jump to NORMAL\n"
+	for addr, want := range map[string]bool{"10.0.1.2": true, "10.0.1.20": true, "10.0.1.3": false, "10.0.1": false, "": false} {
+		if got := normalLogged(logs, addr); got != want {
+			t.Errorf("normalLogged(%s) = %v, want %v", addr, got, want)
+		}
+	}
 }
