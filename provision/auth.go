@@ -289,15 +289,23 @@ func ensureAuth(ctx context.Context, r *run) error {
 		return err
 	}
 	changes := len(r.res.Created)
-	state, err := r.ensureSuperuser(ctx, t)
-	if err != nil {
-		return err
-	}
 	var nodes []string
 	added := false
 	for _, n := range r.res.Nodes {
 		nodes = append(nodes, n.Name)
 		added = added || n.Created
+	}
+	// A brand-new cluster's system_auth holds only the default role,
+	// written at RF 1: raised to min(3, N) before the superuser is made,
+	// it gets the superuser and the default role's disabling on every
+	// replica, and there is nothing to repair.
+	fresh := r.brandNew && added
+	state, err := r.ensureSuperuser(ctx, t, fresh, min(3, len(nodes)))
+	if err != nil {
+		return err
+	}
+	if r.authReplicatedFirst {
+		added = false
 	}
 	if err := r.replicateAuth(ctx, t, nodes, added, state); err != nil {
 		return err
@@ -324,8 +332,10 @@ const (
 // the credentials secret logs in (created through Cassandra's default role
 // when it does not), and the default role cannot log in and is no
 // superuser. Credentials that work are never changed. It returns what it
-// read last of authStateQuery, logged in as the superuser.
-func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) (string, error) {
+// read last of authStateQuery, logged in as the superuser. fresh: a
+// brand-new cluster's superuser is made after system_auth's replication
+// is set to rf (createSuperuser).
+func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf int) (string, error) {
 	if r.creds.User == "" {
 		// The local copy is lost (or this machine did not bootstrap the
 		// cluster): the node has the secret mounted.
@@ -341,7 +351,7 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) (string, error) 
 	r.res.Auth.User = r.creds.User
 	out, err := r.cql(ctx, t, false, authStateQuery)
 	if errors.Is(err, errBadCredentials) {
-		if err := r.createSuperuser(ctx, t); err != nil {
+		if err := r.createSuperuser(ctx, t, fresh, rf); err != nil {
 			return "", err
 		}
 		// The new role is read at LOCAL_QUORUM: poll until this node sees it.
@@ -366,12 +376,19 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget) (string, error) 
 }
 
 // createSuperuser logs in as Cassandra's default role, waiting until the
-// role manager has made it, and creates the secret's superuser.
-func (r *run) createSuperuser(ctx context.Context, t cqlTarget) error {
+// role manager has made it, and creates the secret's superuser. fresh: it
+// first reads the node's datacenter and, in the same run as the CREATE,
+// sets system_auth to NetworkTopologyStrategy rf there.
+func (r *run) createSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf int) error {
 	stmt := fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s WITH PASSWORD = '%s' AND SUPERUSER = true AND LOGIN = true;\n", r.creds.User, r.creds.Password)
+	first := stmt // the statement that waits for the default role
+	if fresh {
+		first = dcQuery
+	}
+	var out string
 	var last error
 	err := op.Poll(ctx, r.cfg.PollInterval, superuserSetupTimeout, "Cassandra's default superuser", func() (bool, error) {
-		_, last = r.cql(ctx, t, true, stmt)
+		out, last = r.cql(ctx, t, true, first)
 		switch {
 		case last == nil:
 			return true, nil
@@ -387,8 +404,24 @@ func (r *run) createSuperuser(ctx context.Context, t cqlTarget) error {
 	case err != nil:
 		return fmt.Errorf("create superuser %s: %w (last: %v)", r.creds.User, err, last)
 	}
+	if fresh {
+		dc := cellAfter(out, "data_center")
+		if dc == "" {
+			return fmt.Errorf("read the datacenter from system.local: %q", out)
+		}
+		if _, err := r.cql(ctx, t, true, replicateStmt(dc, rf)+stmt); err != nil {
+			return fmt.Errorf("replicate system_auth and create superuser %s: %w", r.creds.User, err)
+		}
+		r.created("system_auth replication NetworkTopologyStrategy %s: %d", dc, rf)
+		r.authReplicatedFirst = true
+	}
 	r.created("superuser role %s", r.creds.User)
 	return nil
+}
+
+// replicateStmt sets system_auth to NetworkTopologyStrategy rf in dc.
+func replicateStmt(dc string, rf int) string {
+	return fmt.Sprintf("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', '%s': %d};\n", dc, rf)
 }
 
 // roleRow is the row of role in cqlsh's table of system_auth.roles: role,
@@ -447,8 +480,7 @@ func (r *run) replicateAuth(ctx context.Context, t cqlTarget, nodes []string, ad
 	}
 	changed := false
 	if !strings.Contains(out, "NetworkTopologyStrategy") || len(have) != 1 || have[dc] != strconv.Itoa(want) {
-		stmt := fmt.Sprintf("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', '%s': %d};\n", dc, want)
-		if _, err := r.cql(ctx, t, false, stmt); err != nil {
+		if _, err := r.cql(ctx, t, false, replicateStmt(dc, want)); err != nil {
 			return fmt.Errorf("replicate system_auth: %w", err)
 		}
 		r.created("system_auth replication NetworkTopologyStrategy %s: %d", dc, want)

@@ -224,7 +224,7 @@ func authEnableBack(ctx context.Context, r *run, node string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.ensureSuperuser(ctx, t); err != nil {
+	if _, err := r.ensureSuperuser(ctx, t, false, 0); err != nil {
 		return op.WithHint(err, "run swarmcass auth enable --cluster "+r.cfg.Cluster+" again: it continues from here")
 	}
 	r.superuserOK = true
@@ -240,7 +240,7 @@ func authEnableFinish(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	state, err := r.ensureSuperuser(ctx, t)
+	state, err := r.ensureSuperuser(ctx, t, false, 0)
 	if err != nil {
 		return op.WithHint(err, "run swarmcass auth enable --cluster "+r.cfg.Cluster+" again: it finishes from here")
 	}

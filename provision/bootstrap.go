@@ -124,6 +124,10 @@ type run struct {
 	// brandNew: no service and no volume of the cluster existed when the
 	// Nodes step began.
 	brandNew bool
+	// authReplicatedFirst: the Authentication step set system_auth's
+	// replication before it made the superuser (a brand-new cluster), so
+	// no row of system_auth needs a repair.
+	authReplicatedFirst bool
 	// volumes are the cluster's node volumes, as "NAME on HOST".
 	volumes map[string]bool
 	// differing are the existing nodes whose image or settings differ from
