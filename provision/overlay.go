@@ -101,8 +101,9 @@ func (r *run) allNodesRun(ctx context.Context) (bool, error) {
 		// A task that died or exited (a node in a restart loop, or one
 		// that waits for a seed it cannot reach) may mean the network:
 		// check it. A task Swarm shut down to replace it (restart,
-		// upgrade) says nothing about the network.
-		if len(tasks) == 0 || tasks[0].State != "running" || slices.ContainsFunc(tasks, died) {
+		// upgrade) says nothing about the network, nor does one whose
+		// container runs while its first health check pends ("starting").
+		if len(tasks) == 0 || !nodewait.Runs(tasks[0]) || slices.ContainsFunc(tasks, died) {
 			return false, nil
 		}
 	}

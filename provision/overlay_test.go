@@ -253,3 +253,24 @@ func TestOverlayCheckAfterRestart(t *testing.T) {
 		t.Error("a re-run with cass2's died task in its history did not probe the overlay")
 	}
 }
+
+func TestOverlayCheckSkippedWhileHealthChecksPend(t *testing.T) {
+	// A task stays "starting" until its image's HEALTHCHECK first passes,
+	// seconds after its container started (5 s for cassim): a re-run right
+	// after a bootstrap finds the nodes' containers running and needs no
+	// overlay check.
+	l := newLab(t, 3)
+	l.w.TaskState = func(spec engine.ServiceSpec, _ engine.Node) (string, string) {
+		if strings.HasPrefix(spec.Name, "cass") {
+			return "starting", ""
+		}
+		return "running", ""
+	}
+	cfg := l.config(3)
+	bootstrap(t, cfg)
+	probes := len(l.ring.probes)
+	bootstrap(t, cfg)
+	if got := l.ring.probes[probes:]; len(got) > 0 {
+		t.Errorf("a re-run while the nodes' health checks pend probed the overlay: %v", got)
+	}
+}
