@@ -68,6 +68,16 @@ func (g *gate) pass(ctx context.Context, h cluster.Host, t engine.Task) (why str
 	return "not NORMAL in its log yet", false
 }
 
+// ran notes that nodetool ran in container id (nil g: no gate).
+func (g *gate) ran(id string) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.asked[id] = time.Now()
+	g.mu.Unlock()
+}
+
 // carry keeps, in a gated look l at node, what the last look with a view
 // saw (prev's nodetool output, its reason), so that a wait that ends on a
 // gated look still reports the node's last view.

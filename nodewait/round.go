@@ -41,29 +41,21 @@ const maxParallel = 16
 
 // newRound asks, in parallel, for the tasks of each of nodes and, for
 // each whose newest task runs on one of the Hosts, its own view. With a
-// gate g, the views of the nodes in waited are asked only when it lets
-// them pass, and those of the others (the seeds that judge them) only when
-// it let one pass: a round in which no waited node can be UN runs no
-// nodetool.
+// gate g, the views are asked only when it lets one of the nodes in
+// waited pass: a round in which no waited node can be UN runs no
+// nodetool, and one in which one can asks every view (a node's look needs
+// the seeds' views, and nodes started together are each other's seeds).
 func (w *Waiter) newRound(ctx context.Context, nodes []string, g *gate, waited []string) *round {
 	r := &round{tasks: map[string]tasksAnswer{}, views: map[string]viewAnswer{}}
 	type running struct {
-		h engine.Engine
+		h cluster.Host
 		t engine.Task
 	}
 	var mu sync.Mutex
-	var later []running // views asked once the waited nodes are through the gate
+	var run []running
+	gatedWhy := map[string]string{} // container ID -> why the gate held it
 	passed := g == nil
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, maxParallel)
-	view := func(e engine.Engine, t engine.Task) {
-		slots <- struct{}{}
-		s, out, err := Status(ctx, e, t.ContainerID)
-		<-slots
-		r.mu.Lock()
-		r.views[t.ContainerID] = viewAnswer{status: s, output: out, err: err}
-		r.mu.Unlock()
-	}
 	seen := map[string]bool{}
 	for _, node := range nodes {
 		if seen[node] {
@@ -84,37 +76,47 @@ func (w *Waiter) newRound(ctx context.Context, nodes []string, g *gate, waited [
 			if !ok {
 				return
 			}
-			if g != nil && !slices.Contains(waited, node) {
-				mu.Lock()
-				later = append(later, running{h.Engine, tasks[0]})
-				mu.Unlock()
-				return
+			why, pass := "", true
+			if g != nil && slices.Contains(waited, node) {
+				why, pass = g.pass(ctx, h, tasks[0])
 			}
-			if g != nil {
-				if why, ok := g.pass(ctx, h, tasks[0]); !ok {
-					r.mu.Lock()
-					r.views[tasks[0].ContainerID] = viewAnswer{gated: why}
-					r.mu.Unlock()
-					return
-				}
-				mu.Lock()
+			mu.Lock()
+			defer mu.Unlock()
+			run = append(run, running{h, tasks[0]})
+			if !pass {
+				gatedWhy[tasks[0].ContainerID] = why
+			} else if g != nil && slices.Contains(waited, node) {
 				passed = true
-				mu.Unlock()
 			}
-			view(h.Engine, tasks[0])
 		}()
 	}
 	wg.Wait()
-	if passed {
-		for _, v := range later {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				view(v.h, v.t)
-			}()
+	if !passed {
+		for id, why := range gatedWhy {
+			r.views[id] = viewAnswer{gated: why}
 		}
-		wg.Wait()
+		for _, v := range run {
+			if _, held := gatedWhy[v.t.ContainerID]; !held {
+				r.views[v.t.ContainerID] = viewAnswer{gated: "no node waited for is through the gate"}
+			}
+		}
+		return r
 	}
+	slots := make(chan struct{}, maxParallel)
+	for _, v := range run {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			s, out, err := Status(ctx, v.h.Engine, v.t.ContainerID)
+			<-slots
+			g.ran(v.t.ContainerID)
+			r.mu.Lock()
+			r.views[v.t.ContainerID] = viewAnswer{status: s, output: out, err: err}
+			r.mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	return r
 }
 
