@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -66,6 +67,10 @@ type step struct {
 type kind struct {
 	node, profile string
 	together      bool
+	// warm: each lab first runs a cluster of the same image, whose nodes
+	// and volumes are then removed (its images, infra and the swarm stay),
+	// and the measured cluster gets a network of its own.
+	warm bool
 }
 
 func main() {
@@ -78,6 +83,7 @@ func main() {
 	results := flag.String("results", "", "append each row to this file, one JSON object a line")
 	plotPNG := flag.String("plot", "", "measure nothing: draw the rows of -results as a PNG plot to this file")
 	start := flag.String("start", "together", "how a new cluster's nodes start: together (bootstrap's default) or one-at-a-time (--one-at-a-time)")
+	warm := flag.Bool("warm", false, "measure on a warm lab: one where a cluster of the same image ran first, whose nodes and volumes were then removed")
 	flag.Parse()
 	if *start != "together" && *start != "one-at-a-time" {
 		fmt.Fprintf(os.Stderr, "bench: -start %q: want together or one-at-a-time\n", *start)
@@ -100,7 +106,7 @@ func main() {
 		return
 	}
 	resultsPath = *results
-	if err := run(*sizes, *machines, kind{*node, *profile, *start == "together"}); err != nil {
+	if err := run(*sizes, *machines, kind{*node, *profile, *start == "together", *warm}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -143,7 +149,7 @@ func run(sizes string, machines int, k kind) error {
 			}
 			if err := appendResult(resultsPath, result{Nodes: what, Start: start, N: n, Total: r.total.Seconds(),
 				Limit: r.limit.Seconds(), Ratio: r.total.Seconds() / r.limit.Seconds(), Machine: machines,
-				Rerun: r.rerun.Seconds(), Ring: r.ring.Seconds(), Steps: r.steps, Load: r.load}); err != nil {
+				Rerun: r.rerun.Seconds(), Ring: r.ring.Seconds(), Steps: r.steps, Load: r.load, Warm: k.warm}); err != nil {
 				return err
 			}
 		}
@@ -156,7 +162,11 @@ func run(sizes string, machines int, k kind) error {
 	if k.together {
 		how = "all at once"
 	}
-	fmt.Printf("nodes: %s, started %s; %d swarm machines; fresh lab per size\n", what, how, machines)
+	lab := "fresh lab per size"
+	if k.warm {
+		lab = "warm lab per size (a cluster of the same image ran there first)"
+	}
+	fmt.Printf("nodes: %s, started %s; %d swarm machines; %s\n", what, how, machines, lab)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "nodes\tlab up\tbootstrap\tlimit\ttotal/limit\tover limit per node\tre-run\tring\tload\tsteps\t\n")
 	for _, r := range rows {
@@ -208,6 +218,17 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	if _, err := sw(append(load, labArgs...)...); err != nil {
 		return r, err
 	}
+	if k.warm {
+		warmArgs := slices.Clone(args)
+		warmArgs[slices.Index(warmArgs, "bench")] = "warm"
+		if _, err := sw(warmArgs...); err != nil {
+			return r, fmt.Errorf("warm the lab: %w", err)
+		}
+		if err := removeNodes(ctx, store, "warm", n); err != nil {
+			return r, fmt.Errorf("warm the lab: %w", err)
+		}
+		args = append(args, "--network", "benchnet")
+	}
 	if _, err := sw(args...); err != nil {
 		return r, err
 	}
@@ -254,6 +275,50 @@ func measure(ctx context.Context, bin, imageDir, store, lab string, n, machines 
 	r.rerun = time.Duration(again.Total * float64(time.Second))
 	r.load = loadAverage()
 	return r, nil
+}
+
+// removeNodes removes cluster's n node services and, once their containers
+// are gone, their volumes on every swarm host: what stays is infra, the
+// swarm, the cluster's record and network, and the images on every host.
+func removeNodes(ctx context.Context, store, name string, n int) error {
+	plan, err := hosts.Resolve(hosts.Options{MachineStoragePath: store})
+	if err != nil {
+		return err
+	}
+	c := cluster.Open(name, plan)
+	defer c.Close()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	for k := 1; k <= n; k++ {
+		if err := c.Swarm[0].Engine.ServiceRemove(ctx, fmt.Sprintf("cass%d", k)); err != nil {
+			return err
+		}
+	}
+	labels := engine.Labels{engine.LabelCluster: name}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, h := range c.Swarm {
+		for {
+			vols, err := h.Engine.VolumeList(ctx, labels)
+			if err != nil {
+				return err
+			}
+			var busy error
+			for _, v := range vols {
+				if err := h.Engine.VolumeRemove(ctx, v); err != nil {
+					busy = err // its container is still being removed
+				}
+			}
+			if busy == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("remove %s's volumes on %s: %w", name, h.Name(), busy)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return nil
 }
 
 // loadAverage is the machine's 1-minute load average (/proc/loadavg), 0

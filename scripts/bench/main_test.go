@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -55,5 +56,28 @@ func TestTogetherLimitOf(t *testing.T) {
 	}
 	if got, want := togetherLimitOf(nodes), 32*time.Second; got != want {
 		t.Errorf("togetherLimitOf = %v, want %v", got, want)
+	}
+}
+
+func TestSeries(t *testing.T) {
+	rs := []result{
+		{Nodes: "cassim fast", Start: "together", N: 3, Total: 20, Limit: 1},
+		{Nodes: "cassim fast", Start: "together", N: 12, Total: 22, Limit: 2},
+		{Nodes: "cassim fast", Start: "together", N: 3, Total: 8, Limit: 1.5}, // measured again, later
+		{Nodes: "cassim fast", Start: "together", N: 3, Total: 7, Limit: 1.4, Warm: true},
+	}
+	names, lines := series(rs)
+	want := []string{"cassim fast, together", "cassim fast, together, warm lab", "cassim fast, together, warm lab: limit", "cassim fast, together: limit"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("series %q, want %q", names, want)
+	}
+	if got := lines["cassim fast, together"]; len(got) != 2 || got[0].X != 3 || got[0].Y != 8 || got[1].Y != 22 {
+		t.Errorf("fresh-lab totals %v, want N=3 at 8 s (the later row) and N=12 at 22 s", got)
+	}
+	if got := lines["cassim fast, together: limit"]; len(got) != 2 || got[0].Y != 1.5 {
+		t.Errorf("fresh-lab limits %v, want N=3 at 1.5 s", got)
+	}
+	if got := lines["cassim fast, together, warm lab"]; len(got) != 1 || got[0].Y != 7 {
+		t.Errorf("warm-lab totals %v, want one point at 7 s", got)
 	}
 }

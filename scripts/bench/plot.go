@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/plot"
@@ -31,6 +32,8 @@ type result struct {
 	// Load is the machine's load average (1 minute) when the row ended:
 	// other work shares these cores.
 	Load float64 `json:"load1,omitempty"`
+	// Warm: measured on a warm lab (bench -warm), not a fresh one.
+	Warm bool `json:"warm,omitempty"`
 }
 
 // appendResult adds r to the file at path.
@@ -64,19 +67,29 @@ func readResults(path string) ([]result, error) {
 	return out, sc.Err()
 }
 
-// series groups results by what ran and how they started: each a line of
-// total against N; the limits are lines of their own.
+// series groups results by what ran, how they started and on which lab:
+// each a line of total against N; the limits are lines of their own. Of
+// two rows of one series and N, the later one (a newer measurement) wins.
 func series(rs []result) (names []string, lines map[string]plotter.XYs) {
 	lines = map[string]plotter.XYs{}
 	add := func(name string, x int, y float64) {
-		if _, ok := lines[name]; !ok {
+		xy, ok := lines[name]
+		if !ok {
 			names = append(names, name)
 		}
-		lines[name] = append(lines[name], plotter.XY{X: float64(x), Y: y})
+		if i := slices.IndexFunc(xy, func(p plotter.XY) bool { return p.X == float64(x) }); i >= 0 {
+			xy[i].Y = y
+			return
+		}
+		lines[name] = append(xy, plotter.XY{X: float64(x), Y: y})
 	}
 	for _, r := range rs {
-		add(fmt.Sprintf("%s, %s", r.Nodes, r.Start), r.N, r.Total)
-		add(fmt.Sprintf("%s, %s: limit", r.Nodes, r.Start), r.N, r.Limit)
+		name := fmt.Sprintf("%s, %s", r.Nodes, r.Start)
+		if r.Warm {
+			name += ", warm lab"
+		}
+		add(name, r.N, r.Total)
+		add(name+": limit", r.N, r.Limit)
 	}
 	sort.Strings(names)
 	for _, xy := range lines {
