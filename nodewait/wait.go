@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/swarmcass/swarmcass/cluster"
@@ -36,6 +38,21 @@ type Waiter struct {
 	Timeout  time.Duration
 	// Debugf hears each look (-v); nil is silent.
 	Debugf func(format string, args ...any)
+
+	// recent is the ring's view (a seed's) that the last look to find its
+	// node ready judged by: Quiet, asked right after, takes it instead of
+	// running nodetool in the seed again.
+	mu     sync.Mutex
+	recent struct {
+		at     time.Time
+		status *nodetool.Status
+	}
+}
+
+// WithTimeout is a Waiter like w whose waits give up after d.
+func (w *Waiter) WithTimeout(d time.Duration) *Waiter {
+	return &Waiter{Manager: w.Manager, Hosts: w.Hosts, Network: w.Network, Seeds: w.Seeds,
+		Interval: w.Interval, Timeout: d, Debugf: w.Debugf}
 }
 
 func (w *Waiter) debugf(format string, args ...any) {
@@ -224,7 +241,30 @@ func (w *Waiter) look(ctx context.Context, r *round, g *gate, node string, start
 		n.HostID = id
 	}
 	l.Ready, l.Why, l.Address, l.HostID = true, "UN", addr, n.HostID
+	ring := own // with no other seed running, a seed's own view is the ring's
+	if seed != nil {
+		ring = seed.status
+	}
+	if seed != nil || slices.Contains(w.Seeds, node) {
+		w.mu.Lock()
+		w.recent.at, w.recent.status = time.Now(), ring
+		w.mu.Unlock()
+	}
 	return l, nil
+}
+
+// recentSeedView is the seed's view a ready look took less than an
+// Interval ago, which Quiet may take as its first look; nil when there is
+// none. It is handed out once.
+func (w *Waiter) recentSeedView() *nodetool.Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.recent.status
+	if s == nil || time.Since(w.recent.at) >= w.Interval {
+		s = nil
+	}
+	w.recent.status = nil
+	return s
 }
 
 // SplitLooks is how many looks in a row must show a split before UN gives
@@ -309,8 +349,12 @@ func (w *Waiter) UN(ctx context.Context, node string, started int, endedBefore m
 	var last Look
 	splits := 0
 	g := w.newGate()
+	// Each look is a round of the node and the seeds: once the gate lets
+	// the node through, its own view and the seeds' are asked side by
+	// side, not one nodetool after another.
+	nodes := append([]string{node}, w.Seeds...)
 	err := op.Poll(ctx, w.Interval/4, w.Timeout, node+" to be UN", func() (bool, error) {
-		look, err := w.look(ctx, nil, g, node, started, endedBefore)
+		look, err := w.look(ctx, w.newRound(ctx, nodes, g, []string{node}), g, node, started, endedBefore)
 		g.carry(node, &look, last)
 		last = look
 		if err != nil {
@@ -355,8 +399,12 @@ func (w *Waiter) report(ctx context.Context, node string, last Look, err error) 
 // ring as joining until gossip forgets it. On failure busy says who was
 // not normal at the last look.
 func (w *Waiter) Quiet(ctx context.Context, node string) (busy string, err error) {
+	recent := w.recentSeedView() // the view the last node was found UN in
 	err = w.poll(ctx, "the ring to settle before "+node, func() (bool, error) {
-		seed, err := w.SeedView(ctx, node)
+		seed, err := recent, error(nil)
+		if recent = nil; seed == nil {
+			seed, err = w.SeedView(ctx, node)
+		}
 		if err != nil || seed == nil {
 			return seed == nil, nil
 		}

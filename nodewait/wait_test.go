@@ -317,3 +317,100 @@ func TestNormalLogged(t *testing.T) {
 		}
 	}
 }
+
+// Once the gate lets a node through, its own view and the seeds' are asked
+// side by side (on real Cassandra each nodetool is a JVM of about a
+// second), and Quiet, asked right after for the next node, judges by the
+// seed's view the node was found UN in instead of running nodetool again.
+func TestUNAsksViewsTogetherAndQuietReusesTheSeeds(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	s.wait.Interval, s.wait.Timeout = time.Second, time.Minute
+	var mu sync.Mutex
+	inFlight, most, runs := 0, 0, 0
+	both := make(chan struct{})
+	var bothOnce sync.Once
+	exec := s.w.Exec
+	s.w.Exec = func(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+		if cmd[0] != "nodetool" {
+			return exec(f, c, cmd)
+		}
+		mu.Lock()
+		runs++
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == 2 {
+			bothOnce.Do(func() { close(both) })
+		}
+		mu.Unlock()
+		// Hold each run until a second one is in flight: runs one after
+		// another wait here the whole time, and most stays 1.
+		select {
+		case <-both:
+		case <-time.After(5 * time.Second):
+		}
+		res, err := exec(f, c, cmd)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return res, err
+	}
+	if l, err := s.wait.UN(ctx, "cass2", 3, nil); err != nil || !l.Ready {
+		t.Fatalf("look %+v, %v", l, err)
+	}
+	mu.Lock()
+	if most < 2 {
+		t.Errorf("at most %d nodetool ran at once, want cass2's own view and a seed's side by side", most)
+	}
+	before := runs
+	mu.Unlock()
+	if busy, err := s.wait.Quiet(ctx, "cass4"); err != nil || busy != "" {
+		t.Fatalf("quiet: %q, %v", busy, err)
+	}
+	mu.Lock()
+	if runs != before {
+		t.Errorf("Quiet right after UN ran nodetool %d times, want none (the seed's view was just read)", runs-before)
+	}
+	mu.Unlock()
+	if _, err := s.wait.Quiet(ctx, "cass4"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if runs != before+1 {
+		t.Errorf("a second Quiet ran nodetool %d times, want once: the view is handed out once", runs-before)
+	}
+}
+
+// The first seed of a ring, UN with no other seed running: its own view is
+// the ring's, and Quiet before the next node takes it.
+func TestQuietReusesTheFirstSeedsOwnView(t *testing.T) {
+	ctx := context.Background()
+	s := newSwarm(t)
+	s.wait.Seeds, s.wait.Interval, s.wait.Timeout = []string{"cass2"}, time.Second, time.Minute
+	var mu sync.Mutex
+	runs := 0
+	exec := s.w.Exec
+	s.w.Exec = func(f *enginetest.Fake, c engine.Container, cmd []string) (engine.ExecResult, error) {
+		if cmd[0] == "nodetool" {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+		}
+		return exec(f, c, cmd)
+	}
+	if l, err := s.wait.UN(ctx, "cass2", 3, nil); err != nil || !l.Ready {
+		t.Fatalf("look %+v, %v", l, err)
+	}
+	mu.Lock()
+	before := runs
+	mu.Unlock()
+	if busy, err := s.wait.Quiet(ctx, "cass4"); err != nil || busy != "" {
+		t.Fatalf("quiet: %q, %v", busy, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if runs != before {
+		t.Errorf("Quiet after the first seed was UN ran nodetool %d times, want none", runs-before)
+	}
+}

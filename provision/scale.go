@@ -414,9 +414,7 @@ func (s *scaling) decommission(ctx context.Context, r *run, l *leaver) error {
 					// ended under it once the node had left (Swarm ending
 					// a task that fails its health check; nodetool then
 					// says "Cassandra has shutdown."). The ring decides.
-					w := *r.wait
-					w.Timeout = 30 * time.Second
-					if gerr := w.Gone(ctx, "", l.node.HostID, s.inRing(l)); gerr != nil {
+					if gerr := r.wait.WithTimeout(30*time.Second).Gone(ctx, "", l.node.HostID, s.inRing(l)); gerr != nil {
 						return op.WithHint(fmt.Errorf("decommission of %s: %w", l.name, err),
 							"nodetool netstats in "+l.name+" says what it is doing; fix the cause and run scale again")
 					}
