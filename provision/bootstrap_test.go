@@ -122,8 +122,14 @@ func TestServiceSpec(t *testing.T) {
 				t.Errorf("%s: env %v lacks %s", s.Name, sp.Env, env)
 			}
 		}
-		// Each node after the first waits, on its first boot, for the seeds that already run.
-		wantWait := []string{"", "SWARMCASS_WAIT_FOR=cass1", "SWARMCASS_WAIT_FOR=cass1,cass2", "SWARMCASS_WAIT_FOR=cass1,cass2,cass3"}[k-1]
+		// Each node after the first waits, on its first boot, for the seeds
+		// that already run: by the address each was found UN at, then by
+		// name (Swarm's DNS lists a seed only once its health check passes).
+		addr := func(i int) string { return res.Nodes[i].Address }
+		wantWait := []string{"",
+			"SWARMCASS_WAIT_FOR=" + addr(0) + ",cass1",
+			"SWARMCASS_WAIT_FOR=" + addr(0) + "," + addr(1) + ",cass1,cass2",
+			"SWARMCASS_WAIT_FOR=" + addr(0) + "," + addr(1) + "," + addr(2) + ",cass1,cass2,cass3"}[k-1]
 		var gotWait string
 		for _, kv := range sp.Env {
 			if strings.HasPrefix(kv, "SWARMCASS_WAIT_FOR=") {

@@ -402,15 +402,40 @@ func (r *run) firstBootEnv(k int, up ...string) []string {
 	if len(running) > 0 {
 		// The node contract's wait: not before a running seed resolves and
 		// answers, or a seed that reaches none founds its own ring and a
-		// node with data gossips apart from it.
-		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(running, ","))
+		// node with data gossips apart from it. Seeds this run found UN
+		// come first by their address: Swarm's DNS lists a task only once
+		// its health check passes (up to an interval after its CQL port
+		// opens, 14 s measured on real 5.0.8), and a seed the node reaches
+		// by address joins its seed list (CONTRACT.md).
+		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(append(r.upAddresses(running), running...), ","))
 	}
-	if k == 1 && r.brandNew {
-		if tokens, per, ok := r.plannedTokens(1); ok {
-			env = append(env, tokenEnv(tokens[0], per)...)
+	if r.brandNew {
+		if k == 1 {
+			if tokens, per, ok := r.plannedTokens(1); ok {
+				env = append(env, tokenEnv(tokens[0], per)...)
+			}
+		}
+		if r.res.Auth.On {
+			// Each new node's role manager finds no role (system_auth is
+			// at RF 1 until the Authentication step, and the default role's
+			// row moves as nodes join) and makes the default role again,
+			// by default 10 s after its CQL port opens: the last one's is
+			// what the Authentication step logs in through.
+			env = append(env, superuserSetupDelay())
 		}
 	}
 	return env
+}
+
+// upAddresses are the overlay addresses of those of nodes this run found UN.
+func (r *run) upAddresses(nodes []string) []string {
+	var out []string
+	for _, n := range r.res.Nodes {
+		if n.State == "UN" && n.Address != "" && slices.Contains(nodes, n.Name) {
+			out = append(out, n.Address)
+		}
+	}
+	return out
 }
 
 // createNode creates node k's labelled volume on its host and its service,

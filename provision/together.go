@@ -256,9 +256,14 @@ func (r *run) finishAll(ctx context.Context, nodes []*NodeResult, looks map[stri
 // cassandra.superuser_setup_delay_ms (cassandra-image/CONTRACT.md).
 const superuserSetupDelayEnv = "CASSANDRA_SUPERUSER_SETUP_DELAY_MS"
 
-// newClusterSuperuserSetupDelay is that delay for a new cluster started
-// all at once; a failed try is made again after as long.
+// newClusterSuperuserSetupDelay is that delay for the nodes of a brand-new
+// cluster; a failed try is made again after as long.
 const newClusterSuperuserSetupDelay = time.Second
+
+// superuserSetupDelay is the node setting for newClusterSuperuserSetupDelay.
+func superuserSetupDelay() string {
+	return fmt.Sprintf("%s=%d", superuserSetupDelayEnv, newClusterSuperuserSetupDelay.Milliseconds())
+}
 
 // togetherEnv is node k's first-boot settings in an all-at-once start:
 // its tokens, the role manager's shorter setup delay when authentication
@@ -271,7 +276,7 @@ func (r *run) togetherEnv(k int, first string, tokens []int64, per int) []string
 		// Every node of the new ring starts at once and sees the others
 		// as it starts serving: no need for the role manager's 10 s wait
 		// before it makes the default role the superuser is made through.
-		env = append(env, fmt.Sprintf("%s=%d", superuserSetupDelayEnv, newClusterSuperuserSetupDelay.Milliseconds()))
+		env = append(env, superuserSetupDelay())
 	}
 	if k > 1 {
 		env = append(env, "SWARMCASS_WAIT_FOR="+strings.Join(append([]string{first}, r.res.Seeds...), ","))

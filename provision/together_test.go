@@ -251,16 +251,26 @@ func TestReturningNodeWaitsForRunningSeeds(t *testing.T) {
 	// returning node that cannot resolve a running seed yet (a host that
 	// has just rejoined the overlay) would gossip apart from the ring, so
 	// each is told to wait for the seeds that run: cass1, walked first,
-	// for cass2; cass3, restarted once cass1 is UN, for cass1 and cass2.
+	// for cass2 (by name: this run has not seen it UN yet); cass3,
+	// restarted once cass1 and cass2 were seen UN, for both, by the
+	// addresses they were seen at first.
 	l := newLab(t, 3)
-	bootstrap(t, l.config(3))
+	first := bootstrap(t, l.config(3))
 	for _, name := range []string{"cass1", "cass3"} {
 		if err := l.swarm[0].ServiceRemove(context.Background(), name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	bootstrap(t, l.config(3))
-	for name, want := range map[string]string{"cass1": "SWARMCASS_WAIT_FOR=cass2", "cass2": "SWARMCASS_WAIT_FOR=cass1", "cass3": "SWARMCASS_WAIT_FOR=cass1,cass2"} {
+	res := bootstrap(t, l.config(3))
+	addr := map[string]string{}
+	for _, n := range res.Nodes {
+		addr[n.Name] = n.Address
+	}
+	for name, want := range map[string]string{
+		"cass1": "SWARMCASS_WAIT_FOR=cass2",
+		"cass2": "SWARMCASS_WAIT_FOR=" + first.Nodes[0].Address + ",cass1", // its service is the first run's
+		"cass3": "SWARMCASS_WAIT_FOR=" + addr["cass1"] + "," + addr["cass2"] + ",cass1,cass2",
+	} {
 		s, err := l.swarm[0].ServiceInspect(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
@@ -312,29 +322,31 @@ func TestTogetherWaitsForCQL(t *testing.T) {
 	}
 }
 
-// A new cluster started all at once with authentication on gives every node
-// the role manager's short setup delay (the superuser is made through the
-// default role as soon as it exists); with --auth=false, or a node that
-// joins later, none.
+// A new cluster with authentication on, started all at once or one at a
+// time, gives every node the role manager's short setup delay (the
+// superuser is made through the default role as soon as the last node has
+// made it again); with --auth=false, or a node that joins later, none.
 func TestTogetherSuperuserSetupDelay(t *testing.T) {
 	const want = "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=1000"
-	l := newLab(t, 3)
-	cfg := l.config(3)
-	cfg.OneAtATime = false
-	bootstrap(t, cfg)
-	for _, n := range []string{"cass1", "cass2", "cass3"} {
-		if !slices.Contains(l.ring.env(n), want) {
-			t.Errorf("%s's env %q lacks %s", n, l.ring.env(n), want)
+	for _, oneAtATime := range []bool{false, true} {
+		l := newLab(t, 3)
+		cfg := l.config(3)
+		cfg.OneAtATime = oneAtATime
+		bootstrap(t, cfg)
+		for _, n := range []string{"cass1", "cass2", "cass3"} {
+			if !slices.Contains(l.ring.env(n), want) {
+				t.Errorf("one at a time %t: %s's env %q lacks %s", oneAtATime, n, l.ring.env(n), want)
+			}
+		}
+		cfg.Nodes = 4
+		bootstrap(t, cfg) // cass4 joins the ring
+		if env := l.ring.env("cass4"); slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=") }) {
+			t.Errorf("one at a time %t: cass4, which joined later, has %q", oneAtATime, env)
 		}
 	}
-	cfg.Nodes = 4
-	bootstrap(t, cfg) // cass4 joins the ring
-	if env := l.ring.env("cass4"); slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=") }) {
-		t.Errorf("cass4, which joined later, has %q", env)
-	}
 
-	l = newLab(t, 3)
-	cfg = l.config(3)
+	l := newLab(t, 3)
+	cfg := l.config(3)
 	cfg.OneAtATime, cfg.NoAuth = false, true
 	bootstrap(t, cfg)
 	if env := l.ring.env("cass1"); slices.Contains(env, want) {
