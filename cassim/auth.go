@@ -501,6 +501,20 @@ func (n *Node) knowsDC(dc string) bool {
 	return false
 }
 
+// knownDCs are the datacenters the members of n's view are in, sorted.
+func (n *Node) knownDCs() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var dcs []string
+	for _, s := range n.view.States() {
+		if s.DC != "" && !slices.Contains(dcs, s.DC) {
+			dcs = append(dcs, s.DC)
+		}
+	}
+	slices.Sort(dcs)
+	return dcs
+}
+
 // roleRows are system_auth.roles.
 func roleRows(n *Node) []map[string]any {
 	a := n.auth()

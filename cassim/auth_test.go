@@ -117,6 +117,14 @@ func TestAuthLogin(t *testing.T) {
 	if len(res.rows) != 1 || res.rows[0][0] != "{'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '3'}" {
 		t.Errorf("system_auth replication: %v", res.rows)
 	}
+	// 'replication_factor' is expanded to the members' datacenters, as
+	// real 5.0.8 does.
+	run(t, admin, "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 2}")
+	res = run(t, admin, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth'")
+	if len(res.rows) != 1 || res.rows[0][0] != "{'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '2'}" {
+		t.Errorf("system_auth replication after replication_factor 2: %v", res.rows)
+	}
+	run(t, admin, "ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}")
 
 	// system_auth is on disk: a restarted node keeps its roles.
 	if err := n.stop(); err != nil {

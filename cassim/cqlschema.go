@@ -162,6 +162,18 @@ func (n *Node) changeKeyspace(s *keyspaceStmt) ([]byte, error) {
 				return nil, &cqlError{code: errConfig, msg: fmt.Sprintf("Unrecognized strategy option {%s} passed to NetworkTopologyStrategy for keyspace %s", dc, s.ks)}
 			}
 		}
+		// 'replication_factor' stands for every datacenter a member is in
+		// that is not named: expanded when the statement runs, and not
+		// kept (seen on real 5.0.8: {'class': ..., 'replication_factor':
+		// 1} is stored as {'class': ..., 'datacenter1': '1'}).
+		if rf, ok := s.replication["replication_factor"]; ok {
+			delete(s.replication, "replication_factor")
+			for _, dc := range n.knownDCs() {
+				if _, named := s.replication[dc]; !named {
+					s.replication[dc] = rf
+				}
+			}
+		}
 	}
 	n.mu.Lock()
 	cur, exists := n.schema[s.ks]

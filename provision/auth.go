@@ -349,6 +349,9 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf i
 		}
 	}
 	r.res.Auth.User = r.creds.User
+	if fresh {
+		return r.freshSuperuser(ctx, t, rf)
+	}
 	out, err := r.cql(ctx, t, false, authStateQuery)
 	if errors.Is(err, errBadCredentials) {
 		if err := r.createSuperuser(ctx, t, fresh, rf); err != nil {
@@ -367,7 +370,7 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf i
 	if row := roleRow(out, credentials.DefaultRole); row != nil && (row[1] == "True" || row[2] == "True") {
 		// Not dropped: the role manager would create it again if it ever
 		// found no role at all; disabled, it is harmless.
-		if _, err := r.cql(ctx, t, false, "ALTER ROLE "+credentials.DefaultRole+" WITH SUPERUSER = false AND LOGIN = false;\n"); err != nil {
+		if _, err := r.cql(ctx, t, false, disableDefaultRole); err != nil {
 			return "", fmt.Errorf("disable the default role %s: %w", credentials.DefaultRole, err)
 		}
 		r.created("default role %s disabled (no login, no superuser)", credentials.DefaultRole)
@@ -375,20 +378,52 @@ func (r *run) ensureSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf i
 	return out, nil
 }
 
-// createSuperuser logs in as Cassandra's default role, waiting until the
-// role manager has made it, and creates the secret's superuser. fresh: it
-// first reads the node's datacenter and, in the same run as the CREATE,
-// sets system_auth to NetworkTopologyStrategy rf there.
-func (r *run) createSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf int) error {
-	stmt := fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s WITH PASSWORD = '%s' AND SUPERUSER = true AND LOGIN = true;\n", r.creds.User, r.creds.Password)
-	first := stmt // the statement that waits for the default role
-	if fresh {
-		first = dcQuery
+// freshSuperuser is ensureSuperuser on a brand-new cluster, whose
+// system_auth holds Cassandra's default role alone: no login is tried
+// before the superuser is made (createSuperuser, system_auth replicated
+// first), and its first login also disables the default role, two cqlsh
+// runs in all once the default role exists.
+func (r *run) freshSuperuser(ctx context.Context, t cqlTarget, rf int) (string, error) {
+	if err := r.createSuperuser(ctx, t, true, rf); err != nil {
+		return "", err
 	}
 	var out string
 	var last error
+	// The new role is read at LOCAL_QUORUM: poll until this node sees it.
+	err := op.Poll(ctx, r.cfg.PollInterval, time.Minute, "the login of role "+r.creds.User, func() (bool, error) {
+		out, last = r.cql(ctx, t, false, disableDefaultRole+authStateQuery)
+		return last == nil, nil
+	})
+	if err != nil {
+		return "", op.WithHint(fmt.Errorf("log in as %s and disable the default role %s: %w (last: %v)", r.creds.User, credentials.DefaultRole, err, last),
+			"the superuser's credentials are in secret "+r.res.Auth.Secret+"; check the node's log (swarmcass logs "+t.node+") and run bootstrap again")
+	}
+	r.created("default role %s disabled (no login, no superuser)", credentials.DefaultRole)
+	return out, nil
+}
+
+// disableDefaultRole leaves Cassandra's default role in place (the role
+// manager would make it again if it ever found no role at all), unable to
+// log in and no superuser.
+const disableDefaultRole = "ALTER ROLE " + credentials.DefaultRole + " WITH SUPERUSER = false AND LOGIN = false;\n"
+
+// createSuperuser logs in as Cassandra's default role, waiting until the
+// role manager has made it, and creates the secret's superuser. fresh: in
+// the same run, before the CREATE, it sets system_auth to
+// NetworkTopologyStrategy rf in every datacenter.
+func (r *run) createSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf int) error {
+	stmt := fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s WITH PASSWORD = '%s' AND SUPERUSER = true AND LOGIN = true;\n", r.creds.User, r.creds.Password)
+	first := stmt // the statements that wait for the default role
+	if fresh {
+		// 'replication_factor' is every datacenter's factor, expanded by
+		// Cassandra when the statement runs (checked on 5.0.8), so the
+		// datacenter need not be read first. ALTER and CREATE are each
+		// idempotent: a try cut off between them is made again whole.
+		first = fmt.Sprintf("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': %d};\n", rf) + stmt
+	}
+	var last error
 	err := op.Poll(ctx, r.cfg.PollInterval, superuserSetupTimeout, "Cassandra's default superuser", func() (bool, error) {
-		out, last = r.cql(ctx, t, true, first)
+		_, last = r.cql(ctx, t, true, first)
 		switch {
 		case last == nil:
 			return true, nil
@@ -405,14 +440,7 @@ func (r *run) createSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf i
 		return fmt.Errorf("create superuser %s: %w (last: %v)", r.creds.User, err, last)
 	}
 	if fresh {
-		dc := cellAfter(out, "data_center")
-		if dc == "" {
-			return fmt.Errorf("read the datacenter from system.local: %q", out)
-		}
-		if _, err := r.cql(ctx, t, true, replicateStmt(dc, rf)+stmt); err != nil {
-			return fmt.Errorf("replicate system_auth and create superuser %s: %w", r.creds.User, err)
-		}
-		r.created("system_auth replication NetworkTopologyStrategy %s: %d", dc, rf)
+		r.created("system_auth replication NetworkTopologyStrategy: %d in every datacenter", rf)
 		r.authReplicatedFirst = true
 	}
 	r.created("superuser role %s", r.creds.User)

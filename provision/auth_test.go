@@ -106,6 +106,16 @@ func TestAuthOnByDefault(t *testing.T) {
 	if len(l.auth.repairs) != 0 {
 		t.Errorf("system_auth repaired on %v, want nowhere on a brand-new cluster", l.auth.repairs)
 	}
+	// A brand-new cluster has no role but the default one: no superuser
+	// login is tried before the superuser is made (it could only be
+	// refused), and system_auth is replicated without reading the
+	// datacenter first ('replication_factor', which Cassandra expands).
+	if slices.Contains(l.auth.refused, c.User) {
+		t.Errorf("refused logins %q: the superuser's login was tried before it was made", l.auth.refused)
+	}
+	if dc := slices.Index(l.auth.statements, strings.TrimSpace(dcQuery)); dc >= 0 && dc < alter {
+		t.Errorf("statements %q: the datacenter was read before system_auth was replicated", l.auth.statements)
+	}
 	if res.Auth.User != c.User || res.Auth.Replication != 3 || !res.Auth.On {
 		t.Errorf("result %+v", res.Auth)
 	}

@@ -35,6 +35,7 @@ type authSim struct {
 	ranBy        []string // for each statement: "NODE as USER" ("anonymous" on an open node)
 	updatesAt    []int    // for each statement: how many ServiceUpdate calls the world had seen
 	logins       []string // user of each login
+	refused      []string // user of each refused login
 	repairs      []string // nodes system_auth was repaired on
 	reads        []string // nodes the secret file was read in
 	ports        []string // the port of each cqlsh run
@@ -138,6 +139,7 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 	}
 	if on {
 		refuse := func(msg string) (int, error) {
+			a.refused = append(a.refused, user)
 			fmt.Fprintf(s.Stderr, "Connection error: ('Unable to connect to any servers', {'127.0.0.1:9042': AuthenticationFailed('Failed to authenticate to 127.0.0.1:9042: Error from server: code=0100 [Bad credentials] message=\"%s\"')})\n", msg)
 			return 1, nil
 		}
@@ -192,6 +194,9 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 			fmt.Fprintf(s.Stdout, "\n replication\n-------------\n %s\n\n(1 rows)\n", a.replication)
 		case alterRF.MatchString(st):
 			m := alterRF.FindStringSubmatch(st)
+			if m[1] == "replication_factor" { // every datacenter, as Cassandra expands it
+				m[1] = "datacenter1"
+			}
 			a.replication = fmt.Sprintf("{'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', '%s': '%s'}", m[1], m[2])
 		default:
 			fmt.Fprintf(s.Stderr, "<stdin>:1:SyntaxException: line 1:0 no viable alternative at input (%s)\n", st)
