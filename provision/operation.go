@@ -448,7 +448,7 @@ func (r *run) schemaOf(ctx context.Context, node string) (version, why string) {
 // round or two.
 func (r *run) settleSchema(ctx context.Context, nodes []string) error {
 	var why string
-	err := op.Poll(ctx, r.cfg.PollInterval, r.cfg.NodeTimeout, "every node to agree on the schema", func() (bool, error) {
+	err := op.Poll(ctx, r.cqlPoll(), r.cfg.NodeTimeout, "every node to agree on the schema", func() (bool, error) {
 		// Every view at once: a real nodetool is a JVM of its own.
 		versions, whys := make([]string, len(nodes)), make([]string, len(nodes))
 		var wg sync.WaitGroup
