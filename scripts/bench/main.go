@@ -127,6 +127,10 @@ func run(sizes string, machines int, k kind) error {
 	if err := cassimimage.Context(ctx, imageDir); err != nil {
 		return err
 	}
+	commit := "unknown"
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
 	var rows []row
 	for i, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -149,7 +153,8 @@ func run(sizes string, machines int, k kind) error {
 			}
 			if err := appendResult(resultsPath, result{Nodes: what, Start: start, N: n, Total: r.total.Seconds(),
 				Limit: r.limit.Seconds(), Ratio: r.total.Seconds() / r.limit.Seconds(), Machine: machines,
-				Rerun: r.rerun.Seconds(), Ring: r.ring.Seconds(), Steps: r.steps, Load: r.load, Warm: k.warm}); err != nil {
+				Rerun: r.rerun.Seconds(), Ring: r.ring.Seconds(), Steps: r.steps, Load: r.load, Warm: k.warm,
+				Commit: commit, Measured: time.Now().UTC().Format(time.RFC3339)}); err != nil {
 				return err
 			}
 		}

@@ -34,6 +34,10 @@ type result struct {
 	Load float64 `json:"load1,omitempty"`
 	// Warm: measured on a warm lab (bench -warm), not a fresh one.
 	Warm bool `json:"warm,omitempty"`
+	// Commit is the code measured (git describe: "-dirty" when the
+	// work tree had changes), Measured when the row ended (UTC).
+	Commit   string `json:"commit,omitempty"`
+	Measured string `json:"measured,omitempty"`
 }
 
 // appendResult adds r to the file at path.
