@@ -177,11 +177,19 @@ func (w *Waiter) look(ctx context.Context, r *round, g *gate, node string, start
 	}
 	// An older task that ended during this wait was replaced by Swarm: its
 	// container stopped (as when its HEALTHCHECK failed) although the node
-	// should run. Waiting on its successor would loop the same way.
-	for _, t := range tasks[1:] {
-		if (t.State == "complete" || t.State == "shutdown") && !endedBefore[t.ID] {
+	// should run. Waiting on its successor would loop the same way. The
+	// first of them to end is the one reported (tasks are newest first):
+	// its successors may have failed only because it did, as a node whose
+	// container died while joining leaves its JOINING state in gossip and
+	// the next attempt is refused for it (CI saw this once).
+	for i := len(tasks) - 1; i >= 1; i-- {
+		if t := tasks[i]; (t.State == "complete" || t.State == "shutdown") && !endedBefore[t.ID] {
 			at(t)
-			return l, fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
+			err := fmt.Errorf("its task %s ended (%s) and Swarm replaced it: the container stopped or its health check failed before the node was UN", t.ID, t.State)
+			if i > 1 {
+				err = fmt.Errorf("%w; Swarm started %d more since, and the log lines are this first one's", err, i)
+			}
+			return l, err
 		}
 	}
 	at(tasks[0])

@@ -563,6 +563,44 @@ func TestNodeTaskEndsDuringWait(t *testing.T) {
 	}
 }
 
+// When Swarm's replacement fails too before bootstrap looks again (a node
+// whose container died while joining leaves its JOINING state in gossip,
+// and real Cassandra refuses the next attempt for it), the report names the
+// first task that ended and shows its logs: it is the cause, and which task
+// is reported does not depend on how fast bootstrap looks.
+func TestNodeTaskEndsTwiceDuringWait(t *testing.T) {
+	l := newLab(t, 3)
+	ctx := context.Background()
+	first := ""
+	l.ring.onLook = func(node string) {
+		if node != "cass2" || first != "" {
+			return
+		}
+		tasks, err := l.swarm[0].TaskList(ctx, "cass2")
+		if err != nil || len(tasks) != 1 {
+			t.Errorf("tasks of cass2: %v %v", tasks, err)
+			return
+		}
+		first = tasks[0].ID
+		for range 2 { // the task, then its successor; TaskList has Swarm schedule the next
+			if err := l.w.EndTask("cass2", "complete", ""); err != nil {
+				t.Error(err)
+			}
+			if _, err := l.swarm[0].TaskList(ctx, "cass2"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, err := Bootstrap(ctx, l.config(3))
+	var ne *nodewait.NodeError
+	if !errors.As(err, &ne) || ne.Node != "cass2" {
+		t.Fatalf("err = %v, want cass2's task reported", err)
+	}
+	if !strings.Contains(err.Error(), "its task "+first+" ended (complete)") || !strings.Contains(err.Error(), "Swarm started 2 more since") {
+		t.Errorf("err = %v, want the first task %s named, and the two after it counted", err, first)
+	}
+}
+
 // Re-registering a service resets its Consul check to critical, so a
 // re-run leaves registrations alone; a check that never passes is reported.
 func TestConsulChecks(t *testing.T) {
