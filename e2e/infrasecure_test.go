@@ -40,54 +40,7 @@ func TestIntegrationEndToEndInfraSecure(t *testing.T) {
 		t.Errorf("a new cluster's bootstrap warned:\n%s", r.out)
 	}
 	e.requireRing(ctx, 2)
-	infra, err := machinestore.New(e.store).Load("infra")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := localCred(t, infracreds.ConsulToken, infra.IP)
-	password := localCred(t, infracreds.RegistryPassword, infra.IP)
-	consul := "http://" + net.JoinHostPort(infra.IP, "8500")
-	reg := "http://" + registry.Addr(infra.IP)
-
-	// Consul: no token, no write, no read of the record; the token works.
-	probe := consul + "/v1/kv/swarmcass/e2e/probe"
-	if code, body := httpDo(ctx, t, "PUT", probe, "x", nil); code != http.StatusForbidden {
-		t.Errorf("PUT %s without a token: %d %s, want 403", probe, code, body)
-	}
-	if code, body := httpDo(ctx, t, "GET", consul+"/v1/kv/swarmcass/e2e/seeds", "", nil); code != http.StatusForbidden {
-		t.Errorf("GET the record's seeds without a token: %d %s, want 403", code, body)
-	}
-	withToken := map[string]string{"X-Consul-Token": token}
-	if code, body := httpDo(ctx, t, "PUT", probe, "x", withToken); code != http.StatusOK || strings.TrimSpace(body) != "true" {
-		t.Errorf("PUT %s with the management token: %d %s, want 200 true", probe, code, body)
-	}
-	httpDo(ctx, t, "DELETE", probe, "", withToken)
-	// Service discovery needs no token: the catalog and Consul's DNS.
-	code, body := httpDo(ctx, t, "GET", consul+"/v1/health/service/cassandra?tag=e2e&passing", "", nil)
-	if code != http.StatusOK || strings.Count(body, `"ServiceID":"swarmcass-e2e-cass`) != 2 {
-		t.Errorf("anonymous health of service cassandra: %d %.500s, want both nodes passing", code, body)
-	}
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp", net.JoinHostPort(infra.IP, "8600"))
-	}}
-	addrs, err := resolver.LookupHost(ctx, "e2e.cassandra.service.consul")
-	if err != nil || len(addrs) != 2 {
-		t.Errorf("Consul DNS e2e.cassandra.service.consul: %v, %v; want the 2 nodes' addresses", addrs, err)
-	}
-
-	// The registry: no credentials, no catalog and no push; swarmcass's work.
-	if code, body := httpDo(ctx, t, "GET", reg+"/v2/_catalog", "", nil); code != http.StatusUnauthorized {
-		t.Errorf("GET /v2/_catalog without credentials: %d %s, want 401", code, body)
-	}
-	if code, body := httpDo(ctx, t, "POST", reg+"/v2/intruder/blobs/uploads/", "", nil); code != http.StatusUnauthorized {
-		t.Errorf("start a push without credentials: %d %s, want 401", code, body)
-	}
-	if code, body := httpDo(ctx, t, "POST", reg+"/v2/intruder/blobs/uploads/", "", basicAuth(registry.UserName, "wrong")); code != http.StatusUnauthorized {
-		t.Errorf("start a push with a wrong password: %d %s, want 401", code, body)
-	}
-	if code, body := httpDo(ctx, t, "GET", reg+"/v2/_catalog", "", basicAuth(registry.UserName, password)); code != http.StatusOK || !strings.Contains(body, "swarmcass/cassandra") {
-		t.Errorf("GET /v2/_catalog as %s: %d %s, want 200 listing swarmcass/cassandra", registry.UserName, code, body)
-	}
+	infra, token, password := requireInfraClosed(ctx, t, e, 2)
 
 	// Every command works with no password typed.
 	r = e.must("ring", "--cluster", "e2e")
@@ -196,4 +149,65 @@ func httpDo(ctx context.Context, t *testing.T, method, url, body string, header 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return resp.StatusCode, string(b)
+}
+
+// requireInfraClosed: on e's lab, whose cluster e2e has nodes nodes,
+// Consul refuses a KV write and a read of the record without a token
+// (403) and takes them with the management token; anonymous service
+// discovery and DNS still answer; the registry refuses its catalog and a
+// push without credentials or with a wrong password (401) and answers
+// swarmcass's credentials. It returns infra and the two credentials, read
+// from the local files under e.home.
+func requireInfraClosed(ctx context.Context, t *testing.T, e *env, nodes int) (infra *machinestore.Machine, token, password string) {
+	t.Helper()
+	t.Setenv("SWARMCASS_HOME", e.home) // where infracreds finds the local files
+	infra, err := machinestore.New(e.store).Load("infra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = localCred(t, infracreds.ConsulToken, infra.IP)
+	password = localCred(t, infracreds.RegistryPassword, infra.IP)
+	consul := "http://" + net.JoinHostPort(infra.IP, "8500")
+	reg := "http://" + registry.Addr(infra.IP)
+
+	// Consul: no token, no write, no read of the record; the token works.
+	probe := consul + "/v1/kv/swarmcass/e2e/probe"
+	if code, body := httpDo(ctx, t, "PUT", probe, "x", nil); code != http.StatusForbidden {
+		t.Errorf("PUT %s without a token: %d %s, want 403", probe, code, body)
+	}
+	if code, body := httpDo(ctx, t, "GET", consul+"/v1/kv/swarmcass/e2e/seeds", "", nil); code != http.StatusForbidden {
+		t.Errorf("GET the record's seeds without a token: %d %s, want 403", code, body)
+	}
+	withToken := map[string]string{"X-Consul-Token": token}
+	if code, body := httpDo(ctx, t, "PUT", probe, "x", withToken); code != http.StatusOK || strings.TrimSpace(body) != "true" {
+		t.Errorf("PUT %s with the management token: %d %s, want 200 true", probe, code, body)
+	}
+	httpDo(ctx, t, "DELETE", probe, "", withToken)
+	// Service discovery needs no token: the catalog and Consul's DNS.
+	code, body := httpDo(ctx, t, "GET", consul+"/v1/health/service/cassandra?tag=e2e&passing", "", nil)
+	if code != http.StatusOK || strings.Count(body, `"ServiceID":"swarmcass-e2e-cass`) != nodes {
+		t.Errorf("anonymous health of service cassandra: %d %.500s, want all %d nodes passing", code, body, nodes)
+	}
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "udp", net.JoinHostPort(infra.IP, "8600"))
+	}}
+	addrs, err := resolver.LookupHost(ctx, "e2e.cassandra.service.consul")
+	if err != nil || len(addrs) != nodes {
+		t.Errorf("Consul DNS e2e.cassandra.service.consul: %v, %v; want the %d nodes' addresses", addrs, err, nodes)
+	}
+
+	// The registry: no credentials, no catalog and no push; swarmcass's work.
+	if code, body := httpDo(ctx, t, "GET", reg+"/v2/_catalog", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /v2/_catalog without credentials: %d %s, want 401", code, body)
+	}
+	if code, body := httpDo(ctx, t, "POST", reg+"/v2/intruder/blobs/uploads/", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("start a push without credentials: %d %s, want 401", code, body)
+	}
+	if code, body := httpDo(ctx, t, "POST", reg+"/v2/intruder/blobs/uploads/", "", basicAuth(registry.UserName, "wrong")); code != http.StatusUnauthorized {
+		t.Errorf("start a push with a wrong password: %d %s, want 401", code, body)
+	}
+	if code, body := httpDo(ctx, t, "GET", reg+"/v2/_catalog", "", basicAuth(registry.UserName, password)); code != http.StatusOK || !strings.Contains(body, "swarmcass/cassandra") {
+		t.Errorf("GET /v2/_catalog as %s: %d %s, want 200 listing swarmcass/cassandra", registry.UserName, code, body)
+	}
+	return infra, token, password
 }

@@ -78,14 +78,17 @@ func wantLogins(t *testing.T, rep authReport) {
 	}
 }
 
-// realAuth: bootstrap turned authentication on by itself. A client without
-// credentials and cassandra/cassandra are refused with Cassandra's words,
+// realAuth: infra is closed (Consul and the registry refuse whoever has
+// no credentials), and bootstrap turned authentication on by itself. A
+// client without credentials and cassandra/cassandra are refused with
+// Cassandra's words,
 // the generated superuser logs in (the realRows rows were written by it);
 // system_auth is NetworkTopologyStrategy 3; credentials and the node
 // commands work with no password typed. Seconds: the login with a node
 // down is checked in realNodeDown, while cass3's machine is stopped anyway
 // (realAuthNodeDown).
 func realAuth(ctx context.Context, t *testing.T, e *env) {
+	requireInfraClosed(ctx, t, e, 3) // as on cassim (TestIntegrationEndToEndInfraSecure): Consul 403, the registry 401
 	rep := e.logins(ctx, "cass1", "cass1,cass2,cass3")
 	t.Logf("logins: %+v", rep)
 	wantLogins(t, rep)

@@ -44,6 +44,6 @@ func TestIntegrationRealAuthEnable(t *testing.T) {
 	realBootstrap(ctx, t, e)
 	runPhases(ctx, t, e, []realPhase{
 		{"auth enable on the open ring", realAuthEnable},
-		{"authentication: refusals, the superuser, system_auth RF 3", realAuth},
+		{"security: Consul and registry closed, CQL refusals, the superuser, system_auth RF 3", realAuth},
 	})
 }

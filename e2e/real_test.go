@@ -161,7 +161,7 @@ type realPhase struct {
 // realPhases are the real tier's scenarios after the bootstrap (realBootstrap);
 // each issue's real-Cassandra scenario is one entry, in its own file.
 var realPhases = []realPhase{
-	{"authentication: refusals, the superuser, system_auth RF 3", realAuth}, // real_auth_test.go; the login with a node down is in realNodeDown
+	{"security: Consul and registry closed, CQL refusals, the superuser, system_auth RF 3", realAuth}, // real_auth_test.go; the login with a node down is in realNodeDown
 	{"node down, reads, heal, no-op re-run", realNodeDown},
 	// real_roll_test.go: an upgrade is a rolling restart with a new image
 	// (drain, new task, UN in every view, CQL, schema): these two are the

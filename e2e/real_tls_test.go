@@ -95,11 +95,26 @@ func TestIntegrationRealTLS(t *testing.T) {
 	}
 	tlsClientChecks(t, net.JoinHostPort(e.machineAddr("swarm-0"), "9042"), "cass1", caPEM, creds.User, creds.Password)
 	tlsClientChecks(t, net.JoinHostPort(e.machineAddr("swarm-1"), "9042"), "cass2", caPEM, creds.User, creds.Password)
-	// The plaintext attempts, as the node saw them.
-	n := e.runningNode(ctx, "cass1")
-	logs, err := n.machine.ContainerLogs(ctx, n.id, 2000)
-	if err != nil || !strings.Contains(logs, "NotSslRecordException") {
-		t.Errorf("cass1 did not log the plaintext client (NotSslRecordException): %v\n%s", err, lastLines(logs, 20))
+	// The refused clients, as each node saw them. Cassandra logs a client's
+	// TLS failure through its NoSpamLogger, at most one line a minute per
+	// node (ExceptionHandlers in 5.0.8: "SSLException in client networking
+	// with peer"), so which of the three attempts a node logs varies (a run
+	// here logged the plaintext one on cass2 and the other CA's on cass1):
+	// each node must have logged one of them.
+	for _, node := range []string{"cass1", "cass2"} {
+		n := e.runningNode(ctx, node)
+		logs, err := n.machine.ContainerLogs(ctx, n.id, 2000)
+		var seen []string
+		for _, l := range strings.Split(logs, "\n") {
+			if strings.Contains(l, "SSLException in client networking with peer") {
+				seen = append(seen, l)
+			}
+		}
+		if err != nil || len(seen) == 0 {
+			t.Errorf("%s logged none of the refused clients (SSLException in client networking): %v\n%s", node, err, lastLines(logs, 20))
+		} else {
+			t.Logf("%s logged a refused client: %s", node, seen[0])
+		}
 	}
 	t.Logf("TestIntegrationRealTLS: %s in all, lab included", time.Since(start).Round(time.Second))
 }
