@@ -181,6 +181,11 @@ var (
 	errNoLogin        = errors.New("role may not log in")
 	errNoCredentials  = errors.New("no credentials")
 	errAuthUnavail    = errors.New("authentication unavailable")
+	// errReplicaTimeout: the coordinator's replicas did not answer in time
+	// (WriteTimeout, code 0x1100; ReadTimeout, 0x1200), as a busy node
+	// does; the statements swarmcass sends are idempotent, so a try again
+	// is safe (CI saw EACH_QUORUM's CREATE ROLE time out once on 2 cores).
+	errReplicaTimeout = errors.New("replicas timed out")
 )
 
 func classifyCQL(out string) error {
@@ -193,6 +198,8 @@ func classifyCQL(out string) error {
 		return errNoCredentials
 	case strings.Contains(out, "Unable to perform authentication"), strings.Contains(out, "Cannot achieve consistency level"):
 		return errAuthUnavail
+	case strings.Contains(out, "WriteTimeout: Error from server: code=1100"), strings.Contains(out, "ReadTimeout: Error from server: code=1200"):
+		return errReplicaTimeout
 	}
 	return nil
 }
@@ -436,8 +443,8 @@ func (r *run) createSuperuser(ctx context.Context, t cqlTarget, fresh bool, rf i
 		switch {
 		case last == nil:
 			return true, nil
-		case errors.Is(last, errBadCredentials), errors.Is(last, errAuthUnavail):
-			return false, nil // not created yet, or no QUORUM yet
+		case errors.Is(last, errBadCredentials), errors.Is(last, errAuthUnavail), errors.Is(last, errReplicaTimeout):
+			return false, nil // not created yet, no QUORUM yet, or a replica too busy to answer in time
 		}
 		return false, last
 	})

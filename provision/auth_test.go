@@ -187,6 +187,18 @@ func TestAuthWaitsForDefaultRole(t *testing.T) {
 	}
 }
 
+// A replica too busy to answer the superuser's CREATE ROLE in time
+// (WriteTimeout at EACH_QUORUM, seen in CI) is waited out: the statements
+// are idempotent and run again.
+func TestAuthRetriesReplicaTimeout(t *testing.T) {
+	l := newLab(t, 2)
+	l.auth.createTimeouts = 2
+	res := bootstrap(t, l.config(2))
+	if l.auth.roles[res.Auth.User] == nil || l.auth.createTimeouts != 0 {
+		t.Fatalf("roles %v after %d timeouts left; want the superuser made after both", l.auth.roles, l.auth.createTimeouts)
+	}
+}
+
 func TestAuthGrowsReplication(t *testing.T) {
 	l := newLab(t, 3)
 	bootstrap(t, l.config(1))

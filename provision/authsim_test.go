@@ -30,15 +30,18 @@ type authSim struct {
 	roles        map[string]*simRole
 	defaultAfter int
 	tries        int
-	replication  string
-	statements   []string // every statement run, in order
-	ranBy        []string // for each statement: "NODE as USER" ("anonymous" on an open node)
-	updatesAt    []int    // for each statement: how many ServiceUpdate calls the world had seen
-	logins       []string // user of each login
-	refused      []string // user of each refused login
-	repairs      []string // nodes system_auth was repaired on
-	reads        []string // nodes the secret file was read in
-	ports        []string // the port of each cqlsh run
+	// createTimeouts: the next CREATE ROLE statements time out at
+	// EACH_QUORUM, unapplied, as a busy replica made one in CI.
+	createTimeouts int
+	replication    string
+	statements     []string // every statement run, in order
+	ranBy          []string // for each statement: "NODE as USER" ("anonymous" on an open node)
+	updatesAt      []int    // for each statement: how many ServiceUpdate calls the world had seen
+	logins         []string // user of each login
+	refused        []string // user of each refused login
+	repairs        []string // nodes system_auth was repaired on
+	reads          []string // nodes the secret file was read in
+	ports          []string // the port of each cqlsh run
 }
 
 type simRole struct {
@@ -181,6 +184,10 @@ func (a *authSim) streams(f *enginetest.Fake, c engine.Container, cmd []string, 
 				r := a.roles[name]
 				fmt.Fprintf(s.Stdout, " %s | %s | %s\n", name, pyBool(r.super), pyBool(r.login))
 			}
+		case createRole.MatchString(st) && a.createTimeouts > 0:
+			a.createTimeouts--
+			fmt.Fprintln(s.Stderr, `<stdin>:3:WriteTimeout: Error from server: code=1100 [Coordinator node timed out waiting for replica nodes' responses] message="Operation timed out - received only 1 responses." info={'consistency': 'EACH_QUORUM', 'required_responses': 2, 'received_responses': 1, 'write_type': 'SIMPLE'}`)
+			return 2, nil
 		case createRole.MatchString(st):
 			m := createRole.FindStringSubmatch(st)
 			if a.roles[m[1]] == nil {
