@@ -37,6 +37,8 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultNodeTimeout  = 10 * time.Minute
 	DefaultInfraTimeout = 2 * time.Minute
+	// DefaultOverlaySettle: see Config.OverlaySettle.
+	DefaultOverlaySettle = 15 * time.Second
 )
 
 // What nodes tell drivers (Config.Clients).
@@ -117,6 +119,13 @@ type Config struct {
 	PollInterval time.Duration
 	NodeTimeout  time.Duration
 	InfraTimeout time.Duration
+	// OverlaySettle is how long the overlay check keeps asking a probe
+	// that does not answer before it calls the pair cut off: a host that
+	// has just (re)joined the overlay (its last container on it went, as
+	// when the node services are recreated) is reached by the others only
+	// once Swarm's gossip has told them where its probe is, which under
+	// load takes seconds.
+	OverlaySettle time.Duration
 
 	// Canary is how many nodes an upgrade or rollback does first, each
 	// waited for and its release checked, before the others (0: 1).
@@ -208,6 +217,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InfraTimeout == 0 {
 		c.InfraTimeout = DefaultInfraTimeout
+	}
+	if c.OverlaySettle == 0 {
+		c.OverlaySettle = DefaultOverlaySettle
 	}
 	if c.Home == "" {
 		c.Home = credentials.DefaultHome()

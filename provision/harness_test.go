@@ -104,8 +104,11 @@ func (l *lab) config(n int) Config {
 		PollInterval: time.Millisecond,
 		NodeTimeout:  2 * time.Second,
 		InfraTimeout: time.Second,
-		Remote:       l.remote,
-		Home:         l.home,
+		// A pair of hosts is tried for this long before it is called cut
+		// off (a real overlay may take seconds to converge).
+		OverlaySettle: 50 * time.Millisecond,
+		Remote:        l.remote,
+		Home:          l.home,
 	}
 	for _, f := range l.swarm {
 		cfg.Swarm = append(cfg.Swarm, cluster.Host{Engine: f, Addr: f.Addr()})
@@ -275,6 +278,10 @@ type ring struct {
 	// dropESP: encrypted overlays carry nothing (no IPsec ESP in the
 	// kernel, or protocol 50 dropped); plain ones do.
 	dropESP bool
+	// settling: the overlay has not yet converged for these hosts (one
+	// just joined it): this many more cross-host probes to or from each
+	// get no answer before they do.
+	settling map[string]int
 
 	ids     map[string]string  // volume identity -> host ID
 	known   map[string]*joined // host ID -> a node that has been UN
@@ -633,13 +640,27 @@ func (r *ring) probe(f *enginetest.Fake, cmd []string) (engine.ExecResult, error
 				dropESP := r.dropESP
 				r.mu.Unlock()
 				dropped := r.Dropped(f.Name()) || r.Dropped(g.Name()) || (dropESP && n.Encrypted)
-				if c.Running && a == addr && !dropped {
+				if c.Running && a == addr && !dropped && !r.stillSettling(f.Name(), g.Name()) {
 					return engine.ExecResult{Stdout: "Node  Address  Status\n"}, nil
 				}
 			}
 		}
 	}
 	return engine.ExecResult{ExitCode: 1, Stderr: "Error retrieving members: Get \"http://" + target + "/v1/agent/members\": dial tcp " + target + ": i/o timeout\n"}, nil
+}
+
+// stillSettling counts a cross-host probe between hosts a and b against
+// ring.settling: true (no answer) while either has probes left to fail.
+func (r *ring) stillSettling(a, b string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, h := range []string{a, b} {
+		if r.settling[h] > 0 {
+			r.settling[h]--
+			return true
+		}
+	}
+	return false
 }
 
 // defaultRelease is the release a node reports when its image's labels

@@ -39,8 +39,10 @@ const (
 	// about a second); probeReach one attempt to reach another probe.
 	probeStart = 30 * time.Second
 	probeReach = 3 * time.Second
-	// probeAttempts: a pair counts as cut off only when every attempt
-	// failed, so that a slow exec on a loaded host is not read as a block.
+	// probeAttempts: a pair counts as cut off only when this many
+	// attempts, and every attempt for Config.OverlaySettle, failed: a slow
+	// exec on a loaded host, or gossip that has not yet told the others
+	// where a new probe is, is not read as a block.
 	probeAttempts = 2
 )
 
@@ -308,16 +310,16 @@ func (r *run) crossProbes(ctx context.Context, probes []*probe) []cutPair {
 				continue
 			}
 			wg.Go(func() {
-				why := ""
-				for range probeAttempts {
-					if why = reach(ctx, a, b); why == "" || ctx.Err() != nil {
-						break
-					}
-				}
+				why, attempts, took := r.reachSettled(ctx, a, b)
 				if why == "" {
-					r.p.Debugf("probe on %s reaches %s (%s) over the overlay", a.h.name(), b.h.name(), b.addr)
+					if attempts > 1 {
+						r.p.Debugf("probe on %s reaches %s (%s) over the overlay at attempt %d, after %.1fs", a.h.name(), b.h.name(), b.addr, attempts, took.Seconds())
+					} else {
+						r.p.Debugf("probe on %s reaches %s (%s) over the overlay", a.h.name(), b.h.name(), b.addr)
+					}
 					return
 				}
+				why = fmt.Sprintf("%s; %d attempts over %.1fs", why, attempts, took.Seconds())
 				mu.Lock()
 				cut = append(cut, cutPair{from: a.h, to: b.h, why: why})
 				mu.Unlock()
@@ -333,6 +335,25 @@ func (r *run) crossProbes(ctx context.Context, probes []*probe) []cutPair {
 		return order(x.to) - order(y.to)
 	})
 	return cut
+}
+
+// reachSettled asks b's probe from a's until it answers, or until at
+// least probeAttempts attempts have failed over Config.OverlaySettle: why
+// is "" when it answered, else the last attempt's failure.
+func (r *run) reachSettled(ctx context.Context, a, b *probe) (why string, attempts int, took time.Duration) {
+	t0 := time.Now()
+	for attempts = 1; ; attempts++ {
+		why = reach(ctx, a, b)
+		took = time.Since(t0)
+		if why == "" || ctx.Err() != nil || (attempts >= probeAttempts && took >= r.cfg.OverlaySettle) {
+			return why, attempts, took
+		}
+		select {
+		case <-ctx.Done():
+			return why, attempts, took
+		case <-time.After(min(r.cfg.PollInterval, 500*time.Millisecond)):
+		}
+	}
 }
 
 // reach asks b's probe from a's, over the overlay: "" when it answered,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swarmcass/swarmcass/engine"
 	"github.com/swarmcass/swarmcass/engine/enginetest"
@@ -272,5 +273,35 @@ func TestOverlayCheckSkippedWhileHealthChecksPend(t *testing.T) {
 	bootstrap(t, cfg)
 	if got := l.ring.probes[probes:]; len(got) > 0 {
 		t.Errorf("a re-run while the nodes' health checks pend probed the overlay: %v", got)
+	}
+}
+
+// A host that has just joined the overlay is reached only once Swarm's
+// gossip has told the others where its probe is: the check keeps asking
+// for Config.OverlaySettle rather than call the host cut off after two
+// attempts (as CI once did, under load, when swarm-2 rejoined the overlay
+// for a restart). A host still silent after the window is reported, with
+// how long it was asked.
+func TestOverlayCheckWaitsForTheOverlayToSettle(t *testing.T) {
+	l := newLab(t, 3)
+	cfg := l.config(3)
+	cfg.OverlaySettle = 5 * time.Second
+	// More than two attempts on each of the four pairs with swarm-2.
+	l.ring.settling = map[string]int{"swarm-2": 12}
+	res := bootstrap(t, cfg)
+	if len(res.Nodes) != 3 {
+		t.Errorf("%d nodes, want 3", len(res.Nodes))
+	}
+	if left := l.ring.settling["swarm-2"]; left != 0 {
+		t.Errorf("%d of swarm-2's failing probes were never asked", left)
+	}
+
+	l = newLab(t, 3)
+	cfg = l.config(3)
+	l.ring.settling = map[string]int{"swarm-2": 1 << 30}
+	_, err := Bootstrap(context.Background(), cfg)
+	msg := op.Explain(err)
+	if !strings.Contains(msg, "does not carry traffic between the swarm hosts swarm-2:") || !strings.Contains(msg, "attempts over") {
+		t.Fatalf("a host that never settles: %s", msg)
 	}
 }
