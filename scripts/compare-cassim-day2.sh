@@ -22,7 +22,7 @@
 # Usage: scripts/compare-cassim-day2.sh IMAGE [KEY=VALUE ...]   (extra node env)
 #   JVM flags for every node go in XOPTS (the script adds its own per node).
 #   e.g. XOPTS='-Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=5000' \
-#          scripts/compare-cassim-day2.sh swarmcass/cassandra-base:5.0.8-2 MAX_HEAP_SIZE=256M HEAP_NEWSIZE=64M \
+#          scripts/compare-cassim-day2.sh swarmcass/cassandra-base:5.0.8-3 MAX_HEAP_SIZE=256M HEAP_NEWSIZE=64M \
 #          CASSANDRA_ENDPOINT_SNITCH=GossipingPropertyFileSnitch
 #        scripts/compare-cassim-day2.sh swarmcass/cassim:compare CASSIM_PROFILE=fast
 set -uo pipefail
