@@ -289,6 +289,10 @@ func configOf(t *testing.T, logs string) map[string]string {
 	return cfg
 }
 
+// parameterizedClasses are the options of the node configuration line whose
+// rendering differs between releases only by a "{}" for no parameters.
+var parameterizedClasses = []string{"authenticator", "authorizer", "role_manager"}
+
 func wantConfig(t *testing.T, cfg map[string]string, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
@@ -302,6 +306,11 @@ func wantConfig(t *testing.T, cfg map[string]string, want map[string]string) {
 		}
 		if k == "endpoint_snitch" {
 			got = strings.TrimPrefix(got, "org.apache.cassandra.locator.")
+		}
+		if slices.Contains(parameterizedClasses, k) {
+			// 5.0 logs these as classes with parameters, none here:
+			// PasswordAuthenticator{}; 4.1 logs the class name alone.
+			got = strings.TrimSuffix(got, "{}")
 		}
 		if got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
@@ -613,9 +622,9 @@ func (s *suite) authentication(t *testing.T) {
 	// The superuser setup delay bootstrap gives a new cluster's nodes.
 	n := s.start(ctx, t, nodeSpec{env: env("SWARMCASS_AUTH=true", "CASSANDRA_SUPERUSER_SETUP_DELAY_MS=1000"), networks: []string{net}})
 	wantConfig(t, configOf(t, n.waitLog(ctx, t, NodeConfigurationMarker)), map[string]string{
-		"authenticator": "PasswordAuthenticator{}",
-		"authorizer":    "CassandraAuthorizer{}",
-		"role_manager":  "CassandraRoleManager{}",
+		"authenticator": "PasswordAuthenticator",
+		"authorizer":    "CassandraAuthorizer",
+		"role_manager":  "CassandraRoleManager",
 	})
 	if args, ok := JVMArguments(n.waitLog(ctx, t, JVMArgumentsMarker)); !ok || !slices.Contains(args, "-Dcassandra.superuser_setup_delay_ms=1000") {
 		t.Errorf("JVM arguments %q (found %v) lack -Dcassandra.superuser_setup_delay_ms=1000", args, ok)
